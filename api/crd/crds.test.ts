@@ -1,0 +1,58 @@
+import { driftedCrdFiles, renderCrdFiles } from './generate.js';
+import { virtualMachineClassCrd, virtualMachineCrd } from './crds.js';
+
+type Node = Record<string, unknown>;
+
+/** Every schema node below `node`, with its path. */
+function* nodes(node: Node, path = ''): Generator<[string, Node]> {
+  yield [path, node];
+  for (const [key, child] of Object.entries((node.properties as Record<string, Node>) ?? {})) yield* nodes(child, `${path}.${key}`);
+  if (node.items) yield* nodes(node.items as Node, `${path}[]`);
+  if (typeof node.additionalProperties === 'object') yield* nodes(node.additionalProperties as Node, `${path}{}`);
+}
+
+const schemaOf = (crd: ReturnType<typeof virtualMachineCrd>) => crd.spec.versions[0]?.schema.openAPIV3Schema as unknown as Node;
+
+describe('CRDs', () => {
+  it('crds/ matches the generator output (run `npm run crds` after changing api/schema)', () => {
+    expect(driftedCrdFiles()).toEqual([]);
+  });
+
+  it.each([
+    ['VirtualMachine', virtualMachineCrd()],
+    ['VirtualMachineClass', virtualMachineClassCrd()],
+  ])('%s schema is structural', (_kind, crd) => {
+    for (const [path, node] of nodes(schemaOf(crd))) {
+      const typed = node.type !== undefined || node['x-kubernetes-int-or-string'] === true;
+      expect({ path, typed }).toEqual({ path, typed: true });
+      expect({ path, both: node.properties !== undefined && node.additionalProperties !== undefined }).toEqual({ path, both: false });
+      expect(JSON.stringify(node)).not.toContain('$ref');
+    }
+  });
+
+  it('VirtualMachine has the status subresource, short names and printer columns of the contract', () => {
+    const crd = virtualMachineCrd();
+    const version = crd.spec.versions[0];
+    expect(crd.spec.names.shortNames).toEqual(['vm', 'vms']);
+    expect(version?.subresources).toEqual({ status: {} });
+    expect(version?.additionalPrinterColumns.map((c) => c.name.toUpperCase())).toEqual(['STATUS', 'NODE', 'CPUS', 'MEMORY', 'IP', 'AGE']);
+    expect(virtualMachineClassCrd().spec.names.shortNames).toEqual(['vmclass']);
+    expect(virtualMachineClassCrd().spec.scope).toBe('Cluster');
+  });
+
+  it('lets the API server check unique disk names and one source per disk with CEL', () => {
+    const spec = (schemaOf(virtualMachineCrd()).properties as Record<string, Node>).spec as Node;
+    const disks = (spec.properties as Record<string, Node>).disks as Node;
+    const rules = JSON.stringify([disks['x-kubernetes-validations'], (disks.items as Node)['x-kubernetes-validations']]);
+    expect(rules).toContain('self.all(x, self.exists_one(y, y.name == x.name))');
+    expect(rules).toContain('(has(self.persistentVolumeClaim) ? 1 : 0) + (has(self.emptyDisk) ? 1 : 0)');
+    expect(disks['x-kubernetes-list-map-keys']).toEqual(['name']);
+    expect(disks.maxItems).toBe(64);
+  });
+
+  it('keeps free-form fields free-form and quantities int-or-string', () => {
+    const text = renderCrdFiles().map((f) => f.text).join('\n');
+    expect(text).toMatch(/affinity:\n\s+type: object\n\s+x-kubernetes-preserve-unknown-fields: true/);
+    expect(text).toMatch(/guest:\n\s+x-kubernetes-int-or-string: true\n\s+anyOf:/);
+  });
+});

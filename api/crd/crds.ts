@@ -1,0 +1,83 @@
+/** The CustomResourceDefinitions of kubevmm.io, built from the zod schemas (never edited by hand). */
+import { classSpec } from '../schema/class.js';
+import { vmSpec, vmStatus } from '../schema/vm.js';
+import { structuralSchema } from './structural.js';
+
+const GROUP = 'kubevmm.io';
+const VERSION = 'v1alpha1';
+
+/** The top level every kind shares; the API server owns metadata's schema. */
+function rootSchema(spec: object, status?: object) {
+  return {
+    type: 'object',
+    required: ['spec'],
+    properties: {
+      apiVersion: { type: 'string' },
+      kind: { type: 'string' },
+      metadata: { type: 'object' },
+      spec,
+      ...(status ? { status } : {}),
+    },
+  };
+}
+
+interface CrdNames {
+  kind: string;
+  plural: string;
+  singular: string;
+  shortNames: string[];
+}
+
+function crd(names: CrdNames, scope: 'Namespaced' | 'Cluster', version: Record<string, unknown>) {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${names.plural}.${GROUP}` },
+    spec: {
+      group: GROUP,
+      scope,
+      names: { ...names, listKind: `${names.kind}List`, categories: ['kubevmm', 'all'] },
+      versions: [{ name: VERSION, served: true, storage: true, ...version }],
+    },
+  };
+}
+
+/** The VirtualMachine CRD: status subresource and the printer columns of `kubectl get vm`. */
+export function virtualMachineCrd() {
+  return crd({ kind: 'VirtualMachine', plural: 'virtualmachines', singular: 'virtualmachine', shortNames: ['vm', 'vms'] }, 'Namespaced', {
+    subresources: { status: {} },
+    additionalPrinterColumns: [
+      { name: 'Status', type: 'string', jsonPath: '.status.printableStatus' },
+      { name: 'Node', type: 'string', jsonPath: '.status.nodeName' },
+      { name: 'CPUs', type: 'integer', jsonPath: '.status.cpus' },
+      { name: 'Memory', type: 'string', jsonPath: '.status.memory' },
+      { name: 'IP', type: 'string', jsonPath: '.status.interfaces[0].ipAddress' },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+    schema: { openAPIV3Schema: rootSchema(structuralSchema(vmSpec), structuralSchema(vmStatus)) },
+  });
+}
+
+/** The VirtualMachineClass CRD (cluster-scoped). */
+export function virtualMachineClassCrd() {
+  return crd(
+    { kind: 'VirtualMachineClass', plural: 'virtualmachineclasses', singular: 'virtualmachineclass', shortNames: ['vmclass'] },
+    'Cluster',
+    {
+      additionalPrinterColumns: [
+        { name: 'Cores', type: 'integer', jsonPath: '.spec.cpu.cores' },
+        { name: 'Memory', type: 'string', jsonPath: '.spec.memory.guest' },
+        { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+      ],
+      schema: { openAPIV3Schema: rootSchema(structuralSchema(classSpec)) },
+    },
+  );
+}
+
+/** Every CRD with the file name it is written to under crds/. */
+export function allCrds(): { file: string; crd: object }[] {
+  return [
+    { file: 'kubevmm.io_virtualmachines.yaml', crd: virtualMachineCrd() },
+    { file: 'kubevmm.io_virtualmachineclasses.yaml', crd: virtualMachineClassCrd() },
+  ];
+}

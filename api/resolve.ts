@@ -1,0 +1,145 @@
+/**
+ * The effective VM: the user's spec with the class merged in (explicit VM fields win) and
+ * every default applied. Renderers and the launcher read only this, so defaults live in one place.
+ */
+import { parseQuantity } from './quantity.js';
+import { diskSources } from './rules/disks.js';
+import type { VirtualMachineClass } from './schema/class.js';
+import type { OperatorConfig } from './schema/config.js';
+import type { DiskSpec, InterfaceSpec, RunStrategy, VirtualMachine } from './schema/vm.js';
+
+/** Defaults a user gets when a field is absent (documented in docs/api.md). */
+export const DEFAULTS = {
+  runStrategy: 'Always' as RunStrategy,
+  cpuModel: 'host-passthrough',
+  firmware: 'bios' as const,
+  bus: 'virtio' as const,
+  cache: 'none' as const,
+  terminationGracePeriodSeconds: 60,
+  devices: { rng: true, balloon: true, graphics: 'vnc' as const, guestAgent: true },
+  interface: { name: 'default', model: 'virtio' as const, binding: 'masquerade' as const },
+};
+
+export type DiskSourceKind = ReturnType<typeof diskSources>[number];
+
+/** A disk with its defaults applied and its source kind named. */
+export interface ResolvedDisk {
+  name: string;
+  bus: 'virtio' | 'scsi' | 'sata';
+  /** 1-based boot position; undefined for disks that are not boot candidates. */
+  bootOrder?: number;
+  readOnly: boolean;
+  cache: 'none' | 'writethrough' | 'writeback';
+  hotpluggable: boolean;
+  source: DiskSourceKind;
+  spec: DiskSpec;
+}
+
+export interface ResolvedInterface {
+  name: string;
+  model: 'virtio' | 'e1000e';
+  binding: 'masquerade' | 'bridge';
+  ports: { port: number; protocol: 'TCP' | 'UDP'; name?: string }[];
+  macAddress?: string;
+}
+
+/** The VM as renderers and the launcher see it: every field present. */
+export interface ResolvedVm {
+  name: string;
+  namespace: string;
+  uid?: string;
+  runStrategy: RunStrategy;
+  cpu: { sockets: number; cores: number; threads: number; vcpus: number; model: string; dedicated: boolean };
+  memory: { guestBytes: number; hugepages: '' | '2Mi' | '1Gi' };
+  overcommit: { cpuAllocationRatio: number; memoryPercent: number };
+  firmware: 'bios' | 'efi';
+  disks: ResolvedDisk[];
+  interfaces: ResolvedInterface[];
+  devices: { rng: boolean; balloon: boolean; graphics: 'vnc' | 'none'; guestAgent: boolean };
+  paused: boolean;
+  terminationGracePeriodSeconds: number;
+  scheduling: {
+    nodeSelector: Record<string, string>;
+    affinity?: Record<string, unknown>;
+    tolerations: NonNullable<VirtualMachine['spec']['tolerations']>;
+    priorityClassName?: string;
+  };
+}
+
+/** Boot positions: explicit bootOrder values when any disk sets one, else list order of boot candidates. */
+function bootOrders(disks: readonly DiskSpec[]): (number | undefined)[] {
+  if (disks.some((d) => d.bootOrder !== undefined)) return disks.map((d) => d.bootOrder);
+  let next = 1;
+  return disks.map((d) => (d.cloudInit || d.hotpluggable ? undefined : next++));
+}
+
+function resolveDisks(disks: readonly DiskSpec[]): ResolvedDisk[] {
+  const orders = bootOrders(disks);
+  return disks.map((spec, i) => {
+    const source = diskSources(spec)[0] ?? 'emptyDisk';
+    return {
+      name: spec.name,
+      bus: spec.bus ?? DEFAULTS.bus,
+      bootOrder: orders[i],
+      readOnly: source === 'cloudInit' || (spec.readOnly ?? spec.persistentVolumeClaim?.readOnly ?? false),
+      cache: spec.cache ?? DEFAULTS.cache,
+      hotpluggable: spec.hotpluggable ?? false,
+      source,
+      spec,
+    };
+  });
+}
+
+function resolveInterfaces(interfaces: readonly InterfaceSpec[] | undefined): ResolvedInterface[] {
+  const list = interfaces ?? [{ name: DEFAULTS.interface.name }];
+  return list.map((i) => ({
+    name: i.name,
+    model: i.model ?? DEFAULTS.interface.model,
+    binding: i.binding ?? DEFAULTS.interface.binding,
+    ports: (i.ports ?? []).map((p) => ({ ...p, protocol: p.protocol ?? 'TCP' })),
+    ...(i.macAddress ? { macAddress: i.macAddress.toLowerCase() } : {}),
+  }));
+}
+
+/**
+ * Resolves a validated VM against its class and the operator configuration.
+ * The VM must have passed validateVm (guest memory is then known).
+ */
+export function resolveVm(vm: VirtualMachine, cls: VirtualMachineClass | undefined, config: OperatorConfig): ResolvedVm {
+  const { spec } = vm;
+  const c = cls?.spec;
+  const pick = (k: 'sockets' | 'cores' | 'threads') => spec.cpu?.[k] ?? c?.cpu?.[k] ?? 1;
+  const [sockets, cores, threads] = [pick('sockets'), pick('cores'), pick('threads')];
+  const guest = spec.memory?.guest ?? c?.memory?.guest ?? 0;
+  return {
+    name: vm.metadata.name,
+    namespace: vm.metadata.namespace ?? 'default',
+    ...(vm.metadata.uid ? { uid: vm.metadata.uid } : {}),
+    runStrategy: spec.runStrategy ?? DEFAULTS.runStrategy,
+    cpu: {
+      sockets,
+      cores,
+      threads,
+      vcpus: sockets * cores * threads,
+      model: spec.cpu?.model ?? c?.cpu?.model ?? DEFAULTS.cpuModel,
+      dedicated: spec.cpu?.dedicated ?? c?.cpu?.dedicated ?? false,
+    },
+    memory: { guestBytes: parseQuantity(guest), hugepages: spec.memory?.hugepages ?? '' },
+    overcommit: {
+      cpuAllocationRatio: c?.overcommit?.cpuAllocationRatio ?? config.cpuAllocationRatio,
+      memoryPercent: c?.overcommit?.memoryPercent ?? config.memoryOvercommitPercent,
+    },
+    firmware: spec.firmware ?? DEFAULTS.firmware,
+    disks: resolveDisks(spec.disks ?? []),
+    interfaces: resolveInterfaces(spec.interfaces),
+    devices: { ...DEFAULTS.devices, ...spec.devices },
+    paused: spec.paused ?? false,
+    terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds ?? DEFAULTS.terminationGracePeriodSeconds,
+    scheduling: {
+      nodeSelector: { ...c?.nodeSelector, ...spec.nodeSelector },
+      ...(spec.affinity ? { affinity: spec.affinity } : {}),
+      tolerations: [...(c?.tolerations ?? []), ...(spec.tolerations ?? [])],
+      ...(spec.priorityClassName ? { priorityClassName: spec.priorityClassName } : {}),
+    },
+  };
+}

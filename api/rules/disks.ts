@@ -1,0 +1,84 @@
+/** Rules on spec.disks: names, boot order, sources, hotplug and cloud-init. */
+import { isQuantity, parseQuantity } from '../quantity.js';
+import { DISK_SOURCES, LIMITS, type DiskSpec } from '../schema/vm.js';
+import type { Finding, Rule } from './context.js';
+
+/** Paths of entries that repeat an earlier entry's key, with a message naming the first. */
+function duplicates<T>(items: readonly T[], keyOf: (item: T) => unknown, field: (i: number) => string): Finding[] {
+  const seen = new Map<unknown, number>();
+  const out: Finding[] = [];
+  items.forEach((item, i) => {
+    const key = keyOf(item);
+    if (key === undefined) return;
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, i);
+    else out.push({ path: field(i), message: `duplicate value ${JSON.stringify(key)}, already used by ${field(first)}; use a unique value` });
+  });
+  return out;
+}
+
+/** The sources a disk sets. */
+export function diskSources(disk: DiskSpec): (typeof DISK_SOURCES)[number][] {
+  return DISK_SOURCES.filter((s) => disk[s] !== undefined);
+}
+
+export const uniqueDiskNames: Rule = ({ spec }) =>
+  duplicates(spec.disks ?? [], (d) => d.name, (i) => `spec.disks[${i}].name`);
+
+export const uniqueBootOrder: Rule = ({ spec }) =>
+  duplicates(spec.disks ?? [], (d) => d.bootOrder, (i) => `spec.disks[${i}].bootOrder`);
+
+export const oneSourcePerDisk: Rule = ({ spec }) =>
+  (spec.disks ?? []).flatMap((disk, i) => {
+    const sources = diskSources(disk);
+    if (sources.length === 1) return [];
+    const got = sources.length === 0 ? 'none is set' : `${sources.join(' and ')} are set`;
+    return [{ path: `spec.disks[${i}]`, message: `set exactly one source (${DISK_SOURCES.join(', ')}); ${got}` }];
+  });
+
+export const hotplugOnlyPvc: Rule = ({ spec }) =>
+  (spec.disks ?? []).flatMap((disk, i): Finding[] => {
+    if (!disk.hotpluggable) return [];
+    const path = `spec.disks[${i}].hotpluggable`;
+    if (!disk.persistentVolumeClaim) {
+      return [{ path, message: 'only persistentVolumeClaim disks can be hotpluggable; remove hotpluggable or use a PVC' }];
+    }
+    if (disk.bus === 'sata') return [{ path: `spec.disks[${i}].bus`, message: 'sata disks cannot be hotplugged; use virtio or scsi' }];
+    if (disk.bootOrder !== undefined) return [{ path, message: 'a hotpluggable disk cannot be a boot disk; remove bootOrder' }];
+    return [];
+  });
+
+export const emptyDiskCapacity: Rule = ({ spec }) =>
+  (spec.disks ?? []).flatMap((disk, i) => {
+    const capacity = disk.emptyDisk?.capacity;
+    if (capacity === undefined || (isQuantity(capacity) && parseQuantity(capacity) >= 1024 ** 2)) return [];
+    return [{ path: `spec.disks[${i}].emptyDisk.capacity`, message: 'must be at least 1Mi, such as 10Gi' }];
+  });
+
+export const cloudInitDisks: Rule = ({ spec }) => {
+  const disks = spec.disks ?? [];
+  const indices = disks.flatMap((d, i) => (d.cloudInit ? [i] : []));
+  const out: Finding[] = indices.slice(1).map((i) => ({
+    path: `spec.disks[${i}].cloudInit`,
+    message: `only one cloudInit disk is allowed; spec.disks[${indices[0]}] is one already`,
+  }));
+  for (const i of indices) out.push(...cloudInitSource(disks[i]?.cloudInit ?? {}, `spec.disks[${i}].cloudInit`));
+  return out;
+};
+
+function cloudInitSource(ci: NonNullable<DiskSpec['cloudInit']>, path: string): Finding[] {
+  if (ci.userData !== undefined && ci.userDataSecretRef !== undefined) {
+    return [{ path, message: 'set userData or userDataSecretRef, not both' }];
+  }
+  if (ci.userData === undefined && ci.userDataSecretRef === undefined) {
+    return [{ path, message: 'set userData or userDataSecretRef' }];
+  }
+  const bytes = Buffer.byteLength(ci.userData ?? '') + Buffer.byteLength(ci.networkData ?? '');
+  if (bytes > LIMITS.userDataBytes) {
+    return [{ path: `${path}.userData`, message: `is ${bytes} bytes; at most ${LIMITS.userDataBytes} fit inline, use userDataSecretRef` }];
+  }
+  return [];
+}
+
+/** Every rule on disks, in the order their findings are reported. */
+export const diskRules: Rule[] = [uniqueDiskNames, uniqueBootOrder, oneSourcePerDisk, hotplugOnlyPvc, emptyDiskCapacity, cloudInitDisks];

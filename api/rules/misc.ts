@@ -1,0 +1,44 @@
+/** Rules on interfaces and the remaining top-level fields. */
+import type { Finding, Rule } from './context.js';
+
+export const uniqueInterfaces: Rule = ({ spec }) => {
+  const seen = new Map<string, number>();
+  return (spec.interfaces ?? []).flatMap((iface, i): Finding[] => {
+    const first = seen.get(iface.name);
+    seen.set(iface.name, first ?? i);
+    if (first === undefined) return [];
+    return [{ path: `spec.interfaces[${i}].name`, message: `duplicate interface name "${iface.name}", already used by spec.interfaces[${first}]; use a unique name` }];
+  });
+};
+
+export const uniquePorts: Rule = ({ spec }) =>
+  (spec.interfaces ?? []).flatMap((iface, i) => {
+    const seen = new Set<string>();
+    return (iface.ports ?? []).flatMap((p, j): Finding[] => {
+      const key = `${p.protocol ?? 'TCP'}/${p.port}`;
+      if (!seen.has(key)) {
+        seen.add(key);
+        return [];
+      }
+      return [{ path: `spec.interfaces[${i}].ports[${j}]`, message: `port ${key} is listed twice; list each port once` }];
+    });
+  });
+
+export const singleMasquerade: Rule = ({ spec }) => {
+  const masq = (spec.interfaces ?? []).flatMap((iface, i) => ((iface.binding ?? 'masquerade') === 'masquerade' ? [i] : []));
+  return masq.slice(1).map((i) => ({
+    path: `spec.interfaces[${i}].binding`,
+    message: `only one interface can use the pod network (masquerade); spec.interfaces[${masq[0]}] does already`,
+  }));
+};
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+export const restartTimestamp: Rule = ({ spec }) => {
+  const at = spec.restartRequestedAt;
+  if (!at || (RFC3339.test(at) && !Number.isNaN(Date.parse(at)))) return [];
+  return [{ path: 'spec.restartRequestedAt', message: `must be an RFC 3339 time such as 2026-11-26T10:00:00Z, or empty; got "${at}"` }];
+};
+
+/** Every rule on interfaces and other fields. */
+export const miscRules: Rule[] = [uniqueInterfaces, uniquePorts, singleMasquerade, restartTimestamp];

@@ -1,0 +1,61 @@
+/**
+ * Building blocks shared by the kubevmm.io/v1alpha1 schemas. Every object schema is strict:
+ * a misspelt field is an error, never silently dropped.
+ */
+import { z } from 'zod';
+import { QUANTITY_PATTERN } from '../quantity.js';
+
+/** The API group and version of every kubevmm kind. */
+export const API_VERSION = 'kubevmm.io/v1alpha1';
+
+/** DNS-1123 label: the rule Kubernetes applies to names that become device or volume names. */
+export const DNS_LABEL_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+
+/** A DNS-1123 label (lower-case alphanumerics and '-', at most 63 characters). */
+export const dnsLabel = z.string().min(1).max(63).regex(new RegExp(DNS_LABEL_PATTERN));
+
+/**
+ * A Kubernetes quantity, written as a string ("2Gi") or a bare integer (bytes).
+ * Tagged so the CRD generator emits x-kubernetes-int-or-string.
+ */
+export const quantity = z
+  .union([z.string().regex(new RegExp(QUANTITY_PATTERN)), z.number().int().nonnegative()])
+  .meta({ 'x-kubernetes-int-or-string': true });
+
+/** A map of string labels or selectors. */
+export const stringMap = z.record(z.string(), z.string());
+
+/** A free-form object whose shape Kubernetes itself defines (affinity). */
+export const freeForm = z.record(z.string(), z.unknown()).meta({ 'x-kubernetes-preserve-unknown-fields': true });
+
+/** A core/v1 Toleration. */
+export const toleration = z.strictObject({
+  key: z.string().optional(),
+  operator: z.enum(['Exists', 'Equal']).optional(),
+  value: z.string().optional(),
+  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+  tolerationSeconds: z.number().int().optional(),
+});
+
+/** Object metadata as far as kubevmm reads it; the API server owns the rest. */
+export const objectMeta = z.looseObject({
+  name: z.string().min(1),
+  namespace: z.string().optional(),
+  uid: z.string().optional(),
+  generation: z.number().optional(),
+  resourceVersion: z.string().optional(),
+  labels: stringMap.optional(),
+  annotations: stringMap.optional(),
+  deletionTimestamp: z.string().optional(),
+  finalizers: z.array(z.string()).optional(),
+});
+
+/** A metav1.Condition. */
+export const condition = z.strictObject({
+  type: z.string(),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string(),
+  message: z.string(),
+  lastTransitionTime: z.string(),
+  observedGeneration: z.number().int().optional(),
+});

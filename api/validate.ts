@@ -1,0 +1,103 @@
+/**
+ * One validation for every entry point (CLI, webhook, tests): the zod schema first, then the
+ * semantic rules. Pure: classes are passed in, never fetched.
+ */
+import type { z } from 'zod';
+import { fromZod, type ValidationIssue } from './issues.js';
+import { computeRules } from './rules/compute.js';
+import type { Rule, RuleContext } from './rules/context.js';
+import { diskRules } from './rules/disks.js';
+import { miscRules } from './rules/misc.js';
+import { virtualMachineClass, type VirtualMachineClass } from './schema/class.js';
+import { virtualMachine, type VirtualMachine } from './schema/vm.js';
+
+/** The rules applied to every VirtualMachine that passed the schema, in reporting order. */
+export const VM_RULES: readonly Rule[] = [...diskRules, ...computeRules, ...miscRules];
+
+/** A parsed object, or the issues that kept it from parsing. */
+export interface Validated<T> {
+  value?: T;
+  issues: ValidationIssue[];
+}
+
+/** How classes named by VMs are looked up. */
+export interface ClassLookup {
+  classes: ReadonlyMap<string, VirtualMachineClass>;
+  /** True when `classes` holds every class that exists (the webhook); false offline (the CLI). */
+  complete: boolean;
+}
+
+const NO_CLASSES: ClassLookup = { classes: new Map(), complete: false };
+
+/** "VirtualMachine team-a/web-1", read defensively from any input. */
+export function objectLabel(raw: unknown): string {
+  const obj = (raw ?? {}) as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
+  const kind = typeof obj.kind === 'string' ? obj.kind : 'object';
+  const name = typeof obj.metadata?.name === 'string' ? obj.metadata.name : '(unnamed)';
+  const ns = typeof obj.metadata?.namespace === 'string' ? `${obj.metadata.namespace}/` : '';
+  return `${kind} ${ns}${name}`;
+}
+
+function parseWith<T>(schema: z.ZodType<T>, raw: unknown): Validated<T> {
+  const result = schema.safeParse(raw, { reportInput: true });
+  if (result.success) return { value: result.data, issues: [] };
+  return { issues: fromZod(result.error, schema, objectLabel(raw)) };
+}
+
+/** Validates a VirtualMachine against the schema, the semantic rules and its class. */
+export function validateVm(raw: unknown, lookup: ClassLookup = NO_CLASSES): Validated<VirtualMachine> {
+  const parsed = parseWith(virtualMachine, raw);
+  if (!parsed.value) return parsed;
+  const spec = parsed.value.spec;
+  const classSpec = spec.className ? lookup.classes.get(spec.className)?.spec : undefined;
+  const ctx: RuleContext = { spec, classSpec, classKnown: !spec.className || classSpec !== undefined };
+  const findings = VM_RULES.flatMap((rule) => rule(ctx));
+  if (spec.className && !classSpec && lookup.complete) {
+    findings.unshift({ path: 'spec.className', message: `VirtualMachineClass "${spec.className}" does not exist; create it or name an existing class` });
+  }
+  const object = objectLabel(raw);
+  const issues = findings.map((f) => ({ object, ...f }));
+  return issues.length ? { issues } : parsed;
+}
+
+/** Validates a VirtualMachineClass. */
+export function validateClass(raw: unknown): Validated<VirtualMachineClass> {
+  return parseWith(virtualMachineClass, raw);
+}
+
+/** The outcome for one input document. */
+export interface DocumentResult {
+  object: string;
+  issues: ValidationIssue[];
+  value?: VirtualMachine | VirtualMachineClass;
+  /** Set when a VM names a class that is not among the documents (offline checks skip its limits). */
+  warning?: string;
+}
+
+/**
+ * Validates a set of documents together: classes in the set are used by the VMs that name them.
+ * Anything that is not a kubevmm kind is an issue, so a stray manifest is not silently ignored.
+ */
+export function validateDocuments(docs: readonly unknown[]): DocumentResult[] {
+  const classes = new Map<string, VirtualMachineClass>();
+  for (const doc of docs) {
+    const cls = validateClass(doc).value;
+    if (cls) classes.set(cls.metadata.name, cls);
+  }
+  return docs.map((doc) => validateDocument(doc, { classes, complete: false }));
+}
+
+function validateDocument(doc: unknown, lookup: ClassLookup): DocumentResult {
+  const object = objectLabel(doc);
+  const kind = (doc as { kind?: unknown } | null)?.kind;
+  if (kind === 'VirtualMachineClass') return { object, ...validateClass(doc) };
+  if (kind !== 'VirtualMachine') {
+    return { object, issues: [{ object, path: 'kind', message: 'must be VirtualMachine or VirtualMachineClass (apiVersion kubevmm.io/v1alpha1)' }] };
+  }
+  const result: DocumentResult = { object, ...validateVm(doc, lookup) };
+  const className = (result.value as VirtualMachine | undefined)?.spec.className;
+  if (className && !lookup.classes.has(className)) {
+    result.warning = `${object}: class "${className}" is not in the input; its defaults and limits were not checked`;
+  }
+  return result;
+}
