@@ -7,3 +7,4 @@ export * from './schema/class.js';
 export * from './schema/config.js';
 export * from './validate.js';
 export * from './resolve.js';
+export * from './layout.js';

@@ -101,45 +101,76 @@ function resolveInterfaces(interfaces: readonly InterfaceSpec[] | undefined): Re
   }));
 }
 
+function resolveCpu(spec: VirtualMachine['spec'], c: VirtualMachineClass['spec'] | undefined): ResolvedVm['cpu'] {
+  const pick = (k: 'sockets' | 'cores' | 'threads') => spec.cpu?.[k] ?? c?.cpu?.[k] ?? 1;
+  const [sockets, cores, threads] = [pick('sockets'), pick('cores'), pick('threads')];
+  return {
+    sockets,
+    cores,
+    threads,
+    vcpus: sockets * cores * threads,
+    model: spec.cpu?.model ?? c?.cpu?.model ?? DEFAULTS.cpuModel,
+    dedicated: spec.cpu?.dedicated ?? c?.cpu?.dedicated ?? false,
+  };
+}
+
+function resolveOvercommit(c: VirtualMachineClass['spec'] | undefined, config: OperatorConfig): ResolvedVm['overcommit'] {
+  return {
+    cpuAllocationRatio: c?.overcommit?.cpuAllocationRatio ?? config.cpuAllocationRatio,
+    memoryPercent: c?.overcommit?.memoryPercent ?? config.memoryOvercommitPercent,
+  };
+}
+
+function resolveScheduling(spec: VirtualMachine['spec'], c: VirtualMachineClass['spec'] | undefined): ResolvedVm['scheduling'] {
+  return {
+    nodeSelector: { ...c?.nodeSelector, ...spec.nodeSelector },
+    ...(spec.affinity ? { affinity: spec.affinity } : {}),
+    tolerations: [...(c?.tolerations ?? []), ...(spec.tolerations ?? [])],
+    ...(spec.priorityClassName ? { priorityClassName: spec.priorityClassName } : {}),
+  };
+}
+
+function resolveScalars(spec: VirtualMachine['spec']) {
+  return {
+    runStrategy: spec.runStrategy ?? DEFAULTS.runStrategy,
+    firmware: spec.firmware ?? DEFAULTS.firmware,
+    paused: spec.paused ?? false,
+    terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds ?? DEFAULTS.terminationGracePeriodSeconds,
+  };
+}
+
 /**
  * Resolves a validated VM against its class and the operator configuration.
  * The VM must have passed validateVm (guest memory is then known).
  */
 export function resolveVm(vm: VirtualMachine, cls: VirtualMachineClass | undefined, config: OperatorConfig): ResolvedVm {
   const { spec } = vm;
-  const c = cls?.spec;
-  const pick = (k: 'sockets' | 'cores' | 'threads') => spec.cpu?.[k] ?? c?.cpu?.[k] ?? 1;
-  const [sockets, cores, threads] = [pick('sockets'), pick('cores'), pick('threads')];
-  const guest = spec.memory?.guest ?? c?.memory?.guest ?? 0;
+  const guest = spec.memory?.guest ?? cls?.spec.memory?.guest ?? 0;
   return {
     name: vm.metadata.name,
     namespace: vm.metadata.namespace ?? 'default',
     ...(vm.metadata.uid ? { uid: vm.metadata.uid } : {}),
-    runStrategy: spec.runStrategy ?? DEFAULTS.runStrategy,
-    cpu: {
-      sockets,
-      cores,
-      threads,
-      vcpus: sockets * cores * threads,
-      model: spec.cpu?.model ?? c?.cpu?.model ?? DEFAULTS.cpuModel,
-      dedicated: spec.cpu?.dedicated ?? c?.cpu?.dedicated ?? false,
-    },
+    ...resolveScalars(spec),
+    cpu: resolveCpu(spec, cls?.spec),
     memory: { guestBytes: parseQuantity(guest), hugepages: spec.memory?.hugepages ?? '' },
-    overcommit: {
-      cpuAllocationRatio: c?.overcommit?.cpuAllocationRatio ?? config.cpuAllocationRatio,
-      memoryPercent: c?.overcommit?.memoryPercent ?? config.memoryOvercommitPercent,
-    },
-    firmware: spec.firmware ?? DEFAULTS.firmware,
+    overcommit: resolveOvercommit(cls?.spec, config),
     disks: resolveDisks(spec.disks ?? []),
     interfaces: resolveInterfaces(spec.interfaces),
     devices: { ...DEFAULTS.devices, ...spec.devices },
-    paused: spec.paused ?? false,
-    terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds ?? DEFAULTS.terminationGracePeriodSeconds,
-    scheduling: {
-      nodeSelector: { ...c?.nodeSelector, ...spec.nodeSelector },
-      ...(spec.affinity ? { affinity: spec.affinity } : {}),
-      tolerations: [...(c?.tolerations ?? []), ...(spec.tolerations ?? [])],
-      ...(spec.priorityClassName ? { priorityClassName: spec.priorityClassName } : {}),
-    },
+    scheduling: resolveScheduling(spec, cls?.spec),
   };
+}
+
+/**
+ * What the launcher is told (the kubevmm.io/vm annotation, or `kubevmm play`'s manifest):
+ * the resolved VM plus the operator settings that shape QEMU.
+ */
+export interface LauncherVm extends ResolvedVm {
+  accelerator: OperatorConfig['accelerator'];
+  hotplugPorts: number;
+}
+
+/** The resolved VM with the operator settings the launcher needs. */
+export function launcherVm(vm: VirtualMachine, cls: VirtualMachineClass | undefined, config: OperatorConfig): LauncherVm {
+  return { ...resolveVm(vm, cls, config), accelerator: config.accelerator, hotplugPorts: config.hotplugPorts };
 }

@@ -28,7 +28,7 @@ interface CrdNames {
   shortNames: string[];
 }
 
-function crd(names: CrdNames, scope: 'Namespaced' | 'Cluster', version: Record<string, unknown>) {
+function crd<V extends object>(names: CrdNames, scope: 'Namespaced' | 'Cluster', version: V) {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',

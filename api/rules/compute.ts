@@ -45,6 +45,12 @@ export const vcpuCount: Rule = (ctx) => {
   return [{ path: 'spec.cpu', message: `sockets x cores x threads = ${vcpus}; at most ${MAX_VCPUS} vCPUs are supported` }];
 };
 
+function overMemory(ctx: RuleContext, max: string | number, name: string): Finding[] {
+  const guest = effectiveGuestMemory(ctx);
+  if (guest === undefined || !isQuantity(guest) || parseQuantity(guest) <= parseQuantity(max)) return [];
+  return [{ path: 'spec.memory.guest', message: `${String(guest)} exceeds class "${name}" limit maxMemory=${String(max)}` }];
+}
+
 export const classLimits: Rule = (ctx) => {
   const limits = ctx.classSpec?.limits;
   if (!limits) return [];
@@ -54,11 +60,7 @@ export const classLimits: Rule = (ctx) => {
   if (limits.maxCores !== undefined && vcpus > limits.maxCores) {
     out.push({ path: 'spec.cpu', message: `${vcpus} vCPUs exceed class "${name}" limit maxCores=${limits.maxCores}` });
   }
-  const guest = effectiveGuestMemory(ctx);
-  const max = limits.maxMemory;
-  if (guest !== undefined && max !== undefined && isQuantity(guest) && parseQuantity(guest) > parseQuantity(max)) {
-    out.push({ path: 'spec.memory.guest', message: `${String(guest)} exceeds class "${name}" limit maxMemory=${String(max)}` });
-  }
+  if (limits.maxMemory !== undefined) out.push(...overMemory(ctx, limits.maxMemory, name));
   const disks = ctx.spec.disks?.length ?? 0;
   if (limits.maxDisks !== undefined && disks > limits.maxDisks) {
     out.push({ path: 'spec.disks', message: `${disks} disks exceed class "${name}" limit maxDisks=${limits.maxDisks}` });

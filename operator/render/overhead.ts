@@ -1,0 +1,35 @@
+/**
+ * Memory the launcher pod needs beyond guest RAM. The constants were calibrated against the
+ * RSS measured by bench/overhead (see docs/design.md, "Per-VM overhead"); change them together.
+ */
+import type { ResolvedVm } from '../../api/resolve.js';
+
+const MiB = 2 ** 20;
+
+/** The formula's terms, exported so docs and tests can show them. */
+export const OVERHEAD = {
+  /** The launcher's Node.js process (heap capped by --max-old-space-size). */
+  launcher: 48 * MiB,
+  /** QEMU's own code, data and I/O buffers with no guest activity. */
+  qemu: 32 * MiB,
+  /** Per vCPU: thread stack, KVM/TCG vCPU state. */
+  perVcpu: 2 * MiB,
+  /** Guest page tables and QEMU's dirty/RAM bookkeeping: guest memory / 512. */
+  pageTableDivisor: 512,
+  /** VGA video memory when graphics is vnc. */
+  video: 16 * MiB,
+  /** TCG translation cache (QEMU is started with tb-size=32). */
+  tcg: 32 * MiB,
+} as const;
+
+/** Memory overhead in bytes for one VM, rounded up to a whole MiB. */
+export function memoryOverhead(vm: Pick<ResolvedVm, 'cpu' | 'memory' | 'devices'>, tcg: boolean): number {
+  const bytes =
+    OVERHEAD.launcher +
+    OVERHEAD.qemu +
+    OVERHEAD.perVcpu * vm.cpu.vcpus +
+    vm.memory.guestBytes / OVERHEAD.pageTableDivisor +
+    (vm.devices.graphics === 'vnc' ? OVERHEAD.video : 0) +
+    (tcg ? OVERHEAD.tcg : 0);
+  return Math.ceil(bytes / MiB) * MiB;
+}

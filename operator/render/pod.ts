@@ -1,0 +1,85 @@
+/**
+ * renderLauncherPod: VM (+ class) (+ operator config) -> the launcher Pod. Pure: the same input
+ * always gives the same Pod, and nothing here reads the cluster or the disk.
+ */
+import type { V1ContainerPort, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
+import { CONTROL_PORT, LAYOUT, SPEC_HASH_ANNOTATION, VM_ANNOTATION, VM_LABEL } from '../../api/layout.js';
+import { launcherVm, type ResolvedVm } from '../../api/resolve.js';
+import type { VirtualMachineClass } from '../../api/schema/class.js';
+import { API_VERSION } from '../../api/schema/common.js';
+import type { OperatorConfig } from '../../api/schema/config.js';
+import type { VirtualMachine } from '../../api/schema/vm.js';
+import { launcherResources } from './resources.js';
+import { scheduling } from './scheduling.js';
+import { containerSecurityContext, podSecurityContext } from './security.js';
+import { specHash, stableJson } from './hash.js';
+import { baseVolumes, diskVolumes, type PvcModes } from './volumes.js';
+
+/** What the renderer needs; the caller looked up the class and the PVC volume modes. */
+export interface RenderInput {
+  vm: VirtualMachine;
+  vmClass?: VirtualMachineClass;
+  config: OperatorConfig;
+  pvcModes?: PvcModes;
+}
+
+/** The launcher Pod's name for a VM. */
+export function launcherPodName(vm: string): string {
+  return `${vm}-launcher`;
+}
+
+function ownerReference(vm: VirtualMachine): V1OwnerReference[] {
+  const uid = vm.metadata.uid;
+  if (!uid) return [];
+  return [{ apiVersion: API_VERSION, kind: 'VirtualMachine', name: vm.metadata.name, uid, controller: true, blockOwnerDeletion: true }];
+}
+
+/** Ports the guest serves through masquerade, plus the control API. */
+function containerPorts(vm: ResolvedVm): V1ContainerPort[] {
+  const guest = vm.interfaces
+    .filter((i) => i.binding === 'masquerade')
+    .flatMap((i) => i.ports.map((p) => ({ containerPort: p.port, protocol: p.protocol, ...(p.name ? { name: p.name } : {}) })));
+  return [{ name: 'control', containerPort: CONTROL_PORT, protocol: 'TCP' }, ...guest];
+}
+
+/** The launcher Pod for `input.vm`. The VM must have passed validateVm. */
+export function renderLauncherPod(input: RenderInput): V1Pod {
+  const vm = launcherVm(input.vm, input.vmClass, input.config);
+  const base = baseVolumes(vm);
+  const disks = diskVolumes(vm, { launcherImage: input.config.launcherImage, pvcModes: input.pvcModes ?? {} });
+  const security = containerSecurityContext();
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: launcherPodName(vm.name),
+      namespace: vm.namespace,
+      labels: { [VM_LABEL]: vm.name, 'app.kubernetes.io/name': 'kubevmm-launcher', 'app.kubernetes.io/managed-by': 'kubevmm' },
+      annotations: { [SPEC_HASH_ANNOTATION]: specHash(vm), [VM_ANNOTATION]: stableJson(vm) },
+      ownerReferences: ownerReference(input.vm),
+    },
+    spec: {
+      restartPolicy: 'Never',
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      securityContext: podSecurityContext(),
+      ...scheduling(vm),
+      ...(disks.initContainers.length ? { initContainers: disks.initContainers.map((c) => ({ ...c, securityContext: security })) } : {}),
+      containers: [
+        {
+          name: 'launcher',
+          image: input.config.launcherImage,
+          args: ['run', '--vm', LAYOUT.vmFile, '--control-port', String(CONTROL_PORT), '--token-file', LAYOUT.tokenFile],
+          ports: containerPorts(vm),
+          resources: launcherResources(vm, input.config),
+          securityContext: security,
+          volumeMounts: [...base.mounts, ...disks.mounts],
+          ...(disks.devices.length ? { volumeDevices: disks.devices } : {}),
+          readinessProbe: { httpGet: { path: '/readyz', port: CONTROL_PORT }, periodSeconds: 2, failureThreshold: 1 },
+          terminationMessagePolicy: 'FallbackToLogsOnError',
+        },
+      ],
+      volumes: [...base.volumes, ...disks.volumes],
+    },
+  };
+}

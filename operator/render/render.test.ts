@@ -1,0 +1,175 @@
+import { resolveVm, type ResolvedVm } from '../../api/resolve.js';
+import { DEFAULT_CONFIG, type OperatorConfig } from '../../api/schema/config.js';
+import type { VirtualMachine } from '../../api/schema/vm.js';
+import type { VirtualMachineClass } from '../../api/schema/class.js';
+import { specHash } from './hash.js';
+import { memoryOverhead } from './overhead.js';
+import { launcherPodName, renderLauncherPod } from './pod.js';
+import { launcherResources } from './resources.js';
+import { scheduling } from './scheduling.js';
+import { diskVolumes } from './volumes.js';
+
+const MiB = 2 ** 20;
+
+function vm(spec: Partial<VirtualMachine['spec']> = {}, uid?: string): VirtualMachine {
+  return {
+    apiVersion: 'kubevmm.io/v1alpha1',
+    kind: 'VirtualMachine',
+    metadata: { name: 'web-1', namespace: 'team-a', ...(uid ? { uid } : {}) },
+    spec: { memory: { guest: '2Gi' }, disks: [{ name: 'root', persistentVolumeClaim: { claimName: 'web-1-root' } }], ...spec },
+  };
+}
+const resolved = (spec: Partial<VirtualMachine['spec']> = {}, config: OperatorConfig = DEFAULT_CONFIG, cls?: VirtualMachineClass): ResolvedVm =>
+  resolveVm(vm(spec), cls, config);
+
+describe('memoryOverhead', () => {
+  it.each([
+    ['1 vCPU, 2Gi, vnc, kvm', { cpu: { cores: 1 } }, false, 48 + 32 + 2 + 4 + 16],
+    ['4 vCPUs, 2Gi, vnc, kvm', { cpu: { cores: 4 } }, false, 48 + 32 + 8 + 4 + 16],
+    ['1 vCPU, 8Gi, no graphics, kvm', { memory: { guest: '8Gi' }, devices: { graphics: 'none' as const } }, false, 48 + 32 + 2 + 16],
+    ['1 vCPU, 2Gi, vnc, tcg', {}, true, 48 + 32 + 2 + 4 + 16 + 32],
+  ])('%s = %d MiB', (_t, spec, tcg, mib) => {
+    expect(memoryOverhead(resolved(spec), tcg)).toBe(mib * MiB);
+  });
+
+  it('stays well below KubeVirt’s ~240Mi fixed cost for a typical VM', () => {
+    expect(memoryOverhead(resolved({ cpu: { cores: 2 } }), false)).toBeLessThan(120 * MiB);
+  });
+});
+
+describe('launcherResources', () => {
+  const tcg = { ...DEFAULT_CONFIG, accelerator: 'tcg' as const };
+  it.each([
+    ['default: 100m per vCPU, no CPU limit, kvm device', { cpu: { cores: 2 } }, DEFAULT_CONFIG, { cpu: '200m', memory: '2152Mi', 'devices.kubevmm.io/kvm': '1' }, { memory: '2152Mi', 'devices.kubevmm.io/kvm': '1' }],
+    ['ratio 4', { cpu: { cores: 2 } }, { ...DEFAULT_CONFIG, cpuAllocationRatio: 4 }, { cpu: '500m', memory: '2152Mi', 'devices.kubevmm.io/kvm': '1' }, { memory: '2152Mi', 'devices.kubevmm.io/kvm': '1' }],
+    ['memory overcommit 200%', {}, { ...DEFAULT_CONFIG, memoryOvercommitPercent: 200 }, { cpu: '100m', memory: '1126Mi', 'devices.kubevmm.io/kvm': '1' }, { memory: '2150Mi', 'devices.kubevmm.io/kvm': '1' }],
+    ['dedicated: Guaranteed QoS', { cpu: { cores: 4, dedicated: true } }, DEFAULT_CONFIG, { cpu: '4', memory: '2156Mi', 'devices.kubevmm.io/kvm': '1' }, { cpu: '4', memory: '2156Mi', 'devices.kubevmm.io/kvm': '1' }],
+    ['hugepages: memory is the overhead only', { memory: { guest: '2Gi', hugepages: '2Mi' as const } }, DEFAULT_CONFIG, { cpu: '100m', memory: '102Mi', 'hugepages-2Mi': '2Gi', 'devices.kubevmm.io/kvm': '1' }, { memory: '102Mi', 'hugepages-2Mi': '2Gi', 'devices.kubevmm.io/kvm': '1' }],
+    ['tcg: no kvm device, TCG cache in the overhead', {}, tcg, { cpu: '100m', memory: '2182Mi' }, { memory: '2182Mi' }],
+    ['custom kvm resource name', {}, { ...DEFAULT_CONFIG, kvmResourceName: 'example.com/kvm' }, { cpu: '100m', memory: '2150Mi', 'example.com/kvm': '1' }, { memory: '2150Mi', 'example.com/kvm': '1' }],
+  ])('%s', (_t, spec, config, requests, limits) => {
+    expect(launcherResources(resolved(spec, config), config)).toEqual({ requests, limits });
+  });
+
+  it('takes overcommit from the class over the operator config', () => {
+    const cls: VirtualMachineClass = { apiVersion: 'kubevmm.io/v1alpha1', kind: 'VirtualMachineClass', metadata: { name: 'c' }, spec: { cpu: { cores: 4 }, overcommit: { cpuAllocationRatio: 2 } } };
+    expect(launcherResources(resolved({ className: 'c' }, DEFAULT_CONFIG, cls), DEFAULT_CONFIG).requests?.cpu).toBe('2');
+  });
+});
+
+describe('diskVolumes', () => {
+  const opts = { launcherImage: 'launcher:1', pvcModes: { 'blk-claim': 'Block' as const } };
+  const disks = (list: VirtualMachine['spec']['disks']) => diskVolumes(resolved({ disks: list }), opts);
+
+  it('mounts a Filesystem PVC as a directory and a Block PVC as a device', () => {
+    const out = disks([
+      { name: 'root', persistentVolumeClaim: { claimName: 'root-claim' } },
+      { name: 'raw', persistentVolumeClaim: { claimName: 'blk-claim' } },
+    ]);
+    expect(out.volumes).toEqual([
+      { name: 'disk-root', persistentVolumeClaim: { claimName: 'root-claim', readOnly: false } },
+      { name: 'disk-raw', persistentVolumeClaim: { claimName: 'blk-claim', readOnly: false } },
+    ]);
+    expect(out.mounts).toEqual([{ name: 'disk-root', mountPath: '/var/run/kubevmm/disks/root', readOnly: false }]);
+    expect(out.devices).toEqual([{ name: 'disk-raw', devicePath: '/dev/kubevmm/raw' }]);
+  });
+
+  it('leaves hotpluggable PVCs to attachment pods', () => {
+    const out = disks([{ name: 'data', hotpluggable: true, persistentVolumeClaim: { claimName: 'd' } }]);
+    expect(out.volumes).toEqual([]);
+  });
+
+  it('gives an emptyDisk an emptyDir with a size limit just above its capacity', () => {
+    expect(disks([{ name: 's', emptyDisk: { capacity: '10Gi' } }]).volumes).toEqual([{ name: 'disk-s', emptyDir: { sizeLimit: '10241Mi' } }]);
+  });
+
+  it('copies a containerDisk with the launcher’s static busybox', () => {
+    const out = disks([{ name: 'os', containerDisk: { image: 'reg/os:1' } }]);
+    expect(out.initContainers.map((c) => [c.name, c.image])).toEqual([
+      ['tools', 'launcher:1'],
+      ['containerdisk-os', 'reg/os:1'],
+    ]);
+    expect(out.initContainers[1]?.command?.slice(0, 3)).toEqual(['/var/run/kubevmm/tools/busybox', 'sh', '-c']);
+    expect(out.volumes.map((v) => v.name)).toEqual(['disk-os', 'tools']);
+  });
+
+  it('mounts a cloud-init Secret, and nothing for inline user data', () => {
+    expect(disks([{ name: 'ci', cloudInit: { userDataSecretRef: { name: 'ud' } } }]).volumes).toEqual([{ name: 'cloudinit-ci', secret: { secretName: 'ud', defaultMode: 0o400 } }]);
+    expect(disks([{ name: 'ci', cloudInit: { userData: '#cloud-config' } }]).volumes).toEqual([]);
+  });
+});
+
+describe('scheduling', () => {
+  it('merges class and VM placement, and adds a grace margin', () => {
+    const cls: VirtualMachineClass = {
+      apiVersion: 'kubevmm.io/v1alpha1',
+      kind: 'VirtualMachineClass',
+      metadata: { name: 'c' },
+      spec: { nodeSelector: { pool: 'vms', zone: 'a' }, tolerations: [{ key: 'vms', operator: 'Exists' }] },
+    };
+    const out = scheduling(resolved({ className: 'c', nodeSelector: { zone: 'b' }, priorityClassName: 'high', terminationGracePeriodSeconds: 30, tolerations: [{ key: 'x', operator: 'Exists' }] }, DEFAULT_CONFIG, cls));
+    expect(out).toEqual({
+      nodeSelector: { pool: 'vms', zone: 'b' },
+      tolerations: [{ key: 'vms', operator: 'Exists' }, { key: 'x', operator: 'Exists' }],
+      priorityClassName: 'high',
+      terminationGracePeriodSeconds: 45,
+    });
+  });
+});
+
+describe('renderLauncherPod', () => {
+  const full = vm(
+    {
+      cpu: { cores: 2 },
+      disks: [
+        { name: 'root', persistentVolumeClaim: { claimName: 'web-1-root' } },
+        { name: 'scratch', emptyDisk: { capacity: '1Gi' } },
+        { name: 'data', hotpluggable: true, persistentVolumeClaim: { claimName: 'web-1-data' } },
+        { name: 'cloudinit', cloudInit: { userData: '#cloud-config\nhostname: web-1\n' } },
+      ],
+      interfaces: [{ name: 'default', ports: [{ port: 22 }, { port: 80 }] }],
+    },
+    'uid-123',
+  );
+
+  it('renders the whole pod (snapshot)', () => {
+    expect(renderLauncherPod({ vm: full, config: DEFAULT_CONFIG })).toMatchSnapshot();
+  });
+
+  it('runs the launcher unprivileged, with no service account token', () => {
+    const pod = renderLauncherPod({ vm: full, config: DEFAULT_CONFIG });
+    const spec = pod.spec!;
+    expect(spec.automountServiceAccountToken).toBe(false);
+    expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 107, runAsGroup: 107, seccompProfile: { type: 'RuntimeDefault' } });
+    for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
+      expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    }
+    expect(JSON.stringify(spec)).not.toMatch(/hostPath|hostNetwork|hostPID/);
+  });
+
+  it('names, labels and owns the pod for its VM', () => {
+    const pod = renderLauncherPod({ vm: full, config: DEFAULT_CONFIG });
+    expect(pod.metadata?.name).toBe(launcherPodName('web-1'));
+    expect(pod.metadata?.namespace).toBe('team-a');
+    expect(pod.metadata?.labels?.['kubevmm.io/vm']).toBe('web-1');
+    expect(pod.metadata?.ownerReferences).toEqual([{ apiVersion: 'kubevmm.io/v1alpha1', kind: 'VirtualMachine', name: 'web-1', uid: 'uid-123', controller: true, blockOwnerDeletion: true }]);
+    expect(renderLauncherPod({ vm: vm(), config: DEFAULT_CONFIG }).metadata?.ownerReferences).toEqual([]);
+  });
+
+  it('carries the resolved VM for the launcher and exposes the guest ports', () => {
+    const pod = renderLauncherPod({ vm: full, config: { ...DEFAULT_CONFIG, accelerator: 'tcg' } });
+    const carried = JSON.parse(pod.metadata?.annotations?.['kubevmm.io/vm'] ?? '{}');
+    expect(carried).toMatchObject({ name: 'web-1', accelerator: 'tcg', hotplugPorts: 4, cpu: { vcpus: 2 } });
+    expect(pod.spec?.containers[0]?.ports?.map((p) => p.containerPort)).toEqual([9500, 22, 80]);
+  });
+
+  it('changes the spec hash for restart-relevant edits only', () => {
+    const hashOf = (spec: Partial<VirtualMachine['spec']>) => specHash({ ...resolveVm(vm(spec), undefined, DEFAULT_CONFIG), accelerator: 'kvm', hotplugPorts: 4 });
+    const base = hashOf({});
+    expect(hashOf({ paused: true })).toBe(base);
+    expect(hashOf({ runStrategy: 'Manual' })).toBe(base);
+    expect(hashOf({ disks: [...(vm().spec.disks ?? []), { name: 'hp', hotpluggable: true, persistentVolumeClaim: { claimName: 'x' } }] })).toBe(base);
+    expect(hashOf({ cpu: { cores: 2 } })).not.toBe(base);
+    expect(hashOf({ memory: { guest: '3Gi' } })).not.toBe(base);
+  });
+});

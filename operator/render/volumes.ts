@@ -1,0 +1,139 @@
+/**
+ * Pod volumes for a VM's disks: PVCs (file or block), emptyDisks, containerDisks copied by
+ * init containers, cloud-init Secrets, plus the launcher's own runtime and podinfo volumes.
+ */
+import type { V1Container, V1Volume, V1VolumeDevice, V1VolumeMount } from '@kubernetes/client-node';
+import { LAYOUT, VM_ANNOTATION } from '../../api/layout.js';
+import { formatBytes, parseQuantity } from '../../api/quantity.js';
+import type { ResolvedDisk, ResolvedVm } from '../../api/resolve.js';
+
+/** How each PVC stores data, when known (from the PVC's spec.volumeMode). Filesystem otherwise. */
+export type PvcModes = Readonly<Record<string, 'Filesystem' | 'Block'>>;
+
+/** Everything the disks add to the pod. */
+export interface DiskVolumes {
+  volumes: V1Volume[];
+  mounts: V1VolumeMount[];
+  devices: V1VolumeDevice[];
+  initContainers: V1Container[];
+}
+
+const diskVolume = (disk: ResolvedDisk) => `disk-${disk.name}`;
+
+/** Volumes the launcher always has: the VM description, the control token, scratch space. */
+export function baseVolumes(vm: ResolvedVm): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+  return {
+    volumes: [
+      {
+        name: 'podinfo',
+        downwardAPI: { items: [{ path: 'vm.json', fieldRef: { fieldPath: `metadata.annotations['${VM_ANNOTATION}']` } }] },
+      },
+      { name: 'control', secret: { secretName: controlSecretName(vm.name), defaultMode: 0o400 } },
+      { name: 'runtime', emptyDir: {} },
+      { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
+      ...(vm.memory.hugepages ? [{ name: 'hugepages', emptyDir: { medium: `HugePages-${vm.memory.hugepages}` } }] : []),
+    ],
+    mounts: [
+      { name: 'podinfo', mountPath: LAYOUT.podinfoDir, readOnly: true },
+      { name: 'control', mountPath: LAYOUT.tokenDir, readOnly: true },
+      { name: 'runtime', mountPath: LAYOUT.runtimeDir },
+      { name: 'tmp', mountPath: '/tmp' },
+      ...(vm.memory.hugepages ? [{ name: 'hugepages', mountPath: LAYOUT.hugepagesDir }] : []),
+    ],
+  };
+}
+
+/** Name of the per-VM Secret holding the control API token. */
+export function controlSecretName(vm: string): string {
+  return `${vm}-launcher-token`;
+}
+
+function pvcVolumes(disk: ResolvedDisk, modes: PvcModes): Partial<DiskVolumes> {
+  const claim = disk.spec.persistentVolumeClaim;
+  if (!claim || disk.hotpluggable) return {}; // hotplugged PVCs reach QEMU through attachment pods
+  const volume = { name: diskVolume(disk), persistentVolumeClaim: { claimName: claim.claimName, readOnly: disk.readOnly } };
+  if (modes[claim.claimName] === 'Block') {
+    return { volumes: [volume], devices: [{ name: volume.name, devicePath: LAYOUT.blockDevice(disk.name) }] };
+  }
+  return { volumes: [volume], mounts: [{ name: volume.name, mountPath: LAYOUT.diskDir(disk.name), readOnly: disk.readOnly }] };
+}
+
+function emptyDiskVolumes(disk: ResolvedDisk): Partial<DiskVolumes> {
+  const capacity = disk.spec.emptyDisk?.capacity;
+  if (capacity === undefined) return {};
+  // The image is sparse, but its filesystem metadata needs a little room beyond the capacity.
+  const sizeLimit = formatBytes(Math.ceil(parseQuantity(capacity) / 2 ** 20) * 2 ** 20 + 2 ** 20);
+  return {
+    volumes: [{ name: diskVolume(disk), emptyDir: { sizeLimit } }],
+    mounts: [{ name: diskVolume(disk), mountPath: LAYOUT.diskDir(disk.name) }],
+  };
+}
+
+/**
+ * A containerDisk image usually holds nothing but /disk/<image file> (no shell, no cp), so a
+ * static busybox that the launcher image ships is handed over in the tools volume and does the copy.
+ */
+function containerDiskVolumes(disk: ResolvedDisk): Partial<DiskVolumes> {
+  const source = disk.spec.containerDisk;
+  if (!source) return {};
+  const dir = source.path ?? '/disk';
+  const target = `${LAYOUT.diskDir(disk.name)}/${LAYOUT.diskImage}`;
+  const copy = `for f in ${dir}/*; do ${LAYOUT.toolsDir}/busybox cp "$f" ${target}.part && ${LAYOUT.toolsDir}/busybox mv ${target}.part ${target}; exit $?; done; echo "no disk image in ${dir}" >&2; exit 1`;
+  return {
+    volumes: [{ name: diskVolume(disk), emptyDir: {} }],
+    mounts: [{ name: diskVolume(disk), mountPath: LAYOUT.diskDir(disk.name), readOnly: disk.readOnly }],
+    initContainers: [
+      {
+        name: `containerdisk-${disk.name}`,
+        image: source.image,
+        ...(source.imagePullPolicy ? { imagePullPolicy: source.imagePullPolicy } : {}),
+        command: [`${LAYOUT.toolsDir}/busybox`, 'sh', '-c', copy],
+        volumeMounts: [
+          { name: 'tools', mountPath: LAYOUT.toolsDir, readOnly: true },
+          { name: diskVolume(disk), mountPath: LAYOUT.diskDir(disk.name) },
+        ],
+      },
+    ],
+  };
+}
+
+function cloudInitVolumes(disk: ResolvedDisk): Partial<DiskVolumes> {
+  const ref = disk.spec.cloudInit?.userDataSecretRef;
+  if (!ref) return {}; // inline data travels in the VM annotation; the launcher writes the ISO
+  const name = `cloudinit-${disk.name}`;
+  return {
+    volumes: [{ name, secret: { secretName: ref.name, defaultMode: 0o400 } }],
+    mounts: [{ name, mountPath: LAYOUT.cloudInitSecretDir(disk.name), readOnly: true }],
+  };
+}
+
+/** The init container that hands the launcher image's static busybox to containerDisk copies. */
+function toolsInit(launcherImage: string): V1Container {
+  return {
+    name: 'tools',
+    image: launcherImage,
+    command: ['cp', '/usr/lib/kubevmm/busybox', `${LAYOUT.toolsDir}/busybox`],
+    volumeMounts: [{ name: 'tools', mountPath: LAYOUT.toolsDir }],
+  };
+}
+
+/** Volumes, mounts, block devices and init containers for every disk of `vm`. */
+export function diskVolumes(vm: ResolvedVm, opts: { launcherImage: string; pvcModes: PvcModes }): DiskVolumes {
+  const parts = vm.disks.map((disk) => {
+    if (disk.source === 'persistentVolumeClaim') return pvcVolumes(disk, opts.pvcModes);
+    if (disk.source === 'emptyDisk') return emptyDiskVolumes(disk);
+    if (disk.source === 'containerDisk') return containerDiskVolumes(disk);
+    return cloudInitVolumes(disk);
+  });
+  const out: DiskVolumes = {
+    volumes: parts.flatMap((p) => p.volumes ?? []),
+    mounts: parts.flatMap((p) => p.mounts ?? []),
+    devices: parts.flatMap((p) => p.devices ?? []),
+    initContainers: parts.flatMap((p) => p.initContainers ?? []),
+  };
+  if (out.initContainers.length) {
+    out.volumes.push({ name: 'tools', emptyDir: { sizeLimit: '8Mi' } });
+    out.initContainers.unshift(toolsInit(opts.launcherImage));
+  }
+  return out;
+}
