@@ -130,6 +130,15 @@ function resolveScheduling(spec: VirtualMachine['spec'], c: VirtualMachineClass[
   };
 }
 
+function resolveIdentity({ metadata }: VirtualMachine): Pick<ResolvedVm, 'name' | 'namespace' | 'uid'> {
+  return { name: metadata.name, namespace: metadata.namespace ?? 'default', ...(metadata.uid ? { uid: metadata.uid } : {}) };
+}
+
+function resolveMemory(spec: VirtualMachine['spec'], c: VirtualMachineClass['spec'] | undefined): ResolvedVm['memory'] {
+  const guest = spec.memory?.guest ?? c?.memory?.guest ?? 0;
+  return { guestBytes: parseQuantity(guest), hugepages: spec.memory?.hugepages ?? '' };
+}
+
 function resolveScalars(spec: VirtualMachine['spec']) {
   return {
     runStrategy: spec.runStrategy ?? DEFAULTS.runStrategy,
@@ -145,14 +154,11 @@ function resolveScalars(spec: VirtualMachine['spec']) {
  */
 export function resolveVm(vm: VirtualMachine, cls: VirtualMachineClass | undefined, config: OperatorConfig): ResolvedVm {
   const { spec } = vm;
-  const guest = spec.memory?.guest ?? cls?.spec.memory?.guest ?? 0;
   return {
-    name: vm.metadata.name,
-    namespace: vm.metadata.namespace ?? 'default',
-    ...(vm.metadata.uid ? { uid: vm.metadata.uid } : {}),
+    ...resolveIdentity(vm),
     ...resolveScalars(spec),
     cpu: resolveCpu(spec, cls?.spec),
-    memory: { guestBytes: parseQuantity(guest), hugepages: spec.memory?.hugepages ?? '' },
+    memory: resolveMemory(spec, cls?.spec),
     overcommit: resolveOvercommit(cls?.spec, config),
     disks: resolveDisks(spec.disks ?? []),
     interfaces: resolveInterfaces(spec.interfaces),
