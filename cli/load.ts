@@ -1,0 +1,52 @@
+/** Reads manifest files: multi-document YAML, each document tagged with where it came from. */
+import { readFile } from 'node:fs/promises';
+import { parseAllDocuments } from 'yaml';
+
+/** One YAML document of an input file. */
+export interface LoadedDocument {
+  file: string;
+  /** 1-based line where the document starts, for messages. */
+  line: number;
+  value: unknown;
+}
+
+/** A file that could not be read or parsed; the message names the file and line. */
+export class ManifestLoadError extends Error {
+  readonly reason = 'ManifestUnreadable';
+}
+
+function lineOf(text: string, offset: number): number {
+  return text.slice(0, offset).split('\n').length;
+}
+
+/** Parses every non-empty document of `text`. */
+export function parseManifests(text: string, file: string): LoadedDocument[] {
+  const docs = parseAllDocuments(text, { prettyErrors: true });
+  const out: LoadedDocument[] = [];
+  for (const doc of docs) {
+    const error = doc.errors[0];
+    if (error) {
+      const at = error.linePos?.[0];
+      throw new ManifestLoadError(`${file}:${at ? `${at.line}:${at.col}` : '?'}: invalid YAML: ${error.message.split('\n')[0]}`);
+    }
+    const value: unknown = doc.toJS();
+    if (value === null || value === undefined) continue;
+    out.push({ file, line: lineOf(text, doc.contents?.range[0] ?? doc.range[0]), value });
+  }
+  return out;
+}
+
+/** Reads and parses every file, in order. */
+export async function loadManifests(files: readonly string[]): Promise<LoadedDocument[]> {
+  const all: LoadedDocument[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new ManifestLoadError(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    all.push(...parseManifests(text, file));
+  }
+  return all;
+}
