@@ -1,0 +1,106 @@
+import { WorkQueue } from './queue.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('WorkQueue', () => {
+  it('handles a key added several times while waiting once', async () => {
+    const seen: string[] = [];
+    const handler = async (k: string) => {
+      seen.push(k);
+      if (k === 'busy') await sleep(20);
+    };
+    const q = new WorkQueue({ workers: 1, baseDelayMs: 5, maxDelayMs: 50, handler });
+    q.add('busy'); // occupies the only worker, so the adds below wait in the queue
+    q.add('a');
+    q.add('b');
+    q.add('a');
+    expect(q.depth).toBe(2);
+    await q.idle();
+    expect(seen).toEqual(['busy', 'a', 'b']);
+  });
+
+  it('never runs one key on two workers at once, and reruns it when changed meanwhile', async () => {
+    let concurrent = 0;
+    let maxConcurrent = 0;
+    let runs = 0;
+    const q = new WorkQueue({
+      workers: 4,
+      baseDelayMs: 5,
+      maxDelayMs: 50,
+      handler: async () => {
+        concurrent++;
+        runs++;
+        maxConcurrent = Math.max(maxConcurrent, concurrent);
+        await sleep(20);
+        concurrent--;
+      },
+    });
+    q.add('vm');
+    await sleep(5);
+    q.add('vm');
+    q.add('vm');
+    await sleep(100);
+    await q.idle();
+    expect(maxConcurrent).toBe(1);
+    expect(runs).toBe(2);
+  });
+
+  it('runs different keys in parallel up to the worker count', async () => {
+    let concurrent = 0;
+    let maxConcurrent = 0;
+    const q = new WorkQueue({
+      workers: 3,
+      baseDelayMs: 5,
+      maxDelayMs: 50,
+      handler: async () => {
+        concurrent++;
+        maxConcurrent = Math.max(maxConcurrent, concurrent);
+        await sleep(20);
+        concurrent--;
+      },
+    });
+    ['a', 'b', 'c', 'd', 'e'].forEach((k) => q.add(k));
+    await q.idle();
+    expect(maxConcurrent).toBe(3);
+  });
+
+  it('backs off exponentially per key, capped, and forgets failures after a success', async () => {
+    const at: number[] = [];
+    const start = Date.now();
+    const delays: number[] = [];
+    const q = new WorkQueue({
+      workers: 1,
+      baseDelayMs: 10,
+      maxDelayMs: 40,
+      onError: (_k, _e, retry) => delays.push(retry),
+      handler: async () => {
+        at.push(Date.now() - start);
+        if (at.length < 5) throw new Error('transient');
+      },
+    });
+    q.add('vm');
+    await sleep(200);
+    expect(delays).toEqual([10, 20, 40, 40]);
+    expect(at).toHaveLength(5);
+    expect(q.failuresOf('vm')).toBe(0);
+    await q.stop();
+  });
+
+  it('requeues when the handler asks to look again later', async () => {
+    let runs = 0;
+    const q = new WorkQueue({ workers: 1, baseDelayMs: 5, maxDelayMs: 50, handler: async () => (++runs < 3 ? { requeueAfterMs: 10 } : undefined) });
+    q.add('vm');
+    await sleep(100);
+    expect(runs).toBe(3);
+    await q.stop();
+  });
+
+  it('takes no work after stop', async () => {
+    let runs = 0;
+    const q = new WorkQueue({ workers: 1, baseDelayMs: 5, maxDelayMs: 50, handler: async () => void runs++ });
+    await q.stop();
+    q.add('vm');
+    await sleep(20);
+    expect(runs).toBe(0);
+  });
+});

@@ -1,0 +1,135 @@
+/**
+ * The operator's work queue: keys, not events (level-triggered reconcile).
+ * - a key waiting in the queue is not added twice;
+ * - a key is handled by one worker at a time; an add while it is handled runs it once more after;
+ * - failures back off per key (base x 2^n, capped); a success forgets the key's failures;
+ * - a handler may ask to be called again after a delay (polling a state it cannot watch).
+ */
+
+/** What a handler returns: nothing, or when to look at the key again. */
+export interface HandlerResult {
+  requeueAfterMs?: number;
+}
+
+export interface WorkQueueOptions {
+  handler: (key: string) => Promise<HandlerResult | void>;
+  workers: number;
+  /** First retry delay after a failure. */
+  baseDelayMs: number;
+  /** Retry delays stop growing here. */
+  maxDelayMs: number;
+  /** Called on each failure, for logs and metrics. */
+  onError?: (key: string, error: unknown, retryInMs: number) => void;
+}
+
+/** A deduplicating, rate-limited work queue with N workers. */
+export class WorkQueue {
+  private readonly ready: string[] = [];
+  private readonly queued = new Set<string>();
+  private readonly active = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly failures = new Map<string, number>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private running = 0;
+  private stopped = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly opts: WorkQueueOptions) {}
+
+  /** Keys waiting to be handled (the queue-depth metric). */
+  get depth(): number {
+    return this.ready.length;
+  }
+
+  /** Enqueues `key` now. */
+  add(key: string): void {
+    if (this.stopped) return;
+    this.clearTimer(key);
+    if (this.active.has(key)) {
+      this.dirty.add(key);
+      return;
+    }
+    if (this.queued.has(key)) return;
+    this.queued.add(key);
+    this.ready.push(key);
+    this.pump();
+  }
+
+  /** Enqueues `key` after `ms`, unless an earlier add or addAfter comes first. */
+  addAfter(key: string, ms: number): void {
+    if (this.stopped) return;
+    if (ms <= 0) return this.add(key);
+    if (this.timers.has(key) || this.queued.has(key)) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      this.add(key);
+    }, ms);
+    timer.unref();
+    this.timers.set(key, timer);
+  }
+
+  /** Failures in a row for `key` (0 after a success). */
+  failuresOf(key: string): number {
+    return this.failures.get(key) ?? 0;
+  }
+
+  /** Stops taking work; resolves when the handlers in flight have finished. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    this.ready.length = 0;
+    this.queued.clear();
+    await this.idle();
+  }
+
+  /** Resolves when no handler runs and nothing is ready. */
+  idle(): Promise<void> {
+    if (this.running === 0 && this.ready.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private clearTimer(key: string): void {
+    const timer = this.timers.get(key);
+    if (timer) clearTimeout(timer);
+    this.timers.delete(key);
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.running < this.opts.workers && this.ready.length > 0) {
+      const key = this.ready.shift() as string;
+      this.queued.delete(key);
+      this.active.add(key);
+      this.running++;
+      void this.work(key);
+    }
+  }
+
+  private async work(key: string): Promise<void> {
+    let retryIn: number | undefined;
+    try {
+      const result = await this.opts.handler(key);
+      this.failures.delete(key);
+      retryIn = result?.requeueAfterMs;
+    } catch (error) {
+      const n = this.failuresOf(key);
+      this.failures.set(key, n + 1);
+      retryIn = Math.min(this.opts.baseDelayMs * 2 ** n, this.opts.maxDelayMs);
+      this.opts.onError?.(key, error, retryIn);
+    } finally {
+      this.active.delete(key);
+      this.running--;
+    }
+    if (this.dirty.delete(key)) this.add(key);
+    else if (retryIn !== undefined) this.addAfter(key, retryIn);
+    this.pump();
+    this.notifyIdle();
+  }
+
+  private notifyIdle(): void {
+    if (this.running > 0 || this.ready.length > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    waiters.forEach((resolve) => resolve());
+  }
+}
