@@ -22,6 +22,13 @@ export function renderReport(docs: readonly LoadedDocument[], config: OperatorCo
   );
   const vms = values.filter((v): v is VirtualMachine => v?.kind === 'VirtualMachine');
   if (vms.length === 0) return { ok: false, errors: ['no VirtualMachine in the input'] };
+  const missing = vms.filter((vm) => vm.spec.className && !classes.has(vm.spec.className));
+  if (missing.length) {
+    return {
+      ok: false,
+      errors: missing.map((vm) => `VirtualMachine ${vm.metadata.name}: spec.className: class "${vm.spec.className}" is not in the input; add its manifest to the file`),
+    };
+  }
   const pods = vms.map((vm) => {
     const vmClass = vm.spec.className ? classes.get(vm.spec.className) : undefined;
     return renderLauncherPod({ vm, config, ...(vmClass ? { vmClass } : {}) });

@@ -16,7 +16,7 @@ export const classSpec = z.strictObject({
   overcommit: z
     .strictObject({
       cpuAllocationRatio: z.number().int().min(1).max(100).optional(),
-      memoryPercent: z.number().int().min(10).max(1000).optional(),
+      memoryPercent: z.number().int().min(100).max(1000).optional(),
     })
     .optional(),
   limits: z

@@ -5,7 +5,7 @@ export const acceleratorChoice = z.enum(['kvm', 'tcg', 'auto']);
 
 export const operatorConfig = z.strictObject({
   cpuAllocationRatio: z.number().int().min(1).max(100).default(10),
-  memoryOvercommitPercent: z.number().int().min(10).max(1000).default(100),
+  memoryOvercommitPercent: z.number().int().min(100).max(1000).default(100),
   accelerator: acceleratorChoice.default('kvm'),
   launcherImage: z.string().min(1).default('ghcr.io/kubevmm/launcher:0.1.0'),
   hotplugPorts: z.number().int().min(0).max(32).default(4),

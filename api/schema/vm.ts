@@ -21,6 +21,21 @@ export const memorySpec = z.strictObject({
   hugepages: z.enum(['', '2Mi', '1Gi']).optional(),
 });
 
+/** A Kubernetes port name (IANA service name): at most 15 lower-case letters, digits and '-'. */
+const portName = z.string().max(15).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+
+const port = z.strictObject({
+  port: z.number().int().min(1).max(65535),
+  protocol: z.enum(['TCP', 'UDP']).optional(),
+  name: portName.optional(),
+});
+
+/**
+ * Disk names become pod volume and init-container names such as `containerdisk-<name>`,
+ * which must stay within 63 characters.
+ */
+const diskName = dnsLabel.max(48);
+
 const pvcSource = z.strictObject({ claimName: z.string().min(1), readOnly: z.boolean().optional() });
 const emptyDiskSource = z.strictObject({ capacity: quantity });
 const containerDiskSource = z.strictObject({
@@ -40,7 +55,7 @@ export const DISK_SOURCES = ['persistentVolumeClaim', 'emptyDisk', 'containerDis
 
 export const diskSpec = z
   .strictObject({
-    name: dnsLabel,
+    name: diskName,
     bus: z.enum(['virtio', 'scsi', 'sata']).optional(),
     bootOrder: z.number().int().min(1).optional(),
     readOnly: z.boolean().optional(),
@@ -60,11 +75,6 @@ export const diskSpec = z
     ],
   });
 
-const port = z.strictObject({
-  port: z.number().int().min(1).max(65535),
-  protocol: z.enum(['TCP', 'UDP']).optional(),
-  name: z.string().optional(),
-});
 
 export const interfaceSpec = z.strictObject({
   name: dnsLabel,
@@ -175,7 +185,8 @@ export const vmStatus = z.looseObject({
 export const virtualMachine = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('VirtualMachine'),
-  metadata: objectMeta,
+  // The VM name is the value of the kubevmm.io/vm label on its pods: at most 63 characters.
+  metadata: objectMeta.extend({ name: z.string().min(1).max(63) }),
   spec: vmSpec,
   status: vmStatus.optional(),
 });

@@ -23,7 +23,10 @@ export function restartRelevant(vm: LauncherVm): unknown {
   return { ...rest, disks: vm.disks.filter((d) => !d.hotpluggable) };
 }
 
-/** 16 hex digits of SHA-256 over the restart-relevant fields. */
-export function specHash(vm: LauncherVm): string {
-  return createHash('sha256').update(stableJson(restartRelevant(vm))).digest('hex').slice(0, 16);
+/** 16 hex digits of SHA-256 over the restart-relevant fields and the launcher image. */
+export function specHash(vm: LauncherVm, launcherImage: string): string {
+  return createHash('sha256')
+    .update(stableJson({ vm: restartRelevant(vm), launcherImage }))
+    .digest('hex')
+    .slice(0, 16);
 }

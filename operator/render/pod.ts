@@ -23,6 +23,12 @@ export interface RenderInput {
   pvcModes?: PvcModes;
 }
 
+/**
+ * Init containers only copy files. Requests equal to limits keep a dedicated VM's pod in the
+ * Guaranteed QoS class, which requires it of every container, init containers included.
+ */
+export const INIT_RESOURCES = { requests: { cpu: '100m', memory: '32Mi' }, limits: { cpu: '100m', memory: '32Mi' } };
+
 /** The launcher Pod's name for a VM. */
 export function launcherPodName(vm: string): string {
   return `${vm}-launcher`;
@@ -55,7 +61,7 @@ export function renderLauncherPod(input: RenderInput): V1Pod {
       name: launcherPodName(vm.name),
       namespace: vm.namespace,
       labels: { [VM_LABEL]: vm.name, 'app.kubernetes.io/name': 'kubevmm-launcher', 'app.kubernetes.io/managed-by': 'kubevmm' },
-      annotations: { [SPEC_HASH_ANNOTATION]: specHash(vm), [VM_ANNOTATION]: stableJson(vm) },
+      annotations: { [SPEC_HASH_ANNOTATION]: specHash(vm, input.config.launcherImage), [VM_ANNOTATION]: stableJson(vm) },
       ownerReferences: ownerReference(input.vm),
     },
     spec: {
@@ -64,7 +70,9 @@ export function renderLauncherPod(input: RenderInput): V1Pod {
       enableServiceLinks: false,
       securityContext: podSecurityContext(),
       ...scheduling(vm),
-      ...(disks.initContainers.length ? { initContainers: disks.initContainers.map((c) => ({ ...c, securityContext: security })) } : {}),
+      ...(disks.initContainers.length
+        ? { initContainers: disks.initContainers.map((c) => ({ ...c, resources: INIT_RESOURCES, securityContext: security })) }
+        : {}),
       containers: [
         {
           name: 'launcher',

@@ -147,6 +147,15 @@ describe('renderLauncherPod', () => {
     expect(JSON.stringify(spec)).not.toMatch(/hostPath|hostNetwork|hostPID/);
   });
 
+  it('keeps a dedicated VM Guaranteed even with init containers', () => {
+    const dedicated = vm({ cpu: { cores: 2, dedicated: true }, disks: [{ name: 'os', containerDisk: { image: 'r/os:1' } }] });
+    const spec = renderLauncherPod({ vm: dedicated, config: DEFAULT_CONFIG }).spec!;
+    for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
+      expect(c.resources?.requests?.cpu).toBe(c.resources?.limits?.cpu);
+      expect(c.resources?.requests?.memory).toBe(c.resources?.limits?.memory);
+    }
+  });
+
   it('names, labels and owns the pod for its VM', () => {
     const pod = renderLauncherPod({ vm: full, config: DEFAULT_CONFIG });
     expect(pod.metadata?.name).toBe(launcherPodName('web-1'));
@@ -164,12 +173,14 @@ describe('renderLauncherPod', () => {
   });
 
   it('changes the spec hash for restart-relevant edits only', () => {
-    const hashOf = (spec: Partial<VirtualMachine['spec']>) => specHash({ ...resolveVm(vm(spec), undefined, DEFAULT_CONFIG), accelerator: 'kvm', hotplugPorts: 4 });
+    const hashOf = (spec: Partial<VirtualMachine['spec']>, image = 'launcher:1') =>
+      specHash({ ...resolveVm(vm(spec), undefined, DEFAULT_CONFIG), accelerator: 'kvm', hotplugPorts: 4 }, image);
     const base = hashOf({});
     expect(hashOf({ paused: true })).toBe(base);
     expect(hashOf({ runStrategy: 'Manual' })).toBe(base);
     expect(hashOf({ disks: [...(vm().spec.disks ?? []), { name: 'hp', hotpluggable: true, persistentVolumeClaim: { claimName: 'x' } }] })).toBe(base);
     expect(hashOf({ cpu: { cores: 2 } })).not.toBe(base);
     expect(hashOf({ memory: { guest: '3Gi' } })).not.toBe(base);
+    expect(hashOf({}, 'launcher:2')).not.toBe(base);
   });
 });
