@@ -82,6 +82,7 @@ describe('WorkQueue', () => {
     });
     q.add('vm');
     await done;
+    await q.idle();
     expect(delays).toEqual([10, 20, 40, 40]);
     const gaps = at.slice(1).map((t, i) => t - (at[i] ?? t));
     gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual((delays[i] ?? 0) - 2));
