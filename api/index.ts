@@ -8,3 +8,4 @@ export * from './schema/config.js';
 export * from './validate.js';
 export * from './resolve.js';
 export * from './layout.js';
+export * from './sizes.js';

@@ -59,7 +59,7 @@ const invalid: [string, unknown, string, RegExp][] = [
   ['cloudInit too large', vm({ disks: [{ name: 'c', cloudInit: { userData: 'x'.repeat(70000) } }] }), 'spec.disks[0].cloudInit.userData', /70000 bytes; at most 65536 fit inline, use userDataSecretRef/],
   ['grace period negative', vm({ terminationGracePeriodSeconds: -1 }), 'spec.terminationGracePeriodSeconds', /at least 0/],
   ['bad interface name', vm({ interfaces: [{ name: 'eth_0' }] }), 'spec.interfaces[0].name', /DNS-1123/],
-  ['duplicate interface', vm({ interfaces: [{ name: 'a', binding: 'bridge' }, { name: 'a', binding: 'bridge' }] }), 'spec.interfaces[1].name', /duplicate interface name "a"/],
+  ['duplicate interface', vm({ interfaces: [{ name: 'a' }, { name: 'a', binding: 'bridge' }] }), 'spec.interfaces[1].name', /duplicate interface name "a"/],
   ['two masquerade', vm({ interfaces: [{ name: 'a' }, { name: 'b' }] }), 'spec.interfaces[1].binding', /only one interface can use the pod network/],
   ['port out of range', vm({ interfaces: [{ name: 'a', ports: [{ port: 70000 }] }] }), 'spec.interfaces[0].ports[0].port', /at most 65535/],
   ['duplicate port', vm({ interfaces: [{ name: 'a', ports: [{ port: 22 }, { port: 22 }] }] }), 'spec.interfaces[0].ports[1]', /TCP\/22 is listed twice/],
@@ -71,6 +71,9 @@ const invalid: [string, unknown, string, RegExp][] = [
   ['VM name too long for a label', { ...vm(), metadata: { name: 'v'.repeat(64), namespace: 'team-a' } }, 'metadata.name', /at most 63 characters/],
   ['disk name too long for its volume', vm({ disks: [pvc('d'.repeat(49))] }), 'spec.disks[0].name', /at most 48 characters/],
   ['bad port name', vm({ interfaces: [{ name: 'a', ports: [{ port: 22, name: 'SSH_port' }] }] }), 'spec.interfaces[0].ports[0].name', /DNS-1123 label/],
+  ['seven sata disks', vm({ disks: Array.from({ length: 7 }, (_, i) => pvc(`d${i}`, { bus: 'sata' })) }), 'spec.disks[6].bus', /at most 6 disks can use sata/],
+  ['read-only sata disk', vm({ disks: [pvc('root', { bus: 'sata', readOnly: true })] }), 'spec.disks[0].readOnly', /sata hard disk cannot be read-only/],
+  ['bridge binding', vm({ interfaces: [{ name: 'a', binding: 'bridge' }] }), 'spec.interfaces[0].binding', /bridge is not supported yet: it needs NET_ADMIN/],
   ['missing name', { ...vm(), metadata: {} }, 'metadata.name', /is required/],
 ];
 

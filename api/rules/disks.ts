@@ -1,5 +1,6 @@
 /** Rules on spec.disks: names, boot order, sources, hotplug and cloud-init. */
 import { isQuantity, parseQuantity } from '../quantity.js';
+import { MAX_SATA_DISKS } from '../sizes.js';
 import { DISK_SOURCES, LIMITS, type DiskSpec } from '../schema/vm.js';
 import type { Finding, Rule } from './context.js';
 
@@ -80,5 +81,19 @@ function cloudInitSource(ci: NonNullable<DiskSpec['cloudInit']>, path: string): 
   return [];
 }
 
+/** q35's AHCI controller has six ports, and QEMU's ide-hd cannot present a read-only disk. */
+export const sataLimits: Rule = ({ spec }) => {
+  const sata = (spec.disks ?? []).flatMap((d, i) => (d.bus === 'sata' ? [i] : []));
+  const out: Finding[] = sata.slice(MAX_SATA_DISKS).map((i) => ({
+    path: `spec.disks[${i}].bus`,
+    message: `at most ${MAX_SATA_DISKS} disks can use sata; use virtio or scsi`,
+  }));
+  for (const i of sata) {
+    const d = spec.disks?.[i];
+    if (d?.readOnly && !d.cloudInit) out.push({ path: `spec.disks[${i}].readOnly`, message: 'a sata hard disk cannot be read-only; use bus virtio or scsi' });
+  }
+  return out;
+};
+
 /** Every rule on disks, in the order their findings are reported. */
-export const diskRules: Rule[] = [uniqueDiskNames, uniqueBootOrder, oneSourcePerDisk, hotplugOnlyPvc, emptyDiskCapacity, cloudInitDisks];
+export const diskRules: Rule[] = [uniqueDiskNames, uniqueBootOrder, oneSourcePerDisk, hotplugOnlyPvc, emptyDiskCapacity, cloudInitDisks, sataLimits];

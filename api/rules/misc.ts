@@ -32,6 +32,14 @@ export const singleMasquerade: Rule = ({ spec }) => {
   }));
 };
 
+/** A bridge needs a tap device and NET_ADMIN, which the unprivileged launcher does not have. */
+export const bridgeUnsupported: Rule = ({ spec }) =>
+  (spec.interfaces ?? []).flatMap((iface, i) =>
+    iface.binding === 'bridge'
+      ? [{ path: `spec.interfaces[${i}].binding`, message: 'bridge is not supported yet: it needs NET_ADMIN, which launcher pods do not get; use masquerade' }]
+      : [],
+  );
+
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 export const restartTimestamp: Rule = ({ spec }) => {
@@ -41,4 +49,4 @@ export const restartTimestamp: Rule = ({ spec }) => {
 };
 
 /** Every rule on interfaces and other fields. */
-export const miscRules: Rule[] = [uniqueInterfaces, uniquePorts, singleMasquerade, restartTimestamp];
+export const miscRules: Rule[] = [uniqueInterfaces, uniquePorts, singleMasquerade, bridgeUnsupported, restartTimestamp];

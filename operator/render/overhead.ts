@@ -3,6 +3,7 @@
  * RSS measured by bench/overhead (see docs/design.md, "Per-VM overhead"); change them together.
  */
 import type { ResolvedVm } from '../../api/resolve.js';
+import { TCG_TB_SIZE_MIB, VGA_MEMORY_MIB } from '../../api/sizes.js';
 
 const MiB = 2 ** 20;
 
@@ -17,9 +18,9 @@ export const OVERHEAD = {
   /** Guest page tables and QEMU's dirty/RAM bookkeeping: guest memory / 512. */
   pageTableDivisor: 512,
   /** VGA video memory when graphics is vnc. */
-  video: 16 * MiB,
-  /** TCG translation cache (QEMU is started with tb-size=32). */
-  tcg: 32 * MiB,
+  video: VGA_MEMORY_MIB * MiB,
+  /** TCG translation cache (QEMU is started with tb-size=TCG_TB_SIZE_MIB). */
+  tcg: TCG_TB_SIZE_MIB * MiB,
 } as const;
 
 /** Memory overhead in bytes for one VM, rounded up to a whole MiB. */

@@ -1,0 +1,64 @@
+// The ways in and out of the guest besides the network: serial console, VNC, guest agent.
+import { VGA_MEMORY_MIB } from '../../api/sizes.js';
+import type { LauncherVm } from '../../api/resolve.js';
+import { rootPortId } from './pcie.js';
+import { device, qemuOpts } from './qemu-opts.js';
+import { mergeFragments } from './fragment.js';
+import type { Fragment } from './fragment.js';
+import type { QemuPlan } from './types.js';
+
+/** Name of the guest agent's virtio-serial port, the one qemu-guest-agent looks for. */
+export const GUEST_AGENT_PORT_NAME = 'org.qemu.guest_agent.0';
+export { VGA_MEMORY_MIB } from '../../api/sizes.js';
+
+/** A unix socket chardev that QEMU listens on without waiting for a client. */
+function socketChardev(id: string, path: string, extra: Record<string, string | boolean> = {}): string[] {
+  return ['-chardev', qemuOpts('socket', { id, path, server: true, wait: false, ...extra })];
+}
+
+/**
+ * COM1 on a socket (for `kubevmm console`), also written to a log so that boot messages are
+ * kept when nobody is attached.
+ */
+export function serialFragment(sockets: Pick<QemuPlan['sockets'], 'serial' | 'serialLog'>): Fragment {
+  return {
+    args: [
+      ...socketChardev('serial0', sockets.serial, { logfile: sockets.serialLog, logappend: true }),
+      ...device('isa-serial', { id: 'console', chardev: 'serial0' }),
+    ],
+  };
+}
+
+/**
+ * VNC on a unix socket (the launcher proxies it; no TCP port to secure) and a VGA card. VGA
+ * sits on pcie.0 slot 1, where legacy VGA ranges route without a bridge and where libvirt
+ * puts it; a video card is never hotplugged, so it needs no root port.
+ */
+export function vncFragment(socket: string): Fragment {
+  return {
+    args: ['-vnc', qemuOpts(`unix:${socket}`), ...device('VGA', { id: 'video0', bus: 'pcie.0', addr: '0x1', vgamem_mb: VGA_MEMORY_MIB })],
+  };
+}
+
+/** virtio-serial controller with the port qemu-guest-agent opens, bridged to a unix socket. */
+export function guestAgentFragment(socket: string): Fragment {
+  const port = rootPortId('serial');
+  return {
+    args: [
+      ...socketChardev('qga0', socket),
+      ...device('virtio-serial-pci', { id: 'vserial', bus: port }),
+      ...device('virtserialport', { id: 'qga', bus: 'vserial.0', nr: 1, chardev: 'qga0', name: GUEST_AGENT_PORT_NAME }),
+    ],
+    ports: [port],
+  };
+}
+
+/** Serial console always; VNC and the guest agent channel when the VM asks for them. */
+export function consoleFragment(devices: LauncherVm['devices'], sockets: QemuPlan['sockets']): Fragment {
+  const parts = [
+    serialFragment(sockets),
+    ...(devices.graphics === 'vnc' && sockets.vnc ? [vncFragment(sockets.vnc)] : []),
+    ...(devices.guestAgent && sockets.guestAgent ? [guestAgentFragment(sockets.guestAgent)] : []),
+  ];
+  return mergeFragments(parts);
+}
