@@ -28,7 +28,8 @@ export default tseslint.config(
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
-      complexity: ['error', 12],
+      // 15, not 10-12: ESLint counts every `?.` and `??`, which typed optional fields are full of.
+      complexity: ['error', 15],
       'max-params': ['error', 4],
       'max-lines': ['error', { max: 400, skipBlankLines: true, skipComments: true }],
       'max-depth': ['error', 4],

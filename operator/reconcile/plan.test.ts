@@ -1,0 +1,181 @@
+import type { V1Pod } from '@kubernetes/client-node';
+import { DEFAULT_CONFIG } from '../../api/schema/config.js';
+import type { VirtualMachine, VmStatus } from '../../api/schema/vm.js';
+import { renderLauncherPod } from '../render/pod.js';
+import { crashLoopDelayMs } from './lifecycle.js';
+import { planReconcile } from './plan.js';
+import { FINALIZER, type LauncherReport, type Observed, type ReconcileSettings } from './types.js';
+
+const now = new Date('2026-11-26T12:00:00Z');
+const settings: ReconcileSettings = { config: DEFAULT_CONFIG, crashLoopBaseMs: 10_000, crashLoopMaxMs: 300_000, pollMs: 5_000 };
+const at = (seconds: number) => new Date(now.getTime() + seconds * 1000).toISOString();
+
+function vm(spec: Partial<VirtualMachine['spec']> = {}, status: VmStatus = {}, meta: Partial<VirtualMachine['metadata']> = {}): VirtualMachine {
+  return {
+    apiVersion: 'kubevmm.io/v1alpha1',
+    kind: 'VirtualMachine',
+    metadata: { name: 'web-1', namespace: 'team-a', uid: 'u1', generation: 2, finalizers: [FINALIZER], ...meta },
+    spec: { memory: { guest: '1Gi' }, disks: [{ name: 'root', persistentVolumeClaim: { claimName: 'root' } }], ...spec },
+    status,
+  };
+}
+
+function pod(v: VirtualMachine, status: V1Pod['status'], extra: { deleting?: boolean; node?: string } = {}): V1Pod {
+  const p = renderLauncherPod({ vm: v, config: DEFAULT_CONFIG });
+  return {
+    ...p,
+    metadata: { ...p.metadata, ...(extra.deleting ? { deletionTimestamp: new Date(now) } : {}) },
+    spec: { ...p.spec!, ...(extra.node ? { nodeName: extra.node } : {}) },
+    status,
+  };
+}
+const running = (ready = true): V1Pod['status'] => ({ phase: 'Running', podIP: '10.244.0.7', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] });
+const failed = (message = 'QemuKilled: qemu exited on signal SIGKILL'): V1Pod['status'] => ({
+  phase: 'Failed',
+  containerStatuses: [{ name: 'launcher', image: 'l', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 1, message } } }],
+});
+
+function observe(v: VirtualMachine, extra: Partial<Observed> = {}): Observed {
+  return { vm: v, missingPvcs: [], pvcModes: {}, now, ...extra };
+}
+const kinds = (o: Observed) => planReconcile(o, settings).actions.map((a) => a.kind);
+const printable = (o: Observed) => planReconcile(o, settings).status.printableStatus;
+
+describe('planReconcile: starting', () => {
+  it('adds the finalizer before creating anything', () => {
+    expect(kinds(observe(vm({}, {}, { finalizers: [] })))).toEqual(['addFinalizer', 'createPod']);
+  });
+
+  it('creates the rendered launcher pod and reports Starting with the spec’s size', () => {
+    const plan = planReconcile(observe(vm({ cpu: { cores: 2 } })), settings);
+    const create = plan.actions.find((a) => a.kind === 'createPod');
+    expect(create?.kind === 'createPod' && create.pod.metadata?.name).toBe('web-1-launcher');
+    expect(plan.status).toMatchObject({ printableStatus: 'Starting', startedAt: now.toISOString(), cpus: 2, memory: '1Gi', launcherPod: 'web-1-launcher', observedGeneration: 2 });
+    expect(plan.events).toEqual([{ type: 'Normal', reason: 'Starting', message: 'VM is Starting' }]);
+  });
+
+  it('waits for missing PVCs with ErrorPvcNotFound and looks again', () => {
+    const plan = planReconcile(observe(vm(), { missingPvcs: ['root'] }), settings);
+    expect(plan.actions).toEqual([]);
+    expect(plan.status.printableStatus).toBe('ErrorPvcNotFound');
+    expect(plan.status.conditions?.find((c) => c.type === 'Failure')?.message).toMatch(/PersistentVolumeClaim root not found in namespace team-a/);
+    expect(plan.requeueAfterMs).toBe(5_000);
+  });
+
+  it.each([
+    ['Always', {}, ['createPod']],
+    ['RerunOnFailure', {}, ['createPod']],
+    ['Once', {}, ['createPod']],
+    ['Once', { startedAt: at(-60) }, []],
+    ['Manual', {}, []],
+    ['Manual', { startedAt: at(-60) }, []],
+    ['Halted', {}, []],
+  ] as const)('runStrategy %s with status %j and no pod -> %j', (runStrategy, status, actions) => {
+    expect(kinds(observe(vm({ runStrategy }, status)))).toEqual(actions);
+  });
+
+  it('starts a Manual VM when restartRequestedAt is newer than the last start', () => {
+    expect(kinds(observe(vm({ runStrategy: 'Manual', restartRequestedAt: at(-10) }, { startedAt: at(-60) })))).toEqual(['createPod']);
+  });
+});
+
+describe('planReconcile: running', () => {
+  it('reports Running with node and IP once the pod is Ready', () => {
+    const v = vm({}, { startedAt: at(-30) });
+    const plan = planReconcile(observe(v, { pod: pod(v, running(), { node: 'node-a' }) }), settings);
+    expect(plan.actions).toEqual([]);
+    expect(plan.status).toMatchObject({ printableStatus: 'Running', nodeName: 'node-a', interfaces: [{ name: 'default', ipAddress: '10.244.0.7' }], accelerator: 'kvm' });
+    expect(plan.status.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+  });
+
+  it('reports Starting while the pod runs but is not Ready, and ErrorUnschedulable when it cannot be placed', () => {
+    const v = vm({}, { startedAt: at(-30) });
+    expect(printable(observe(v, { pod: pod(v, running(false), { node: 'node-a' }) }))).toBe('Starting');
+    const unschedulable = pod(v, { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/2 nodes are available: 2 Insufficient devices.kubevmm.io/kvm.' }] });
+    const plan = planReconcile(observe(v, { pod: unschedulable }), settings);
+    expect(plan.status.printableStatus).toBe('ErrorUnschedulable');
+    expect(plan.events[0]).toEqual({ type: 'Warning', reason: 'ErrorUnschedulable', message: 'Unschedulable: 0/2 nodes are available: 2 Insufficient devices.kubevmm.io/kvm.' });
+  });
+
+  it('pauses and resumes through the launcher to follow spec.paused', () => {
+    const report = (state: LauncherReport['state'], reason?: string): LauncherReport => ({ state, accelerator: 'tcg', ...(reason ? { reason } : {}) });
+    const v = (paused: boolean) => vm({ paused }, { startedAt: at(-30) });
+    const p = (x: VirtualMachine) => pod(x, running(), { node: 'node-a' });
+    expect(kinds(observe(v(true), { pod: p(v(true)), launcher: report('running') }))).toEqual(['pause']);
+    expect(kinds(observe(v(false), { pod: p(v(false)), launcher: report('paused') }))).toEqual(['resume']);
+    expect(kinds(observe(v(false), { pod: p(v(false)), launcher: report('paused', 'IoError') }))).toEqual([]);
+    const plan = planReconcile(observe(v(true), { pod: p(v(true)), launcher: report('paused') }), settings);
+    expect(plan.status.printableStatus).toBe('Paused');
+    expect(plan.status.accelerator).toBe('tcg');
+    expect(plan.status.conditions?.find((c) => c.type === 'SoftwareEmulation')?.status).toBe('True');
+  });
+
+  it('stops a running VM that is Halted, and restarts one whose restart was requested', () => {
+    const halted = vm({ runStrategy: 'Halted' }, { startedAt: at(-30) });
+    expect(planReconcile(observe(halted, { pod: pod(halted, running(), { node: 'n' }) }), settings)).toMatchObject({ actions: [{ kind: 'deletePod', reason: 'halted' }], status: { printableStatus: 'Stopping' } });
+    const restart = vm({ restartRequestedAt: at(-5) }, { startedAt: at(-30) });
+    expect(planReconcile(observe(restart, { pod: pod(restart, running(), { node: 'n' }) }), settings).actions).toEqual([{ kind: 'deletePod', reason: 'restart' }]);
+  });
+
+  it('sets RestartRequired when the spec changed under a running pod, and leaves the pod alone', () => {
+    const old = vm({}, { startedAt: at(-30) });
+    const changed = vm({ cpu: { cores: 4 } }, { startedAt: at(-30) });
+    const plan = planReconcile(observe(changed, { pod: pod(old, running(), { node: 'n' }) }), settings);
+    expect(plan.actions).toEqual([]);
+    expect(plan.status.conditions?.find((c) => c.type === 'RestartRequired')).toMatchObject({ status: 'True', reason: 'SpecChanged' });
+    const live = vm({ paused: false, runStrategy: 'Always' }, { startedAt: at(-30) });
+    expect(planReconcile(observe(live, { pod: pod(old, running(), { node: 'n' }) }), settings).status.conditions?.find((c) => c.type === 'RestartRequired')?.status).toBe('False');
+  });
+});
+
+describe('planReconcile: endings', () => {
+  it('restarts a failed launcher under Always with crash-loop backoff, counting each failure once', () => {
+    const v = vm({}, { startedAt: at(-30), restartCount: 0 });
+    const plan = planReconcile(observe(v, { pod: pod(v, failed()) }), settings);
+    expect(plan.actions).toEqual([{ kind: 'deletePod', reason: 'restart' }]);
+    expect(plan.status).toMatchObject({ printableStatus: 'CrashLoopBackOff', restartCount: 1, lastFailure: { reason: 'QemuKilled', message: 'qemu exited on signal SIGKILL', at: now.toISOString() } });
+    // the pod is gone now: wait out the backoff, then start again
+    const waiting = vm({}, plan.status);
+    const next = planReconcile(observe(waiting), settings);
+    expect(next.actions).toEqual([]);
+    expect(next.status.printableStatus).toBe('CrashLoopBackOff');
+    expect(next.requeueAfterMs).toBe(crashLoopDelayMs(1, { baseMs: 10_000, maxMs: 300_000 }));
+    const later = planReconcile({ ...observe(waiting), now: new Date(now.getTime() + 10_001) }, settings);
+    expect(later.actions.map((a) => a.kind)).toEqual(['createPod']);
+    // a failed pod seen again (delete not yet done) is not counted twice
+    expect(planReconcile(observe(vm({}, plan.status), { pod: pod(v, failed()) }), settings).status.restartCount).toBe(1);
+  });
+
+  it.each([
+    ['Always', 'failed', ['deletePod'], 'CrashLoopBackOff'],
+    ['RerunOnFailure', 'failed', ['deletePod'], 'CrashLoopBackOff'],
+    ['Once', 'failed', [], 'Stopped'],
+    ['Manual', 'failed', [], 'Stopped'],
+    ['Always', 'succeeded', ['deletePod'], 'Stopped'],
+    ['RerunOnFailure', 'succeeded', [], 'Stopped'],
+    ['Once', 'succeeded', [], 'Stopped'],
+    ['Halted', 'succeeded', ['deletePod'], 'Stopped'],
+  ] as const)('%s after the launcher %s -> %j, %s', (runStrategy, end, actions, status) => {
+    const v = vm({ runStrategy }, { startedAt: at(-30) });
+    const p = pod(v, end === 'failed' ? failed() : { phase: 'Succeeded' });
+    const plan = planReconcile(observe(v, { pod: p }), settings);
+    expect(plan.actions.map((a) => a.kind)).toEqual(actions);
+    expect(plan.status.printableStatus).toBe(status);
+  });
+
+  it('keeps the backoff growing and capped', () => {
+    expect([1, 2, 3, 6, 10].map((n) => crashLoopDelayMs(n, { baseMs: 10_000, maxMs: 300_000 }))).toEqual([10_000, 20_000, 40_000, 300_000, 300_000]);
+  });
+});
+
+describe('planReconcile: deletion', () => {
+  const deleting = (status: VmStatus = {}) => vm({}, status, { deletionTimestamp: now.toISOString() });
+
+  it('deletes the pod, then removes the finalizer only once the pod is gone', () => {
+    const v = deleting({ startedAt: at(-30) });
+    expect(kinds(observe(v, { pod: pod(v, running(), { node: 'n' }) }))).toEqual(['deletePod']);
+    expect(kinds(observe(v, { pod: pod(v, running(), { node: 'n', deleting: true }) }))).toEqual([]);
+    expect(printable(observe(v, { pod: pod(v, running(), { node: 'n', deleting: true }) }))).toBe('Terminating');
+    expect(kinds(observe(v))).toEqual(['removeFinalizer']);
+  });
+});

@@ -1,0 +1,69 @@
+/** What reconcile reads (Observed) and what it decides (Plan). Plain data, no clients. */
+import type { V1Pod } from '@kubernetes/client-node';
+import type { VirtualMachineClass } from '../../api/schema/class.js';
+import type { OperatorConfig } from '../../api/schema/config.js';
+import type { VirtualMachine, VmStatus } from '../../api/schema/vm.js';
+import type { PvcModes } from '../render/volumes.js';
+
+/** The launcher's own report (its control API's GET /status), when it could be reached. */
+export interface LauncherReport {
+  state: 'starting' | 'running' | 'paused' | 'stopping' | 'succeeded' | 'failed';
+  reason?: string;
+  message?: string;
+  accelerator: 'kvm' | 'tcg';
+  startedAt?: string;
+  disks?: { name: string; phase: 'Pending' | 'Attaching' | 'Attached' | 'Detaching' | 'Failed'; target?: string; message?: string }[];
+  guest?: { agentConnected: boolean; hostname?: string; osName?: string; kernel?: string };
+}
+
+/** Settings of the reconciler beyond the operator config shared with the renderer. */
+export interface ReconcileSettings {
+  config: OperatorConfig;
+  /** First crash-loop delay; doubles per consecutive failure. */
+  crashLoopBaseMs: number;
+  /** Crash-loop delays stop growing here. */
+  crashLoopMaxMs: number;
+  /** How often to look again at a VM waiting for something no watch reports (a PVC). */
+  pollMs: number;
+}
+
+/** Everything reconcile(key) knows about one VM at one moment. */
+export interface Observed {
+  vm: VirtualMachine;
+  /** The class the VM names, when it exists. */
+  vmClass?: VirtualMachineClass;
+  /** The launcher pod from the cache, if any. */
+  pod?: V1Pod;
+  /** PVCs the launcher pod needs that do not exist. */
+  missingPvcs: string[];
+  pvcModes: PvcModes;
+  launcher?: LauncherReport;
+  now: Date;
+}
+
+/** One change to make in the cluster. */
+export type Action =
+  | { kind: 'addFinalizer' }
+  | { kind: 'removeFinalizer' }
+  | { kind: 'createPod'; pod: V1Pod }
+  | { kind: 'deletePod'; reason: string }
+  | { kind: 'pause' }
+  | { kind: 'resume' };
+
+/** An Event to record on the VM. */
+export interface VmEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+/** What reconcile decided: actions in order, the status to write, when to look again. */
+export interface Plan {
+  actions: Action[];
+  status: VmStatus;
+  events: VmEvent[];
+  requeueAfterMs?: number;
+}
+
+/** The finalizer that keeps a VM until its launcher pod is gone. */
+export const FINALIZER = 'kubevmm.io/launcher-cleanup';
