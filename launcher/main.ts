@@ -1,0 +1,259 @@
+// The launcher: `launcher run` starts and supervises one VM (in a launcher pod, or for
+// `kubevmm play`), serves the control API and exits with the VM; `launcher console` attaches
+// a terminal to the VM's serial console. `startLauncher` / `runLauncher` are the same thing
+// as a library, for the CLI's play command.
+
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command, Option } from 'commander';
+import { LAYOUT } from '../api/layout.js';
+import type { LauncherVm } from '../api/resolve.js';
+import { startControlServer, type ControlServer } from './control/index.js';
+import { RUNTIME_FILES } from './qemu/index.js';
+import type { AcceleratorChoice } from './runtime/accel.js';
+import { attachConsole } from './runtime/console.js';
+import { parseDiskMappings } from './runtime/diskpaths.js';
+import { LauncherError, describeError, reasonOf } from './runtime/errors.js';
+import { launchVm, type LaunchOptions } from './runtime/launch.js';
+import { outcomeLine, type RunOutcome } from './runtime/outcome.js';
+import type { AttachRequest, DiskStatus, StopRequest, VmStatus } from './runtime/status.js';
+
+export { TCG_NOTICE } from './runtime/launch.js';
+export { attachConsole } from './runtime/console.js';
+export type { AttachRequest, DiskStatus, StopRequest, VmStatus, RunOutcome };
+
+/** Default file the kubelet reads the termination message from. */
+export const TERMINATION_LOG = '/dev/termination-log';
+
+/** Options of {@link startLauncher}: the VM, its disks, and optionally the control API. */
+export interface LauncherOptions extends LaunchOptions {
+  /** Serve the control API; omitted: none (play drives the VM through the handle). */
+  control?: { port: number; host?: string; tokenFile: string; tls?: { certFile: string; keyFile: string } };
+  /** Write the one-line reason here when the VM ends (pods); omitted: not written. */
+  terminationLog?: string;
+  /** Stop the VM gracefully on SIGTERM/SIGINT (a pod's deletion, Ctrl-C). Default false. */
+  handleSignals?: boolean;
+}
+
+/** How a launcher run ended. */
+export interface LauncherResult {
+  exitCode: number;
+  /** One line: `Reason: message`. */
+  reason: string;
+  outcome?: RunOutcome;
+}
+
+/** A running VM, for the caller that started it. */
+export interface LauncherHandle {
+  status(): VmStatus;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  reset(): Promise<void>;
+  /** Graceful stop; resolves with the outcome once QEMU has exited. */
+  stop(request?: StopRequest): Promise<RunOutcome>;
+  attach(request: AttachRequest): Promise<DiskStatus>;
+  detach(name: string): Promise<void>;
+  /** Unix socket of the serial console (see attachConsole). */
+  serialSocket: string;
+  /** Everything the guest wrote to the serial console. */
+  serialLog: string;
+  /** QEMU's pid. */
+  pid?: number;
+  /** Base URL of the control API, when served. */
+  controlUrl?: string;
+  /** Resolves when the guest runs (or is held paused); rejects when QEMU failed to start. */
+  started: Promise<void>;
+  /** Resolves once when everything has ended. Never rejects. */
+  done: Promise<LauncherResult>;
+}
+
+function failureResult(err: unknown): LauncherResult {
+  return { exitCode: 1, reason: outcomeLine({ reason: reasonOf(err, 'LauncherFailed'), message: describeError(err) }) };
+}
+
+async function report(result: LauncherResult, terminationLog: string | undefined, log: (l: string) => void): Promise<void> {
+  log(result.reason);
+  if (!terminationLog) return;
+  await writeFile(terminationLog, `${result.reason}\n`).catch((err) => log(`cannot write ${terminationLog}: ${describeError(err)}`));
+}
+
+function onSignals(stop: (signal: string) => void): () => void {
+  const handler = (signal: NodeJS.Signals): void => stop(signal);
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+  return () => {
+    process.off('SIGTERM', handler);
+    process.off('SIGINT', handler);
+  };
+}
+
+/**
+ * Start the VM (and the control API). Rejects, with nothing left running, when the inputs
+ * are wrong (a missing disk, kvm unavailable, ...); after that, every ending is in `done`.
+ */
+export async function startLauncher(options: LauncherOptions): Promise<LauncherHandle> {
+  const log = options.log ?? (() => undefined);
+  const vmm = await launchVm(options);
+  let control: ControlServer | undefined;
+  try {
+    if (options.control) control = await startControlServer({ vmm, ...options.control });
+  } catch (err) {
+    await vmm.stop({ reason: 'ControlServerFailed', message: describeError(err) });
+    throw new LauncherError({ reason: 'ControlServerFailed', message: `control API on port ${options.control?.port}: ${describeError(err)}`, cause: err });
+  }
+  const release = options.handleSignals ? onSignals((signal) => void vmm.stop({ reason: 'SignalReceived', message: `${signal} received` })) : () => undefined;
+  const done = vmm.done.then(async (outcome) => {
+    release();
+    await control?.close();
+    const result = { exitCode: outcome.exitCode, reason: outcomeLine(outcome), outcome };
+    await report(result, options.terminationLog, log);
+    return result;
+  });
+  return {
+    status: () => vmm.status(),
+    pause: () => vmm.pause(),
+    resume: () => vmm.resume(),
+    reset: () => vmm.reset(),
+    stop: (request) => vmm.stop(request),
+    attach: (request) => vmm.attachDisk(request),
+    detach: (name) => vmm.detachDisk(name),
+    serialSocket: vmm.serialSocket,
+    serialLog: vmm.serialLog,
+    pid: vmm.pid,
+    ...(control ? { controlUrl: control.url } : {}),
+    started: vmm.started,
+    done,
+  };
+}
+
+/** Run the VM to its end. Never rejects: start-up errors are a result with exit code 1. */
+export async function runLauncher(options: LauncherOptions): Promise<LauncherResult> {
+  try {
+    return await (await startLauncher(options)).done;
+  } catch (err) {
+    const result = failureResult(err);
+    await report(result, options.terminationLog, options.log ?? (() => undefined));
+    return result;
+  }
+}
+
+/** Read the VM description (the operator's `kubevmm.io/vm` annotation, as JSON). */
+export async function readVmFile(path: string): Promise<LauncherVm> {
+  let vm: Partial<LauncherVm>;
+  try {
+    vm = JSON.parse(await readFile(path, 'utf8')) as Partial<LauncherVm>;
+  } catch (err) {
+    throw new LauncherError({ reason: 'InvalidVmFile', kind: 'invalid', message: `cannot read the vm description ${path}: ${describeError(err)}` });
+  }
+  const missing = (['name', 'cpu', 'memory', 'disks', 'devices'] as const).filter((k) => vm[k] === undefined);
+  if (missing.length) {
+    throw new LauncherError({ reason: 'InvalidVmFile', kind: 'invalid', message: `${path} is not a resolved vm (missing ${missing.join(', ')}); it must be the kubevmm.io/vm annotation` });
+  }
+  return vm as LauncherVm;
+}
+
+const stderrLog = (line: string): void => void process.stderr.write(`kubevmm: ${line}\n`);
+
+interface RunFlags {
+  vm: string;
+  disk: string[];
+  accel?: AcceleratorChoice;
+  controlPort?: string;
+  controlHost?: string;
+  tokenFile: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  runtimeDir: string;
+  terminationLog: string;
+  qemu?: string;
+}
+
+/** The control API settings from the flags; none without --control-port. */
+function controlFromFlags(flags: RunFlags): LauncherOptions['control'] {
+  if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) {
+    throw new LauncherError({ reason: 'InvalidArgument', kind: 'invalid', message: '--tls-cert and --tls-key go together' });
+  }
+  if (flags.controlPort === undefined) return undefined;
+  const port = Number(flags.controlPort);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new LauncherError({ reason: 'InvalidArgument', kind: 'invalid', message: `--control-port ${flags.controlPort}: not a port number` });
+  }
+  const tls = flags.tlsCert && flags.tlsKey ? { certFile: flags.tlsCert, keyFile: flags.tlsKey } : undefined;
+  return { port, host: flags.controlHost, tokenFile: flags.tokenFile, ...(tls ? { tls } : {}) };
+}
+
+async function optionsFromFlags(flags: RunFlags): Promise<LauncherOptions> {
+  const control = controlFromFlags(flags);
+  return {
+    vm: await readVmFile(flags.vm),
+    ...(flags.disk.length ? { disks: parseDiskMappings(flags.disk) } : {}),
+    ...(flags.accel ? { accel: flags.accel } : {}),
+    ...(control ? { control } : {}),
+    runtimeDir: flags.runtimeDir,
+    qemuBinary: flags.qemu,
+    terminationLog: flags.terminationLog,
+    handleSignals: true,
+    stderrSink: process.stderr,
+    log: stderrLog,
+  };
+}
+
+async function runCommand(flags: RunFlags): Promise<number> {
+  let options: LauncherOptions;
+  try {
+    options = await optionsFromFlags(flags);
+  } catch (err) {
+    const result = failureResult(err);
+    await report(result, flags.terminationLog, stderrLog);
+    return result.exitCode;
+  }
+  return (await runLauncher(options)).exitCode;
+}
+
+function program(setExit: (code: number) => void): Command {
+  const cli = new Command('launcher').description('kubevmm launcher: runs one virtual machine in QEMU').exitOverride();
+  cli
+    .command('run')
+    .description('start the VM, serve the control API and exit when the VM ends')
+    .requiredOption('--vm <file>', 'resolved VM description (JSON)', LAYOUT.vmFile)
+    .option('--disk <name=path>', 'local image or block device for a disk (repeatable); default: the pod layout', (v: string, acc: string[]) => [...acc, v], [])
+    .addOption(new Option('--accel <accel>', 'accelerator (default: the VM description)').choices(['kvm', 'tcg', 'auto']))
+    .option('--control-port <port>', 'serve the control API on this port')
+    .option('--control-host <host>', 'address for the control API (default: all)')
+    .option('--token-file <file>', 'bearer token of the control API', LAYOUT.tokenFile)
+    .option('--tls-cert <file>', 'serve the control API over HTTPS with this certificate')
+    .option('--tls-key <file>', 'key of --tls-cert')
+    .option('--runtime-dir <dir>', 'sockets, logs, cidata ISO, EFI vars', LAYOUT.runtimeDir)
+    .option('--termination-log <file>', 'where the one-line exit reason goes', TERMINATION_LOG)
+    .option('--qemu <binary>', 'QEMU binary', 'qemu-system-x86_64')
+    .action(async (flags: RunFlags) => setExit(await runCommand(flags)));
+  cli
+    .command('console')
+    .description('attach this terminal to the VM serial console (Ctrl-] detaches)')
+    .option('--socket <path>', 'serial console socket', join(LAYOUT.runtimeDir, RUNTIME_FILES.serial))
+    .action(async (flags: { socket: string }) => {
+      process.stderr.write('kubevmm: connected to the serial console; Ctrl-] detaches\n');
+      await attachConsole({ socket: flags.socket });
+      setExit(0);
+    });
+  return cli;
+}
+
+/** The launcher command line; resolves with the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let code = 0;
+  try {
+    await program((c) => (code = c)).parseAsync([...argv], { from: 'user' });
+  } catch (err) {
+    const exitCode = (err as { exitCode?: unknown }).exitCode;
+    if (typeof exitCode === 'number') return exitCode; // commander already printed usage or help
+    stderrLog(describeError(err));
+    return 1;
+  }
+  return code;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exit(await main(process.argv.slice(2)));
+}

@@ -1,0 +1,66 @@
+// Where each disk's bytes are, decided by the caller of prepareDisks: in a launcher pod the
+// operator's volume layout (api/layout.ts) says it; in `kubevmm play` the user says it with
+// `--disk NAME=PATH`.
+
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { LAYOUT } from '../../api/layout.js';
+import type { LauncherVm } from '../../api/resolve.js';
+import { LauncherError } from './errors.js';
+
+/** Disk paths and cloud-init Secret directories, by disk name. */
+export interface DiskLocations {
+  paths: Record<string, string>;
+  secretDirs: Record<string, string>;
+}
+
+async function isBlockDevice(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isBlockDevice();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Disk locations inside a launcher pod. A PVC is a block device when the operator rendered
+ * it as one (volumeDevices), else a disk.img in its mount; the launcher cannot read the PVC's
+ * volumeMode, so it looks at what is there.
+ */
+export async function podDiskLocations(vm: LauncherVm, blockDevice = isBlockDevice): Promise<DiskLocations> {
+  const out: DiskLocations = { paths: {}, secretDirs: {} };
+  for (const disk of vm.disks.filter((d) => !d.hotpluggable)) {
+    if (disk.source === 'cloudInit') {
+      if (disk.spec.cloudInit?.userDataSecretRef) out.secretDirs[disk.name] = LAYOUT.cloudInitSecretDir(disk.name);
+      continue;
+    }
+    const device = LAYOUT.blockDevice(disk.name);
+    const image = `${LAYOUT.diskDir(disk.name)}/${LAYOUT.diskImage}`;
+    out.paths[disk.name] = disk.source === 'persistentVolumeClaim' && (await blockDevice(device)) ? device : image;
+  }
+  return out;
+}
+
+/** Parse `--disk NAME=PATH` values (paths made absolute); a malformed or repeated one is an error. */
+export function parseDiskMappings(values: readonly string[], cwd = process.cwd()): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const value of values) {
+    const at = value.indexOf('=');
+    const name = value.slice(0, at);
+    const path = value.slice(at + 1);
+    if (at <= 0 || path === '') {
+      throw new LauncherError({ reason: 'InvalidArgument', kind: 'invalid', message: `--disk ${value}: expected NAME=PATH, e.g. --disk root=./root.qcow2` });
+    }
+    if (out[name] !== undefined) {
+      throw new LauncherError({ reason: 'InvalidArgument', kind: 'invalid', message: `--disk ${name} is given twice` });
+    }
+    out[name] = resolve(cwd, path);
+  }
+  return out;
+}
+
+/** Mappings that name no disk of the VM are mistakes (a typo would silently leave a disk unmapped). */
+export function unknownDiskMappings(vm: LauncherVm, paths: Readonly<Record<string, string>>): string[] {
+  const names = new Set(vm.disks.map((d) => d.name));
+  return Object.keys(paths).filter((n) => !names.has(n));
+}

@@ -1,0 +1,131 @@
+import { constants } from 'node:fs';
+import { access, chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LauncherVm, ResolvedDisk } from '../../api/resolve.js';
+import { ensureEmptyDisk, formatFromMagic, inspectDisk, prepareDisks } from './disks.js';
+import { DiskError } from './errors.js';
+
+const disk = (name: string, spec: Record<string, unknown>, extra: Partial<ResolvedDisk> = {}): ResolvedDisk => {
+  const source = (['persistentVolumeClaim', 'emptyDisk', 'containerDisk', 'cloudInit'] as const).find((s) => s in spec)!;
+  return { name, bus: 'virtio', readOnly: source === 'cloudInit', cache: 'none', hotpluggable: false, source, spec: { name, ...spec }, ...extra } as ResolvedDisk;
+};
+const vmWith = (disks: ResolvedDisk[], extra: Partial<LauncherVm> = {}): LauncherVm => ({ name: 'vm1', namespace: 'ns', disks, firmware: 'bios', ...extra }) as LauncherVm;
+
+describe('disk preparation', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'disks-'));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it('tells qcow2 from raw by the magic bytes', () => {
+    expect(formatFromMagic(Buffer.from('QFI\xfb\x00\x00\x00\x03', 'latin1'))).toBe('qcow2');
+    expect(formatFromMagic(Buffer.from('QFI'))).toBe('raw');
+    expect(formatFromMagic(Buffer.alloc(512))).toBe('raw');
+  });
+
+  it('inspects files and block devices', async () => {
+    const qcow = join(dir, 'a.qcow2');
+    await writeFile(qcow, Buffer.concat([Buffer.from('QFI\xfb', 'latin1'), Buffer.alloc(100)]));
+    expect(await inspectDisk('a', qcow)).toEqual({ path: qcow, format: 'qcow2', driver: 'file' });
+    const empty = join(dir, 'empty.img');
+    await writeFile(empty, '');
+    expect(await inspectDisk('e', empty)).toEqual({ path: empty, format: 'raw', driver: 'file' });
+    const loops = ['/dev/loop0', '/dev/ram0', '/dev/vda', '/dev/sda'];
+    for (const dev of loops) {
+      const readable = await access(dev, constants.R_OK).then(() => true, () => false);
+      if (!readable || !(await stat(dev)).isBlockDevice()) continue;
+      expect(await inspectDisk('b', dev)).toMatchObject({ driver: 'host_device' });
+      break;
+    }
+  });
+
+  it('names the disk and the fix when the image is missing or not a file', async () => {
+    await expect(inspectDisk('root', join(dir, 'nope.img'))).rejects.toMatchObject({ reason: 'DiskNotFound', disk: 'root', message: expect.stringContaining('disk root:') });
+    await expect(inspectDisk('root', dir)).rejects.toMatchObject({ reason: 'DiskInvalid' });
+  });
+
+  it('creates a sparse emptyDisk once and never truncates it', async () => {
+    const path = join(dir, 'scratch', 'disk.img');
+    await ensureEmptyDisk(path, 64 * 2 ** 20);
+    const created = await stat(path);
+    expect(created.size).toBe(64 * 2 ** 20);
+    expect(created.blocks * 512).toBeLessThan(2 ** 20); // sparse
+    await writeFile(path, 'guest data');
+    await ensureEmptyDisk(path, 64 * 2 ** 20);
+    expect(await readFile(path, 'utf8')).toBe('guest data');
+  });
+
+  it('prepares every cold-plugged disk and skips hotpluggable ones', async () => {
+    const root = join(dir, 'root.img');
+    await writeFile(root, Buffer.alloc(1024));
+    const vm = vmWith([
+      disk('root', { persistentVolumeClaim: { claimName: 'r' } }),
+      disk('scratch', { emptyDisk: { capacity: '1Mi' } }),
+      disk('hot', { persistentVolumeClaim: { claimName: 'h' } }, { hotpluggable: true }),
+    ]);
+    const runtimeDir = join(dir, 'run');
+    const { backings, firmware } = await prepareDisks({ vm, paths: { root }, runtimeDir });
+    expect(backings).toEqual({
+      root: { path: root, format: 'raw', driver: 'file' },
+      scratch: { path: join(runtimeDir, 'disks', 'scratch', 'disk.img'), format: 'raw', driver: 'file' },
+    });
+    expect(firmware).toBeUndefined();
+    expect((await stat(backings.scratch!.path)).size).toBe(2 ** 20);
+  });
+
+  it('fails before QEMU starts when a disk has no mapping, naming the flag', async () => {
+    const vm = vmWith([disk('root', { persistentVolumeClaim: { claimName: 'web-root' } })]);
+    const err = await prepareDisks({ vm, paths: {}, runtimeDir: dir }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DiskError);
+    expect(err).toMatchObject({ reason: 'DiskNotMapped', disk: 'root' });
+    expect((err as Error).message).toBe('disk root (persistentVolumeClaim web-root) has no local image; map it to an image file with --disk root=PATH');
+  });
+
+  it('refuses a writable disk whose image is read-only for us', async () => {
+    if (process.getuid?.() === 0) return; // root may write anything
+    const root = join(dir, 'ro.img');
+    await writeFile(root, '');
+    await chmod(root, 0o444);
+    const vm = vmWith([disk('root', { persistentVolumeClaim: { claimName: 'r' } })]);
+    await expect(prepareDisks({ vm, paths: { root }, runtimeDir: dir })).rejects.toMatchObject({ reason: 'DiskNotWritable' });
+  });
+
+  it('builds the cidata ISO from a Secret directory (userdata/networkdata keys)', async () => {
+    const secretDir = join(dir, 'secret');
+    await mkdir(secretDir);
+    await writeFile(join(secretDir, 'userdata'), '#cloud-config\nfrom: secret\n');
+    await writeFile(join(secretDir, 'networkData'), 'version: 2\n');
+    const vm = vmWith([disk('ci', { cloudInit: { userDataSecretRef: { name: 's' } } })]);
+    const { backings } = await prepareDisks({ vm, paths: {}, runtimeDir: dir, secretDirs: { ci: secretDir } });
+    expect(backings.ci).toEqual({ path: join(dir, 'cidata-ci.iso'), format: 'raw', driver: 'file' });
+    const iso = await readFile(backings.ci!.path);
+    expect(iso.subarray(16 * 2048 + 1, 16 * 2048 + 6).toString()).toBe('CD001');
+    expect(iso.includes(Buffer.from('from: secret'))).toBe(true);
+  });
+
+  it('explains a Secret without user data', async () => {
+    const vm = vmWith([disk('ci', { cloudInit: { userDataSecretRef: { name: 's' } } })]);
+    await expect(prepareDisks({ vm, paths: {}, runtimeDir: dir, secretDirs: { ci: dir } })).rejects.toMatchObject({ reason: 'CloudInitSecretInvalid', disk: 'ci' });
+  });
+
+  it('copies the EFI vars template once, keeping the VM copy afterwards', async () => {
+    const template = join(dir, 'VARS.fd');
+    await writeFile(template, 'template');
+    const ovmf = { code: join(dir, 'CODE.fd'), varsTemplate: template };
+    const vm = vmWith([], { firmware: 'efi' });
+    const runtimeDir = join(dir, 'run');
+    const { firmware } = await prepareDisks({ vm, paths: {}, runtimeDir, ovmf });
+    expect(firmware).toEqual({ code: ovmf.code, vars: join(runtimeDir, 'efi-vars.fd') });
+    await writeFile(firmware!.vars, 'boot entries');
+    await prepareDisks({ vm, paths: {}, runtimeDir, ovmf });
+    expect(await readFile(firmware!.vars, 'utf8')).toBe('boot entries');
+  });
+
+  it('names the missing firmware package', async () => {
+    const vm = vmWith([], { firmware: 'efi' });
+    const ovmf = { code: '/nonexistent/CODE.fd', varsTemplate: '/nonexistent/VARS.fd' };
+    await expect(prepareDisks({ vm, paths: {}, runtimeDir: dir, ovmf })).rejects.toMatchObject({ reason: 'FirmwareNotFound' });
+  });
+});

@@ -1,0 +1,157 @@
+// Turns the VM's disks into the backings QEMU is planned with: which local file or device
+// holds each disk, in which format, read through which driver. Every problem a disk can have
+// (no mapping, no file, not writable) is found here, before QEMU starts, and named with the
+// disk and the fix; QEMU's own error for the same problem is one stderr line about a node.
+
+import { constants } from 'node:fs';
+import { access, copyFile, mkdir, open, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { LauncherVm, ResolvedDisk } from '../../api/resolve.js';
+import { parseQuantity } from '../../api/quantity.js';
+import type { DiskBacking } from '../qemu/types.js';
+import { OVMF_CODE, OVMF_VARS_TEMPLATE } from '../qemu/firmware.js';
+import { buildCidata } from './cidata.js';
+import { DiskError, LauncherError, describeError } from './errors.js';
+
+/** The first four bytes of every qcow2 image. */
+const QCOW2_MAGIC = Buffer.from([0x51, 0x46, 0x49, 0xfb]); // "QFI\xfb"
+
+/** Image format from an image's first bytes (pure). */
+export function formatFromMagic(head: Buffer): DiskBacking['format'] {
+  return head.subarray(0, 4).equals(QCOW2_MAGIC) ? 'qcow2' : 'raw';
+}
+
+/**
+ * Format and driver of an existing image file or block device. Throws a DiskError naming
+ * the disk when the path is missing, unreadable, or neither a file nor a block device.
+ */
+export async function inspectDisk(disk: string, path: string): Promise<DiskBacking> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (err) {
+    throw new DiskError({ disk, reason: 'DiskNotFound', kind: 'invalid', message: `disk ${disk}: ${path} does not exist; give an existing image file or block device for it`, cause: err });
+  }
+  if (!info.isFile() && !info.isBlockDevice()) {
+    throw new DiskError({ disk, reason: 'DiskInvalid', kind: 'invalid', message: `disk ${disk}: ${path} is neither an image file nor a block device` });
+  }
+  const head = Buffer.alloc(4);
+  try {
+    const handle = await open(path, constants.O_RDONLY);
+    try {
+      await handle.read(head, 0, 4, 0);
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    throw new DiskError({ disk, reason: 'DiskUnreadable', kind: 'invalid', message: `disk ${disk}: cannot read ${path}: ${describeError(err)}`, cause: err });
+  }
+  return { path, format: formatFromMagic(head), driver: info.isBlockDevice() ? 'host_device' : 'file' };
+}
+
+/** A writable disk must be writable by us (QEMU runs as the same user); DiskError otherwise. */
+export async function requireWritable(disk: string, path: string): Promise<void> {
+  try {
+    await access(path, constants.W_OK);
+  } catch (err) {
+    throw new DiskError({
+      disk,
+      reason: 'DiskNotWritable',
+      kind: 'invalid',
+      message: `disk ${disk}: ${path} is not writable; fix its permissions or mark the disk readOnly: true`,
+      cause: err,
+    });
+  }
+}
+
+/**
+ * Create a sparse image of `bytes` for an emptyDisk when none exists. An existing image is
+ * kept as it is: it holds the guest's data from before a launcher restart.
+ */
+export async function ensureEmptyDisk(path: string, bytes: number): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  let handle;
+  try {
+    handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw err;
+  }
+  try {
+    await handle.truncate(bytes);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Copy the EFI variable store template into the runtime dir once; the copy holds the VM's boot entries. */
+export async function ensureEfiVars(template: string, target: string): Promise<void> {
+  await mkdir(dirname(target), { recursive: true });
+  try {
+    await copyFile(template, target, constants.COPYFILE_EXCL);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    if (code !== 'ENOENT') throw err;
+    throw new LauncherError({ reason: 'FirmwareNotFound', message: `firmware efi needs the OVMF variable store ${template}; install the ovmf package`, cause: err });
+  }
+}
+
+/** Options of {@link prepareDisks}. */
+export interface PrepareDisksOptions {
+  vm: LauncherVm;
+  /** Disk name -> local image file or block device. The caller decides (pod layout or --disk). */
+  paths: Readonly<Record<string, string>>;
+  /** Writable directory for the cidata ISO, EFI vars and unmapped emptyDisks. */
+  runtimeDir: string;
+  /** Disk name -> directory holding a cloud-init Secret's keys (userDataSecretRef). */
+  secretDirs?: Readonly<Record<string, string>>;
+  /** OVMF firmware files for efi; defaults to Debian's 4 MiB build. */
+  ovmf?: { code: string; varsTemplate: string };
+}
+
+/** Backings of every cold-plugged disk, plus the firmware files when the VM boots EFI. */
+export interface PreparedDisks {
+  backings: Record<string, DiskBacking>;
+  firmware?: { code: string; vars: string };
+}
+
+function notMapped(disk: ResolvedDisk): DiskError {
+  const source = disk.spec.persistentVolumeClaim
+    ? `persistentVolumeClaim ${disk.spec.persistentVolumeClaim.claimName}`
+    : `containerDisk ${disk.spec.containerDisk?.image ?? ''}`;
+  return new DiskError({
+    disk: disk.name,
+    reason: 'DiskNotMapped',
+    message: `disk ${disk.name} (${source}) has no local image; map it to an image file with --disk ${disk.name}=PATH`,
+  });
+}
+
+async function prepareOne(disk: ResolvedDisk, options: PrepareDisksOptions): Promise<DiskBacking> {
+  if (disk.source === 'cloudInit') return buildCidata({ vm: options.vm, disk, runtimeDir: options.runtimeDir, secretDir: options.secretDirs?.[disk.name] });
+  let path = options.paths[disk.name];
+  if (disk.source === 'emptyDisk') {
+    path ??= join(options.runtimeDir, 'disks', disk.name, 'disk.img');
+    await ensureEmptyDisk(path, parseQuantity(disk.spec.emptyDisk?.capacity ?? 0));
+  }
+  if (path === undefined) throw notMapped(disk);
+  const backing = await inspectDisk(disk.name, path);
+  if (!disk.readOnly) await requireWritable(disk.name, path);
+  return backing;
+}
+
+/**
+ * Prepare every disk that is attached at start (hotpluggable disks are attached later) and
+ * the EFI vars. Throws the first DiskError; nothing has started yet when it does.
+ */
+export async function prepareDisks(options: PrepareDisksOptions): Promise<PreparedDisks> {
+  const backings: Record<string, DiskBacking> = {};
+  for (const disk of options.vm.disks.filter((d) => !d.hotpluggable)) {
+    backings[disk.name] = await prepareOne(disk, options);
+  }
+  if (options.vm.firmware !== 'efi') return { backings };
+  const ovmf = options.ovmf ?? { code: OVMF_CODE, varsTemplate: OVMF_VARS_TEMPLATE };
+  const vars = join(options.runtimeDir, 'efi-vars.fd');
+  await ensureEfiVars(ovmf.varsTemplate, vars);
+  return { backings, firmware: { code: ovmf.code, vars } };
+}

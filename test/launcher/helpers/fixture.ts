@@ -1,0 +1,33 @@
+// Prerequisites of the launcher suite: QEMU and the fixture guest. Missing ones fail the
+// suite loudly with the command that fixes them; a skipped suite would hide a broken setup.
+
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** The binary the launcher runs. */
+export const QEMU = 'qemu-system-x86_64';
+
+/** Throws with the install hint when QEMU is not installed. */
+export async function requireQemu(): Promise<string> {
+  try {
+    const { stdout } = await run(QEMU, ['--version']);
+    return stdout.split('\n')[0] ?? '';
+  } catch (err) {
+    throw new Error(`${QEMU} is not installed (${(err as Error).message}); install it with: apt-get install -y qemu-system-x86`, { cause: err });
+  }
+}
+
+/** Build (or find cached) the fixture guest; resolves with the path of its raw boot disk. */
+export async function buildGuest(): Promise<string> {
+  try {
+    const { stdout } = await run('bash', ['test/fixtures/guest/build.sh'], { maxBuffer: 16 * 1024 * 1024 });
+    const path = stdout.trim().split('\n').at(-1) ?? '';
+    if (!path) throw new Error('build.sh printed no image path');
+    return path;
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr ?? '';
+    throw new Error(`building the fixture guest failed (bash test/fixtures/guest/build.sh; see test/fixtures/guest/README.md): ${(err as Error).message}\n${stderr.slice(-2000)}`, { cause: err });
+  }
+}
