@@ -1,7 +1,8 @@
 /** The `kubevmm` command: offline validation and rendering, and local VMs with `play`. */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { configFromOptions, withConfigOptions } from './config.js';
 import { loadManifests } from './load.js';
+import { play, selectVm, type PlayOptions } from './play.js';
 import { renderReport } from './render.js';
 import { validateReport } from './validate.js';
 
@@ -31,6 +32,22 @@ withConfigOptions(
   else report.errors.forEach((line) => console.error(line));
   process.exitCode = report.ok ? 0 : 1;
 });
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+program
+  .command('play')
+  .description('run a VirtualMachine locally through the launcher (no cluster); its serial console is on this terminal')
+  .argument('<file>', 'YAML file with the VirtualMachine (and the class it names)')
+  .option('--disk <name=path>', 'local image file or block device for a disk (repeatable)', collect, [])
+  .addOption(new Option('--accel <accel>', 'accelerator').choices(['kvm', 'tcg', 'auto']).default('auto'))
+  .option('--name <vm>', 'which VirtualMachine, when FILE holds several')
+  .addHelpText('after', '\nCtrl-] detaches the console; Ctrl-C shuts the guest down gracefully.')
+  .action(async (file: string, flags: { disk: string[]; accel: PlayOptions['accel']; name?: string }) => {
+    const opts: PlayOptions = { disks: flags.disk, accel: flags.accel, ...(flags.name ? { name: flags.name } : {}) };
+    const vm = selectVm(await loadManifests([file]), opts);
+    process.exitCode = await play(vm, opts);
+  });
 
 try {
   await program.parseAsync(process.argv);

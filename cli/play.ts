@@ -1,0 +1,138 @@
+/**
+ * `kubevmm play FILE [--disk NAME=PATH]... [--accel kvm|tcg|auto]`: runs a VM locally through
+ * the launcher, with no cluster. The serial console is on the terminal: Ctrl-] detaches it,
+ * Ctrl-C asks the guest to shut down. Exit code 0 when the guest powered off.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { formatIssue } from '../api/issues.js';
+import { launcherVm, type LauncherVm } from '../api/resolve.js';
+import { DEFAULT_CONFIG, type AcceleratorChoice } from '../api/schema/config.js';
+import type { VirtualMachineClass } from '../api/schema/class.js';
+import type { VirtualMachine } from '../api/schema/vm.js';
+import { validateDocuments } from '../api/validate.js';
+import { attachConsole, startLauncher, type LauncherHandle } from '../launcher/main.js';
+import { CONSOLE_ESCAPE } from '../launcher/runtime/console.js';
+import { parseDiskMappings } from '../launcher/runtime/diskpaths.js';
+import type { LoadedDocument } from './load.js';
+
+const CTRL_C = 0x03;
+
+/** Options of `kubevmm play`. */
+export interface PlayOptions {
+  disks: string[];
+  accel: AcceleratorChoice;
+  /** Which VM of the file, when it holds several. */
+  name?: string;
+}
+
+/** A problem with the input, found before anything runs. */
+export class PlayInputError extends Error {
+  readonly reason = 'InvalidInput';
+}
+
+/** The one VM to play, resolved against a class in the same input, as the launcher wants it. */
+export function selectVm(docs: readonly LoadedDocument[], opts: Pick<PlayOptions, 'accel' | 'name'>): LauncherVm {
+  const results = validateDocuments(docs.map((d) => d.value));
+  const errors = results.flatMap((r) => r.issues.map(formatIssue));
+  if (errors.length) throw new PlayInputError(errors.join('\n'));
+  const values = results.map((r) => r.value);
+  const vms = values.filter((v): v is VirtualMachine => v?.kind === 'VirtualMachine' && (!opts.name || v.metadata.name === opts.name));
+  if (vms.length !== 1) {
+    const which = opts.name ? `named "${opts.name}"` : '';
+    throw new PlayInputError(vms.length ? `the input holds ${vms.length} VirtualMachines; choose one with --name` : `no VirtualMachine ${which} in the input`);
+  }
+  const vm = vms[0] as VirtualMachine;
+  const cls = values.find((v): v is VirtualMachineClass => v?.kind === 'VirtualMachineClass' && v.metadata.name === vm.spec.className);
+  if (vm.spec.className && !cls) throw new PlayInputError(`spec.className: class "${vm.spec.className}" is not in the input; add its manifest to the file`);
+  return launcherVm(vm, cls, { ...DEFAULT_CONFIG, accelerator: opts.accel, hotplugPorts: DEFAULT_CONFIG.hotplugPorts });
+}
+
+/** A free TCP port on this machine, for a guest port forward. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Local ports for the guest's declared ports (privileged and busy ports are not assumed free). */
+async function hostPorts(vm: LauncherVm): Promise<Record<string, number>> {
+  const ports: Record<string, number> = {};
+  for (const port of vm.interfaces.filter((i) => i.binding === 'masquerade').flatMap((i) => i.ports)) {
+    ports[`${port.protocol}/${port.port}`] = await freePort();
+  }
+  return ports;
+}
+
+/**
+ * Keys from the terminal: Ctrl-C means "shut down" (in raw mode the terminal sends it as a
+ * byte, not a signal); everything else goes to the guest. stdin ending does not end the console.
+ */
+function keyboard(onInterrupt: () => void): PassThrough {
+  const keys = new PassThrough();
+  const stdin = process.stdin;
+  if (stdin.isTTY) stdin.setRawMode(true);
+  stdin.on('data', (chunk: Buffer) => {
+    if (chunk.includes(CTRL_C)) onInterrupt();
+    const rest = Buffer.from(chunk.filter((b) => b !== CTRL_C));
+    if (rest.length) keys.write(rest);
+  });
+  stdin.resume();
+  return keys;
+}
+
+function restoreTerminal(): void {
+  if (process.stdin.isTTY) process.stdin.setRawMode(false);
+  process.stdin.pause();
+}
+
+async function runConsole(handle: LauncherHandle, interrupt: () => void): Promise<void> {
+  const tty = Boolean(process.stdin.isTTY);
+  const how = await attachConsole({ socket: handle.serialSocket, input: keyboard(interrupt), output: process.stdout, escape: tty ? CONSOLE_ESCAPE : null });
+  if (how === 'detached') {
+    restoreTerminal();
+    process.stderr.write('\r\nkubevmm: console detached; the VM keeps running. Ctrl-C shuts it down.\n');
+  }
+}
+
+/** Runs the VM to its end; returns the process exit code. */
+export async function play(vm: LauncherVm, opts: PlayOptions): Promise<number> {
+  const log = (line: string) => process.stderr.write(`kubevmm: ${line}\n`);
+  const disks = parseDiskMappings(opts.disks);
+  const ports = await hostPorts(vm);
+  const runtimeDir = await mkdtemp(join(tmpdir(), `kubevmm-${vm.name.slice(0, 20)}-`));
+  let handle: LauncherHandle;
+  try {
+    handle = await startLauncher({ vm, disks, accel: opts.accel, runtimeDir, hostPorts: ports, log });
+  } catch (err) {
+    await rm(runtimeDir, { recursive: true, force: true });
+    throw err;
+  }
+  for (const [guest, host] of Object.entries(ports)) log(`guest port ${guest} is forwarded from port ${host} of this machine`);
+  let stopping = false;
+  const interrupt = () => {
+    if (stopping) return;
+    stopping = true;
+    log('shutting down the guest (ACPI); it is stopped when the grace period ends');
+    void handle.stop({ reason: 'Interrupted', message: 'Ctrl-C in kubevmm play' });
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  await handle.started.catch(() => undefined);
+  void runConsole(handle, interrupt).catch((err: unknown) => log(`console: ${String(err)}`));
+  const result = await handle.done;
+  restoreTerminal();
+  process.off('SIGINT', interrupt);
+  process.off('SIGTERM', interrupt);
+  if (result.exitCode === 0) await rm(runtimeDir, { recursive: true, force: true });
+  else log(`serial log and QEMU files kept in ${runtimeDir}`);
+  return result.exitCode;
+}

@@ -1,0 +1,114 @@
+// `kubevmm play` as a user runs it: a real process, real QEMU under TCG, the fixture guest.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildGuest, requireQemu } from '../launcher/helpers/fixture.js';
+
+let image = '';
+const dir = mkdtempSync(join(tmpdir(), 'kubevmm-play-test-'));
+
+beforeAll(async () => {
+  await requireQemu();
+  image = await buildGuest();
+}, 300_000);
+
+/** A VM for the fixture guest with the given cloud-init user data lines. */
+function manifest(name: string, userData: string[]): string {
+  const file = join(dir, `${name}.yaml`);
+  const lines = userData.map((l) => `          ${l}`).join('\n');
+  writeFileSync(
+    file,
+    `apiVersion: kubevmm.io/v1alpha1
+kind: VirtualMachine
+metadata: { name: ${name} }
+spec:
+  memory: { guest: 160Mi }
+  terminationGracePeriodSeconds: 20
+  devices: { graphics: none }
+  interfaces: []
+  disks:
+    - { name: root, readOnly: true, containerDisk: { image: fixture } }
+    - name: ci
+      cloudInit:
+        userData: |
+${lines}
+`,
+  );
+  return file;
+}
+
+interface Run {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+function start(...args: string[]): Run {
+  const child = spawn(process.execPath, ['bin/kubevmm.js', 'play', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+async function until(what: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('kubevmm play', () => {
+  it('boots the README quickstart VM, shows its console, and exits 0 when the guest powers off', async () => {
+    const run = start('examples/quickstart.yaml', '--disk', `root=${image}`, '--accel', 'tcg');
+    expect(await run.exit).toBe(0);
+    expect(run.stdout()).toMatch(/KUBEVMM-GUEST booted cpus=2 mem_kb=\d+/);
+    expect(run.stdout()).toContain('KUBEVMM-GUEST cidata hostname=quickstart');
+    expect(run.stderr()).toContain('kubevmm: accelerator tcg (software emulation)');
+    expect(run.stderr()).toMatch(/guest port TCP\/22 is forwarded from port \d+/);
+    expect(run.stderr()).toContain('GuestShutdown: guest powered off');
+  }, 180_000);
+
+  it('shuts the guest down gracefully on Ctrl-C (SIGINT)', async () => {
+    const run = start(manifest('interrupted', ['#cloud-config']), '--disk', `root=${image}`, '--accel', 'tcg');
+    await until(() => run.stdout().includes('KUBEVMM-GUEST ready'), 120_000);
+    run.child.kill('SIGINT');
+    expect(await run.exit).toBe(0);
+    expect(run.stdout()).toContain('KUBEVMM-GUEST acpi-poweroff');
+    expect(run.stderr()).toContain('GuestShutdown: guest powered off');
+  }, 180_000);
+
+  it('exits non-zero with the reason when the guest panics', async () => {
+    const run = start(manifest('panics', ['#kubevmm: panic']), '--disk', `root=${image}`, '--accel', 'tcg');
+    expect(await run.exit).not.toBe(0);
+    expect(run.stderr()).toMatch(/GuestPanicked/);
+  }, 180_000);
+
+  it('refuses a missing --disk mapping before QEMU starts, naming the disk and the fix', () => {
+    const r = spawnSync(process.execPath, ['bin/kubevmm.js', 'play', 'examples/quickstart.yaml', '--accel', 'tcg'], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('disk root (containerDisk ghcr.io/kubevmm/guest-fixture:latest) has no local image; map it to an image file with --disk root=PATH');
+  });
+
+  it('refuses a --disk file that does not exist and a disk the VM does not have', () => {
+    const missing = spawnSync(process.execPath, ['bin/kubevmm.js', 'play', 'examples/quickstart.yaml', '--disk', 'root=/nonexistent.img', '--accel', 'tcg'], { encoding: 'utf8' });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/root.*\/nonexistent\.img/);
+    const unknown = spawnSync(process.execPath, ['bin/kubevmm.js', 'play', 'examples/quickstart.yaml', '--disk', `root=${image}`, '--disk', 'data=/x.img', '--accel', 'tcg'], { encoding: 'utf8' });
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toContain('--disk data: the vm has no such disk (its disks: root, cloudinit)');
+  });
+
+  it('refuses an invalid manifest with the field path', () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'apiVersion: kubevmm.io/v1alpha1\nkind: VirtualMachine\nmetadata: {name: bad}\nspec: {memory: {guest: 1Mi}}\n');
+    const r = spawnSync(process.execPath, ['bin/kubevmm.js', 'play', file], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('VirtualMachine bad: spec.memory.guest: must be at least 16Mi');
+  });
+});
