@@ -1,6 +1,6 @@
 /** The `kubevmm` command: offline validation and rendering, and local VMs with `play`. */
 import { Command, Option } from 'commander';
-import { configFromOptions, withConfigOptions } from './config.js';
+import { configFromOptions, withConfigOptions } from '../operator/config.js';
 import { loadManifests } from './load.js';
 import { play, selectVm, type PlayOptions } from './play.js';
 import { renderReport } from './render.js';

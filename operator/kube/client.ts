@@ -1,0 +1,179 @@
+/**
+ * ClusterApi: every call the operator makes to the API server, and nothing else. The list
+ * is the operator's whole footprint: the Helm chart's RBAC is derived from it (and a test
+ * compares the two). Each call is counted by verb, resource and response code.
+ */
+import {
+  ApiException,
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type CoreV1Event,
+  type KubeConfig,
+  type V1PersistentVolumeClaim,
+  type V1Pod,
+  type V1Secret,
+} from '@kubernetes/client-node';
+import type { VirtualMachine, VmStatus } from '../../api/schema/vm.js';
+
+const GROUP = 'kubevmm.io';
+const VERSION = 'v1alpha1';
+const VMS = 'virtualmachines';
+
+/** The field manager of every write the operator makes (server-side apply needs one name). */
+export const FIELD_MANAGER = 'kubevmm-operator';
+
+/** One API call, as RBAC sees it. */
+export interface ApiCall {
+  verb: 'get' | 'list' | 'watch' | 'create' | 'patch' | 'delete' | 'update';
+  group: string;
+  resource: string;
+}
+
+/** Every call ClusterApi and the informers make: the operator's RBAC, exactly. */
+export const OPERATOR_API_CALLS: readonly ApiCall[] = [
+  { verb: 'list', group: GROUP, resource: VMS },
+  { verb: 'watch', group: GROUP, resource: VMS },
+  { verb: 'patch', group: GROUP, resource: VMS },
+  { verb: 'patch', group: GROUP, resource: `${VMS}/status` },
+  { verb: 'list', group: GROUP, resource: 'virtualmachineclasses' },
+  { verb: 'watch', group: GROUP, resource: 'virtualmachineclasses' },
+  { verb: 'list', group: '', resource: 'pods' },
+  { verb: 'watch', group: '', resource: 'pods' },
+  { verb: 'patch', group: '', resource: 'pods' },
+  { verb: 'delete', group: '', resource: 'pods' },
+  { verb: 'get', group: '', resource: 'persistentvolumeclaims' },
+  { verb: 'get', group: '', resource: 'secrets' },
+  { verb: 'create', group: '', resource: 'secrets' },
+  { verb: 'create', group: '', resource: 'events' },
+  { verb: 'get', group: 'coordination.k8s.io', resource: 'leases' },
+  { verb: 'create', group: 'coordination.k8s.io', resource: 'leases' },
+  { verb: 'update', group: 'coordination.k8s.io', resource: 'leases' },
+];
+
+/** Observes each request: verb, resource and HTTP code (0 when no response came). */
+export type RequestObserver = (verb: string, resource: string, code: number) => void;
+
+/** The HTTP status of a failed call, or 0 for a network error. */
+export function statusCode(err: unknown): number {
+  return err instanceof ApiException ? err.code : 0;
+}
+
+/** The API server's message of a failed call. */
+export function apiMessage(err: unknown): string {
+  if (err instanceof ApiException) {
+    const body = typeof err.body === 'string' ? safeJson(err.body) : err.body;
+    return (body as { message?: string } | undefined)?.message ?? err.message;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { message: text };
+  }
+}
+
+/** Typed access to the few API calls the operator makes. */
+export class ClusterApi {
+  private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
+
+  constructor(
+    kc: KubeConfig,
+    private readonly observe: RequestObserver = () => undefined,
+  ) {
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+  }
+
+  private async call<T>(verb: string, resource: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      const result = await fn();
+      this.observe(verb, resource, 200);
+      return result;
+    } catch (err) {
+      this.observe(verb, resource, statusCode(err));
+      throw err;
+    }
+  }
+
+  /** A PVC, or undefined when it does not exist. */
+  async getPvc(namespace: string, name: string): Promise<V1PersistentVolumeClaim | undefined> {
+    try {
+      return await this.call('get', 'persistentvolumeclaims', () => this.core.readNamespacedPersistentVolumeClaim({ namespace, name }));
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** A Secret, or undefined when it does not exist. */
+  async getSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+    try {
+      return await this.call('get', 'secrets', () => this.core.readNamespacedSecret({ namespace, name }));
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Creates a Secret; an existing one of the same name is returned instead (409). */
+  async createSecret(secret: V1Secret): Promise<V1Secret> {
+    const namespace = secret.metadata?.namespace ?? 'default';
+    try {
+      return await this.call('create', 'secrets', () => this.core.createNamespacedSecret({ namespace, body: secret }));
+    } catch (err) {
+      const existing = statusCode(err) === 409 ? await this.getSecret(namespace, secret.metadata?.name ?? '') : undefined;
+      if (existing) return existing;
+      throw err;
+    }
+  }
+
+  /** Creates or updates the pod by server-side apply with the operator's field manager. */
+  applyPod(pod: V1Pod): Promise<V1Pod> {
+    const namespace = pod.metadata?.namespace ?? 'default';
+    const name = pod.metadata?.name ?? '';
+    return this.call('patch', 'pods', () =>
+      this.core.patchNamespacedPod({ namespace, name, body: pod, fieldManager: FIELD_MANAGER, force: true }, setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply)),
+    );
+  }
+
+  /** Deletes a pod with its own grace period; a pod already gone is fine. */
+  async deletePod(namespace: string, name: string): Promise<void> {
+    try {
+      await this.call('delete', 'pods', () => this.core.deleteNamespacedPod({ namespace, name }));
+    } catch (err) {
+      if (statusCode(err) !== 404) throw err;
+    }
+  }
+
+  /** Sets the VM's finalizers, guarded by resourceVersion so a concurrent change is not lost. */
+  patchVmFinalizers(vm: VirtualMachine, finalizers: string[]): Promise<VirtualMachine> {
+    const { namespace = 'default', name, resourceVersion } = vm.metadata;
+    const body = { metadata: { finalizers, ...(resourceVersion ? { resourceVersion } : {}) } };
+    return this.call('patch', VMS, () =>
+      this.custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, plural: VMS, namespace, name, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
+    ) as Promise<VirtualMachine>;
+  }
+
+  /** Merge-patches the status subresource (null values remove fields). */
+  patchVmStatus(vm: VirtualMachine, status: Record<string, unknown> | VmStatus): Promise<VirtualMachine> {
+    const { namespace = 'default', name } = vm.metadata;
+    return this.call('patch', `${VMS}/status`, () =>
+      this.custom.patchNamespacedCustomObjectStatus(
+        { group: GROUP, version: VERSION, plural: VMS, namespace, name, body: { status }, fieldManager: FIELD_MANAGER },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
+    ) as Promise<VirtualMachine>;
+  }
+
+  /** Records an Event on the VM. */
+  async createEvent(event: CoreV1Event): Promise<void> {
+    const namespace = event.metadata?.namespace ?? 'default';
+    await this.call('create', 'events', () => this.core.createNamespacedEvent({ namespace, body: event }));
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Carries out a reconcile Plan against the cluster, in order: finalizer, token Secret,
+ * launcher pod (server-side apply), deletions, pause/resume, then status and Events.
+ * A ResourceQuota refusal becomes the ErrorQuotaExceeded status instead of a bare error.
+ */
+import { randomBytes } from 'node:crypto';
+import type { V1Pod } from '@kubernetes/client-node';
+import { API_VERSION } from '../../api/schema/common.js';
+import type { VirtualMachine, VmStatus } from '../../api/schema/vm.js';
+import { setCondition } from '../reconcile/conditions.js';
+import { FINALIZER, type Action, type Plan, type VmEvent } from '../reconcile/types.js';
+import { controlSecretName } from '../render/volumes.js';
+import { apiMessage, statusCode, type ClusterApi } from './client.js';
+import type { LauncherClient } from './launcher-client.js';
+import { statusPatch } from './status-patch.js';
+
+/** What the executor needs. */
+export interface ExecutorDeps {
+  api: ClusterApi;
+  launcher: LauncherClient;
+  /** Polling interval while a quota blocks the pod. */
+  quotaRetryMs: number;
+  now: () => Date;
+}
+
+/** The outcome: when to look at the VM again. */
+export interface ExecResult {
+  requeueAfterMs?: number;
+}
+
+/** True for the API server's refusal of a pod by a ResourceQuota. */
+export function isQuotaError(err: unknown): boolean {
+  return statusCode(err) === 403 && /exceeded quota/i.test(apiMessage(err));
+}
+
+function owner(vm: VirtualMachine) {
+  return [{ apiVersion: API_VERSION, kind: 'VirtualMachine', name: vm.metadata.name, uid: vm.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }];
+}
+
+/** The VM's control API token, creating its Secret (owned by the VM) on first use. */
+export async function launcherToken(api: ClusterApi, vm: VirtualMachine): Promise<string> {
+  const namespace = vm.metadata.namespace ?? 'default';
+  const name = controlSecretName(vm.metadata.name);
+  const existing = await api.getSecret(namespace, name);
+  const secret =
+    existing ??
+    (await api.createSecret({
+      metadata: { name, namespace, ownerReferences: owner(vm), labels: { 'kubevmm.io/vm': vm.metadata.name } },
+      type: 'Opaque',
+      stringData: { token: randomBytes(32).toString('base64url') },
+    }));
+  const data = secret.data?.token;
+  return data ? Buffer.from(data, 'base64').toString('utf8') : (secret.stringData?.token ?? '');
+}
+
+async function createPod(deps: ExecutorDeps, vm: VirtualMachine, pod: V1Pod): Promise<void> {
+  await launcherToken(deps.api, vm);
+  await deps.api.applyPod(pod);
+}
+
+async function launcherAction(deps: ExecutorDeps, vm: VirtualMachine, pod: V1Pod | undefined, kind: 'pause' | 'resume'): Promise<void> {
+  const ip = pod?.status?.podIP;
+  if (!ip) throw new Error(`cannot ${kind}: launcher pod has no IP yet`);
+  const token = await launcherToken(deps.api, vm);
+  await (kind === 'pause' ? deps.launcher.pause(ip, token) : deps.launcher.resume(ip, token));
+}
+
+async function run(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod }, action: Action): Promise<VirtualMachine> {
+  const { vm } = ctx;
+  const ns = vm.metadata.namespace ?? 'default';
+  switch (action.kind) {
+    case 'addFinalizer':
+      return deps.api.patchVmFinalizers(vm, [...(vm.metadata.finalizers ?? []), FINALIZER]);
+    case 'removeFinalizer':
+      return deps.api.patchVmFinalizers(vm, (vm.metadata.finalizers ?? []).filter((f) => f !== FINALIZER));
+    case 'createPod':
+      await createPod(deps, vm, action.pod);
+      return vm;
+    case 'deletePod':
+      await deps.api.deletePod(ns, `${vm.metadata.name}-launcher`);
+      return vm;
+    default:
+      await launcherAction(deps, vm, ctx.pod, action.kind);
+      return vm;
+  }
+}
+
+function quotaStatus(status: VmStatus, message: string, now: Date): VmStatus {
+  const { startedAt: _startedAt, ...rest } = status;
+  const failure = { type: 'Failure', status: 'True' as const, reason: 'QuotaExceeded', message };
+  return { ...rest, printableStatus: 'ErrorQuotaExceeded', conditions: setCondition(status.conditions, failure, { now }) };
+}
+
+function eventFor(vm: VirtualMachine, e: VmEvent, now: Date) {
+  const ns = vm.metadata.namespace ?? 'default';
+  return {
+    metadata: { generateName: `${vm.metadata.name}.`, namespace: ns },
+    involvedObject: { apiVersion: API_VERSION, kind: 'VirtualMachine', name: vm.metadata.name, namespace: ns, uid: vm.metadata.uid ?? '' },
+    type: e.type,
+    reason: e.reason,
+    message: e.message,
+    source: { component: 'kubevmm-operator' },
+    firstTimestamp: now,
+    lastTimestamp: now,
+    count: 1,
+  };
+}
+
+/**
+ * Executes `plan` for `vm` (as read from the cache) and its launcher `pod`.
+ * Errors other than a quota refusal propagate: the work queue retries with backoff.
+ */
+export async function executePlan(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod }, plan: Plan): Promise<ExecResult> {
+  let vm = ctx.vm;
+  let status = plan.status;
+  let events = plan.events;
+  let requeueAfterMs = plan.requeueAfterMs;
+  for (const action of plan.actions) {
+    try {
+      vm = await run(deps, { vm, ...(ctx.pod ? { pod: ctx.pod } : {}) }, action);
+    } catch (err) {
+      if (action.kind !== 'createPod' || !isQuotaError(err)) throw err;
+      status = quotaStatus(status, apiMessage(err), deps.now());
+      events = ctx.vm.status?.printableStatus === 'ErrorQuotaExceeded' ? [] : [{ type: 'Warning', reason: 'ErrorQuotaExceeded', message: apiMessage(err) }];
+      requeueAfterMs = deps.quotaRetryMs;
+    }
+  }
+  const patch = statusPatch(ctx.vm.status, status);
+  if (patch && !(plan.actions.some((a) => a.kind === 'removeFinalizer'))) await deps.api.patchVmStatus(vm, patch);
+  for (const e of events) await deps.api.createEvent(eventFor(vm, e, deps.now()));
+  return requeueAfterMs !== undefined ? { requeueAfterMs } : {};
+}

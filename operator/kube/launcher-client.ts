@@ -1,0 +1,81 @@
+/**
+ * The operator's side of the launcher control API (launcher/control/README.md): status,
+ * pause and resume over HTTP with the VM's bearer token. Unreachable launchers (a pod on a
+ * simulated node, a network policy) are remembered for a while, so a reconcile does not
+ * wait on them every time.
+ */
+import { z } from 'zod';
+import { CONTROL_PORT } from '../../api/layout.js';
+import type { LauncherReport } from '../reconcile/types.js';
+
+const report = z.looseObject({
+  state: z.enum(['starting', 'running', 'paused', 'stopping', 'succeeded', 'failed']),
+  reason: z.string().optional(),
+  message: z.string().optional(),
+  accelerator: z.enum(['kvm', 'tcg']),
+  startedAt: z.string().optional(),
+  disks: z.array(z.looseObject({ name: z.string(), phase: z.enum(['Pending', 'Attaching', 'Attached', 'Detaching', 'Failed']), target: z.string().optional(), message: z.string().optional() })).optional(),
+  guest: z.looseObject({ agentConnected: z.boolean(), hostname: z.string().optional(), osName: z.string().optional(), kernel: z.string().optional() }).optional(),
+});
+
+/** Options of the launcher client. */
+export interface LauncherClientOptions {
+  timeoutMs: number;
+  /** After a failed contact, how long to leave that address alone. */
+  quietMs: number;
+  port?: number;
+}
+
+/** A failed control API call; `status` 0 means the launcher could not be reached. */
+export class LauncherCallError extends Error {
+  readonly reason = 'LauncherUnreachable';
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Talks to launchers by pod IP. */
+export class LauncherClient {
+  private readonly quietUntil = new Map<string, number>();
+
+  constructor(private readonly opts: LauncherClientOptions) {}
+
+  private async request(ip: string, token: string, method: 'GET' | 'POST', path: string): Promise<unknown> {
+    const url = `http://${ip.includes(':') ? `[${ip}]` : ip}:${this.opts.port ?? CONTROL_PORT}${path}`;
+    let res: Response;
+    try {
+      res = await fetch(url, { method, headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(this.opts.timeoutMs) });
+    } catch (err) {
+      this.quietUntil.set(ip, Date.now() + this.opts.quietMs);
+      throw new LauncherCallError(`launcher at ${ip} unreachable: ${err instanceof Error ? err.message : String(err)}`, 0);
+    }
+    const body: unknown = await res.json().catch(() => ({}));
+    if (!res.ok) throw new LauncherCallError(`launcher ${method} ${path}: ${res.status} ${JSON.stringify(body)}`, res.status);
+    return body;
+  }
+
+  /** The launcher's status, or undefined when it cannot be reached now. */
+  async status(ip: string, token: string): Promise<LauncherReport | undefined> {
+    if ((this.quietUntil.get(ip) ?? 0) > Date.now()) return undefined;
+    try {
+      const parsed = report.safeParse(await this.request(ip, token, 'GET', '/status'));
+      return parsed.success ? (parsed.data as LauncherReport) : undefined;
+    } catch (err) {
+      if (err instanceof LauncherCallError && err.status === 0) return undefined;
+      throw err;
+    }
+  }
+
+  /** Pauses the guest's vCPUs. */
+  async pause(ip: string, token: string): Promise<void> {
+    await this.request(ip, token, 'POST', '/pause');
+  }
+
+  /** Resumes the guest's vCPUs. */
+  async resume(ip: string, token: string): Promise<void> {
+    await this.request(ip, token, 'POST', '/resume');
+  }
+}
