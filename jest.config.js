@@ -1,5 +1,6 @@
-// Two projects: `unit` runs pure tests beside the code; `system` runs the suites under
-// test/ that start real processes (QEMU, the control plane). `npm test` runs both.
+// Two projects: `unit` runs pure tests beside the code (in parallel); `system` runs the
+// suites under test/ that start real processes (QEMU, the control plane), one at a time
+// (`npm run test:system` passes --runInBand): they share one control plane and two cores.
 const transform = {
   '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }],
 };
@@ -10,8 +11,6 @@ const common = {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
 };
 export default {
-  // system suites start QEMU guests: two at once saturate the two cores of CI
-  maxWorkers: 2,
   projects: [
     {
       ...common,

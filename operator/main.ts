@@ -1,0 +1,139 @@
+/**
+ * `npm run operator`: the kubevmm operator in the foreground against $KUBECONFIG.
+ * Informers run in every replica (so a new leader starts warm); only the leader reconciles.
+ */
+import { hostname } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
+import { Command } from 'commander';
+import { pino } from 'pino';
+import { VM_LABEL } from '../api/layout.js';
+import type { VirtualMachineClass } from '../api/schema/class.js';
+import type { VirtualMachine } from '../api/schema/vm.js';
+import { configFromOptions, withConfigOptions } from './config.js';
+import { reconcile, vmKey, type ControllerDeps } from './controller.js';
+import { ClusterApi } from './kube/client.js';
+import { createInformer, type Informer } from './kube/informer.js';
+import { LauncherClient } from './kube/launcher-client.js';
+import { runLeaderElection } from './kube/leader.js';
+import { WorkQueue } from './queue.js';
+
+/** Operator process settings beyond the shared operator config. */
+interface RunFlags {
+  workers: number;
+  resyncSeconds: number;
+  crashLoopBaseSeconds: number;
+  leaseNamespace: string;
+  leaseName: string;
+  identity: string;
+  leaderElect: boolean;
+}
+
+function informers(kc: KubeConfig, onVm: (ns: string | undefined, name: string) => void, log: pino.Logger) {
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const core = kc.makeApiClient(CoreV1Api);
+  const onError = (err: unknown) => log.warn({ err: String(err) }, 'informer error');
+  const vms = createInformer<KubernetesObject>({
+    kc,
+    path: '/apis/kubevmm.io/v1alpha1/virtualmachines',
+    list: () => custom.listClusterCustomObject({ group: 'kubevmm.io', version: 'v1alpha1', plural: 'virtualmachines' }),
+    onEvent: (_t, vm) => onVm(vm.metadata?.namespace, vm.metadata?.name ?? ''),
+    onError,
+  });
+  const classes = createInformer<KubernetesObject>({
+    kc,
+    path: '/apis/kubevmm.io/v1alpha1/virtualmachineclasses',
+    list: () => custom.listClusterCustomObject({ group: 'kubevmm.io', version: 'v1alpha1', plural: 'virtualmachineclasses' }),
+    // A class change can change what its VMs should be: look at all of them.
+    onEvent: () => vms.list().forEach((vm) => onVm(vm.metadata?.namespace, vm.metadata?.name ?? '')),
+    onError,
+  });
+  const pods = createInformer<V1Pod>({
+    kc,
+    path: '/api/v1/pods',
+    labelSelector: VM_LABEL,
+    list: () => core.listPodForAllNamespaces({ labelSelector: VM_LABEL }),
+    onEvent: (_t, pod) => {
+      const vm = pod.metadata?.labels?.[VM_LABEL];
+      if (vm) onVm(pod.metadata?.namespace, vm);
+    },
+    onError,
+  });
+  return { vms, classes, pods };
+}
+
+async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void> {
+  const log = pino({ base: { component: 'kubevmm-operator' }, timestamp: pino.stdTimeFunctions.isoTime });
+  const config = configFromOptions(opts);
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  let queue: WorkQueue | undefined;
+  const enqueue = (ns: string | undefined, name: string) => queue?.add(vmKey(ns, name));
+  const caches = informers(kc, enqueue, log);
+  const api = new ClusterApi(kc);
+  const deps: ControllerDeps = {
+    api,
+    launcher: new LauncherClient({ timeoutMs: 1000, quietMs: 30_000 }),
+    quotaRetryMs: 10_000,
+    now: () => new Date(),
+    // The API server validated these against the CRD schema; reconcile validates them again.
+    vms: caches.vms as unknown as Informer<VirtualMachine>,
+    classes: caches.classes as unknown as Informer<VirtualMachineClass>,
+    pods: caches.pods,
+    settings: { config, crashLoopBaseMs: flags.crashLoopBaseSeconds * 1000, crashLoopMaxMs: 300_000, pollMs: 5_000 },
+    log: (msg, fields) => log.info(fields ?? {}, msg),
+  };
+  await Promise.all([caches.vms.start(), caches.classes.start(), caches.pods.start()]);
+  log.info({ config }, 'caches synced');
+  const lead = () => {
+    log.info({ identity: flags.identity }, 'leading: reconciling');
+    queue = new WorkQueue({
+      workers: flags.workers,
+      baseDelayMs: 500,
+      maxDelayMs: 60_000,
+      handler: (key) => reconcile(deps, key),
+      onError: (key, err, retryInMs) => log.warn({ vm: key, err: String(err), retryInMs }, 'reconcile failed'),
+    });
+    const resyncAll = () => caches.vms.list().forEach((vm) => enqueue(vm.metadata?.namespace, vm.metadata?.name ?? ''));
+    resyncAll();
+    setInterval(resyncAll, flags.resyncSeconds * 1000).unref();
+  };
+  if (!flags.leaderElect) return lead();
+  const election = runLeaderElection({
+    kc,
+    namespace: flags.leaseNamespace,
+    name: flags.leaseName,
+    identity: flags.identity,
+    onStartedLeading: lead,
+    onStoppedLeading: () => {
+      // A replica that lost its lease may have writes in flight: exit and start clean.
+      log.error('lost leadership; exiting');
+      process.exit(1);
+    },
+    onError: (err) => log.warn({ err: String(err) }, 'leader election'),
+  });
+  const shutdown = () => void election.stop().finally(() => process.exit(0));
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+/** Parses the command line and runs the operator until it is stopped. */
+export async function main(argv: readonly string[]): Promise<void> {
+  const program = withConfigOptions(new Command('kubevmm-operator').description('reconcile VirtualMachines into launcher pods'))
+    .option('--workers <n>', 'concurrent reconciles', Number, 4)
+    .option('--resync-seconds <n>', 'look at every VM this often', Number, 300)
+    .option('--crash-loop-base-seconds <n>', 'first delay before restarting a failed VM', Number, 10)
+    .option('--lease-namespace <ns>', 'namespace of the leader-election Lease', process.env.POD_NAMESPACE ?? 'default')
+    .option('--lease-name <name>', 'name of the leader-election Lease', 'kubevmm-operator')
+    .option('--identity <id>', 'this replica in the Lease', process.env.POD_NAME ?? `${hostname()}-${process.pid}`)
+    .option('--no-leader-elect', 'reconcile without electing a leader (one replica only)')
+    .action(async (opts: RunFlags & Record<string, unknown>) => run(opts, opts));
+  await program.parseAsync([...argv]);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv).catch((err: unknown) => {
+    console.error(`kubevmm-operator: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}
