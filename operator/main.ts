@@ -16,7 +16,9 @@ import { ClusterApi } from './kube/client.js';
 import { createInformer, type Informer } from './kube/informer.js';
 import { LauncherClient } from './kube/launcher-client.js';
 import { runLeaderElection } from './kube/leader.js';
-import { WorkQueue } from './queue.js';
+import { startHealthServer } from './health.js';
+import { createMetrics, type OperatorMetrics } from './metrics.js';
+import { WorkQueue, type HandlerResult } from './queue.js';
 
 /** Operator process settings beyond the shared operator config. */
 interface RunFlags {
@@ -27,18 +29,49 @@ interface RunFlags {
   leaseName: string;
   identity: string;
   leaderElect: boolean;
+  healthPort: number;
 }
 
-function informers(kc: KubeConfig, onVm: (ns: string | undefined, name: string) => void, log: pino.Logger) {
+/** The queue handler: one reconcile, timed and counted. */
+function timedReconcile(deps: ControllerDeps, metrics: OperatorMetrics) {
+  return async (key: string): Promise<HandlerResult> => {
+    const started = performance.now();
+    try {
+      const result = await reconcile(deps, key);
+      metrics.observeReconcile(result.requeueAfterMs !== undefined ? 'requeue' : 'success', (performance.now() - started) / 1000);
+      return result;
+    } catch (err) {
+      metrics.observeReconcile('error', (performance.now() - started) / 1000);
+      throw err;
+    }
+  };
+}
+
+function countByStatus(vms: readonly KubernetesObject[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const vm of vms) {
+    const status = (vm as { status?: { printableStatus?: string } }).status?.printableStatus ?? 'Unknown';
+    counts[status] = (counts[status] ?? 0) + 1;
+  }
+  return counts;
+}
+
+function informers(kc: KubeConfig, onVm: (ns: string | undefined, name: string) => void, opts: { log: pino.Logger; metrics: OperatorMetrics }) {
+  const { log, metrics } = opts;
   const custom = kc.makeApiClient(CustomObjectsApi);
   const core = kc.makeApiClient(CoreV1Api);
   const onError = (err: unknown) => log.warn({ err: String(err) }, 'informer error');
+  const restarts = (resource: string) => (reason: string) => {
+    metrics.informerRestarts.inc({ resource });
+    log.info({ resource, reason }, 'watch restarted');
+  };
   const vms = createInformer<KubernetesObject>({
     kc,
     path: '/apis/kubevmm.io/v1alpha1/virtualmachines',
     list: () => custom.listClusterCustomObject({ group: 'kubevmm.io', version: 'v1alpha1', plural: 'virtualmachines' }),
     onEvent: (_t, vm) => onVm(vm.metadata?.namespace, vm.metadata?.name ?? ''),
     onError,
+    onRestart: restarts('virtualmachines'),
   });
   const classes = createInformer<KubernetesObject>({
     kc,
@@ -47,6 +80,7 @@ function informers(kc: KubeConfig, onVm: (ns: string | undefined, name: string) 
     // A class change can change what its VMs should be: look at all of them.
     onEvent: () => vms.list().forEach((vm) => onVm(vm.metadata?.namespace, vm.metadata?.name ?? '')),
     onError,
+    onRestart: restarts('virtualmachineclasses'),
   });
   const pods = createInformer<V1Pod>({
     kc,
@@ -58,6 +92,7 @@ function informers(kc: KubeConfig, onVm: (ns: string | undefined, name: string) 
       if (vm) onVm(pod.metadata?.namespace, vm);
     },
     onError,
+    onRestart: restarts('pods'),
   });
   return { vms, classes, pods };
 }
@@ -69,8 +104,14 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
   kc.loadFromDefault();
   let queue: WorkQueue | undefined;
   const enqueue = (ns: string | undefined, name: string) => queue?.add(vmKey(ns, name));
-  const caches = informers(kc, enqueue, log);
-  const api = new ClusterApi(kc);
+  let vmList: () => KubernetesObject[] = () => [];
+  const metrics = createMetrics({ queueDepth: () => queue?.depth ?? 0, vmsByStatus: () => countByStatus(vmList()) });
+  const caches = informers(kc, enqueue, { log, metrics });
+  vmList = () => caches.vms.list();
+  const api = new ClusterApi(kc, (verb, resource, code) => metrics.apiRequests.inc({ verb, resource, code: String(code) }));
+  const synced = () => caches.vms.synced && caches.classes.synced && caches.pods.synced;
+  const health = await startHealthServer({ port: flags.healthPort, metrics, ready: synced, healthy: () => true });
+  log.info({ url: health.url }, 'serving /healthz, /readyz and /metrics');
   const deps: ControllerDeps = {
     api,
     launcher: new LauncherClient({ timeoutMs: 1000, quietMs: 30_000 }),
@@ -87,11 +128,12 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
   log.info({ config }, 'caches synced');
   const lead = () => {
     log.info({ identity: flags.identity }, 'leading: reconciling');
+    metrics.leader.set(1);
     queue = new WorkQueue({
       workers: flags.workers,
       baseDelayMs: 500,
       maxDelayMs: 60_000,
-      handler: (key) => reconcile(deps, key),
+      handler: timedReconcile(deps, metrics),
       onError: (key, err, retryInMs) => log.warn({ vm: key, err: String(err), retryInMs }, 'reconcile failed'),
     });
     const resyncAll = () => caches.vms.list().forEach((vm) => enqueue(vm.metadata?.namespace, vm.metadata?.name ?? ''));
@@ -127,6 +169,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option('--lease-name <name>', 'name of the leader-election Lease', 'kubevmm-operator')
     .option('--identity <id>', 'this replica in the Lease', process.env.POD_NAME ?? `${hostname()}-${process.pid}`)
     .option('--no-leader-elect', 'reconcile without electing a leader (one replica only)')
+    .option('--health-port <n>', 'port of /healthz, /readyz and /metrics (0: any free port)', Number, 8081)
     .action(async (opts: RunFlags & Record<string, unknown>) => run(opts, opts));
   await program.parseAsync([...argv]);
 }

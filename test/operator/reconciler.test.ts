@@ -31,7 +31,14 @@ const SMALL = `  cpu: { cores: 2 }
 const vmStatus = (ns: string, name: string) => getJson<{ status?: Record<string, any> }>(['vm', '-n', ns, name])?.status;
 const pod = (ns: string, name: string) => getJson<Record<string, any>>(['pod', '-n', ns, `${name}-launcher`]);
 const printable = (ns: string, name: string, want: string) => () => vmStatus(ns, name)?.printableStatus === want && vmStatus(ns, name);
-const OPERATOR_ARGS = ['--no-leader-elect', '--accelerator', 'tcg', '--crash-loop-base-seconds', '2', '--resync-seconds', '30'];
+const OPERATOR_ARGS = ['--no-leader-elect', '--accelerator', 'tcg', '--crash-loop-base-seconds', '2', '--resync-seconds', '30', '--health-port', '0'];
+
+/** The operator's /metrics text (its URL is in its logs). */
+async function scrape(op: OperatorProcess): Promise<string> {
+  const url = /"url":"([^"]+)"/.exec(op.logs())?.[1];
+  if (!url) throw new Error('the operator logged no health URL');
+  return (await fetch(`${url}/metrics`)).text();
+}
 
 beforeAll(async () => {
   cp = await useControlPlane();
@@ -101,6 +108,11 @@ describe('reconciling', () => {
     kubectl(['delete', 'vm', '-n', ns, 'web', '--wait=false']);
     await waitFor('VM gone', () => !getJson(['vm', '-n', ns, 'web']));
     expect(pod(ns, 'web')).toBeUndefined();
+
+    const metrics = await scrape(operator);
+    expect(metrics).toMatch(/kubevmm_reconcile_duration_seconds_count\{result="success"\} [1-9]/);
+    expect(metrics).toMatch(/kubevmm_api_requests_total\{verb="patch",resource="pods",code="200"\} [1-9]/);
+    expect(metrics).toContain('kubevmm_workqueue_depth');
   }, 180_000);
 
   it('waits with ErrorPvcNotFound for a missing PVC and starts once it exists', async () => {
