@@ -57,16 +57,21 @@ export class LauncherClient {
     return body;
   }
 
-  /** The launcher's status, or undefined when it cannot be reached now. */
+  /**
+   * The launcher's status, or undefined when none can be had now. Status is detail on top
+   * of the pod's own state, so an unreachable launcher, or something else answering at the
+   * pod's address (a simulated node), never fails a reconcile.
+   */
   async status(ip: string, token: string): Promise<LauncherReport | undefined> {
     if ((this.quietUntil.get(ip) ?? 0) > Date.now()) return undefined;
     try {
       const parsed = report.safeParse(await this.request(ip, token, 'GET', '/status'));
-      return parsed.success ? (parsed.data as LauncherReport) : undefined;
-    } catch (err) {
-      if (err instanceof LauncherCallError && err.status === 0) return undefined;
-      throw err;
+      if (parsed.success) return parsed.data as LauncherReport;
+    } catch {
+      // fall through: remembered as quiet below
     }
+    this.quietUntil.set(ip, Date.now() + this.opts.quietMs);
+    return undefined;
   }
 
   /** Pauses the guest's vCPUs. */
