@@ -53,7 +53,7 @@ describe('renderReport', () => {
     const report = renderReport(await loadManifests(['examples/class.yaml']), { ...DEFAULT_CONFIG, accelerator: 'tcg' });
     expect(report.ok).toBe(true);
     const pod = parse(report.ok ? report.yaml : '');
-    expect(pod.spec.containers[0].resources).toEqual({ requests: { cpu: '200m', memory: '4236Mi' }, limits: { memory: '4236Mi' } });
+    expect(pod.spec.containers[0].resources).toEqual({ requests: { cpu: '200m', memory: '4268Mi' }, limits: { memory: '4268Mi' } });
   });
 
   it('refuses to render an invalid VM', () => {

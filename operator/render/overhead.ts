@@ -9,10 +9,10 @@ const MiB = 2 ** 20;
 
 /** The formula's terms, exported so docs and tests can show them. */
 export const OVERHEAD = {
-  /** The launcher's Node.js process (heap capped by --max-old-space-size). */
-  launcher: 48 * MiB,
-  /** QEMU's own code, data and I/O buffers with no guest activity. */
-  qemu: 32 * MiB,
+  /** The launcher's Node.js process, run from a bundle (measured 50-57 MiB at guest ready). */
+  launcher: 64 * MiB,
+  /** QEMU's binary, libraries, heap and non-guest RAM blocks (measured about 45 MiB). */
+  qemu: 48 * MiB,
   /** Per vCPU: thread stack, KVM/TCG vCPU state. */
   perVcpu: 2 * MiB,
   /** Guest page tables and QEMU's dirty/RAM bookkeeping: guest memory / 512. */

@@ -39,7 +39,7 @@ describe('kubevmm render', () => {
     expect(r.code).toBe(0);
     const pod = parse(r.stdout);
     expect(pod.kind).toBe('Pod');
-    expect(pod.spec.containers[0].resources.requests).toMatchObject({ cpu: '200m', memory: '2152Mi', 'devices.kubevmm.io/kvm': '1' });
+    expect(pod.spec.containers[0].resources.requests).toMatchObject({ cpu: '200m', memory: '2184Mi', 'devices.kubevmm.io/kvm': '1' });
     expect(pod.spec.containers[0].securityContext.capabilities).toEqual({ drop: ['ALL'] });
   });
 

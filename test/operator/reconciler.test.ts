@@ -80,7 +80,7 @@ describe('reconciling', () => {
     const created = await waitFor('launcher pod', () => pod(ns, 'web'));
     const vm = getJson<Record<string, any>>(['vm', '-n', ns, 'web']);
     expect(created.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'VirtualMachine', name: 'web', uid: vm?.metadata.uid, controller: true })]);
-    expect(created.spec.containers[0].resources).toEqual({ requests: { cpu: '200m', memory: '1158Mi' }, limits: { memory: '1158Mi' } });
+    expect(created.spec.containers[0].resources).toEqual({ requests: { cpu: '200m', memory: '1190Mi' }, limits: { memory: '1190Mi' } });
     expect(vm?.metadata.finalizers).toContain('kubevmm.io/launcher-cleanup');
 
     const running = await waitFor('VM Running', printable(ns, 'web', 'Running'));
