@@ -1,9 +1,9 @@
 // The informer against a tiny fake of the API server's watch protocol: client-node's Watch
 // speaks real HTTP to it, so resume, 410 and the watchdog are exercised end to end.
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { eventually, FakeHttpApi } from './testing.js';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import {
   backoffDelay,
   createInformer,
@@ -24,7 +24,7 @@ interface Logged {
 }
 
 /** Objects, an event log to replay from a resourceVersion, and the watches that are open. */
-class FakeApiServer {
+class FakeApiServer extends FakeHttpApi {
   readonly objects = new Map<string, KubernetesObject>();
   readonly watchRequests: URLSearchParams[] = [];
   readonly open = new Set<ServerResponse>();
@@ -37,30 +37,7 @@ class FakeApiServer {
   private log: Logged[] = [];
   /** Watches from a resourceVersion below this get 410 Gone. */
   private compactedRv = 0;
-  private server!: Server;
-  url = '';
 
-  async listen(): Promise<void> {
-    this.server = createServer((req, res) => this.handle(req, res));
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-
-  kubeConfig(): KubeConfig {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'fake', server: this.url, skipTLSVerify: true }],
-      users: [{ name: 'fake' }],
-      contexts: [{ name: 'fake', cluster: 'fake', user: 'fake' }],
-      currentContext: 'fake',
-    });
-    return kc;
-  }
 
   /** What the informer's `list` option returns. */
   async list(): Promise<{ items: KubernetesObject[]; metadata: { resourceVersion: string } }> {
@@ -114,7 +91,7 @@ class FakeApiServer {
     for (const res of this.open) send(res, type, obj);
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  protected handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', this.url);
     if (url.pathname !== PATH || url.searchParams.get('watch') !== 'true') {
       res.writeHead(404).end();
@@ -152,19 +129,6 @@ function vm(name: string, rv: number, data: Record<string, unknown>): Kubernetes
   };
 }
 
-/** Polls until `check` passes; the informer's work happens on sockets and timers. */
-async function eventually(check: () => void, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-}
 
 let fake: FakeApiServer;
 let informer: Informer<KubernetesObject> | undefined;

@@ -2,9 +2,10 @@
 // API server does: 409 on a create of an existing lease and on a replace whose
 // resourceVersion is stale, and MicroTime timestamps with exactly six fractional digits.
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { eventually, FakeHttpApi } from './testing.js';
+
+const eventually5s = (check: () => void) => eventually(check, 5000);
 import { electionTiming, LeaderElectionConfigError, runLeaderElection, type LeaderElection, type LeaderElectionOptions } from './leader.js';
 
 const NS = 'kubevmm-system';
@@ -17,43 +18,20 @@ interface Lease {
   spec: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string; leaseTransitions?: number };
 }
 
-class FakeLeaseApi {
+class FakeLeaseApi extends FakeHttpApi {
   lease: Lease | undefined;
   /** Every request fails with 500 (an unreachable or broken API server). */
   failing = false;
   writes = 0;
   private rv = 1;
-  private server!: Server;
-  url = '';
 
-  async listen(): Promise<void> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-
-  kubeConfig(): KubeConfig {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'fake', server: this.url, skipTLSVerify: true }],
-      users: [{ name: 'fake' }],
-      contexts: [{ name: 'fake', cluster: 'fake', user: 'fake' }],
-      currentContext: 'fake',
-    });
-    return kc;
-  }
 
   /** Writes the lease as another client would. */
   set(spec: Lease['spec']): void {
     this.lease = { metadata: { name: NAME, namespace: NS, resourceVersion: String(++this.rv) }, spec };
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let body = '';
     for await (const chunk of req) body += String(chunk);
     if (this.failing) return reply(res, 500, status(500, 'InternalError'));
@@ -87,18 +65,6 @@ function reply(res: ServerResponse, code: number, body: unknown): void {
   res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
 
-async function eventually(check: () => void, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -144,7 +110,7 @@ function candidate(identity: string, extra: Partial<LeaderElectionOptions> = {})
 
 test('a candidate creates a missing lease and leads, with MicroTime timestamps', async () => {
   const a = candidate('a');
-  await eventually(() => expect(a.election.isLeader()).toBe(true));
+  await eventually5s(() => expect(a.election.isLeader()).toBe(true));
   expect(a.started).toBe(1);
   expect(fake.lease?.spec).toMatchObject({ holderIdentity: 'a', leaseDurationSeconds: 1, leaseTransitions: 0 });
   expect(fake.lease?.spec.renewTime).toMatch(MICRO_TIME);
@@ -153,9 +119,9 @@ test('a candidate creates a missing lease and leads, with MicroTime timestamps',
 
 test('the leader renews: renewTime moves, acquireTime and transitions stay', async () => {
   const a = candidate('a');
-  await eventually(() => expect(a.election.isLeader()).toBe(true));
+  await eventually5s(() => expect(a.election.isLeader()).toBe(true));
   const first = { ...fake.lease?.spec };
-  await eventually(() => expect(fake.writes).toBeGreaterThanOrEqual(3));
+  await eventually5s(() => expect(fake.writes).toBeGreaterThanOrEqual(3));
   expect(fake.lease?.spec.renewTime).not.toBe(first.renewTime);
   expect(fake.lease?.spec.acquireTime).toBe(first.acquireTime);
   expect(fake.lease?.spec.leaseTransitions).toBe(0);
@@ -165,7 +131,7 @@ test('the leader renews: renewTime moves, acquireTime and transitions stay', asy
 test('of two candidates exactly one leads, and keeps leading', async () => {
   const a = candidate('a');
   const b = candidate('b');
-  await eventually(() => expect([a.election.isLeader(), b.election.isLeader()].filter(Boolean)).toHaveLength(1));
+  await eventually5s(() => expect([a.election.isLeader(), b.election.isLeader()].filter(Boolean)).toHaveLength(1));
   const leader = a.election.isLeader() ? 'a' : 'b';
   for (let i = 0; i < 10; i++) {
     await sleep(100);
@@ -177,7 +143,7 @@ test('of two candidates exactly one leads, and keeps leading', async () => {
 
 test('stop() releases the lease and a standby takes over at its next retry', async () => {
   const a = candidate('a');
-  await eventually(() => expect(a.election.isLeader()).toBe(true));
+  await eventually5s(() => expect(a.election.isLeader()).toBe(true));
   const b = candidate('b');
   await sleep(300);
   expect(b.election.isLeader()).toBe(false);
@@ -185,19 +151,19 @@ test('stop() releases the lease and a standby takes over at its next retry', asy
   await a.election.stop();
   expect(a.stopped).toBe(1);
   expect(a.election.isLeader()).toBe(false);
-  await eventually(() => expect(b.election.isLeader()).toBe(true));
+  await eventually5s(() => expect(b.election.isLeader()).toBe(true));
   expect(Date.now() - stoppedAt).toBeLessThan(500); // far less than the lease duration
   expect(fake.lease?.spec).toMatchObject({ holderIdentity: 'b', leaseTransitions: 1 });
 });
 
 test('a crashed leader (no release) is replaced once its lease has not changed for the lease duration', async () => {
   const a = candidate('a');
-  await eventually(() => expect(a.election.isLeader()).toBe(true));
+  await eventually5s(() => expect(a.election.isLeader()).toBe(true));
   const b = candidate('b');
   await sleep(300);
   const crashedAt = Date.now();
   await a.election.stop({ release: false });
-  await eventually(() => expect(b.election.isLeader()).toBe(true));
+  await eventually5s(() => expect(b.election.isLeader()).toBe(true));
   const took = Date.now() - crashedAt;
   expect(took).toBeGreaterThanOrEqual(800); // not before the lease could have expired
   expect(took).toBeLessThan(1000 + 2 * 100 + 300);
@@ -209,17 +175,17 @@ test('a new candidate waits a full lease duration before taking a lease it has j
   const b = candidate('b');
   await sleep(500);
   expect(b.election.isLeader()).toBe(false);
-  await eventually(() => expect(b.election.isLeader()).toBe(true));
+  await eventually5s(() => expect(b.election.isLeader()).toBe(true));
   expect(Date.now() - startedAt).toBeGreaterThanOrEqual(1000);
   expect(fake.lease?.spec).toMatchObject({ holderIdentity: 'b', leaseTransitions: 5 });
 });
 
 test('the leader steps down when it cannot renew within the renew deadline', async () => {
   const a = candidate('a');
-  await eventually(() => expect(a.election.isLeader()).toBe(true));
+  await eventually5s(() => expect(a.election.isLeader()).toBe(true));
   fake.failing = true;
   const failingAt = Date.now();
-  await eventually(() => expect(a.stopped).toBe(1));
+  await eventually5s(() => expect(a.stopped).toBe(1));
   const took = Date.now() - failingAt;
   expect(a.election.isLeader()).toBe(false);
   expect(took).toBeGreaterThanOrEqual(450);
@@ -234,9 +200,9 @@ test('the leader steps down when it cannot renew within the renew deadline', asy
 
 test('a leader whose lease was taken steps down at its next round', async () => {
   const a = candidate('a');
-  await eventually(() => expect(a.election.isLeader()).toBe(true));
+  await eventually5s(() => expect(a.election.isLeader()).toBe(true));
   fake.set({ ...fake.lease?.spec, holderIdentity: 'intruder' });
-  await eventually(() => expect(a.stopped).toBe(1));
+  await eventually5s(() => expect(a.stopped).toBe(1));
   expect(a.election.isLeader()).toBe(false);
 });
 

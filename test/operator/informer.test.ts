@@ -4,6 +4,7 @@
 import { CustomObjectsApi, type KubernetesObject } from '@kubernetes/client-node';
 import { createInformer, type Informer, type InformerEventType, type RestartReason } from '../../operator/kube/informer.js';
 import { CONTROL_PLANE_TIMEOUT_MS, useControlPlane, type ControlPlane } from './helpers/control-plane.js';
+import { eventually } from '../../operator/kube/testing.js';
 
 const GROUP = 'kubevmm.io';
 const VERSION = 'v1alpha1';
@@ -75,18 +76,7 @@ async function startInformer(): Promise<Started> {
   return s;
 }
 
-async function eventually(check: () => void, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-}
+const eventuallyWithin = (check: () => void, timeoutMs = 15_000) => eventually(check, timeoutMs, 25);
 
 test('lists existing VirtualMachines, then sees them created, modified and deleted', async () => {
   await createVm('before');
@@ -96,12 +86,12 @@ test('lists existing VirtualMachines, then sees them created, modified and delet
   expect(s.informer.get(NS, 'before')).toMatchObject({ spec: { memory: { guest: '512Mi' } } });
 
   await createVm('web');
-  await eventually(() => expect(s.events).toContain('ADDED web'));
+  await eventuallyWithin(() => expect(s.events).toContain('ADDED web'));
   await cp.kubectl('-n', NS, 'patch', 'virtualmachine', 'web', '--type=merge', '-p', '{"spec":{"runStrategy":"Halted"}}');
-  await eventually(() => expect(s.events).toContain('MODIFIED web'));
+  await eventuallyWithin(() => expect(s.events).toContain('MODIFIED web'));
   expect(s.informer.get(NS, 'web')).toMatchObject({ spec: { runStrategy: 'Halted' } });
   await cp.kubectl('-n', NS, 'delete', 'virtualmachine', 'web', 'before');
-  await eventually(() => expect(s.events).toEqual(expect.arrayContaining(['DELETED web', 'DELETED before'])));
+  await eventuallyWithin(() => expect(s.events).toEqual(expect.arrayContaining(['DELETED web', 'DELETED before'])));
   expect(s.informer.list()).toEqual([]);
   expect(s.events.filter((e) => e.endsWith(' web'))).toEqual(['ADDED web', 'MODIFIED web', 'DELETED web']);
   expect(s.informer.restarts).toBe(0);
@@ -111,13 +101,13 @@ test('lists existing VirtualMachines, then sees them created, modified and delet
 test('recovers when the apiserver restarts and sees objects created after it', async () => {
   const s = await startInformer();
   await createVm('pre-restart');
-  await eventually(() => expect(s.events).toEqual(['ADDED pre-restart']));
+  await eventuallyWithin(() => expect(s.events).toEqual(['ADDED pre-restart']));
 
   const { restartMs } = await cp.restartApiserver();
   const apiserverBack = performance.now();
   await createVm('post-restart');
   const created = performance.now();
-  await eventually(() => expect(s.events).toContain('ADDED post-restart'), 60_000);
+  await eventuallyWithin(() => expect(s.events).toContain('ADDED post-restart'), 60_000);
   const seen = s.at.get('ADDED post-restart') ?? NaN;
 
   const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
@@ -133,5 +123,5 @@ test('recovers when the apiserver restarts and sees objects created after it', a
   expect(s.informer.get(NS, 'pre-restart')).toBeDefined();
   // Still live after the recovery, not a one-off.
   await cp.kubectl('-n', NS, 'delete', 'virtualmachine', 'pre-restart');
-  await eventually(() => expect(s.events).toContain('DELETED pre-restart'));
+  await eventuallyWithin(() => expect(s.events).toContain('DELETED pre-restart'));
 }, 5 * 60_000);

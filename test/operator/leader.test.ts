@@ -4,6 +4,7 @@
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import { runLeaderElection, type LeaderElection } from '../../operator/kube/leader.js';
 import { CONTROL_PLANE_TIMEOUT_MS, useControlPlane, type ControlPlane } from './helpers/control-plane.js';
+import { eventually } from '../../operator/kube/testing.js';
 
 const NS = `leader-${process.pid}`;
 /** Short durations: whole seconds for the lease, as the API stores it. */
@@ -57,18 +58,7 @@ const leaders = (cs: Candidate[]): string[] => cs.filter((c) => c.election.isLea
 const TEST_TIMEOUT_MS = 60_000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function eventually(check: () => void, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(20);
-    }
-  }
-}
+const eventuallyWithin = (check: () => void, timeoutMs = 15_000) => eventually(check, timeoutMs, 25);
 
 async function holder(lease: string): Promise<string | undefined> {
   return (await leases.readNamespacedLease({ name: lease, namespace: NS })).spec?.holderIdentity;
@@ -76,7 +66,7 @@ async function holder(lease: string): Promise<string | undefined> {
 
 test('of two candidates exactly one leads, and the Lease names it', async () => {
   const cs = [candidate('one-leader', 'a'), candidate('one-leader', 'b')];
-  await eventually(() => expect(leaders(cs)).toHaveLength(1));
+  await eventuallyWithin(() => expect(leaders(cs)).toHaveLength(1));
   const [leader] = leaders(cs);
   // Through several renewals: still exactly one, always the same.
   for (let i = 0; i < 8; i++) {
@@ -91,7 +81,7 @@ test('of two candidates exactly one leads, and the Lease names it', async () => 
 
 async function failover(lease: string, release: boolean): Promise<number> {
   const cs = [candidate(lease, 'a'), candidate(lease, 'b')];
-  await eventually(() => expect(leaders(cs)).toHaveLength(1));
+  await eventuallyWithin(() => expect(leaders(cs)).toHaveLength(1));
   await sleep(1000); // the standby has seen a few renewals
   const old = cs.find((c) => c.election.isLeader()) as Candidate;
   const standby = cs.find((c) => c !== old) as Candidate;
@@ -99,7 +89,7 @@ async function failover(lease: string, release: boolean): Promise<number> {
   await old.election.stop({ release });
   expect(old.election.isLeader()).toBe(false);
   expect(old.stoppedLeading).toBe(1);
-  await eventually(() => expect(standby.election.isLeader()).toBe(true));
+  await eventuallyWithin(() => expect(standby.election.isLeader()).toBe(true));
   const took = (standby.startedAt ?? NaN) - stoppedAt;
   expect(await holder(lease)).toBe(standby.identity);
   return took;
