@@ -101,24 +101,24 @@ export class ClusterApi {
     }
   }
 
-  /** A PVC, or undefined when it does not exist. */
-  async getPvc(namespace: string, name: string): Promise<V1PersistentVolumeClaim | undefined> {
+  /** A read that answers undefined for an object that does not exist (404). */
+  private async getOrUndefined<T>(resource: string, fn: () => Promise<T>): Promise<T | undefined> {
     try {
-      return await this.call('get', 'persistentvolumeclaims', () => this.core.readNamespacedPersistentVolumeClaim({ namespace, name }));
+      return await this.call('get', resource, fn);
     } catch (err) {
       if (statusCode(err) === 404) return undefined;
       throw err;
     }
   }
 
+  /** A PVC, or undefined when it does not exist. */
+  getPvc(namespace: string, name: string): Promise<V1PersistentVolumeClaim | undefined> {
+    return this.getOrUndefined('persistentvolumeclaims', () => this.core.readNamespacedPersistentVolumeClaim({ namespace, name }));
+  }
+
   /** A Secret, or undefined when it does not exist. */
-  async getSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
-    try {
-      return await this.call('get', 'secrets', () => this.core.readNamespacedSecret({ namespace, name }));
-    } catch (err) {
-      if (statusCode(err) === 404) return undefined;
-      throw err;
-    }
+  getSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+    return this.getOrUndefined('secrets', () => this.core.readNamespacedSecret({ namespace, name }));
   }
 
   /** Creates a Secret; an existing one of the same name is returned instead (409). */
