@@ -74,6 +74,13 @@ describe('planReconcile: starting', () => {
     expect(kinds(observe(vm({ runStrategy }, status)))).toEqual(actions);
   });
 
+  it('clears node and address once the launcher is gone', () => {
+    const stopped = planReconcile(observe(vm({ runStrategy: 'Halted' }, { printableStatus: 'Stopping', nodeName: 'node-a', interfaces: [{ name: 'default', ipAddress: '10.0.0.7' }] })), settings);
+    expect(stopped.status.printableStatus).toBe('Stopped');
+    expect(stopped.status.nodeName).toBeUndefined();
+    expect(stopped.status.interfaces).toBeUndefined();
+  });
+
   it('starts a Manual VM when restartRequestedAt is newer than the last start', () => {
     expect(kinds(observe(vm({ runStrategy: 'Manual', restartRequestedAt: at(-10) }, { startedAt: at(-60) })))).toEqual(['createPod']);
   });

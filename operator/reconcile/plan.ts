@@ -56,6 +56,9 @@ function setPrintable(d: Draft, printable: NonNullable<VmStatus['printableStatus
 
 function planStart(d: Draft): void {
   const { obs, settings } = d;
+  // No launcher: nothing runs anywhere, so no node and no address either.
+  delete d.status.nodeName;
+  delete d.status.interfaces;
   if (!wantsStart(obs.vm, d.status)) return setPrintable(d, 'Stopped');
   const wait = backoffRemainingMs(d.status, obs.now, { baseMs: settings.crashLoopBaseMs, maxMs: settings.crashLoopMaxMs });
   if (wait > 0) {
@@ -70,8 +73,6 @@ function planStart(d: Draft): void {
   }
   d.actions.push({ kind: 'createPod', pod: desiredPod(obs, settings) });
   d.status.startedAt = obs.now.toISOString();
-  delete d.status.nodeName;
-  delete d.status.interfaces;
   setPrintable(d, 'Starting');
 }
 

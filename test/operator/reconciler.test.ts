@@ -103,7 +103,8 @@ describe('reconciling', () => {
 
     kubectl(['patch', 'vm', '-n', ns, 'web', '--type=merge', '-p', '{"spec":{"runStrategy":"Halted"}}']);
     await waitFor('pod gone', () => !pod(ns, 'web'));
-    await waitFor('VM Stopped', printable(ns, 'web', 'Stopped'));
+    const stopped = await waitFor('VM Stopped', printable(ns, 'web', 'Stopped'));
+    expect(stopped.nodeName).toBeUndefined();
 
     kubectl(['delete', 'vm', '-n', ns, 'web', '--wait=false']);
     await waitFor('VM gone', () => !getJson(['vm', '-n', ns, 'web']));
