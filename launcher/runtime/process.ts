@@ -85,7 +85,10 @@ export class QemuProcess {
 
   /** Start QEMU with `argv`. */
   static spawn(options: SpawnQemuOptions): QemuProcess {
-    const child = spawn(options.binary ?? 'qemu-system-x86_64', options.argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // A process group of its own: a Ctrl-C on the terminal (kubevmm play) signals the whole
+    // foreground group, and QEMU would quit on it at once instead of the guest shutting
+    // down. Every stop goes through the launcher.
+    const child = spawn(options.binary ?? 'qemu-system-x86_64', options.argv, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     return new QemuProcess(child, options);
   }
 
