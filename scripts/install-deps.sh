@@ -4,8 +4,9 @@
 set -euo pipefail
 
 # qemu-system-x86/qemu-utils: the hypervisor and qemu-img; ovmf: EFI firmware; xorriso: the
-# cloud-init ISO; the rest builds the test guest (test/fixtures/guest/build.sh).
-PACKAGES=(qemu-system-x86 qemu-utils ovmf xorriso busybox-static cpio dosfstools mtools syslinux syslinux-common)
+# cloud-init ISO; tmux drives `kubevmm play` in a real terminal in tests; the rest builds
+# the test guest (test/fixtures/guest/build.sh).
+PACKAGES=(qemu-system-x86 qemu-utils ovmf xorriso busybox-static cpio dosfstools mtools syslinux syslinux-common tmux)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
