@@ -14,7 +14,7 @@ import type { LauncherReport, Observed, ReconcileSettings } from './reconcile/ty
 import { launcherPodName } from './render/pod.js';
 import type { PvcModes } from './render/volumes.js';
 import type { ClusterApi } from './kube/client.js';
-import { executePlan, launcherToken, type ExecutorDeps } from './kube/executor.js';
+import { executePlan, forgetToken, launcherToken, type ExecutorDeps } from './kube/executor.js';
 import type { HandlerResult } from './queue.js';
 
 /** Read access to a cache of objects (an informer's store). */
@@ -79,6 +79,7 @@ export async function reconcile(deps: ControllerDeps, key: string): Promise<Hand
   const [namespace, name] = splitKey(key);
   const cached = deps.vms.get(namespace, name);
   if (!cached) return {}; // deleted: its pod and Secret go with it (owner references)
+  if (cached.metadata.deletionTimestamp && !deps.pods.get(namespace, launcherPodName(name))) forgetToken(cached.metadata.uid);
   const classes = new Map(deps.classes.list().map((c) => [c.metadata.name, c]));
   const checked = validateVm(cached, { classes, complete: true });
   if (!checked.value && !cached.metadata.deletionTimestamp) {

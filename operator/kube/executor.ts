@@ -28,6 +28,11 @@ export interface ExecResult {
   requeueAfterMs?: number;
 }
 
+/** True when the VM's namespace is being deleted: nothing new can be created in it. */
+export function isNamespaceTerminating(err: unknown): boolean {
+  return statusCode(err) === 403 && /being terminated/i.test(apiMessage(err));
+}
+
 /** True for the API server's refusal of a pod by a ResourceQuota. */
 export function isQuotaError(err: unknown): boolean {
   return statusCode(err) === 403 && /exceeded quota/i.test(apiMessage(err));
@@ -37,8 +42,27 @@ function owner(vm: VirtualMachine) {
   return [{ apiVersion: API_VERSION, kind: 'VirtualMachine', name: vm.metadata.name, uid: vm.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }];
 }
 
+/**
+ * Tokens already read, by VM uid: a VM's token never changes (its Secret lives and dies
+ * with the VM), and each read would cost an API call.
+ */
+const tokens = new Map<string, string>();
+
 /** The VM's control API token, creating its Secret (owned by the VM) on first use. */
 export async function launcherToken(api: ClusterApi, vm: VirtualMachine): Promise<string> {
+  const cached = vm.metadata.uid ? tokens.get(vm.metadata.uid) : undefined;
+  if (cached) return cached;
+  const token = await readOrCreateToken(api, vm);
+  if (vm.metadata.uid && token) tokens.set(vm.metadata.uid, token);
+  return token;
+}
+
+/** Forgets a deleted VM's token. */
+export function forgetToken(uid: string | undefined): void {
+  if (uid) tokens.delete(uid);
+}
+
+async function readOrCreateToken(api: ClusterApi, vm: VirtualMachine): Promise<string> {
   const namespace = vm.metadata.namespace ?? 'default';
   const name = controlSecretName(vm.metadata.name);
   const existing = await api.getSecret(namespace, name);
@@ -119,6 +143,9 @@ export async function executePlan(deps: ExecutorDeps, ctx: { vm: VirtualMachine;
     try {
       vm = await run(deps, { vm, ...(ctx.pod ? { pod: ctx.pod } : {}) }, action);
     } catch (err) {
+      // The namespace controller is deleting everything in it: starting anything is moot,
+      // and the VM's own deletion will come through the informer.
+      if (isNamespaceTerminating(err)) return {};
       if (action.kind !== 'createPod' || !isQuotaError(err)) throw err;
       status = quotaStatus(status, apiMessage(err), deps.now());
       events = ctx.vm.status?.printableStatus === 'ErrorQuotaExceeded' ? [] : [{ type: 'Warning', reason: 'ErrorQuotaExceeded', message: apiMessage(err) }];
