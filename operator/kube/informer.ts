@@ -5,6 +5,7 @@
  * that delivers nothing (no event, no bookmark) for `watchdogMs`.
  */
 import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { wakeableSleep } from './sleep.js';
 
 /** The event types the cache reports; bookmarks and errors stay inside the informer. */
 export type InformerEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -341,16 +342,7 @@ class SupervisedInformer<T extends KubernetesObject> implements Informer<T> {
   /** Waits out the backoff after failures; returns at once when the last attempt went well. */
   private pause(): Promise<void> {
     if (this.failures === 0 || this.stopped) return Promise.resolve();
-    const delay = backoffDelay(this.failures, this.backoff);
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.interrupt = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, delay);
-      this.interrupt = done;
-    });
+    return wakeableSleep(backoffDelay(this.failures, this.backoff), (wake) => (this.interrupt = wake));
   }
 
   private emit(type: InformerEventType, obj: T): void {

@@ -9,6 +9,7 @@
  * Once leadership is lost the election is over (onStoppedLeading; the caller should exit).
  */
 import { ApiException, CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import { wakeableSleep } from './sleep.js';
 
 export interface LeaderElectionOptions {
   kc: KubeConfig;
@@ -248,15 +249,7 @@ class LeaseElector implements LeaderElection {
   }
 
   private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake = done;
-    });
+    return wakeableSleep(ms, (wake) => (this.wake = wake));
   }
 
   /** A throwing callback must not end the loop (nor leave a timer's exception unhandled). */
