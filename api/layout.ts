@@ -22,6 +22,11 @@ export const LAYOUT = {
   /** Bearer token of the control API (a per-VM Secret). */
   tokenDir: `${RUN_DIR}/control`,
   tokenFile: `${RUN_DIR}/control/token`,
+  /**
+   * TLS-PSK key of the VM's NBD exports, a second key of the same per-VM Secret, so it sits
+   * in tokenDir. QEMU's tls-creds-psk reads `<dir>/keys.psk` with lines `user:hexkey`.
+   */
+  pskFile: `${RUN_DIR}/control/keys.psk`,
   /** Writable scratch: sockets, logs, EFI vars, the cidata ISO. */
   runtimeDir: `${RUN_DIR}/runtime`,
   /** Static tools (busybox) the launcher image hands to containerDisk copy containers. */
@@ -38,3 +43,27 @@ export const VM_ANNOTATION = 'kubevmm.io/vm';
 export const SPEC_HASH_ANNOTATION = 'kubevmm.io/spec-hash';
 /** Label that ties launcher and attachment pods to their VM. */
 export const VM_LABEL = 'kubevmm.io/vm';
+
+/** The NBD export an attachment pod serves for one hotplugged PVC (ADR 0005). */
+export const NBD_EXPORT = {
+  /** TCP port qemu-storage-daemon listens on in the attachment pod. */
+  port: 10809,
+  /** Export name; one export per attachment pod. */
+  name: 'disk',
+  /** PSK identity in keys.psk. */
+  pskUser: 'kubevmm',
+  /** Where the attachment pod mounts a Filesystem PVC (it holds disk.img). */
+  volumeDir: `${RUN_DIR}/export`,
+  /** Where the attachment pod sees a Block PVC. */
+  blockDevice: '/dev/kubevmm/export',
+  /** Where the attachment pod mounts the PSK (keys.psk only). */
+  pskDir: `${RUN_DIR}/nbd`,
+} as const;
+
+/** Secret key of the per-VM Secret holding the control token. */
+export const TOKEN_KEY = 'token';
+/** Secret key of the per-VM Secret holding the NBD TLS-PSK (`kubevmm:<hex>`). */
+export const PSK_KEY = 'keys.psk';
+
+/** Label on attachment pods naming the hotplugged disk they export. */
+export const DISK_LABEL = 'kubevmm.io/disk';
