@@ -1,4 +1,4 @@
-import { driftedCrdFiles, renderCrdFiles } from './generate.js';
+import { CHART_CRD_DIR, driftedCrdFiles, renderCrdFiles } from './generate.js';
 import { virtualMachineClassCrd, virtualMachineCrd } from './crds.js';
 
 type Node = Record<string, unknown>;
@@ -17,6 +17,10 @@ const schemaOf = (crd: { spec: { versions: { schema: { openAPIV3Schema: object }
 describe('CRDs', () => {
   it('crds/ matches the generator output (run `npm run crds` after changing api/schema)', () => {
     expect(driftedCrdFiles()).toEqual([]);
+  });
+
+  it('the Helm chart installs the same CRDs as crds/ (helm/kubevmm/crds)', () => {
+    expect(driftedCrdFiles(CHART_CRD_DIR)).toEqual([]);
   });
 
   it.each([
