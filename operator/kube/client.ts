@@ -29,6 +29,11 @@ export interface ApiCall {
   verb: 'get' | 'list' | 'watch' | 'create' | 'patch' | 'delete' | 'update';
   group: string;
   resource: string;
+  /**
+   * `own-namespace`: only in the operator's namespace (a Role, not the ClusterRole).
+   * `named`: only on the object the chart names (RBAC resourceNames).
+   */
+  scope?: 'own-namespace' | 'named';
 }
 
 /** Every call ClusterApi and the informers make: the operator's RBAC, exactly. */
@@ -47,13 +52,13 @@ export const OPERATOR_API_CALLS: readonly ApiCall[] = [
   { verb: 'get', group: '', resource: 'secrets' },
   { verb: 'create', group: '', resource: 'secrets' },
   { verb: 'create', group: '', resource: 'events' },
-  { verb: 'get', group: 'coordination.k8s.io', resource: 'leases' },
-  { verb: 'create', group: 'coordination.k8s.io', resource: 'leases' },
-  { verb: 'update', group: 'coordination.k8s.io', resource: 'leases' },
+  { verb: 'get', group: 'coordination.k8s.io', resource: 'leases', scope: 'own-namespace' },
+  { verb: 'create', group: 'coordination.k8s.io', resource: 'leases', scope: 'own-namespace' },
+  { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', scope: 'own-namespace' },
 ];
 
-/** Observes each request: verb, resource and HTTP code (0 when no response came). */
-export type RequestObserver = (verb: string, resource: string, code: number) => void;
+/** Observes each request: verb, resource, HTTP code (0 when no response came) and duration. */
+export type RequestObserver = (verb: string, resource: string, code: number, seconds: number) => void;
 
 /** The HTTP status of a failed call, or 0 for a network error. */
 export function statusCode(err: unknown): number {
@@ -91,12 +96,14 @@ export class ClusterApi {
   }
 
   private async call<T>(verb: string, resource: string, fn: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
     try {
       const result = await fn();
-      this.observe(verb, resource, 200);
+      this.observe(verb, resource, 200, seconds());
       return result;
     } catch (err) {
-      this.observe(verb, resource, statusCode(err));
+      this.observe(verb, resource, statusCode(err), seconds());
       throw err;
     }
   }

@@ -1,0 +1,102 @@
+// The Helm chart as a platform team reads it: it lints, renders in every supported shape,
+// grants exactly the operator's API calls, starts hardened pods, and passes its values to
+// the operator in a form the operator accepts.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { OPERATOR_API_CALLS } from '../../operator/kube/client.js';
+import { configFromOptions, withConfigOptions } from '../../operator/config.js';
+import { CHART_DIR, helm, pick, template, type Manifest } from './helpers/helm.js';
+import { grantedLines, neededLines, ruleStrings } from './helpers/rbac.js';
+
+interface Container {
+  name: string;
+  args?: string[];
+  env?: { name: string; value?: string }[];
+  securityContext?: Record<string, unknown>;
+}
+
+function podSpec(o: Manifest): { securityContext?: Record<string, unknown>; containers: Container[] } {
+  return (o.spec as { template: { spec: { securityContext?: Record<string, unknown>; containers: Container[] } } }).template.spec;
+}
+
+function envOf(deployment: Manifest): Record<string, string> {
+  const env = podSpec(deployment).containers[0]?.env ?? [];
+  return Object.fromEntries(env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+}
+
+describe('helm/kubevmm', () => {
+  it('passes helm lint --strict', async () => {
+    const out = await helm('lint', CHART_DIR, '--strict', '--kube-version', '1.37.2');
+    expect(out).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+  });
+
+  it.each([
+    ['defaults', {}],
+    ['cert-manager and ServiceMonitor', { 'webhook.certManager.enabled': true, 'metrics.serviceMonitor.enabled': true }],
+    ['no webhook, no device plugin, no network policies, 0 replicas', { 'webhook.enabled': false, 'devicePlugin.enabled': false, 'networkPolicy.enabled': false, replicaCount: 0 }],
+  ])('renders with %s', async (_name, set) => {
+    const objects = await template(set);
+    expect(objects.map((o) => o.kind)).toEqual(expect.arrayContaining(['Deployment', 'ServiceAccount', 'ClusterRole', 'Role', 'Service']));
+    for (const o of objects) expect(o.metadata.name).toMatch(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
+  });
+
+  it('refuses values outside the schema, naming the value', async () => {
+    await expect(template({ accelerator: 'qemu' })).rejects.toThrow(/accelerator.*kvm.*tcg.*auto/s);
+    await expect(template({ cpuAllocationRatio: 0 })).rejects.toThrow(/cpuAllocationRatio/);
+    await expect(template({ webhoook: true })).rejects.toThrow(/webhoook/);
+  });
+
+  it('ships the CRDs of crds/, byte for byte', () => {
+    const ours = readdirSync('crds').sort();
+    expect(readdirSync(join(CHART_DIR, 'crds')).sort()).toEqual(ours);
+    for (const file of ours) expect(readFileSync(join(CHART_DIR, 'crds', file), 'utf8')).toBe(readFileSync(join('crds', file), 'utf8'));
+  });
+
+  it('grants exactly the API calls the operator makes (OPERATOR_API_CALLS), no wildcards', async () => {
+    const objects = await template();
+    expect(grantedLines(objects)).toEqual(neededLines(OPERATOR_API_CALLS));
+    expect(ruleStrings(objects)).not.toContain('*');
+  });
+
+  it('with cert-manager, the operator may no longer touch its webhook configuration', async () => {
+    const granted = grantedLines(await template({ 'webhook.certManager.enabled': true }));
+    expect(granted.filter((l) => l.includes('validatingwebhookconfigurations'))).toEqual([]);
+    expect(neededLines(OPERATOR_API_CALLS)).toEqual(expect.arrayContaining(granted));
+  });
+
+  it('runs the operator hardened: non-root, read-only root, no capabilities, no privilege escalation', async () => {
+    const deployment = pick(await template(), 'Deployment');
+    const spec = podSpec(deployment);
+    expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(spec.containers[0]?.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect((deployment.spec as { replicas: number }).replicas).toBe(2);
+    expect(pick(await template(), 'PodDisruptionBudget').spec).toMatchObject({ minAvailable: 1 });
+  });
+
+  it('hands the operator settings from values in a form the operator accepts', async () => {
+    const values = { accelerator: 'tcg', cpuAllocationRatio: 4, memoryOvercommitPercent: 150, launcherImage: 'registry.local/launcher:9', hotplugPorts: 8, kvmResourceName: 'example.com/kvm' };
+    const env = envOf(pick(await template(values), 'Deployment'));
+    const saved = { ...process.env };
+    try {
+      Object.assign(process.env, env);
+      const cmd = withConfigOptions(new Command()).exitOverride();
+      cmd.parse([], { from: 'user' });
+      expect(configFromOptions(cmd.opts())).toEqual(values);
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  it('fails the webhook closed for VirtualMachines and points it at the operator', async () => {
+    const objects = await template();
+    const config = pick(objects, 'ValidatingWebhookConfiguration');
+    const hooks = config.webhooks as { name: string; failurePolicy: string; clientConfig: { service: { name: string; path: string } } }[];
+    expect(hooks.map((h) => [h.name, h.failurePolicy, h.clientConfig.service.path])).toEqual([
+      ['virtualmachines.validate.kubevmm.io', 'Fail', '/validate/virtualmachines'],
+      ['virtualmachineclasses.validate.kubevmm.io', 'Fail', '/validate/virtualmachineclasses'],
+    ]);
+    const service = pick(objects, 'Service', hooks[0]!.clientConfig.service.name);
+    expect(envOf(pick(objects, 'Deployment')).KUBEVMM_WEBHOOK_SERVICE).toBe(service.metadata.name);
+  });
+});
