@@ -10,6 +10,7 @@ import { Command, Option } from 'commander';
 import { LAYOUT } from '../api/layout.js';
 import type { LauncherVm } from '../api/resolve.js';
 import { startControlServer, type ControlServer } from './control/index.js';
+import { PROGRAMS } from './programs.js';
 import { RUNTIME_FILES } from './qemu/index.js';
 import type { AcceleratorChoice } from './runtime/accel.js';
 import { attachConsole } from './runtime/console.js';
@@ -226,7 +227,7 @@ function program(setExit: (code: number) => void): Command {
     .option('--tls-key <file>', 'key of --tls-cert')
     .option('--runtime-dir <dir>', 'sockets, logs, cidata ISO, EFI vars', LAYOUT.runtimeDir)
     .option('--termination-log <file>', 'where the one-line exit reason goes', TERMINATION_LOG)
-    .option('--qemu <binary>', 'QEMU binary', 'qemu-system-x86_64')
+    .option('--qemu <binary>', 'QEMU binary', PROGRAMS.qemu)
     .action(async (flags: RunFlags) => setExit(await runCommand(flags)));
   cli
     .command('console')

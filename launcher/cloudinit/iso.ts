@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { PROGRAMS } from '../programs.js';
 import { CidataBuildError, MissingProgramError } from './errors.js';
 import type { NocloudFiles } from './nocloud.js';
 
@@ -54,7 +55,7 @@ export async function writeCidataIso(files: NocloudFiles, outPath: string, optio
       if (content !== undefined) await writeFile(join(source, name), content, { mode: 0o600 });
     }
     const iso = join(staging, 'cidata.iso');
-    await run(options.xorriso ?? 'xorriso', xorrisoArgs(source, iso));
+    await run(options.xorriso ?? PROGRAMS.xorriso, xorrisoArgs(source, iso));
     await chmod(iso, 0o600);
     await rename(iso, outPath);
   } finally {

@@ -2,6 +2,7 @@
 // and crash failures there, and nowhere else), and report how it ended.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { PROGRAMS } from '../programs.js';
 
 /** How QEMU ended. */
 export interface QemuExit {
@@ -88,7 +89,7 @@ export class QemuProcess {
     // A process group of its own: a Ctrl-C on the terminal (kubevmm play) signals the whole
     // foreground group, and QEMU would quit on it at once instead of the guest shutting
     // down. Every stop goes through the launcher.
-    const child = spawn(options.binary ?? 'qemu-system-x86_64', options.argv, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(options.binary ?? PROGRAMS.qemu, options.argv, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     return new QemuProcess(child, options);
   }
 

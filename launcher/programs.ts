@@ -1,0 +1,16 @@
+// The programs the launcher starts, under the names it looks them up by on PATH. Every spawn
+// site takes its default from here, and cli/dockerfile.test.ts checks that the launcher image
+// installs the Debian package of each one, so the image cannot fall behind the code.
+
+/** Programs the launcher runs, by role. */
+export const PROGRAMS = {
+  /** The hypervisor, one per VM (`launcher run`; `--qemu` overrides it). */
+  qemu: 'qemu-system-x86_64',
+  /** Builds the cloud-init NoCloud ISO (launcher/cloudinit). */
+  xorriso: 'xorriso',
+  /** Serves a hotplugged PVC over NBD from an attachment pod (ADR 0005, `launcher export`). */
+  storageDaemon: 'qemu-storage-daemon',
+} as const;
+
+/** The name of one program in {@link PROGRAMS}. */
+export type ProgramName = (typeof PROGRAMS)[keyof typeof PROGRAMS];
