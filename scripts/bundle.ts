@@ -1,0 +1,114 @@
+// Bundles the images' entry points into single ESM files under dist/ (`npm run bundle`), so the
+// images run plain `node dist/<name>.mjs`: no tsx, no node_modules, about half the memory of
+// loading the TypeScript through tsx. Nothing is external; the bundles carry a source map.
+//
+//   tsx scripts/bundle.ts [--outdir DIR] [NAME...]    (default: every entry, into dist/)
+
+import { access } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build, type BuildOptions } from 'esbuild';
+
+/** One bundle: `<outdir>/<name>.mjs` built from `source` (relative to the repository). */
+export interface BundleEntry {
+  name: string;
+  source: string;
+}
+
+/**
+ * The bundles the images ship. launcher/main.ts and operator/main.ts start their CLI when run
+ * as the main module, which the bundle is, so they need no separate bin entry.
+ */
+export const ENTRIES: readonly BundleEntry[] = [
+  { name: 'operator', source: 'operator/main.ts' },
+  { name: 'launcher', source: 'launcher/main.ts' },
+];
+
+/** The repository root (this file lives in scripts/). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * CommonJS dependencies (commander, client-node, grpc-js, ...) call `require` for Node's
+ * built-ins, which an ES module lacks; esbuild's shim throws "Dynamic require ... is not
+ * supported" without a real one in scope.
+ */
+const REQUIRE_SHIM = "import { createRequire as __kubevmmCreateRequire } from 'node:module';\nconst require = __kubevmmCreateRequire(import.meta.url);";
+
+/** Options of {@link bundle}. */
+export interface BundleOptions {
+  /** Where the .mjs files go. */
+  outDir: string;
+  /** Which bundles; default {@link ENTRIES}. */
+  entries?: readonly BundleEntry[];
+  /** Repository root the sources are relative to; default {@link REPO_ROOT}. */
+  root?: string;
+}
+
+/** esbuild's options for one entry. */
+export function buildOptions(entry: BundleEntry, outDir: string, root: string): BuildOptions {
+  return {
+    entryPoints: [join(root, entry.source)],
+    outfile: join(outDir, `${entry.name}.mjs`),
+    absWorkingDir: root,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    sourcemap: true,
+    minify: false,
+    banner: { js: REQUIRE_SHIM },
+    logLevel: 'warning',
+  };
+}
+
+/** Picks entries by name; an unknown name is an error that lists the known ones. */
+export function selectEntries(names: readonly string[], entries: readonly BundleEntry[] = ENTRIES): BundleEntry[] {
+  if (names.length === 0) return [...entries];
+  return names.map((name) => {
+    const entry = entries.find((e) => e.name === name);
+    if (!entry) throw new Error(`unknown bundle ${name}; known: ${entries.map((e) => e.name).join(', ')}`);
+    return entry;
+  });
+}
+
+/** Builds the bundles; resolves with the written .mjs paths. */
+export async function bundle(options: BundleOptions): Promise<string[]> {
+  const root = options.root ?? REPO_ROOT;
+  const entries = options.entries ?? ENTRIES;
+  for (const entry of entries) {
+    await access(join(root, entry.source)).catch(() => {
+      throw new Error(`bundle ${entry.name}: entry point ${entry.source} does not exist`);
+    });
+  }
+  const outDir = resolve(options.outDir);
+  await Promise.all(entries.map((entry) => build(buildOptions(entry, outDir, root))));
+  return entries.map((entry) => join(outDir, `${entry.name}.mjs`));
+}
+
+/** `[--outdir DIR] [NAME...]` into bundle options. */
+export function parseArgs(argv: readonly string[]): BundleOptions {
+  const names: string[] = [];
+  let outDir = join(REPO_ROOT, 'dist');
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--outdir') {
+      const value = argv[++i];
+      if (!value) throw new Error('--outdir needs a directory');
+      outDir = value;
+    } else if (arg.startsWith('-')) {
+      throw new Error(`unknown option ${arg}; usage: bundle [--outdir DIR] [NAME...]`);
+    } else {
+      names.push(arg);
+    }
+  }
+  return { outDir, entries: selectEntries(names) };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  try {
+    for (const file of await bundle(parseArgs(process.argv.slice(2)))) process.stdout.write(`${file}\n`);
+  } catch (err) {
+    process.stderr.write(`bundle: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+}
