@@ -42,9 +42,10 @@ program
   .option('--disk <name=path>', 'local image file or block device for a disk (repeatable)', collect, [])
   .addOption(new Option('--accel <accel>', 'accelerator').choices(['kvm', 'tcg', 'auto']).default('auto'))
   .option('--name <vm>', 'which VirtualMachine, when FILE holds several')
+  .option('--watch', 'apply edits of FILE while the VM runs: hotpluggable disks are attached and detached, paused pauses and resumes; other changes are reported as needing a restart')
   .addHelpText('after', '\nCtrl-] detaches the console; Ctrl-C shuts the guest down gracefully.')
-  .action(async (file: string, flags: { disk: string[]; accel: PlayOptions['accel']; name?: string }) => {
-    const opts: PlayOptions = { disks: flags.disk, accel: flags.accel, ...(flags.name ? { name: flags.name } : {}) };
+  .action(async (file: string, flags: { disk: string[]; accel: PlayOptions['accel']; name?: string; watch?: boolean }) => {
+    const opts: PlayOptions = { disks: flags.disk, accel: flags.accel, ...(flags.name ? { name: flags.name } : {}), ...(flags.watch ? { watchFile: file } : {}) };
     const vm = selectVm(await loadManifests([file]), opts);
     process.exitCode = await play(vm, opts);
   });

@@ -1,7 +1,8 @@
 /**
- * `kubevmm play FILE [--disk NAME=PATH]... [--accel kvm|tcg|auto]`: runs a VM locally through
- * the launcher, with no cluster. The serial console is on the terminal: Ctrl-] detaches it,
- * Ctrl-C asks the guest to shut down. Exit code 0 when the guest powered off.
+ * `kubevmm play FILE [--disk NAME=PATH]... [--accel kvm|tcg|auto] [--watch]`: runs a VM locally
+ * through the launcher, with no cluster. The serial console is on the terminal: Ctrl-] detaches
+ * it, Ctrl-C asks the guest to shut down. Exit code 0 when the guest powered off. With --watch,
+ * edits of FILE apply live where they can (cli/watch.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -17,7 +18,9 @@ import { validateDocuments } from '../api/validate.js';
 import { attachConsole, startLauncher, type LauncherHandle } from '../launcher/main.js';
 import { CONSOLE_ESCAPE } from '../launcher/runtime/console.js';
 import { parseDiskMappings } from '../launcher/runtime/diskpaths.js';
-import type { LoadedDocument } from './load.js';
+import { parseManifests, type LoadedDocument } from './load.js';
+import { watchManifest, type ManifestWatch } from './watch.js';
+import { appliedAtStart } from './watch-plan.js';
 
 const CTRL_C = 0x03;
 
@@ -27,6 +30,8 @@ export interface PlayOptions {
   accel: AcceleratorChoice;
   /** Which VM of the file, when it holds several. */
   name?: string;
+  /** Watch this manifest file (the one played) and apply its edits while the VM runs. */
+  watchFile?: string;
 }
 
 /** A problem with the input, found before anything runs. */
@@ -103,10 +108,42 @@ async function runConsole(handle: LauncherHandle, interrupt: () => void): Promis
   }
 }
 
+/**
+ * The `--disk` files to start with, and those kept for later: with --watch a name the spec
+ * does not have yet may be hotplugged once the file gains it; without, it is a typo that the
+ * launcher refuses.
+ */
+export function splitDiskPaths(vm: LauncherVm, paths: Readonly<Record<string, string>>, watching: boolean): { now: Record<string, string>; later: string[] } {
+  if (!watching) return { now: { ...paths }, later: [] };
+  const names = new Set(vm.disks.map((d) => d.name));
+  const now = Object.fromEntries(Object.entries(paths).filter(([name]) => names.has(name)));
+  return { now, later: Object.keys(paths).filter((name) => !names.has(name)) };
+}
+
+/** Messages while the console may hold the terminal in raw mode, where "\n" alone does not return the carriage. */
+function consoleLine(line: string): void {
+  process.stderr.write(process.stdin.isTTY ? `\r\nkubevmm: ${line}\r\n` : `kubevmm: ${line}\n`);
+}
+
+function startWatch(handle: LauncherHandle, vm: LauncherVm, paths: Readonly<Record<string, string>>, opts: PlayOptions & { watchFile: string }): ManifestWatch {
+  const file = opts.watchFile;
+  consoleLine(`watching ${file}: hotpluggable disks and paused apply live; other changes need a restart`);
+  return watchManifest({
+    file,
+    load: (text) => selectVm(parseManifests(text, file), opts),
+    vm: handle,
+    applied: appliedAtStart(vm, paths),
+    paths,
+    log: consoleLine,
+  });
+}
+
 /** Runs the VM to its end; returns the process exit code. */
 export async function play(vm: LauncherVm, opts: PlayOptions): Promise<number> {
   const log = (line: string) => process.stderr.write(`kubevmm: ${line}\n`);
-  const disks = parseDiskMappings(opts.disks);
+  const paths = parseDiskMappings(opts.disks);
+  const { now: disks, later } = splitDiskPaths(vm, paths, Boolean(opts.watchFile));
+  for (const name of later) log(`--disk ${name}: ${opts.watchFile} has no disk ${name} yet; it is attached when a hotpluggable disk ${name} is added`);
   const ports = await hostPorts(vm);
   const runtimeDir = await mkdtemp(join(tmpdir(), `kubevmm-${vm.name.slice(0, 20)}-`));
   let handle: LauncherHandle;
@@ -118,17 +155,22 @@ export async function play(vm: LauncherVm, opts: PlayOptions): Promise<number> {
   }
   for (const [guest, host] of Object.entries(ports)) log(`guest port ${guest} is forwarded from port ${host} of this machine`);
   let stopping = false;
+  let watcher: ManifestWatch | undefined;
   const interrupt = () => {
     if (stopping) return;
     stopping = true;
+    watcher?.close();
     log('shutting down the guest (ACPI); it is stopped when the grace period ends');
     void handle.stop({ reason: 'Interrupted', message: 'Ctrl-C in kubevmm play' });
   };
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
-  await handle.started.catch(() => undefined);
+  const started = await handle.started.then(() => true).catch(() => false);
+  const watchFile = opts.watchFile;
+  if (started && watchFile && !stopping) watcher = startWatch(handle, vm, paths, { ...opts, watchFile });
   void runConsole(handle, interrupt).catch((err: unknown) => log(`console: ${String(err)}`));
   const result = await handle.done;
+  watcher?.close();
   restoreTerminal();
   process.off('SIGINT', interrupt);
   process.off('SIGTERM', interrupt);
