@@ -1,0 +1,136 @@
+/**
+ * The webhook's own small PKI: an ECDSA P-256 CA and serving certificates it signs, made
+ * with @peculiar/x509 on Node's WebCrypto, all PEM (certificates, PKCS#8 keys) so they go
+ * into a kubernetes.io/tls Secret and straight into node:tls.
+ */
+import { webcrypto } from 'node:crypto';
+import type * as X509 from '@peculiar/x509';
+import { BACKDATE_MS, CA_LIFETIME_MS, SERVING_LIFETIME_MS, sanKinds, type CertFacts } from './cert-policy.js';
+
+const crypto = webcrypto as unknown as Crypto;
+
+type X509Lib = typeof X509;
+let loading: Promise<X509Lib> | undefined;
+
+/**
+ * @peculiar/x509, loaded after the Reflect shim it needs. A dynamic import, because module
+ * loaders (jest's among them) may evaluate a CommonJS dependency before a sibling import.
+ */
+function lib(): Promise<X509Lib> {
+  loading ??= import('./reflect-shim.js').then(() => import('@peculiar/x509'));
+  return loading;
+}
+const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+
+/** A certificate and its private key, PEM. */
+export interface PemPair {
+  certPem: string;
+  keyPem: string;
+}
+
+/** A certificate could not be read. */
+export class CertificateError extends Error {
+  override readonly name = 'CertificateError';
+}
+
+async function newKeys(): Promise<CryptoKeyPair> {
+  return crypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']);
+}
+
+async function keyPem(key: CryptoKey): Promise<string> {
+  const x509 = await lib();
+  return x509.PemConverter.encode(await crypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY');
+}
+
+/** Creates a self-signed CA valid from (now - 5 min) for five years. */
+export async function createCa(now: Date, commonName = 'kubevmm-webhook-ca'): Promise<PemPair> {
+  const x509 = await lib();
+  const keys = await newKeys();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      name: `CN=${commonName}`,
+      keys,
+      notBefore: new Date(now.getTime() - BACKDATE_MS),
+      notAfter: new Date(now.getTime() + CA_LIFETIME_MS),
+      signingAlgorithm: ALGORITHM,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
+      ],
+    },
+    crypto,
+  );
+  return { certPem: cert.toString('pem'), keyPem: await keyPem(keys.privateKey) };
+}
+
+/**
+ * Issues a serving certificate for `sans` (DNS names and IP addresses) signed by `ca`, valid
+ * for 90 days but never past the CA.
+ */
+export async function createServing(ca: PemPair, sans: readonly string[], now: Date): Promise<PemPair> {
+  const x509 = await lib();
+  const caCert = await parse(ca.certPem);
+  const caKey = await crypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(ca.keyPem), ALGORITHM, false, ['sign']);
+  const keys = await newKeys();
+  const { dns, ip } = sanKinds(sans);
+  const notAfter = Math.min(now.getTime() + SERVING_LIFETIME_MS, caCert.notAfter.getTime());
+  const cert = await x509.X509CertificateGenerator.create(
+    {
+      subject: `CN=${dns[0] ?? ip[0] ?? 'kubevmm-webhook'}`,
+      issuer: caCert.subject,
+      publicKey: keys.publicKey,
+      signingKey: caKey,
+      notBefore: new Date(now.getTime() - BACKDATE_MS),
+      notAfter: new Date(notAfter),
+      signingAlgorithm: ALGORITHM,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+        new x509.SubjectAlternativeNameExtension([...dns.map((value) => ({ type: 'dns' as const, value })), ...ip.map((value) => ({ type: 'ip' as const, value }))]),
+        await x509.AuthorityKeyIdentifierExtension.create(caCert, false, crypto),
+      ],
+    },
+    crypto,
+  );
+  return { certPem: cert.toString('pem'), keyPem: await keyPem(keys.privateKey) };
+}
+
+/** The PEM blocks of a bundle, in order. */
+export function pemBlocks(pem: string): string[] {
+  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}
+
+function firstPem(pem: string): string {
+  const first = pemBlocks(pem)[0];
+  if (!first) throw new CertificateError('no PEM certificate found');
+  return first;
+}
+
+async function parse(pem: string): Promise<X509.X509Certificate> {
+  const x509 = await lib();
+  try {
+    return new x509.X509Certificate(firstPem(pem));
+  } catch (err) {
+    throw new CertificateError(`not a readable certificate: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** Validity and names of the first certificate in `pem`. */
+export async function certFacts(pem: string): Promise<CertFacts> {
+  const x509 = await lib();
+  const cert = await parse(pem);
+  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+  return { notBefore: cert.notBefore, notAfter: cert.notAfter, sans: san ? san.names.toJSON().map((n) => n.value) : [] };
+}
+
+/** True when the first certificate in `certPem` was signed by the first one in `caPem`. */
+export async function signedBy(certPem: string, caPem: string): Promise<boolean> {
+  try {
+    const [cert, ca] = await Promise.all([parse(certPem), parse(caPem)]);
+    return await cert.verify({ publicKey: ca.publicKey, signatureOnly: true }, crypto);
+  } catch {
+    return false;
+  }
+}
