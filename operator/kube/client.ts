@@ -46,6 +46,8 @@ export const OPERATOR_API_CALLS: readonly ApiCall[] = [
   { verb: 'watch', group: GROUP, resource: 'virtualmachineclasses' },
   { verb: 'list', group: '', resource: 'pods' },
   { verb: 'watch', group: '', resource: 'pods' },
+  // Server-side apply of an absent object is a create: RBAC checks both verbs.
+  { verb: 'create', group: '', resource: 'pods' },
   { verb: 'patch', group: '', resource: 'pods' },
   { verb: 'delete', group: '', resource: 'pods' },
   { verb: 'get', group: '', resource: 'persistentvolumeclaims' },
