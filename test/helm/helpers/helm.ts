@@ -38,7 +38,7 @@ export async function helm(...args: string[]): Promise<string> {
     return (await run(bin, args, { env: process.env, maxBuffer: 32 * 1024 * 1024 })).stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`helm ${args.join(' ')} failed: ${e.stderr || e.message}`);
+    throw new Error(`helm ${args.join(' ')} failed: ${e.stderr || e.message}`, { cause: err });
   }
 }
 

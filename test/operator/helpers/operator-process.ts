@@ -44,9 +44,9 @@ export interface OperatorProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts the operator with `args`; its JSON logs are kept for assertions. */
-export function startOperator(args: string[]): OperatorProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'operator/main.ts', ...args], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts the operator with `args` (and `env`, default this process's); its JSON logs are kept for assertions. */
+export function startOperator(args: string[], env: NodeJS.ProcessEnv = process.env): OperatorProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'operator/main.ts', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let logs = '';
   child.stdout?.on('data', (c: Buffer) => (logs += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (logs += c.toString()));

@@ -1,0 +1,155 @@
+// `helm install` of the chart on the real local control plane, then the operator run with
+// the chart's ServiceAccount token (no kubelet runs the Deployment here, so it has 0 replicas):
+// the RBAC the chart grants is enough to reconcile a VM end to end, and the API server
+// reports nothing granted beyond the calls the code declares.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
+import { OPERATOR_API_CALLS } from '../../operator/kube/client.js';
+import { CONTROL_PLANE_TIMEOUT_MS, useControlPlane, type ControlPlane } from '../operator/helpers/control-plane.js';
+import { getJson, kubectl, startOperator, waitFor, type OperatorProcess } from '../operator/helpers/operator-process.js';
+import { CHART_DIR, helm, helmBinDir, type Manifest } from './helpers/helm.js';
+import { neededLines } from './helpers/rbac.js';
+
+const RUN = Date.now().toString(36).slice(-5);
+const RELEASE = `kubevmm-${RUN}`;
+const SYSTEM_NS = `kubevmm-system-${RUN}`;
+const VM_NS = `helm-vms-${RUN}`;
+
+let cp: ControlPlane;
+let operator: OperatorProcess | undefined;
+let installOutput = '';
+let saKubeconfig = '';
+/** The namespace's default ServiceAccount, bound to nothing: what every ServiceAccount may do. */
+let baselineKubeconfig = '';
+
+interface ResourceRule {
+  verbs: string[];
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+}
+
+/** A kubeconfig for a ServiceAccount: the admin's cluster, a TokenRequest token. */
+function serviceAccountKubeconfig(ns: string, name: string): string {
+  const token = kubectl(['create', 'token', name, '-n', ns, '--duration', '2h']).stdout.trim();
+  const admin = parse(readFileSync(process.env.KUBECONFIG!, 'utf8')) as { clusters: { cluster: Record<string, string> }[] };
+  const cluster = admin.clusters[0]!.cluster;
+  const file = join(mkdtempSync(join(tmpdir(), 'kubevmm-sa-')), 'kubeconfig');
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'local', cluster }],
+    users: [{ name: 'sa', user: { token } }],
+    contexts: [{ name: 'sa', context: { cluster: 'local', user: 'sa' } }],
+    'current-context': 'sa',
+  };
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
+/** What the API server says `kubeconfig`'s user may do in `ns` (SelfSubjectRulesReview), as rule lines. */
+function rulesIn(kubeconfig: string, ns: string): Set<string> {
+  const review = { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace: ns } };
+  const out = kubectl(['--kubeconfig', kubeconfig, 'create', '--validate=false', '-f', '-', '-o', 'json'], { input: JSON.stringify(review) }).stdout;
+  const rules = (JSON.parse(out) as { status: { resourceRules: ResourceRule[] } }).status.resourceRules;
+  return new Set(
+    rules.flatMap((r) => {
+      const scope = r.resourceNames?.length ? 'named' : 'cluster';
+      return (r.apiGroups ?? []).flatMap((g) => (r.resources ?? []).flatMap((res) => r.verbs.map((v) => `${v} ${g || 'core'}/${res} ${scope}`)));
+    }),
+  );
+}
+
+/** What the chart grants its ServiceAccount in `ns`: its rules minus what any ServiceAccount may do. */
+function grantedIn(ns: string): Set<string> {
+  const baseline = rulesIn(baselineKubeconfig, ns);
+  return new Set([...rulesIn(saKubeconfig, ns)].filter((l) => !baseline.has(l)));
+}
+
+/** The operator container's environment from the installed Deployment. */
+function chartEnv(manifests: Manifest[]): Record<string, string> {
+  const deployment = manifests.find((m) => m.kind === 'Deployment')!;
+  const container = (deployment.spec as { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } }).template.spec.containers[0]!;
+  return Object.fromEntries(container.env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+}
+
+beforeAll(async () => {
+  cp = await useControlPlane();
+  helmBinDir();
+  installOutput = await helm(
+    'install', RELEASE, CHART_DIR, '--namespace', SYSTEM_NS, '--create-namespace', '--wait=false',
+    '--set', 'replicaCount=0', '--set', 'accelerator=tcg',
+    // The webhook Service has no endpoints here: keep the webhook away from every namespace
+    // other suites use (the webhook itself is tested in test/operator/webhook.test.ts).
+    '--set', 'webhook.namespaceSelector.matchLabels.kubevmm-helm-test=unused',
+  );
+  await cp.kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd/virtualmachines.kubevmm.io');
+  kubectl(['create', 'namespace', VM_NS]);
+  saKubeconfig = serviceAccountKubeconfig(SYSTEM_NS, RELEASE);
+  baselineKubeconfig = serviceAccountKubeconfig(VM_NS, 'default');
+}, CONTROL_PLANE_TIMEOUT_MS);
+
+afterAll(async () => {
+  await operator?.stop();
+  kubectl(['delete', 'namespace', VM_NS, '--wait=false'], { allowFail: true });
+  await helm('uninstall', RELEASE, '--namespace', SYSTEM_NS).catch(() => undefined);
+  kubectl(['delete', 'namespace', SYSTEM_NS, '--wait=false'], { allowFail: true });
+  await cp?.release();
+});
+
+describe('helm install on the local control plane', () => {
+  it('installs the chart with the operator at 0 replicas, and NOTES say how to scale it', async () => {
+    expect(installOutput).toMatch(/STATUS: deployed/);
+    expect(installOutput).toContain(`kubectl -n ${SYSTEM_NS} scale deployment ${RELEASE} --replicas=2`);
+    const deployment = getJson<{ spec: { replicas: number } }>(['deployment', '-n', SYSTEM_NS, RELEASE]);
+    expect(deployment?.spec.replicas).toBe(0);
+    expect(getJson(['serviceaccount', '-n', SYSTEM_NS, RELEASE])).toBeDefined();
+    expect(getJson(['validatingwebhookconfiguration', RELEASE])).toBeDefined();
+  });
+
+  it('grants the ServiceAccount exactly the calls the operator declares, no more', () => {
+    const needed = neededLines(OPERATOR_API_CALLS);
+    const elsewhere = grantedIn(VM_NS);
+    const home = grantedIn(SYSTEM_NS);
+    const cluster = needed.filter((l) => !l.endsWith(' own-namespace'));
+    expect([...elsewhere].sort()).toEqual(cluster);
+    // In its own namespace it also has the Role: leases (and the webhook certificate's Secret).
+    const ownNamespace = needed.filter((l) => l.endsWith(' own-namespace')).map((l) => l.replace(/ own-namespace$/, ''));
+    const onlyHome = [...home].filter((l) => !elsewhere.has(l)).map((l) => l.replace(/ (cluster|named)$/, ''));
+    expect(onlyHome.sort()).toEqual(ownNamespace.sort());
+    for (const forbidden of [['get', 'nodes'], ['delete', 'secrets'], ['create', 'deployments'], ['list', 'secrets'], ['update', 'virtualmachines']]) {
+      const r = kubectl(['--kubeconfig', saKubeconfig, 'auth', 'can-i', ...forbidden, '-n', VM_NS], { allowFail: true });
+      expect({ forbidden, answer: r.stdout.trim() }).toEqual({ forbidden, answer: 'no' });
+    }
+  }, 60_000);
+
+  it('the operator running as that ServiceAccount reconciles a VM end to end', async () => {
+    const manifests = parseAllDocuments(await helm('get', 'manifest', RELEASE, '--namespace', SYSTEM_NS)).map((d) => d.toJSON() as Manifest);
+    const env = { ...process.env, ...chartEnv(manifests), KUBECONFIG: saKubeconfig, POD_NAMESPACE: SYSTEM_NS, POD_NAME: `operator-${RUN}`, KUBEVMM_WEBHOOK_PORT: '0' };
+    operator = startOperator(['--lease-namespace', SYSTEM_NS, '--lease-name', RELEASE, '--health-port', '0', '--resync-seconds', '30'], env);
+    await waitFor('the operator to lead', () => /leading: reconciling/.test(operator!.logs()), 60_000);
+    kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'kubevmm.io/v1alpha1',
+        kind: 'VirtualMachine',
+        metadata: { name: 'web', namespace: VM_NS },
+        spec: { cpu: { cores: 1 }, memory: { guest: '256Mi' }, disks: [{ name: 'scratch', emptyDisk: { capacity: '1Gi' } }] },
+      }),
+    });
+    const status = await waitFor('the VM to run', () => {
+      const s = getJson<{ status?: { printableStatus?: string; accelerator?: string } }>(['vm', '-n', VM_NS, 'web'])?.status;
+      return s?.printableStatus === 'Running' && s;
+    }, 90_000).catch((err: Error) => {
+      throw new Error(`${err.message}\noperator log:\n${operator?.logs().slice(-4000)}`);
+    });
+    expect(status.accelerator).toBe('tcg');
+    expect(getJson(['pod', '-n', VM_NS, 'web-launcher'])).toBeDefined();
+    expect(getJson(['secret', '-n', VM_NS, 'web-launcher-token'])).toBeDefined();
+    kubectl(['delete', 'vm', '-n', VM_NS, 'web', '--wait=false']);
+    await waitFor('the VM and its pod to be gone', () => !getJson(['vm', '-n', VM_NS, 'web']) && !getJson(['pod', '-n', VM_NS, 'web-launcher']), 60_000);
+    // RBAC denials read "is forbidden: User ... cannot"; other 403s (a namespace being deleted) are not ours.
+    expect(operator.logs()).not.toMatch(/forbidden: User/);
+  }, 240_000);
+});
