@@ -57,6 +57,11 @@ export const OPERATOR_API_CALLS: readonly ApiCall[] = [
   { verb: 'get', group: 'coordination.k8s.io', resource: 'leases', scope: 'own-namespace' },
   { verb: 'create', group: 'coordination.k8s.io', resource: 'leases', scope: 'own-namespace' },
   { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', scope: 'own-namespace' },
+  // The webhook's self-managed certificates (operator/webhook/kube.ts): the shared Secret is
+  // renewed in place, and the CA goes into the operator's own webhook configuration.
+  { verb: 'update', group: '', resource: 'secrets', scope: 'own-namespace' },
+  { verb: 'get', group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', scope: 'named' },
+  { verb: 'patch', group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', scope: 'named' },
 ];
 
 /** Observes each request: verb, resource, HTTP code (0 when no response came) and duration. */
