@@ -65,12 +65,18 @@ describe('the image bundles', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/--launcher-image <image>/);
   }, 60_000);
+
+  it('starts the device plugin (grpc-js, proto-loader bundled) and prints its options', async () => {
+    const run = await runBundle(join(dir, 'deviceplugin.mjs'), ['--help'], dir);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/--plugin-dir <dir>/);
+  }, 60_000);
 });
 
 describe('bundle arguments', () => {
   it('selects entries by name and rejects unknown ones with the known list', () => {
     expect(selectEntries(['launcher']).map((e) => e.name)).toEqual(['launcher']);
-    expect(() => selectEntries(['laucher'])).toThrow(/unknown bundle laucher; known: operator, launcher/);
+    expect(() => selectEntries(['laucher'])).toThrow(/unknown bundle laucher; known: operator, deviceplugin, launcher/);
   });
 
   it('reads --outdir and names; a stray option is an error with the usage', () => {

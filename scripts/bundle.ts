@@ -16,11 +16,12 @@ export interface BundleEntry {
 }
 
 /**
- * The bundles the images ship. launcher/main.ts and operator/main.ts start their CLI when run
- * as the main module, which the bundle is, so they need no separate bin entry.
+ * The bundles the images ship. Each main.ts starts its CLI when it is the main module, which
+ * its bundle is, so none needs a separate bin entry.
  */
 export const ENTRIES: readonly BundleEntry[] = [
   { name: 'operator', source: 'operator/main.ts' },
+  { name: 'deviceplugin', source: 'deviceplugin/main.ts' },
   { name: 'launcher', source: 'launcher/main.ts' },
 ];
 
