@@ -17,7 +17,7 @@ import { createInformer, type Informer } from './kube/informer.js';
 import { LauncherClient } from './kube/launcher-client.js';
 import { runLeaderElection } from './kube/leader.js';
 import { startHealthServer } from './health.js';
-import { createMetrics, type OperatorMetrics } from './metrics.js';
+import { createMetrics, queueHooks, type OperatorMetrics } from './metrics.js';
 import { WorkQueue, type HandlerResult } from './queue.js';
 
 /** Operator process settings beyond the shared operator config. */
@@ -108,7 +108,7 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
   const metrics = createMetrics({ queueDepth: () => queue?.depth ?? 0, vmsByStatus: () => countByStatus(vmList()) });
   const caches = informers(kc, enqueue, { log, metrics });
   vmList = () => caches.vms.list();
-  const api = new ClusterApi(kc, (verb, resource, code) => metrics.apiRequests.inc({ verb, resource, code: String(code) }));
+  const api = new ClusterApi(kc, (verb, resource, code, seconds) => metrics.observeApiRequest(verb, resource, code, seconds));
   const synced = () => caches.vms.synced && caches.classes.synced && caches.pods.synced;
   const health = await startHealthServer({ port: flags.healthPort, metrics, ready: synced, healthy: () => true });
   log.info({ url: health.url }, 'serving /healthz, /readyz and /metrics');
@@ -134,7 +134,7 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
       baseDelayMs: 500,
       maxDelayMs: 60_000,
       handler: timedReconcile(deps, metrics),
-      onError: (key, err, retryInMs) => log.warn({ vm: key, err: String(err), retryInMs }, 'reconcile failed'),
+      ...queueHooks(metrics, (key, err, retryInMs) => log.warn({ vm: key, err: String(err), retryInMs }, 'reconcile failed')),
     });
     const resyncAll = () => caches.vms.list().forEach((vm) => enqueue(vm.metadata?.namespace, vm.metadata?.name ?? ''));
     resyncAll();

@@ -1,4 +1,9 @@
-import { createMetrics } from './metrics.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { V1Secret } from '@kubernetes/client-node';
+import { ClusterApi } from './kube/client.js';
+import { FakeHttpApi } from './kube/testing.js';
+import { createMetrics, queueHooks } from './metrics.js';
+import { WorkQueue } from './queue.js';
 
 /** The sample lines of one metric family in the exposition text. */
 function samples(text: string, name: string): string[] {
@@ -12,8 +17,12 @@ test('a fresh registry has the kubevmm_ metrics and the default process metrics'
     'kubevmm_reconcile_duration_seconds',
     'kubevmm_reconcile_total',
     'kubevmm_workqueue_depth',
+    'kubevmm_workqueue_adds_total',
+    'kubevmm_workqueue_retries_total',
+    'kubevmm_workqueue_queue_duration_seconds',
     'kubevmm_vms',
     'kubevmm_api_requests_total',
+    'kubevmm_api_request_duration_seconds',
     'kubevmm_informer_restarts_total',
     'kubevmm_leader',
     'process_cpu_seconds_total',
@@ -79,4 +88,86 @@ test('queue depth and VM counts are read from their sources at each scrape', asy
   expect(samples(body, 'kubevmm_workqueue_depth')).toEqual(['kubevmm_workqueue_depth 0']);
   // A status no VM has any more disappears instead of keeping its last count.
   expect(samples(body, 'kubevmm_vms')).toEqual(['kubevmm_vms{status="Running"} 3']);
+});
+
+/** The value of one sample line, e.g. `kubevmm_workqueue_adds_total 3` -> 3. */
+function value(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  if (!line) throw new Error(`no sample ${series} in:\n${text}`);
+  return Number(line.slice(series.length + 1));
+}
+
+test('the work queue counts keys that enter it, their time in the queue, and retries', async () => {
+  const m = createMetrics();
+  let releaseBusy: () => void = () => undefined;
+  const busy = new Promise<void>((resolve) => (releaseBusy = resolve));
+  let failures = 0;
+  const logged: string[] = [];
+  const queue = new WorkQueue({
+    workers: 1,
+    baseDelayMs: 1,
+    maxDelayMs: 1,
+    handler: async (key) => {
+      if (key === 'busy') await busy;
+      if (key === 'flaky' && failures++ < 2) throw new Error('conflict');
+    },
+    ...queueHooks(m, (key) => logged.push(key)),
+  });
+  queue.add('busy'); // holds the only worker: the next keys wait
+  queue.add('a');
+  queue.add('a'); // already waiting: not a second add
+  queue.add('flaky');
+  await new Promise((r) => setTimeout(r, 30));
+  releaseBusy();
+  await queue.idle();
+  await new Promise((r) => setTimeout(r, 30)); // the retries of flaky (1 ms backoff)
+  await queue.idle();
+  const { body } = await m.render();
+  // busy, a, flaky, then flaky twice more after its failures.
+  expect(value(body, 'kubevmm_workqueue_adds_total')).toBe(5);
+  expect(value(body, 'kubevmm_workqueue_retries_total')).toBe(2);
+  expect(logged).toEqual(['flaky', 'flaky']);
+  expect(value(body, 'kubevmm_workqueue_queue_duration_seconds_count')).toBe(5);
+  // a and flaky waited behind busy for at least the 30 ms it was held.
+  expect(value(body, 'kubevmm_workqueue_queue_duration_seconds_bucket{le="0.01"}')).toBeLessThanOrEqual(3);
+  expect(value(body, 'kubevmm_workqueue_queue_duration_seconds_sum')).toBeGreaterThanOrEqual(0.05);
+  await queue.stop();
+});
+
+/** Answers GET secrets/present with a Secret, everything else with 404, after `delayMs`. */
+class SlowApi extends FakeHttpApi {
+  delayMs = 0;
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    await new Promise((r) => setTimeout(r, this.delayMs));
+    const found = req.method === 'GET' && req.url?.endsWith('/secrets/present');
+    const body: V1Secret | { kind: string; code: number } = found
+      ? { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'present', namespace: 'ns' } }
+      : { kind: 'Status', code: 404 };
+    res.writeHead(found ? 200 : 404, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  }
+}
+
+test('ClusterApi counts every request by verb, resource and code, and times it', async () => {
+  const fake = new SlowApi();
+  await fake.listen();
+  try {
+    const m = createMetrics();
+    const api = new ClusterApi(fake.kubeConfig(), (verb, resource, code, seconds) => m.observeApiRequest(verb, resource, code, seconds));
+    fake.delayMs = 60;
+    expect(await api.getSecret('ns', 'present')).toMatchObject({ metadata: { name: 'present' } });
+    expect(await api.getSecret('ns', 'absent')).toBeUndefined();
+    await api.deletePod('ns', 'gone'); // 404 on delete is fine, and still counted
+    const { body } = await m.render();
+    expect(samples(body, 'kubevmm_api_requests_total').sort()).toEqual([
+      'kubevmm_api_requests_total{verb="delete",resource="pods",code="404"} 1',
+      'kubevmm_api_requests_total{verb="get",resource="secrets",code="200"} 1',
+      'kubevmm_api_requests_total{verb="get",resource="secrets",code="404"} 1',
+    ]);
+    expect(value(body, 'kubevmm_api_request_duration_seconds_count{verb="get",resource="secrets"}')).toBe(2);
+    // Each answer took at least the server's 60 ms.
+    expect(value(body, 'kubevmm_api_request_duration_seconds_bucket{le="0.05",verb="get",resource="secrets"}')).toBe(0);
+    expect(value(body, 'kubevmm_api_request_duration_seconds_sum{verb="get",resource="secrets"}')).toBeGreaterThanOrEqual(0.12);
+  } finally {
+    await fake.close();
+  }
 });

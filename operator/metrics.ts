@@ -3,6 +3,7 @@
  * one, so tests and several operators in one process do not share counters).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { WorkQueueOptions } from './queue.js';
 
 /** How one reconcile ended: the `result` label. */
 export type ReconcileResult = 'success' | 'error' | 'requeue';
@@ -24,16 +25,26 @@ export interface OperatorMetrics {
   readonly reconcileTotal: Counter<'result'>;
   /** kubevmm_workqueue_depth */
   readonly workqueueDepth: Gauge;
+  /** kubevmm_workqueue_adds_total: keys that entered the queue (an add of a waiting key is not one). */
+  readonly workqueueAdds: Counter;
+  /** kubevmm_workqueue_retries_total: failed reconciles scheduled again with backoff. */
+  readonly workqueueRetries: Counter;
+  /** kubevmm_workqueue_queue_duration_seconds: how long a key waited for a worker. */
+  readonly workqueueWait: Histogram;
   /** kubevmm_vms{status} */
   readonly vms: Gauge<'status'>;
   /** kubevmm_api_requests_total{verb,resource,code}; code 0 means no response came. */
   readonly apiRequests: Counter<'verb' | 'resource' | 'code'>;
+  /** kubevmm_api_request_duration_seconds{verb,resource} */
+  readonly apiRequestDuration: Histogram<'verb' | 'resource'>;
   /** kubevmm_informer_restarts_total{resource} */
   readonly informerRestarts: Counter<'resource'>;
   /** kubevmm_leader: 1 while this replica holds the lease. */
   readonly leader: Gauge;
   /** Counts one reconcile and records how long it took. */
   observeReconcile(result: ReconcileResult, seconds: number): void;
+  /** Counts one API request by verb, resource and HTTP code (0: no response) and records its duration. */
+  observeApiRequest(verb: string, resource: string, code: number, seconds: number): void;
   /** The exposition text and its content type, as /metrics serves them. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -55,20 +66,7 @@ export function createMetrics(sources: MetricSources = {}): OperatorMetrics {
     labelNames: ['result'] as const,
     registers: [registry],
   });
-  const queueDepth = sources.queueDepth;
-  const workqueueDepth: Gauge = new Gauge({
-    name: 'kubevmm_workqueue_depth',
-    help: 'Keys waiting in the work queue.',
-    registers: [registry],
-    collect: queueDepth ? (): void => workqueueDepth.set(queueDepth()) : undefined,
-  });
-  const vms = vmsGauge(registry, sources.vmsByStatus);
-  const apiRequests = new Counter({
-    name: 'kubevmm_api_requests_total',
-    help: 'Requests to the Kubernetes API server, by verb, resource and HTTP code (0: no response).',
-    labelNames: ['verb', 'resource', 'code'] as const,
-    registers: [registry],
-  });
+  const api = apiMetrics(registry);
   const informerRestarts = new Counter({
     name: 'kubevmm_informer_restarts_total',
     help: 'Watches that ended and were restarted (or relisted), by resource.',
@@ -77,24 +75,73 @@ export function createMetrics(sources: MetricSources = {}): OperatorMetrics {
   });
   const leader = new Gauge({ name: 'kubevmm_leader', help: '1 while this replica is the leader, else 0.', registers: [registry] });
   leader.set(0);
-  workqueueDepth.set(0);
   return {
     registry,
     reconcileDuration,
     reconcileTotal,
-    workqueueDepth,
-    vms,
-    apiRequests,
+    ...queueMetrics(registry, sources.queueDepth),
+    vms: vmsGauge(registry, sources.vmsByStatus),
+    ...api,
     informerRestarts,
     leader,
     observeReconcile(result, seconds) {
       reconcileTotal.inc({ result });
       reconcileDuration.observe({ result }, seconds);
     },
+    observeApiRequest(verb, resource, code, seconds) {
+      api.apiRequests.inc({ verb, resource, code: String(code) });
+      api.apiRequestDuration.observe({ verb, resource }, seconds);
+    },
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };
     },
   };
+}
+
+/** The work queue's families; the depth is read from the queue at scrape time. */
+function queueMetrics(registry: Registry, queueDepth: MetricSources['queueDepth']) {
+  const workqueueDepth: Gauge = new Gauge({
+    name: 'kubevmm_workqueue_depth',
+    help: 'Keys waiting in the work queue.',
+    registers: [registry],
+    collect: queueDepth ? (): void => workqueueDepth.set(queueDepth()) : undefined,
+  });
+  workqueueDepth.set(0);
+  const workqueueAdds = new Counter({
+    name: 'kubevmm_workqueue_adds_total',
+    help: 'Keys that entered the work queue (adding a key that already waits does not count).',
+    registers: [registry],
+  });
+  const workqueueRetries = new Counter({
+    name: 'kubevmm_workqueue_retries_total',
+    help: 'Failed reconciles put back into the work queue with backoff.',
+    registers: [registry],
+  });
+  const workqueueWait = new Histogram({
+    name: 'kubevmm_workqueue_queue_duration_seconds',
+    help: 'Time a key waited in the work queue before a worker took it.',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  return { workqueueDepth, workqueueAdds, workqueueRetries, workqueueWait };
+}
+
+/** Requests to the API server made through ClusterApi. */
+function apiMetrics(registry: Registry) {
+  const apiRequests = new Counter({
+    name: 'kubevmm_api_requests_total',
+    help: 'Requests to the Kubernetes API server, by verb, resource and HTTP code (0: no response).',
+    labelNames: ['verb', 'resource', 'code'] as const,
+    registers: [registry],
+  });
+  const apiRequestDuration = new Histogram({
+    name: 'kubevmm_api_request_duration_seconds',
+    help: 'Time a request to the Kubernetes API server took, answered or not, by verb and resource.',
+    labelNames: ['verb', 'resource'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  return { apiRequests, apiRequestDuration };
 }
 
 /** kubevmm_vms: rebuilt on each scrape so a status nobody has any more drops out. */
@@ -112,4 +159,22 @@ function vmsGauge(registry: Registry, vmsByStatus: MetricSources['vmsByStatus'])
       : undefined,
   });
   return gauge;
+}
+
+/**
+ * The WorkQueue hooks that feed the work-queue families: adds, time in queue, and retries
+ * (the queue retries every failure with backoff). `onError` still gets each failure, for logs.
+ */
+export function queueHooks(
+  metrics: Pick<OperatorMetrics, 'workqueueAdds' | 'workqueueRetries' | 'workqueueWait'>,
+  onError?: WorkQueueOptions['onError'],
+): Required<Pick<WorkQueueOptions, 'onAdd' | 'onStart' | 'onError'>> {
+  return {
+    onAdd: () => metrics.workqueueAdds.inc(),
+    onStart: (_key, waitedMs) => metrics.workqueueWait.observe(waitedMs / 1000),
+    onError: (key, error, retryInMs) => {
+      metrics.workqueueRetries.inc();
+      onError?.(key, error, retryInMs);
+    },
+  };
 }

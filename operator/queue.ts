@@ -20,6 +20,10 @@ export interface WorkQueueOptions {
   maxDelayMs: number;
   /** Called on each failure, for logs and metrics. */
   onError?: (key: string, error: unknown, retryInMs: number) => void;
+  /** Called when a key enters the queue (not for an add of a key that already waits); metrics. */
+  onAdd?: (key: string) => void;
+  /** Called when a worker takes a key, with how long it waited in the queue; metrics. */
+  onStart?: (key: string, waitedMs: number) => void;
 }
 
 /** A deduplicating, rate-limited work queue with N workers. */
@@ -30,6 +34,7 @@ export class WorkQueue {
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly addedAt = new Map<string, number>();
   private running = 0;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
@@ -52,6 +57,8 @@ export class WorkQueue {
     if (this.queued.has(key)) return;
     this.queued.add(key);
     this.ready.push(key);
+    this.addedAt.set(key, performance.now());
+    this.opts.onAdd?.(key);
     this.pump();
   }
 
@@ -80,6 +87,7 @@ export class WorkQueue {
     this.timers.clear();
     this.ready.length = 0;
     this.queued.clear();
+    this.addedAt.clear();
     await this.idle();
   }
 
@@ -99,6 +107,8 @@ export class WorkQueue {
     while (!this.stopped && this.running < this.opts.workers && this.ready.length > 0) {
       const key = this.ready.shift() as string;
       this.queued.delete(key);
+      this.opts.onStart?.(key, performance.now() - (this.addedAt.get(key) ?? performance.now()));
+      this.addedAt.delete(key);
       this.active.add(key);
       this.running++;
       void this.work(key);
