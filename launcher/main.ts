@@ -10,6 +10,7 @@ import { Command, Option } from 'commander';
 import { LAYOUT } from '../api/layout.js';
 import type { LauncherVm } from '../api/resolve.js';
 import { startControlServer, type ControlServer } from './control/index.js';
+import { vmMetrics } from './metrics/index.js';
 import { PROGRAMS } from './programs.js';
 import { RUNTIME_FILES } from './qemu/index.js';
 import type { AcceleratorChoice } from './runtime/accel.js';
@@ -98,7 +99,7 @@ export async function startLauncher(options: LauncherOptions): Promise<LauncherH
   const vmm = await launchVm(options);
   let control: ControlServer | undefined;
   try {
-    if (options.control) control = await startControlServer({ vmm, ...options.control });
+    if (options.control) control = await startControlServer({ vmm, metrics: vmMetrics(vmm, options.vm), ...options.control });
   } catch (err) {
     await vmm.stop({ reason: 'ControlServerFailed', message: describeError(err) });
     throw new LauncherError({ reason: 'ControlServerFailed', message: `control API on port ${options.control?.port}: ${describeError(err)}`, cause: err });

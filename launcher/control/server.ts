@@ -22,6 +22,8 @@ export interface ControlServerOptions {
   host?: string;
   /** Serve HTTPS with this certificate and key (PEM files). */
   tls?: { certFile: string; keyFile: string };
+  /** Serves GET /metrics without a token, like /readyz (launcher/metrics); omitted: 404. */
+  metrics?: { render(): Promise<{ contentType: string; body: string }> };
 }
 
 /** A listening control server. */
@@ -73,13 +75,23 @@ async function authorized(tokens: TokenFile, header: string | undefined): Promis
   return tokensMatch(given, expected) ? undefined : errorResponse(401, 'Unauthorized', 'invalid bearer token');
 }
 
-async function serve(options: ControlServerOptions, tokens: TokenFile, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  const path = new URL(req.url ?? '/', 'http://launcher').pathname;
-  if (path === '/readyz' && (req.method === 'GET' || req.method === 'HEAD')) {
+/** The endpoints that need no token: /readyz (kubelet) and /metrics (Prometheus). True when answered. */
+async function serveOpen(options: ControlServerOptions, path: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  if (path === '/readyz') {
     const ready = isReady(options.vmm);
     res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ok\n' : 'not ready\n');
-    return;
+    return true;
   }
+  if (path !== '/metrics' || !options.metrics) return false;
+  const { contentType, body } = await options.metrics.render();
+  res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' }).end(req.method === 'HEAD' ? undefined : body);
+  return true;
+}
+
+async function serve(options: ControlServerOptions, tokens: TokenFile, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const path = new URL(req.url ?? '/', 'http://launcher').pathname;
+  if (await serveOpen(options, path, req, res)) return;
   const denied = await authorized(tokens, req.headers.authorization);
   if (denied) return send(res, denied);
   let body: string;

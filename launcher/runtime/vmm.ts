@@ -97,6 +97,11 @@ export class VmSupervisor implements VmController {
     return this.process.pid;
   }
 
+  /** The QMP connection while it is open, for read-only queries (metrics); undefined before and after. */
+  get monitor(): QmpClient | undefined {
+    return this.qmp && !this.qmp.closed ? this.qmp : undefined;
+  }
+
   /** The serial console's unix socket. */
   get serialSocket(): string {
     return this.options.plan.sockets.serial;
