@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HealthMonitor, judgeProbe, probeDevice, type HealthState } from './health.js';
+import { HealthMonitor, judgeProbe, ownershipWarning, probeDevice, type HealthState } from './health.js';
 
 describe('judgeProbe', () => {
   it.each([
@@ -19,9 +19,18 @@ describe('judgeProbe', () => {
   });
 });
 
+describe('ownershipWarning', () => {
+  it('warns about a healthy node that only its owner and group may open', () => {
+    expect(ownershipWarning(judgeProbe({ opened: true, mode: 0o660 }))).toMatch(/^mode 0660 lets only its owner and group in: .*device_ownership_from_security_context = true/);
+    expect(ownershipWarning(judgeProbe({ opened: false, code: 'EPERM', charDevice: true, mode: 0o600 }))).toMatch(/^mode 0600/);
+    expect(ownershipWarning(judgeProbe({ opened: true, mode: 0o666 }))).toBeUndefined();
+    expect(ownershipWarning(judgeProbe({ opened: false, code: 'ENOENT' }))).toBeUndefined();
+  });
+});
+
 describe('probeDevice', () => {
   it('opens a real character device read-write, and reports a missing one', async () => {
-    expect(await probeDevice('/dev/null')).toEqual({ opened: true });
+    expect(await probeDevice('/dev/null')).toEqual({ opened: true, mode: 0o666 });
     expect(await probeDevice('/dev/kubevmm-no-such-device')).toEqual({ opened: false, code: 'ENOENT' });
   });
 });

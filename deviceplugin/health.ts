@@ -13,10 +13,12 @@ export interface HealthState {
   healthy: boolean;
   /** One human sentence: "opens read-write", "does not exist on this node", ... */
   reason: string;
+  /** Permission bits of the node when it is there (0o666, 0o660, ...). */
+  mode?: number;
 }
 
 /** What probing a node found: it opened, or the error code and (for EPERM) whether a character device is there. */
-export type ProbeOutcome = { opened: true } | { opened: false; code: string; charDevice?: boolean };
+export type ProbeOutcome = { opened: true; mode?: number } | { opened: false; code: string; charDevice?: boolean; mode?: number };
 
 /**
  * Judges a probe. EPERM is special: a container's device cgroup refuses to open nodes it was
@@ -25,14 +27,15 @@ export type ProbeOutcome = { opened: true } | { opened: false; code: string; cha
  * healthy: the launcher gets the node through Allocate, which also opens the cgroup for it.
  */
 export function judgeProbe(outcome: ProbeOutcome): HealthState {
-  if (outcome.opened) return { healthy: true, reason: 'opens read-write' };
+  const mode = outcome.mode === undefined ? {} : { mode: outcome.mode };
+  if (outcome.opened) return { healthy: true, reason: 'opens read-write', ...mode };
   switch (outcome.code) {
     case 'ENOENT':
     case 'ENOTDIR':
       return { healthy: false, reason: 'does not exist on this node (kernel module not loaded?)' };
     case 'EPERM':
       return outcome.charDevice
-        ? { healthy: true, reason: 'character device present (this container may not open it: device cgroup)' }
+        ? { healthy: true, reason: 'character device present (this container may not open it: device cgroup)', ...mode }
         : { healthy: false, reason: 'cannot be opened read-write (EPERM) and is not a character device' };
     case 'ENXIO':
     case 'ENODEV':
@@ -48,14 +51,27 @@ export function judgeProbe(outcome: ProbeOutcome): HealthState {
 export async function probeDevice(path: string): Promise<ProbeOutcome> {
   try {
     const handle = await open(path, constants.O_RDWR | constants.O_NONBLOCK | constants.O_NOCTTY);
-    await handle.close();
-    return { opened: true };
+    const { mode } = await handle.stat().finally(() => handle.close());
+    return { opened: true, mode: mode & 0o777 };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
     if (code !== 'EPERM') return { opened: false, code };
-    const charDevice = await stat(path).then((s) => s.isCharacterDevice(), () => false);
-    return { opened: false, code, charDevice };
+    const found = await stat(path).catch(() => undefined);
+    return { opened: false, code, charDevice: found?.isCharacterDevice() ?? false, ...(found ? { mode: found.mode & 0o777 } : {}) };
   }
+}
+
+/**
+ * A warning when a healthy node's mode keeps other users out (e.g. 0660 root:kvm): containers
+ * get the host's owner and mode, so the launcher (UID 107) opens it only if the runtime hands
+ * device ownership to the pod's user, or the node is world read-write.
+ */
+export function ownershipWarning(state: HealthState): string | undefined {
+  if (!state.healthy || state.mode === undefined || (state.mode & 0o006) === 0o006) return undefined;
+  return (
+    `mode ${state.mode.toString(8).padStart(4, '0')} lets only its owner and group in: non-root launchers can open it only when the ` +
+    'container runtime sets device_ownership_from_security_context = true (containerd, CRI-O) or the node is 0666'
+  );
 }
 
 /** Options of a HealthMonitor. */
@@ -111,7 +127,7 @@ export class HealthMonitor {
     this.ensureWatch();
     const next = judgeProbe(await probeDevice(this.options.path));
     if (this.stopped) return;
-    if (this.current?.healthy === next.healthy && this.current.reason === next.reason) return;
+    if (this.current?.healthy === next.healthy && this.current.reason === next.reason && this.current.mode === next.mode) return;
     this.current = next;
     this.options.onChange(next);
   }

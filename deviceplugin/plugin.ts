@@ -9,7 +9,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { deviceIds, deviceList, resourceSpec, type ResourceShortName, type ResourceSpec } from './catalog.js';
-import { HealthMonitor, type HealthState } from './health.js';
+import { HealthMonitor, ownershipWarning, type HealthState } from './health.js';
 import { API_VERSION, KUBELET_SOCKET, type Device } from './proto.js';
 import { fileIdentity, register } from './registration.js';
 import { serialRunner, type SerialRunner } from './serial.js';
@@ -121,6 +121,8 @@ export class KubevmmDevicePlugin {
     const fields = { resource: slot.spec.resourceName, node: slot.spec.devicePath, reason: state.reason, devices: slot.ids.length };
     if (state.healthy) this.log.info(fields, 'device node usable: devices advertised as Healthy');
     else this.log.warn(fields, 'device node unusable: devices advertised as Unhealthy');
+    const warning = ownershipWarning(state);
+    if (warning) this.log.warn({ resource: slot.spec.resourceName, node: slot.spec.devicePath }, warning);
     slot.server?.publish();
   }
 
