@@ -4,12 +4,13 @@
 // as a library, for the CLI's play command.
 
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
-import { LAYOUT } from '../api/layout.js';
+import { LAYOUT, NBD_EXPORT } from '../api/layout.js';
 import type { LauncherVm } from '../api/resolve.js';
 import { startControlServer, type ControlServer } from './control/index.js';
+import { exportCommand, type ExportFlags } from './export/index.js';
 import { vmMetrics } from './metrics/index.js';
 import { PROGRAMS } from './programs.js';
 import { RUNTIME_FILES } from './qemu/index.js';
@@ -169,6 +170,27 @@ interface RunFlags {
   runtimeDir: string;
   terminationLog: string;
   qemu?: string;
+  pskFile: string;
+  nbdReconnectDelay?: string;
+  nbdOpenTimeout?: string;
+}
+
+/** NBD client settings from the flags: whole seconds, and a key file named as QEMU reads it. */
+function nbdFromFlags(flags: RunFlags): Pick<LauncherOptions, 'pskFile' | 'nbd'> {
+  if (basename(flags.pskFile) !== 'keys.psk') {
+    throw new LauncherError({ reason: 'InvalidArgument', kind: 'invalid', message: `--psk-file ${flags.pskFile}: QEMU reads keys.psk in a directory; name the file keys.psk` });
+  }
+  const seconds = (flag: string, value: string | undefined): number | undefined => {
+    if (value === undefined) return undefined;
+    if (!/^\d+$/.test(value) || Number(value) > 3600) throw new LauncherError({ reason: 'InvalidArgument', kind: 'invalid', message: `${flag} ${value}: give whole seconds from 0 to 3600` });
+    return Number(value);
+  };
+  const reconnectDelaySeconds = seconds('--nbd-reconnect-delay', flags.nbdReconnectDelay);
+  const openTimeoutSeconds = seconds('--nbd-open-timeout', flags.nbdOpenTimeout);
+  return {
+    pskFile: flags.pskFile,
+    nbd: { ...(reconnectDelaySeconds === undefined ? {} : { reconnectDelaySeconds }), ...(openTimeoutSeconds === undefined ? {} : { openTimeoutSeconds }) },
+  };
 }
 
 /** The control API settings from the flags; none without --control-port. */
@@ -192,6 +214,7 @@ async function optionsFromFlags(flags: RunFlags): Promise<LauncherOptions> {
     ...(flags.disk.length ? { disks: parseDiskMappings(flags.disk) } : {}),
     ...(flags.accel ? { accel: flags.accel } : {}),
     ...(control ? { control } : {}),
+    ...nbdFromFlags(flags),
     runtimeDir: flags.runtimeDir,
     qemuBinary: flags.qemu,
     terminationLog: flags.terminationLog,
@@ -229,7 +252,21 @@ function program(setExit: (code: number) => void): Command {
     .option('--runtime-dir <dir>', 'sockets, logs, cidata ISO, EFI vars', LAYOUT.runtimeDir)
     .option('--termination-log <file>', 'where the one-line exit reason goes', TERMINATION_LOG)
     .option('--qemu <binary>', 'QEMU binary', PROGRAMS.qemu)
+    .option('--psk-file <file>', 'TLS-PSK key (keys.psk) for disks hotplugged over NBD', LAYOUT.pskFile)
+    .option('--nbd-reconnect-delay <seconds>', 'how long NBD disk requests wait for a lost export before failing (default 10)')
+    .option('--nbd-open-timeout <seconds>', 'how long attaching an NBD disk keeps trying to connect (default 10)')
     .action(async (flags: RunFlags) => setExit(await runCommand(flags)));
+  cli
+    .command('export')
+    .description('attachment pod: serve a PVC over NBD with TLS-PSK to the VM launcher (qemu-storage-daemon)')
+    .option('--source <path>', 'directory holding disk.img (--mode filesystem) or block device (--mode block)')
+    .option('--mode <mode>', 'filesystem or block')
+    .option('--size <bytes>', 'filesystem mode: size of disk.img to create when absent (bytes or e.g. 10Gi)')
+    .option('--port <port>', `NBD port (default ${NBD_EXPORT.port})`)
+    .option('--address <host>', 'listen address (default 0.0.0.0)')
+    .option('--psk-dir <dir>', 'directory holding keys.psk', NBD_EXPORT.pskDir)
+    .option('--read-only', 'export read-only')
+    .action(async (flags: ExportFlags) => setExit(await exportCommand(flags, (line) => void process.stderr.write(`kubevmm export: ${line}\n`))));
   cli
     .command('console')
     .description('attach this terminal to the VM serial console (Ctrl-] detaches)')

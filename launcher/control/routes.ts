@@ -2,6 +2,7 @@
 // JSON body come out. Errors become `{reason, message}` with the status their kind calls for.
 
 import { z } from 'zod';
+import { NBD_EXPORT } from '../../api/layout.js';
 import { dnsLabel } from '../../api/schema/common.js';
 import { describeError, type LauncherErrorKind } from '../runtime/errors.js';
 import type { VmController } from '../runtime/status.js';
@@ -20,15 +21,30 @@ export interface ControlResponse {
   body: unknown;
 }
 
-/** Body of POST /disks. */
-export const attachDiskBody = z.strictObject({
-  name: dnsLabel,
-  path: z.string().min(1).startsWith('/', 'path must be absolute'),
-  format: z.enum(['raw', 'qcow2']).optional(),
-  bus: z.enum(['virtio', 'scsi']).optional(),
-  readOnly: z.boolean().optional(),
-  cache: z.enum(['none', 'writethrough', 'writeback']).optional(),
+/** An attachment pod's NBD export (ADR 0005); port and export default to NBD_EXPORT's. */
+export const nbdSourceBody = z.strictObject({
+  host: z.string().min(1).max(253).regex(/^[A-Za-z0-9._:-]+$/, 'host must be a DNS name or an IP address'),
+  port: z.number().int().min(1).max(65535).default(NBD_EXPORT.port),
+  export: z.string().min(1).max(256).default(NBD_EXPORT.name),
 });
+
+/** Body of POST /disks: exactly one of `path` (a local image) and `nbd` (an export). */
+export const attachDiskBody = z
+  .strictObject({
+    name: dnsLabel,
+    path: z.string().min(1).startsWith('/', 'path must be absolute').optional(),
+    nbd: nbdSourceBody.optional(),
+    format: z.enum(['raw', 'qcow2']).optional(),
+    bus: z.enum(['virtio', 'scsi']).optional(),
+    readOnly: z.boolean().optional(),
+    cache: z.enum(['none', 'writethrough', 'writeback']).optional(),
+  })
+  .superRefine((body, ctx) => {
+    if ((body.path === undefined) === (body.nbd === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['path'], message: 'give exactly one of path (a local image) and nbd ({host, port, export} of an export)' });
+    }
+    if (body.nbd && body.format) ctx.addIssue({ code: 'custom', path: ['format'], message: 'not with nbd: the export serves the guest-visible bytes; drop format' });
+  });
 
 const STATUS_OF_KIND: Record<LauncherErrorKind, number> = { invalid: 400, conflict: 409, 'not-found': 404, failed: 500 };
 

@@ -72,8 +72,21 @@ export interface BlockdevFormatSpec extends BlockdevCommon {
   backing?: string | BlockdevSpec | null;
 }
 
+/** An NBD client node (BlockdevOptionsNbd): a disk served by an attachment pod. */
+export interface BlockdevNbdSpec extends BlockdevCommon {
+  driver: 'nbd';
+  server: { type: 'inet'; host: string; port: string };
+  export?: string;
+  /** QOM id of a tls-creds object. */
+  'tls-creds'?: string;
+  /** Seconds requests wait for a lost connection to come back before they fail. */
+  'reconnect-delay'?: number;
+  /** Seconds blockdev-add keeps retrying the first connection. */
+  'open-timeout'?: number;
+}
+
 /** A block node definition; extend the union when the launcher needs another driver. */
-export type BlockdevSpec = BlockdevProtocolSpec | BlockdevFormatSpec;
+export type BlockdevSpec = BlockdevProtocolSpec | BlockdevFormatSpec | BlockdevNbdSpec;
 
 /** Arguments of `blockdev-add`: a node spec whose top node is named. */
 export type BlockdevAddOptions = BlockdevSpec & { 'node-name': string };
@@ -184,6 +197,23 @@ export async function blockdevAdd(
 /** `blockdev-del`: remove a top-level node once no device uses it. */
 export async function blockdevDel(qmp: QmpExecutor, nodeName: string, options?: ExecuteOptions): Promise<void> {
   await qmp.execute('blockdev-del', { 'node-name': nodeName }, options);
+}
+
+/** Arguments of `object-add`: a QOM type, an id, and the type's own properties. */
+export interface ObjectAddOptions {
+  'qom-type': string;
+  id: string;
+  [property: string]: unknown;
+}
+
+/** `object-add`: create a user-creatable object (e.g. TLS credentials for NBD). */
+export async function objectAdd(qmp: QmpExecutor, object: ObjectAddOptions, options?: ExecuteOptions): Promise<void> {
+  await qmp.execute('object-add', object, options);
+}
+
+/** `object-del`: remove an object created by `object-add`. */
+export async function objectDel(qmp: QmpExecutor, id: string, options?: ExecuteOptions): Promise<void> {
+  await qmp.execute('object-del', { id }, options);
 }
 
 /** `device_add`: hotplug a device (properties use QEMU's names, e.g. `drive`, `serial`). */

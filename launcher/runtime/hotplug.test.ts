@@ -9,15 +9,27 @@ import { DiskHotplug, nextTarget } from './hotplug.js';
 class FakeQemu {
   readonly nodes = new Set<string>();
   readonly devices = new Map<string, Record<string, unknown>>();
+  readonly objects = new Set<string>();
   /** The guest releases unplugged devices (else it ignores the request). */
   guestReleases = true;
   failDeviceAdd = false;
+  /** QEMU's error for blockdev-add of an nbd node (a refused handshake, say). */
+  nbdError: string | undefined;
 
   handle = (command: ReceivedCommand, conn: FakeQmpConnection): void => {
     const args = command.arguments ?? {};
     switch (command.execute) {
       case 'blockdev-add':
+        if (args.driver === 'nbd' && this.nbdError) return conn.fail(command, 'GenericError', this.nbdError);
+        if (args.driver === 'nbd' && !this.objects.has(String(args['tls-creds']))) return conn.fail(command, 'GenericError', 'No TLS credentials with id');
         this.nodes.add(String(args['node-name']));
+        return conn.reply(command);
+      case 'object-add':
+        if (this.objects.has(String(args.id))) return conn.fail(command, 'GenericError', `attempt to add duplicate property '${String(args.id)}'`);
+        this.objects.add(String(args.id));
+        return conn.reply(command);
+      case 'object-del':
+        if (!this.objects.delete(String(args.id))) return conn.fail(command, 'GenericError', `object '${String(args.id)}' not found`);
         return conn.reply(command);
       case 'blockdev-del':
         if (!this.nodes.delete(String(args['node-name']))) return conn.fail(command, 'GenericError', 'Failed to find node');
@@ -136,5 +148,87 @@ describe('DiskHotplug', () => {
     expect(nextTarget('vd', ['vda', 'vdc'])).toBe('vdb');
     expect(nextTarget('sd', [])).toBe('sda');
     expect(nextTarget('vd', Array.from({ length: 26 }, (_, i) => `vd${String.fromCharCode(97 + i)}`))).toBe('vdaa');
+  });
+
+  describe('over NBD', () => {
+    const nbd = { host: '10.0.0.7', port: 10809, export: 'disk' };
+    let pskFile: string;
+    const sent = () => server.commands.filter((c) => c.execute !== 'qmp_capabilities').map((c) => c.execute);
+
+    beforeEach(async () => {
+      pskFile = join(dir, 'keys.psk');
+      await writeFile(pskFile, 'kubevmm:00112233445566778899aabbccddeeff\n');
+      hotplug = new DiskHotplug({ qmp, plan, detachTimeoutMs: 100, nbd: { pskFile, reconnectDelaySeconds: 7 } });
+    });
+
+    it('adds the TLS object once, an nbd node under a raw node, and a virtio-blk device', async () => {
+      expect(await hotplug.attach({ name: 'data', nbd })).toEqual({ name: 'data', phase: 'Attached', target: 'vdb' });
+      await hotplug.attach({ name: 'more', nbd, readOnly: true });
+      expect(sent()).toEqual(['object-add', 'blockdev-add', 'blockdev-add', 'device_add', 'blockdev-add', 'blockdev-add', 'device_add']);
+      const [object, protocol, format, device] = server.commands.filter((c) => c.execute !== 'qmp_capabilities').map((c) => c.arguments);
+      expect(object).toEqual({ 'qom-type': 'tls-creds-psk', id: 'tls-nbd', endpoint: 'client', dir, username: 'kubevmm' });
+      expect(protocol).toMatchObject({ driver: 'nbd', 'node-name': 'file-data', server: { type: 'inet', host: '10.0.0.7', port: '10809' }, export: 'disk', 'tls-creds': 'tls-nbd', 'reconnect-delay': 7, 'open-timeout': 10 });
+      expect(format).toMatchObject({ driver: 'raw', file: 'file-data', 'node-name': 'fmt-data' });
+      expect(device).toEqual({ driver: 'virtio-blk-pci', id: 'disk-data', bus: 'hotplug0', drive: 'fmt-data', serial: 'data', werror: 'stop', rerror: 'stop' });
+    });
+
+    it('drops the TLS object with the last NBD disk, not before', async () => {
+      await hotplug.attach({ name: 'a', nbd });
+      await hotplug.attach({ name: 'b', nbd });
+      await hotplug.detach('a');
+      expect(qemu.objects.has('tls-nbd')).toBe(true);
+      await hotplug.detach('b');
+      expect(qemu.objects.size).toBe(0);
+      expect(qemu.nodes.size).toBe(0);
+      await hotplug.attach({ name: 'c', nbd }); // a fresh object, which reads a rotated key
+      expect(qemu.objects.has('tls-nbd')).toBe(true);
+    });
+
+    it('refuses a missing or malformed key file before QEMU is asked anything', async () => {
+      await rm(pskFile);
+      await expect(hotplug.attach({ name: 'data', nbd })).rejects.toMatchObject({ reason: 'NbdKeyMissing', kind: 'conflict', message: expect.stringContaining(pskFile) });
+      await writeFile(pskFile, 'qemu:00ff\n');
+      await expect(hotplug.attach({ name: 'data', nbd })).rejects.toMatchObject({ reason: 'NbdKeyInvalid', message: expect.stringContaining('kubevmm:<hex key>') });
+      expect(sent()).toEqual([]);
+      expect(hotplug.list()).toEqual([]);
+    });
+
+    it('refuses path and nbd together, and neither', async () => {
+      await expect(hotplug.attach({ name: 'data', nbd, path: image })).rejects.toMatchObject({ reason: 'InvalidRequest', kind: 'invalid' });
+      await expect(hotplug.attach({ name: 'data', nbd, format: 'qcow2' })).rejects.toMatchObject({ reason: 'InvalidRequest' });
+      await expect(hotplug.attach({ name: 'data' })).rejects.toMatchObject({ reason: 'InvalidRequest' });
+      expect(sent()).toEqual([]);
+    });
+
+    it.each([
+      ['TLS handshake failed: The TLS connection was non-properly terminated.', 'NbdTlsFailed', 'same keys.psk'],
+      ["Failed to connect to '10.0.0.7:10809': Connection refused", 'NbdUnreachable', 'attachment pod running'],
+    ])('a refused connection (%s) is %s, with nothing left in QEMU', async (error, reason, hint) => {
+      qemu.nbdError = error;
+      const attempt = hotplug.attach({ name: 'data', nbd });
+      await expect(attempt).rejects.toMatchObject({ reason, message: expect.stringContaining('from nbd export 10.0.0.7:10809/disk failed') });
+      await expect(attempt).rejects.toMatchObject({ message: expect.stringContaining(hint) });
+      expect(qemu.nodes.size).toBe(0);
+      expect(qemu.objects.size).toBe(0);
+      expect(hotplug.list()).toEqual([]);
+    });
+
+    it('tells an I/O error in the disk status and names the disk of the node, until the VM runs again', async () => {
+      await hotplug.attach({ name: 'data', nbd });
+      const event = (name: string, data: Record<string, unknown>) => ({ event: name, data, timestamp: { seconds: 0, microseconds: 0 } });
+      const ioError = event('BLOCK_IO_ERROR', { device: '', 'node-name': 'fmt-data', operation: 'write', action: 'stop', reason: 'Input/output error' });
+      expect(hotplug.diskOfEvent(ioError)).toBe('data');
+      expect(hotplug.diskOfEvent({ ...ioError, data: { ...ioError.data, 'node-name': 'fmt-root' } })).toBe('root');
+      expect(hotplug.diskOfEvent(event('STOP', {}))).toBeUndefined();
+      hotplug.onEvent(ioError);
+      expect(hotplug.list()[0]).toEqual({
+        name: 'data',
+        phase: 'Attached',
+        target: 'vdb',
+        message: 'write error: Input/output error on nbd export 10.0.0.7:10809/disk (unreachable for over 7s?); the vm is paused and resumed once the disk answers again',
+      });
+      hotplug.onEvent(event('RESUME', {}));
+      expect(hotplug.list()[0]).toEqual({ name: 'data', phase: 'Attached', target: 'vdb' });
+    });
   });
 });

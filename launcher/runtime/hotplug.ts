@@ -1,12 +1,17 @@
-// Disk hotplug over QMP: `blockdev-add` of the same two nodes a cold-plugged disk gets, then
-// `device_add` on a spare pcie-root-port (virtio) or the SCSI controller; unplug is the
-// reverse, with the guest's consent (`DEVICE_DELETED`) in between. The guest picks its own
-// device names, so the reported target is Linux's choice predicted: the lowest free letter.
+// Disk hotplug over QMP: `blockdev-add` of the same two nodes a cold-plugged disk gets (or an
+// nbd node under a raw one for a disk an attachment pod exports, ADR 0005), then `device_add`
+// on a spare pcie-root-port (virtio) or the SCSI controller; unplug is the reverse, with the
+// guest's consent (`DEVICE_DELETED`) in between. The guest picks its own device names, so the
+// reported target is Linux's choice predicted: the lowest free letter.
 
+import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { LAYOUT, NBD_EXPORT } from '../../api/layout.js';
 import type { ResolvedDisk } from '../../api/resolve.js';
-import { QmpCommandError, QmpTimeoutError, blockdevAdd, blockdevDel, deviceAdd, deviceDel, type DeviceAddOptions, type QmpEvent, type QmpSession } from '../qmp/index.js';
+import { QmpCommandError, QmpTimeoutError, blockdevAdd, blockdevDel, deviceAdd, deviceDel, objectAdd, objectDel, type BlockdevAddOptions, type DeviceAddOptions, type QmpEvent, type QmpSession } from '../qmp/index.js';
 import { blockNodes, diskDeviceId, type DiskBacking, type QemuPlan } from '../qemu/index.js';
 import { driveLetters } from '../qemu/disks.js';
+import { DEFAULT_NBD_TIMING, NBD_TLS_CREDS_ID, classifyNbdError, describeNbdServer, hasPskKey, nbdNodes, tlsPskClient, type NbdClientTiming, type NbdServer } from '../qemu/nbd.js';
 import { inspectDisk, requireWritable } from './disks.js';
 import { HotplugError, describeError } from './errors.js';
 
@@ -18,11 +23,13 @@ export interface DiskStatus {
   message?: string;
 }
 
-/** What to attach: a local image file or block device. */
+/** What to attach: a local image file or block device, or an NBD export; exactly one. */
 export interface AttachRequest {
   name: string;
-  path: string;
-  /** Detected from the image's magic bytes when absent. */
+  path?: string;
+  /** An attachment pod's export (TLS-PSK with the launcher's keys.psk). */
+  nbd?: NbdServer;
+  /** `path` only: detected from the image's magic bytes when absent. */
   format?: DiskBacking['format'];
   bus?: 'virtio' | 'scsi';
   readOnly?: boolean;
@@ -34,7 +41,19 @@ interface Attached {
   deviceId: string;
   nodes: { file: string; format: string };
   port?: string;
+  nbd?: NbdServer;
+  /** status.message tells of an I/O error (cleared when the VM runs again). */
+  ioError?: boolean;
 }
+
+/** The launcher's NBD client settings (`launcher run --psk-file --nbd-*`). */
+export interface NbdClientOptions extends NbdClientTiming {
+  /** The VM's keys.psk; QEMU reads `keys.psk` in its directory. */
+  pskFile: string;
+}
+
+/** Defaults: the pod layout's key, 10 s to reconnect, 10 s to connect. */
+export const DEFAULT_NBD_CLIENT: NbdClientOptions = { pskFile: LAYOUT.pskFile, ...DEFAULT_NBD_TIMING };
 
 /** Options of {@link DiskHotplug}. */
 export interface DiskHotplugOptions {
@@ -42,7 +61,11 @@ export interface DiskHotplugOptions {
   plan: Pick<QemuPlan, 'disks' | 'sparePorts' | 'scsiBus'>;
   /** How long the guest gets to release a disk. Default 30 s. */
   detachTimeoutMs?: number;
+  /** NBD client settings; defaults: {@link DEFAULT_NBD_CLIENT}. */
+  nbd?: Partial<NbdClientOptions>;
 }
+
+type Nodes = [BlockdevAddOptions, BlockdevAddOptions];
 
 /** Lowest free `<prefix><letters>` name, as Linux assigns them (pure). */
 export function nextTarget(prefix: 'vd' | 'sd', taken: Iterable<string | undefined>): string {
@@ -58,12 +81,28 @@ function isDeviceGone(err: unknown): boolean {
   return err instanceof QmpCommandError && err.errorClass === 'DeviceNotFound';
 }
 
+/** The error of a failed attach; NBD connection failures get their own reason and a hint. */
+function attachError(name: string, nbd: NbdServer | undefined, err: unknown): HotplugError {
+  if (err instanceof HotplugError) return err;
+  const detail = describeError(err).replace(/\s*\n\s*/g, '; ');
+  if (!nbd) return new HotplugError({ disk: name, reason: 'AttachFailed', message: `attaching disk ${name} failed: ${detail}`, cause: err });
+  const { reason, hint } = classifyNbdError(detail);
+  const message = `attaching disk ${name} from nbd export ${describeNbdServer(nbd)} failed: ${detail}${hint ? `; ${hint}` : ''}`;
+  return new HotplugError({ disk: name, reason, message, cause: err });
+}
+
 /** Attaches and detaches disks of one running VM and tracks them. */
 export class DiskHotplug {
   private readonly attached = new Map<string, Attached>();
   private readonly detaching = new Map<string, Promise<void>>();
+  private readonly nbd: NbdClientOptions;
+  /** Whether QEMU holds the shared TLS-PSK object; changed only through `tlsQueue`. */
+  private tlsPresent = false;
+  private tlsQueue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly options: DiskHotplugOptions) {}
+  constructor(private readonly options: DiskHotplugOptions) {
+    this.nbd = { ...DEFAULT_NBD_CLIENT, ...options.nbd };
+  }
 
   /** Hotplugged disks with their phase. */
   list(): DiskStatus[] {
@@ -77,16 +116,16 @@ export class DiskHotplug {
 
   /** Attach a disk; resolves once QEMU has the device (the guest notices a moment later). */
   async attach(request: AttachRequest): Promise<DiskStatus> {
-    const { name } = request;
+    const { name, nbd } = request;
     const bus = request.bus ?? 'virtio';
-    const backing = await this.backingFor(request);
+    const nodes = nbd ? await this.nbdNodesFor(request, nbd) : await this.fileNodesFor(request);
     const port = bus === 'virtio' ? this.freePort(name) : undefined;
-    const nodes = blockNodes({ disk: { name, readOnly: request.readOnly ?? false, cache: request.cache ?? 'none' }, backing });
     const entry: Attached = {
       status: { name, phase: 'Attaching', target: this.guessTarget(bus) },
       deviceId: diskDeviceId(name),
       nodes: { file: nodes[0]['node-name'], format: nodes[1]['node-name'] },
       ...(port ? { port } : {}),
+      ...(nbd ? { nbd } : {}),
     };
     const device: DeviceAddOptions = {
       driver: bus === 'virtio' ? 'virtio-blk-pci' : 'scsi-hd',
@@ -100,28 +139,86 @@ export class DiskHotplug {
     };
     this.attached.set(name, entry);
     try {
+      if (nbd) await this.withTls(() => this.addTlsCreds());
       await this.addToQemu(nodes, device);
     } catch (err) {
       this.attached.delete(name);
-      throw new HotplugError({ disk: name, reason: 'AttachFailed', message: `attaching disk ${name} failed: ${describeError(err)}`, cause: err });
+      if (nbd) await this.withTls(() => this.dropUnusedTlsCreds()).catch(() => undefined);
+      throw attachError(name, nbd, err);
     }
     entry.status = { ...entry.status, phase: 'Attached' };
     return { ...entry.status };
   }
 
   /** Checks before anything is sent to QEMU: a new name, an image that exists and opens. */
-  private async backingFor(request: AttachRequest): Promise<DiskBacking> {
+  private async fileNodesFor(request: AttachRequest): Promise<Nodes> {
     const { name, path } = request;
+    this.requireNewDisk(request);
+    if (!path) throw new HotplugError({ disk: name, reason: 'InvalidRequest', kind: 'invalid', message: `disk ${name}: give either path (a local image) or nbd (an export)` });
+    const inspected = await inspectDisk(name, path);
+    if (!request.readOnly) await requireWritable(name, path);
+    const backing = { ...inspected, format: request.format ?? inspected.format };
+    return blockNodes({ disk: { name, readOnly: request.readOnly ?? false, cache: request.cache ?? 'none' }, backing });
+  }
+
+  /** Checks for an NBD disk: a new name, one source, and a key QEMU will accept. */
+  private async nbdNodesFor(request: AttachRequest, server: NbdServer): Promise<Nodes> {
+    const { name } = request;
+    this.requireNewDisk(request);
+    if (request.path !== undefined || request.format !== undefined) {
+      throw new HotplugError({ disk: name, reason: 'InvalidRequest', kind: 'invalid', message: `disk ${name}: nbd goes without path and format (the export serves the guest-visible bytes)` });
+    }
+    await this.requirePskKey(name);
+    return nbdNodes({ disk: { name, readOnly: request.readOnly ?? false }, server, timing: this.nbd });
+  }
+
+  private requireNewDisk({ name }: AttachRequest): void {
     if (this.options.plan.disks[name] || this.attached.has(name)) {
       throw new HotplugError({ disk: name, reason: 'DiskExists', kind: 'conflict', message: `disk ${name} is already attached` });
     }
-    const inspected = await inspectDisk(name, path);
-    if (!request.readOnly) await requireWritable(name, path);
-    return { ...inspected, format: request.format ?? inspected.format };
+  }
+
+  /** The key file must exist and hold our user's line: QEMU's own errors name neither the fix nor the Secret. */
+  private async requirePskKey(disk: string): Promise<void> {
+    const file = this.nbd.pskFile;
+    let content: string;
+    try {
+      content = await readFile(file, 'utf8');
+    } catch (err) {
+      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+      const message = missing
+        ? `disk ${disk}: no TLS-PSK key at ${file} (--psk-file); the VM's Secret must hold keys.psk and be mounted there`
+        : `disk ${disk}: cannot read the TLS-PSK key ${file} (--psk-file): ${describeError(err)}`;
+      throw new HotplugError({ disk, reason: missing ? 'NbdKeyMissing' : 'NbdKeyUnreadable', kind: 'conflict', message, cause: err });
+    }
+    if (!hasPskKey(content, NBD_EXPORT.pskUser)) {
+      throw new HotplugError({ disk, reason: 'NbdKeyInvalid', kind: 'conflict', message: `disk ${disk}: ${file} has no line "${NBD_EXPORT.pskUser}:<hex key>"; fix the keys.psk key of the VM's Secret` });
+    }
+  }
+
+  /** Runs TLS object changes one at a time, so an attach never races a removal. */
+  private withTls<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.tlsQueue.then(change);
+    this.tlsQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** One tls-creds-psk object serves every NBD disk; it reads the key when created. */
+  private async addTlsCreds(): Promise<void> {
+    if (this.tlsPresent) return;
+    await objectAdd(this.options.qmp, tlsPskClient(dirname(this.nbd.pskFile)));
+    this.tlsPresent = true;
+  }
+
+  /** Drop the object once no NBD disk uses it: the next attach then reads a rotated key. */
+  private async dropUnusedTlsCreds(): Promise<void> {
+    if (!this.tlsPresent || [...this.attached.values()].some((a) => a.nbd)) return;
+    await objectDel(this.options.qmp, NBD_TLS_CREDS_ID);
+    this.tlsPresent = false;
   }
 
   /** blockdev-add both nodes, then device_add; on failure, remove what was added. */
-  private async addToQemu(nodes: ReturnType<typeof blockNodes>, device: DeviceAddOptions): Promise<void> {
+  private async addToQemu(nodes: Nodes, device: DeviceAddOptions): Promise<void> {
     const { qmp } = this.options;
     const added: string[] = [];
     try {
@@ -162,11 +259,47 @@ export class DiskHotplug {
     return running;
   }
 
-  /** Feed QMP events: a guest that releases a disk after the detach timed out still gets it cleaned up. */
+  /**
+   * Feed QMP events: a guest that releases a disk after the detach timed out still gets it
+   * cleaned up; an I/O error is told in the disk's status until the VM runs again.
+   */
   onEvent(event: QmpEvent): void {
+    if (event.event === 'BLOCK_IO_ERROR') return this.onIoError(event);
+    if (event.event === 'RESUME') return this.clearIoErrors();
     if (event.event !== 'DEVICE_DELETED') return;
     const entry = [...this.attached.values()].find((a) => a.deviceId === event.data.device);
     if (entry?.status.phase === 'Failed') void this.removeNodes(entry).catch(() => undefined);
+  }
+
+  /** The disk (cold-plugged or hotplugged) a BLOCK_IO_ERROR is about, by its node name. */
+  diskOfEvent(event: QmpEvent): string | undefined {
+    if (event.event !== 'BLOCK_IO_ERROR') return undefined;
+    const node = event.data['node-name'];
+    if (typeof node !== 'string' || !node) return undefined;
+    const planned = Object.entries(this.options.plan.disks).find(([, d]) => d.nodeName === node);
+    return planned?.[0] ?? this.entryOfNode(node)?.status.name;
+  }
+
+  private entryOfNode(node: unknown): Attached | undefined {
+    return [...this.attached.values()].find((a) => a.nodes.format === node || a.nodes.file === node);
+  }
+
+  private onIoError(event: QmpEvent): void {
+    const entry = this.entryOfNode(event.data['node-name']);
+    if (!entry || entry.status.phase !== 'Attached') return;
+    const { operation = 'i/o', reason = 'unknown', action } = event.data as { operation?: string; reason?: string; action?: string };
+    const paused = action === 'stop' ? '; the vm is paused and resumed once the disk answers again' : '';
+    const where = entry.nbd ? ` on nbd export ${describeNbdServer(entry.nbd)} (unreachable for over ${this.nbd.reconnectDelaySeconds}s?)` : '';
+    entry.status = { ...entry.status, message: `${operation} error: ${reason}${where}${paused}` };
+    entry.ioError = true;
+  }
+
+  private clearIoErrors(): void {
+    for (const entry of this.attached.values()) {
+      if (!entry.ioError) continue;
+      entry.ioError = false;
+      entry.status = { ...entry.status, message: undefined };
+    }
   }
 
   private async runDetach(entry: Attached): Promise<void> {
@@ -214,6 +347,8 @@ export class DiskHotplug {
       throw new HotplugError({ disk: entry.status.name, reason: 'DetachFailed', message: entry.status.message!, cause: err });
     }
     this.attached.delete(entry.status.name);
+    // Best effort: a leftover object costs nothing and the next NBD attach reuses it.
+    if (entry.nbd) await this.withTls(() => this.dropUnusedTlsCreds()).catch(() => undefined);
   }
 
   private freePort(name: string): string {

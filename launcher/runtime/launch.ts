@@ -9,6 +9,7 @@ import { decideAccelerator, kvmUsable, KVM_DEVICE, type AcceleratorChoice } from
 import { prepareDisks } from './disks.js';
 import { podDiskLocations, unknownDiskMappings } from './diskpaths.js';
 import { LauncherError, describeError } from './errors.js';
+import type { NbdClientTiming } from '../qemu/nbd.js';
 import type { SupervisorTiming } from './timing.js';
 import { VmSupervisor } from './vmm.js';
 
@@ -35,6 +36,10 @@ export interface LaunchOptions {
   hostPorts?: Readonly<Record<string, number>>;
   ovmf?: { code: string; varsTemplate: string };
   timing?: Partial<SupervisorTiming>;
+  /** keys.psk for disks attached from attachment pods (`--psk-file`); default LAYOUT.pskFile. */
+  pskFile?: string;
+  /** How NBD disks connect and reconnect (`--nbd-reconnect-delay`, `--nbd-open-timeout`). */
+  nbd?: Partial<NbdClientTiming>;
   stderrSink?: NodeJS.WritableStream;
   /** Progress and notices, one line each without a prefix. */
   log?: (line: string) => void;
@@ -70,7 +75,7 @@ export async function launchVm(options: LaunchOptions): Promise<VmSupervisor> {
     ...(prepared.firmware ? { firmware: prepared.firmware } : {}),
     ...(options.hostPorts ? { hostPorts: options.hostPorts } : {}),
   });
-  const supervisor = VmSupervisor.start({ vm, plan, accelerator, qemuBinary: options.qemuBinary, stderrSink: options.stderrSink, timing: options.timing, log });
+  const supervisor = VmSupervisor.start({ vm, plan, accelerator, qemuBinary: options.qemuBinary, stderrSink: options.stderrSink, timing: options.timing, nbd: { ...options.nbd, ...(options.pskFile ? { pskFile: options.pskFile } : {}) }, log });
   const hotplugged = vm.disks.filter((d) => d.hotpluggable && paths[d.name]);
   if (hotplugged.length) {
     void supervisor.started

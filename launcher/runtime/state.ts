@@ -9,6 +9,7 @@ export type VmPhase = 'starting' | 'running' | 'paused' | 'stopping' | 'succeede
 
 /** The last I/O error that paused the VM (werror/rerror=stop). */
 export interface IoErrorInfo {
+  /** `disk <name>` when the launcher knows the node, else QEMU's device or node name. */
   device: string;
   message: string;
 }
@@ -25,7 +26,8 @@ export interface VmState {
 
 /** What can move the state: a QMP event, or something the launcher decided. */
 export type VmAction =
-  | { type: 'qmp'; event: QmpEvent }
+  /** `disk`: the VM's disk an event is about (BLOCK_IO_ERROR names only a node). */
+  | { type: 'qmp'; event: QmpEvent; disk?: string }
   /** QEMU was started with -S and is kept paused because spec.paused is true. */
   | { type: 'held-paused' }
   /** A user paused a VM that an I/O error had already paused: it stays paused on purpose. */
@@ -56,9 +58,9 @@ function onShutdown(current: VmState, data: Partial<KnownQmpEvents['SHUTDOWN']>)
   return { state: 'stopping', reason: 'HostShutdown', message: `qemu is shutting down (${data.reason ?? 'host request'})` };
 }
 
-function onBlockIoError(current: VmState, data: Partial<KnownQmpEvents['BLOCK_IO_ERROR']>): VmState {
+function onBlockIoError(current: VmState, data: Partial<KnownQmpEvents['BLOCK_IO_ERROR']>, disk: string | undefined): VmState {
   if (data.action !== 'stop') return current;
-  const device = data.device || data['node-name'] || 'unknown device';
+  const device = disk ? `disk ${disk}` : data.device || data['node-name'] || 'unknown device';
   const cause = `${data.operation ?? 'i/o'} error: ${data.reason ?? 'unknown'}${data.nospace ? ' (no space left)' : ''}`;
   const ioError = { device, message: cause };
   if (current.state === 'stopping') return { ...current, ioError };
@@ -74,7 +76,7 @@ function onStop(current: VmState): VmState {
   return PAUSED_BY_USER;
 }
 
-function onQmpEvent(current: VmState, event: QmpEvent): VmState {
+function onQmpEvent(current: VmState, event: QmpEvent, disk?: string): VmState {
   switch (event.event) {
     case 'RESUME':
     case 'WAKEUP':
@@ -84,7 +86,7 @@ function onQmpEvent(current: VmState, event: QmpEvent): VmState {
     case 'SUSPEND':
       return current.state === 'stopping' ? current : { state: 'paused', reason: 'GuestSuspended', message: 'guest suspended itself (S3)' };
     case 'BLOCK_IO_ERROR':
-      return onBlockIoError(current, event.data as Partial<KnownQmpEvents['BLOCK_IO_ERROR']>);
+      return onBlockIoError(current, event.data as Partial<KnownQmpEvents['BLOCK_IO_ERROR']>, disk);
     case 'SHUTDOWN':
       return onShutdown(current, event.data as Partial<KnownQmpEvents['SHUTDOWN']>);
     case 'GUEST_PANICKED':
@@ -99,7 +101,7 @@ export function reduceVmState(current: VmState, action: VmAction): VmState {
   if (isFinal(current.state)) return current;
   switch (action.type) {
     case 'qmp':
-      return onQmpEvent(current, action.event);
+      return onQmpEvent(current, action.event, action.disk);
     case 'held-paused':
       return { state: 'paused', reason: 'PausedByUser', message: 'started paused (spec.paused)' };
     case 'paused-by-user':

@@ -184,7 +184,7 @@ describe('VmSupervisor with a fake QEMU', () => {
     const contTimes = () => server.commands.map((c, i) => ({ c, i })).filter(({ c }) => c.execute === 'cont');
     ioError();
     await sleep(5);
-    expect(vmm.status()).toMatchObject({ state: 'paused', reason: 'IoError', message: 'paused on fmt-root: write error: No space left on device (no space left)' });
+    expect(vmm.status()).toMatchObject({ state: 'paused', reason: 'IoError', message: 'paused on disk root: write error: No space left on device (no space left)' });
     for (let i = 0; i < 50 && vmm.status().state !== 'running'; i++) await sleep(5);
     expect(vmm.status().state).toBe('running');
     expect(contTimes()).toHaveLength(2); // boot + one retry

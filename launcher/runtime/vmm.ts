@@ -20,7 +20,7 @@ import { IoRetry } from './backoff.js';
 import { DEFAULT_TIMING, type SupervisorTiming } from './timing.js';
 import { VmStateError, describeError, reasonOf } from './errors.js';
 import { GuestAgentMonitor } from './guestinfo.js';
-import { DiskHotplug, type AttachRequest, type DiskStatus } from './hotplug.js';
+import { DiskHotplug, type AttachRequest, type DiskStatus, type NbdClientOptions } from './hotplug.js';
 import { decideOutcome, type RunOutcome, type StopRecord } from './outcome.js';
 import { QemuProcess, type QemuExit, type QemuProcessLike, type SpawnQemuOptions } from './process.js';
 import { INITIAL_STATE, isFinal, reduceVmState, type VmAction, type VmState } from './state.js';
@@ -41,6 +41,8 @@ export interface SupervisorOptions {
   log?: (line: string) => void;
   /** Starts QEMU; tests pass a fake. Default: {@link QemuProcess.spawn}. */
   spawn?: (options: SpawnQemuOptions) => QemuProcessLike;
+  /** NBD client settings for disks hotplugged from attachment pods (key file, reconnect). */
+  nbd?: Partial<NbdClientOptions>;
 }
 
 const DEFAULT_STOP: StopRequest = { reason: 'StopRequested', message: 'stop requested' };
@@ -77,8 +79,12 @@ export class VmSupervisor implements VmController {
       policy: this.timing.ioRetry,
       // Only while the I/O error still holds the VM: a user's pause or resume cancels the retry.
       resume: () => {
-        if (this.state.state !== 'paused' || this.state.reason !== 'IoError' || !this.qmp || this.qmp.closed) return;
-        this.qmp.execute('cont').catch((err) => this.log(`resume after I/O error failed: ${describeError(err)}`));
+        if (!this.pausedByIoError() || !this.qmp || this.qmp.closed) return;
+        // A `cont` right after an NBD export came back can fail (QEMU 7.2): try again later.
+        this.qmp.execute('cont').catch((err) => {
+          this.log(`resume after I/O error failed: ${describeError(err)}`);
+          if (this.pausedByIoError() && !this.stopping) this.ioRetry.schedule();
+        });
       },
       log: (line) => this.log(line),
     });
@@ -173,7 +179,7 @@ export class VmSupervisor implements VmController {
       });
       this.qmp = qmp;
       qmp.on('event', (event) => this.onEvent(event));
-      this.hotplug = new DiskHotplug({ qmp, plan: this.options.plan, detachTimeoutMs: this.timing.detachTimeoutMs });
+      this.hotplug = new DiskHotplug({ qmp, plan: this.options.plan, detachTimeoutMs: this.timing.detachTimeoutMs, nbd: this.options.nbd });
       this.accelerator = (await queryKvm(qmp)).enabled ? 'kvm' : 'tcg';
       if (this.stopping) return;
       if (this.options.vm.paused) this.dispatch({ type: 'held-paused' });
@@ -190,7 +196,7 @@ export class VmSupervisor implements VmController {
 
   private onEvent(event: QmpEvent): void {
     this.hotplug?.onEvent(event);
-    this.dispatch({ type: 'qmp', event });
+    this.dispatch({ type: 'qmp', event, disk: this.hotplug?.diskOfEvent(event) });
   }
 
   private dispatch(action: VmAction): void {
@@ -270,6 +276,10 @@ export class VmSupervisor implements VmController {
       await Promise.race([closed, this.process.waitForExit(0).then(() => sleep(1_000))]);
     }
     await qmp.close();
+  }
+
+  private pausedByIoError(): boolean {
+    return this.state.state === 'paused' && this.state.reason === 'IoError';
   }
 
   private requireQmp(): QmpClient {
