@@ -16,6 +16,7 @@ import type { PvcModes } from './render/volumes.js';
 import type { ClusterApi } from './kube/client.js';
 import { executePlan, forgetToken, launcherToken, type ExecutorDeps } from './kube/executor.js';
 import type { HandlerResult } from './queue.js';
+import { observeHotplug } from './hotplug-observe.js';
 
 /** Read access to a cache of objects (an informer's store). */
 export interface Store<T> {
@@ -74,6 +75,24 @@ async function reportInvalid(deps: ControllerDeps, vm: VirtualMachine, messages:
   await executePlan(deps, { vm }, { actions: [], status, events: vm.status?.conditions?.some((c) => c.reason === 'InvalidSpec' && c.message === message) ? [] : [{ type: 'Warning', reason: 'InvalidSpec', message }] });
 }
 
+/** Everything planning needs about `vm`, from the caches, the API and its launcher. */
+async function observe(deps: ControllerDeps, vm: VirtualMachine, pod: V1Pod | undefined, vmClass: VirtualMachineClass | undefined): Promise<Observed> {
+  const pvcs = pod ? { missing: [], modes: {} } : await pvcState(deps, vm);
+  const launcher = await launcherReport(deps, vm, pod);
+  const running = pod?.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp;
+  const hotplug = await observeHotplug(deps, vm, running);
+  return {
+    vm,
+    pod,
+    missingPvcs: pvcs.missing,
+    pvcModes: pvcs.modes,
+    now: deps.now(),
+    ...(vmClass ? { vmClass } : {}),
+    ...(launcher ? { launcher } : {}),
+    ...(hotplug ? { hotplug } : {}),
+  };
+}
+
 /** Reconciles one VM; the work queue's handler. */
 export async function reconcile(deps: ControllerDeps, key: string): Promise<HandlerResult> {
   const [namespace, name] = splitKey(key);
@@ -88,10 +107,7 @@ export async function reconcile(deps: ControllerDeps, key: string): Promise<Hand
   }
   const vm = checked.value ?? cached;
   const pod = deps.pods.get(namespace, launcherPodName(name));
-  const pvcs = pod ? { missing: [], modes: {} } : await pvcState(deps, vm);
-  const vmClass = vm.spec.className ? classes.get(vm.spec.className) : undefined;
-  const launcher = await launcherReport(deps, vm, pod);
-  const observed: Observed = { vm, pod, missingPvcs: pvcs.missing, pvcModes: pvcs.modes, now: deps.now(), ...(vmClass ? { vmClass } : {}), ...(launcher ? { launcher } : {}) };
+  const observed = await observe(deps, vm, pod, vm.spec.className ? classes.get(vm.spec.className) : undefined);
   const plan = planReconcile(observed, deps.settings);
   if (plan.actions.length) deps.log('reconcile', { vm: key, actions: plan.actions.map((a) => a.kind), status: plan.status.printableStatus });
   return executePlan(deps, { vm, ...(pod ? { pod } : {}) }, plan);

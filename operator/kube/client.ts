@@ -14,6 +14,7 @@ import {
   type V1PersistentVolumeClaim,
   type V1Pod,
   type V1Secret,
+  type V1Service,
 } from '@kubernetes/client-node';
 import type { VirtualMachine, VmStatus } from '../../api/schema/vm.js';
 
@@ -51,6 +52,9 @@ export const OPERATOR_API_CALLS: readonly ApiCall[] = [
   { verb: 'patch', group: '', resource: 'pods' },
   { verb: 'delete', group: '', resource: 'pods' },
   { verb: 'get', group: '', resource: 'persistentvolumeclaims' },
+  // The headless Service giving a VM's attachment pods stable names (server-side apply).
+  { verb: 'create', group: '', resource: 'services' },
+  { verb: 'patch', group: '', resource: 'services' },
   { verb: 'get', group: '', resource: 'secrets' },
   { verb: 'create', group: '', resource: 'secrets' },
   { verb: 'create', group: '', resource: 'events' },
@@ -153,6 +157,15 @@ export class ClusterApi {
     const name = pod.metadata?.name ?? '';
     return this.call('patch', 'pods', () =>
       this.core.patchNamespacedPod({ namespace, name, body: pod, fieldManager: FIELD_MANAGER, force: true }, setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply)),
+    );
+  }
+
+  /** Creates or updates a Service by server-side apply (the hotplug Service of a VM). */
+  applyService(service: V1Service): Promise<V1Service> {
+    const namespace = service.metadata?.namespace ?? 'default';
+    const name = service.metadata?.name ?? '';
+    return this.call('patch', 'services', () =>
+      this.core.patchNamespacedService({ namespace, name, body: service, fieldManager: FIELD_MANAGER, force: true }, setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply)),
     );
   }
 

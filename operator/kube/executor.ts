@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
+import { NBD_EXPORT, PSK_KEY, TOKEN_KEY } from '../../api/layout.js';
 import { API_VERSION } from '../../api/schema/common.js';
 import type { VirtualMachine, VmStatus } from '../../api/schema/vm.js';
 import { setCondition } from '../reconcile/conditions.js';
@@ -71,10 +72,11 @@ async function readOrCreateToken(api: ClusterApi, vm: VirtualMachine): Promise<s
     (await api.createSecret({
       metadata: { name, namespace, ownerReferences: owner(vm), labels: { 'kubevmm.io/vm': vm.metadata.name } },
       type: 'Opaque',
-      stringData: { token: randomBytes(32).toString('base64url') },
+      // The control token, and the TLS-PSK of the VM's hotplug exports (QEMU's keys.psk format).
+      stringData: { [TOKEN_KEY]: randomBytes(32).toString('base64url'), [PSK_KEY]: `${NBD_EXPORT.pskUser}:${randomBytes(32).toString('hex')}` },
     }));
-  const data = secret.data?.token;
-  return data ? Buffer.from(data, 'base64').toString('utf8') : (secret.stringData?.token ?? '');
+  const data = secret.data?.[TOKEN_KEY];
+  return data ? Buffer.from(data, 'base64').toString('utf8') : (secret.stringData?.[TOKEN_KEY] ?? '');
 }
 
 async function createPod(deps: ExecutorDeps, vm: VirtualMachine, pod: V1Pod): Promise<void> {
@@ -82,11 +84,21 @@ async function createPod(deps: ExecutorDeps, vm: VirtualMachine, pod: V1Pod): Pr
   await deps.api.applyPod(pod);
 }
 
-async function launcherAction(deps: ExecutorDeps, vm: VirtualMachine, pod: V1Pod | undefined, kind: 'pause' | 'resume'): Promise<void> {
+type LauncherAction = Extract<Action, { kind: 'pause' | 'resume' | 'attachDisk' | 'detachDisk' }>;
+
+async function launcherAction(deps: ExecutorDeps, vm: VirtualMachine, pod: V1Pod | undefined, action: LauncherAction): Promise<void> {
   const ip = pod?.status?.podIP;
-  if (!ip) throw new Error(`cannot ${kind}: launcher pod has no IP yet`);
+  if (!ip) throw new Error(`cannot ${action.kind}: launcher pod has no IP yet`);
   const token = await launcherToken(deps.api, vm);
-  await (kind === 'pause' ? deps.launcher.pause(ip, token) : deps.launcher.resume(ip, token));
+  if (action.kind === 'attachDisk') return deps.launcher.attach(ip, token, action.request);
+  if (action.kind === 'detachDisk') return deps.launcher.detach(ip, token, action.name);
+  await (action.kind === 'pause' ? deps.launcher.pause(ip, token) : deps.launcher.resume(ip, token));
+}
+
+/** The headless Service first (idempotent), then the attachment pod. */
+async function createAttachment(deps: ExecutorDeps, action: Extract<Action, { kind: 'createAttachment' }>): Promise<void> {
+  await deps.api.applyService(action.service);
+  await deps.api.applyPod(action.pod);
 }
 
 async function run(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod }, action: Action): Promise<VirtualMachine> {
@@ -103,8 +115,14 @@ async function run(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod },
     case 'deletePod':
       await deps.api.deletePod(ns, `${vm.metadata.name}-launcher`);
       return vm;
+    case 'createAttachment':
+      await createAttachment(deps, action);
+      return vm;
+    case 'deleteAttachment':
+      await deps.api.deletePod(ns, action.name);
+      return vm;
     default:
-      await launcherAction(deps, vm, ctx.pod, action.kind);
+      await launcherAction(deps, vm, ctx.pod, action);
       return vm;
   }
 }

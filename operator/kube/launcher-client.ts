@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { CONTROL_PORT } from '../../api/layout.js';
-import type { LauncherReport } from '../reconcile/types.js';
+import type { AttachRequest, LauncherReport } from '../reconcile/types.js';
 
 const report = z.looseObject({
   state: z.enum(['starting', 'running', 'paused', 'stopping', 'succeeded', 'failed']),
@@ -24,6 +24,8 @@ export interface LauncherClientOptions {
   /** After a failed contact, how long to leave that address alone. */
   quietMs: number;
   port?: number;
+  /** How long an attach call may take (NBD connect and TLS handshake). Default 15 s. */
+  attachTimeoutMs?: number;
 }
 
 /** A failed control API call; `status` 0 means the launcher could not be reached. */
@@ -43,11 +45,18 @@ export class LauncherClient {
 
   constructor(private readonly opts: LauncherClientOptions) {}
 
-  private async request(ip: string, token: string, method: 'GET' | 'POST', path: string): Promise<unknown> {
+  private async request(ip: string, token: string, call: { method: 'GET' | 'POST' | 'DELETE'; path: string; body?: unknown; timeoutMs?: number }): Promise<unknown> {
+    const { method, path, ...extra } = call;
     const url = `http://${ip.includes(':') ? `[${ip}]` : ip}:${this.opts.port ?? CONTROL_PORT}${path}`;
+    const headers: Record<string, string> = { authorization: `Bearer ${token}`, ...(extra.body ? { 'content-type': 'application/json' } : {}) };
     let res: Response;
     try {
-      res = await fetch(url, { method, headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(this.opts.timeoutMs) });
+      res = await fetch(url, {
+        method,
+        headers,
+        ...(extra.body ? { body: JSON.stringify(extra.body) } : {}),
+        signal: AbortSignal.timeout(extra.timeoutMs ?? this.opts.timeoutMs),
+      });
     } catch (err) {
       this.quietUntil.set(ip, Date.now() + this.opts.quietMs);
       throw new LauncherCallError(`launcher at ${ip} unreachable: ${err instanceof Error ? err.message : String(err)}`, 0);
@@ -65,7 +74,7 @@ export class LauncherClient {
   async status(ip: string, token: string): Promise<LauncherReport | undefined> {
     if ((this.quietUntil.get(ip) ?? 0) > Date.now()) return undefined;
     try {
-      const parsed = report.safeParse(await this.request(ip, token, 'GET', '/status'));
+      const parsed = report.safeParse(await this.request(ip, token, { method: 'GET', path: '/status' }));
       if (parsed.success) return parsed.data as LauncherReport;
     } catch {
       // fall through: remembered as quiet below
@@ -76,11 +85,33 @@ export class LauncherClient {
 
   /** Pauses the guest's vCPUs. */
   async pause(ip: string, token: string): Promise<void> {
-    await this.request(ip, token, 'POST', '/pause');
+    await this.request(ip, token, { method: 'POST', path: '/pause' });
   }
 
   /** Resumes the guest's vCPUs. */
   async resume(ip: string, token: string): Promise<void> {
-    await this.request(ip, token, 'POST', '/resume');
+    await this.request(ip, token, { method: 'POST', path: '/resume' });
+  }
+
+  /**
+   * Attaches a disk exported over NBD. An attach that outlasts the timeout carries on in the
+   * launcher; its status says how it went.
+   */
+  async attach(ip: string, token: string, request: AttachRequest): Promise<void> {
+    await this.request(ip, token, { method: 'POST', path: '/disks', body: request, timeoutMs: this.opts.attachTimeoutMs ?? 15_000 });
+  }
+
+  /**
+   * Starts detaching a disk. The launcher waits for the guest to let go (up to its detach
+   * timeout); the operator does not: a call still running after a moment is left to finish,
+   * and the launcher's status reports Detaching until it has.
+   */
+  async detach(ip: string, token: string, name: string): Promise<void> {
+    try {
+      await this.request(ip, token, { method: 'DELETE', path: `/disks/${encodeURIComponent(name)}`, timeoutMs: 2000 });
+    } catch (err) {
+      if (err instanceof LauncherCallError && err.status === 0 && /timeout|aborted/i.test(err.message)) return;
+      throw err;
+    }
   }
 }

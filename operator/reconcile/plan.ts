@@ -9,6 +9,7 @@ import type { VmStatus } from '../../api/schema/vm.js';
 import { SPEC_HASH_ANNOTATION } from '../../api/layout.js';
 import { launcherPodName, renderLauncherPod } from '../render/pod.js';
 import { setCondition, type ConditionInput } from './conditions.js';
+import { diskEvents, planHotplug, planHotplugStopped, wantedDisks, type HotplugPlan } from './hotplug.js';
 import { backoffRemainingMs, restartRequested, restartsAfter, wantsStart } from './lifecycle.js';
 import { podState, type PodState } from './pod-state.js';
 import { FINALIZER, type Action, type Observed, type Plan, type ReconcileSettings, type VmEvent } from './types.js';
@@ -190,6 +191,23 @@ function transitionEvents(before: VmStatus | undefined, after: VmStatus): VmEven
   ];
 }
 
+/** Hotplug disks: planned while the launcher runs and stays; otherwise they wait (pure). */
+function hotplug(d: Draft, pod: PodState): void {
+  const { obs } = d;
+  if (!obs.hotplug && !wantedDisks(obs.vm).length && !obs.vm.status?.disks?.length) return;
+  const stopping = d.actions.some((a) => a.kind === 'deletePod');
+  let plan: HotplugPlan;
+  if (pod.phase === 'running' && pod.ready && !stopping && !obs.vm.metadata.deletionTimestamp && obs.hotplug) {
+    plan = planHotplug({ vm: obs.vm, launcherImage: d.settings.config.launcherImage, node: pod.node, obs: obs.hotplug, ...(obs.launcher ? { launcher: obs.launcher } : {}) });
+  } else {
+    plan = planHotplugStopped(obs.vm, obs.hotplug);
+  }
+  d.actions.push(...plan.actions);
+  if (plan.disks.length) d.status.disks = plan.disks;
+  else delete d.status.disks;
+  if (plan.pending) requeue(d, d.settings.pollMs);
+}
+
 /** Decides one reconcile of `obs.vm`. */
 export function planReconcile(obs: Observed, settings: ReconcileSettings): Plan {
   const d: Draft = { obs, settings, status: baseStatus(obs, settings), actions: [] };
@@ -201,7 +219,9 @@ export function planReconcile(obs: Observed, settings: ReconcileSettings): Plan 
     planPod(d, pod);
     restartRequired(d);
   }
+  hotplug(d, pod);
   const softwareEmulation = d.status.accelerator === 'tcg';
   condition(d, { type: 'SoftwareEmulation', status: softwareEmulation ? 'True' : 'False', reason: softwareEmulation ? 'TCG' : 'HardwareAccelerated', message: softwareEmulation ? 'the guest runs under QEMU TCG software emulation' : '' });
-  return { actions: d.actions, status: d.status, events: transitionEvents(obs.vm.status, d.status), ...(d.requeueAfterMs !== undefined ? { requeueAfterMs: d.requeueAfterMs } : {}) };
+  const events = [...transitionEvents(obs.vm.status, d.status), ...diskEvents(obs.vm.status?.disks, d.status.disks)];
+  return { actions: d.actions, status: d.status, events, ...(d.requeueAfterMs !== undefined ? { requeueAfterMs: d.requeueAfterMs } : {}) };
 }

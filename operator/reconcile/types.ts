@@ -1,5 +1,5 @@
 /** What reconcile reads (Observed) and what it decides (Plan). Plain data, no clients. */
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import type { VirtualMachineClass } from '../../api/schema/class.js';
 import type { OperatorConfig } from '../../api/schema/config.js';
 import type { VirtualMachine, VmStatus } from '../../api/schema/vm.js';
@@ -27,6 +27,31 @@ export interface ReconcileSettings {
   pollMs: number;
 }
 
+/** An attachment pod as hotplug planning sees it. */
+export interface AttachmentState {
+  ready: boolean;
+  deleting: boolean;
+}
+
+/** What hotplug planning reads besides the VM and the launcher's report. */
+export interface HotplugObserved {
+  /** Attachment pods of this VM, by disk name. */
+  attachments: Record<string, AttachmentState>;
+  /** The hotplug disks' PVCs by claim name; absent when the PVC does not exist. */
+  pvcs: Record<string, { mode: 'Filesystem' | 'Block'; sizeBytes: number }>;
+  /** Claims in read-write use by another running VM in the namespace: claim -> that VM. */
+  conflicts: Record<string, string>;
+}
+
+/** The launcher control API's POST /disks body for an NBD export. */
+export interface AttachRequest {
+  name: string;
+  nbd: { host: string; port: number; export: string };
+  bus: 'virtio' | 'scsi';
+  readOnly: boolean;
+  cache: 'none' | 'writethrough' | 'writeback';
+}
+
 /** Everything reconcile(key) knows about one VM at one moment. */
 export interface Observed {
   vm: VirtualMachine;
@@ -38,6 +63,8 @@ export interface Observed {
   missingPvcs: string[];
   pvcModes: PvcModes;
   launcher?: LauncherReport;
+  /** Hotplug state; absent when the VM has no hotplug disks and no attachment pods. */
+  hotplug?: HotplugObserved;
   now: Date;
 }
 
@@ -48,7 +75,11 @@ export type Action =
   | { kind: 'createPod'; pod: V1Pod }
   | { kind: 'deletePod'; reason: string }
   | { kind: 'pause' }
-  | { kind: 'resume' };
+  | { kind: 'resume' }
+  | { kind: 'createAttachment'; service: V1Service; pod: V1Pod }
+  | { kind: 'deleteAttachment'; name: string }
+  | { kind: 'attachDisk'; request: AttachRequest }
+  | { kind: 'detachDisk'; name: string };
 
 /** An Event to record on the VM. */
 export interface VmEvent {

@@ -169,9 +169,11 @@ start_rest() {
     --kubeconfig "$sched" --authentication-kubeconfig "$sched" --authorization-kubeconfig "$sched" \
     --bind-address "$HOST" --secure-port "$SCHEDULER_PORT" --leader-elect=false
   "$BIN/kubevmm-cluster" kwok-stages >"$STATE/kwok-stages.yaml"
+  # Simulated pods get loopback addresses (127.244.x.y): a launcher stand-in listening on
+  # this host answers the operator at any simulated pod's IP (test/operator/hotplug.test.ts).
   start kwok --kubeconfig "$PKI/kwok.kubeconfig" --config "$STATE/kwok-stages.yaml" \
     --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
-    --node-lease-duration-seconds 40 --node-ip "$HOST" --cidr 10.244.0.0/16
+    --node-lease-duration-seconds 40 --node-ip "$HOST" --cidr 127.244.0.0/16
 }
 
 fake_node() { # the Node object KWOK manages; status is kept on create for Nodes

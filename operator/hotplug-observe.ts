@@ -1,0 +1,81 @@
+/**
+ * Reads what hotplug planning needs for one VM: its attachment pods (cache), the hotplug
+ * PVCs (API), and which claims other running VMs in the namespace hold read-write (cache).
+ */
+import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
+import { DISK_LABEL, VM_LABEL } from '../api/layout.js';
+import { parseQuantity } from '../api/quantity.js';
+import type { VirtualMachine } from '../api/schema/vm.js';
+import { wantedDisks } from './reconcile/hotplug.js';
+import type { AttachmentState, HotplugObserved } from './reconcile/types.js';
+import type { ClusterApi } from './kube/client.js';
+
+/** Read access to the caches the controller keeps. */
+export interface HotplugSources {
+  api: Pick<ClusterApi, 'getPvc'>;
+  vms: { list(): VirtualMachine[] };
+  pods: { list(): V1Pod[] };
+}
+
+function attachmentState(pod: V1Pod): AttachmentState {
+  const ready = pod.status?.phase === 'Running' && (pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false);
+  return { ready, deleting: !!pod.metadata?.deletionTimestamp };
+}
+
+/** The VM's attachment pods by disk name (pure over the pod list). */
+export function attachmentsOf(vm: VirtualMachine, pods: readonly V1Pod[]): Record<string, AttachmentState> {
+  const ns = vm.metadata.namespace ?? 'default';
+  const out: Record<string, AttachmentState> = {};
+  for (const pod of pods) {
+    const labels = pod.metadata?.labels ?? {};
+    const disk = labels[DISK_LABEL];
+    if (disk && labels[VM_LABEL] === vm.metadata.name && (pod.metadata?.namespace ?? 'default') === ns) out[disk] = attachmentState(pod);
+  }
+  return out;
+}
+
+const HOLDING = new Set(['Attaching', 'Attached', 'Detaching']);
+
+/** Whether `other` holds `claim` read-write now: a running VM's boot disk, or an attached hotplug disk. */
+function holdsReadWrite(other: VirtualMachine, claim: string): boolean {
+  const status = other.status?.printableStatus;
+  if (!status || status === 'Stopped') return false;
+  return (other.spec.disks ?? []).some((d) => {
+    if (d.persistentVolumeClaim?.claimName !== claim || d.readOnly || d.persistentVolumeClaim.readOnly) return false;
+    if (!d.hotpluggable) return true;
+    return other.status?.disks?.some((s) => s.name === d.name && HOLDING.has(s.phase)) ?? false;
+  });
+}
+
+/** Claims this VM wants read-write that another VM in its namespace holds: claim -> that VM (pure). */
+export function claimConflicts(vm: VirtualMachine, vms: readonly VirtualMachine[]): Record<string, string> {
+  const ns = vm.metadata.namespace ?? 'default';
+  const others = vms.filter((o) => (o.metadata.namespace ?? 'default') === ns && o.metadata.name !== vm.metadata.name);
+  const out: Record<string, string> = {};
+  for (const disk of wantedDisks(vm).filter((d) => !d.readOnly)) {
+    const holder = others.find((o) => holdsReadWrite(o, disk.claimName));
+    if (holder) out[disk.claimName] = holder.metadata.name;
+  }
+  return out;
+}
+
+/** A PVC's mode and size (its capacity once bound, else its request). */
+export function pvcInfo(pvc: V1PersistentVolumeClaim): { mode: 'Filesystem' | 'Block'; sizeBytes: number } {
+  const size = pvc.status?.capacity?.storage ?? pvc.spec?.resources?.requests?.storage ?? '0';
+  return { mode: pvc.spec?.volumeMode === 'Block' ? 'Block' : 'Filesystem', sizeBytes: parseQuantity(size) };
+}
+
+/** Hotplug state of `vm`, or undefined when it has no hotplug disks now or before. */
+export async function observeHotplug(src: HotplugSources, vm: VirtualMachine, launcherRunning: boolean): Promise<HotplugObserved | undefined> {
+  const wanted = wantedDisks(vm);
+  if (!wanted.length && !vm.status?.disks?.length) return undefined;
+  const ns = vm.metadata.namespace ?? 'default';
+  const pvcs: HotplugObserved['pvcs'] = {};
+  if (launcherRunning) {
+    for (const disk of wanted) {
+      const pvc = await src.api.getPvc(ns, disk.claimName);
+      if (pvc) pvcs[disk.claimName] = pvcInfo(pvc);
+    }
+  }
+  return { attachments: attachmentsOf(vm, src.pods.list()), pvcs, conflicts: claimConflicts(vm, src.vms.list()) };
+}
