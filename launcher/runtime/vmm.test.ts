@@ -60,6 +60,8 @@ interface Behaviour {
   acpi: boolean;
   /** QEMU exits on quit (else it hangs). */
   quit: boolean;
+  /** How many `cont`s fail (as the first after an NBD outage can in QEMU 7.2). */
+  contFailures?: number;
 }
 
 function qemuModel(qemu: FakeQemu, behaviour: Behaviour) {
@@ -68,6 +70,10 @@ function qemuModel(qemu: FakeQemu, behaviour: Behaviour) {
       case 'query-kvm':
         return conn.reply(command, { enabled: false, present: false });
       case 'cont':
+        if (behaviour.contFailures) {
+          behaviour.contFailures--;
+          return conn.fail(command, 'GenericError', 'Could not resume: the block device is not ready');
+        }
         conn.event('RESUME');
         return conn.reply(command);
       case 'stop':
@@ -124,7 +130,7 @@ describe('VmSupervisor with a fake QEMU', () => {
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'vmm-'));
-    Object.assign(behaviour, { acpi: true, quit: true });
+    Object.assign(behaviour, { acpi: true, quit: true, contFailures: 0 });
     qemu = new FakeQemu();
     plan = {
       argv: [],
@@ -203,6 +209,19 @@ describe('VmSupervisor with a fake QEMU', () => {
     await sleep(150);
     expect(contTimes()).toHaveLength(3);
     expect(vmm.status().state).toBe('paused');
+  });
+
+  it('keeps resuming after an I/O error when cont itself fails', async () => {
+    const vmm = supervise();
+    await vmm.started;
+    behaviour.contFailures = 2;
+    server.connection.event('BLOCK_IO_ERROR', { device: '', 'node-name': 'fmt-root', operation: 'read', action: 'stop', reason: 'Input/output error' });
+    server.connection.event('STOP');
+    for (let i = 0; i < 50 && vmm.status().state !== 'paused'; i++) await sleep(2);
+    expect(vmm.status()).toMatchObject({ state: 'paused', reason: 'IoError' });
+    for (let i = 0; i < 200 && vmm.status().state !== 'running'; i++) await sleep(5);
+    expect(vmm.status().state).toBe('running');
+    expect(sent('cont')).toBe(4); // boot, two failures, the one that worked
   });
 
   it('quits a guest that ignores ACPI when the grace period ends', async () => {
