@@ -65,7 +65,7 @@ export async function startExport(options: ExportOptions): Promise<NbdExport> {
   const port = await freePort();
   const size = (await stat(join(options.sourceDir, 'disk.img'))).size;
   const args = ['--import', 'tsx', join(ROOT, 'launcher/main.ts'), 'export'];
-  args.push('--source', options.sourceDir, '--mode', 'filesystem', '--size', String(size), '--port', String(port), '--psk-dir', options.pskDir);
+  args.push('--source', options.sourceDir, '--mode', 'filesystem', '--size', String(size), '--port', String(port), '--address', '127.0.0.1', '--psk-dir', options.pskDir);
   const child: ChildProcess = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));

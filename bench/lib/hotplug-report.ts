@@ -91,10 +91,10 @@ export function ratioTable(runs: readonly CaseRun[], kinds: readonly HotKind[]):
       const spread = summarize(roundRatios(runs, kind, metric));
       const met = Number.isFinite(ratio) ? (ratio >= metric.goal ? 'yes' : 'NO') : '-';
       const cell = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : '-');
-      rows.push([CASE_LABELS[kind], metric.label, cell(ratio), spread.n ? `${cell(spread.min)}–${cell(spread.max)}` : '-', `>= ${metric.goal}`, met]);
+      rows.push([CASE_LABELS[kind], metric.label, cell(ratio), formatSummary(spread, 3), `>= ${metric.goal}`, met]);
     }
   }
-  return formatTable(['hotplugged / boot', 'metric', 'ratio of medians', 'per-round ratios', 'goal', 'met'], rows);
+  return formatTable(['hotplugged / boot', 'metric', 'ratio of medians', 'per-round ratio, median (min–max)', 'goal', 'met'], rows);
 }
 
 /** Median (min–max) of each latency per kind. */
