@@ -19,6 +19,8 @@ import { runLeaderElection } from './kube/leader.js';
 import { startHealthServer } from './health.js';
 import { createMetrics, queueHooks, type OperatorMetrics } from './metrics.js';
 import { WorkQueue, type HandlerResult } from './queue.js';
+import { webhookSettings, withWebhookOptions } from './webhook/options.js';
+import { runWebhook } from './webhook/start.js';
 
 /** Operator process settings beyond the shared operator config. */
 interface RunFlags {
@@ -110,7 +112,16 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
   vmList = () => caches.vms.list();
   const api = new ClusterApi(kc, (verb, resource, code, seconds) => metrics.observeApiRequest(verb, resource, code, seconds));
   const synced = () => caches.vms.synced && caches.classes.synced && caches.pods.synced;
-  const health = await startHealthServer({ port: flags.healthPort, metrics, ready: synced, healthy: () => true });
+  // Every replica serves the webhook from its caches; the certificate Secret lives in the operator's namespace.
+  const webhook = runWebhook({
+    settings: webhookSettings(opts),
+    kc,
+    namespace: flags.leaseNamespace,
+    caches: { vms: caches.vms as unknown as Informer<VirtualMachine>, classes: caches.classes as unknown as Informer<VirtualMachineClass>, synced },
+    log,
+    observe: (verb, resource, code, seconds) => metrics.observeApiRequest(verb, resource, code, seconds),
+  });
+  const health = await startHealthServer({ port: flags.healthPort, metrics, ready: () => synced() && webhook.serving(), healthy: () => true });
   log.info({ url: health.url }, 'serving /healthz, /readyz and /metrics');
   const deps: ControllerDeps = {
     api,
@@ -161,11 +172,11 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
 
 /** Parses the command line and runs the operator until it is stopped. */
 export async function main(argv: readonly string[]): Promise<void> {
-  const program = withConfigOptions(new Command('kubevmm-operator').description('reconcile VirtualMachines into launcher pods'))
+  const program = withWebhookOptions(withConfigOptions(new Command('kubevmm-operator').description('reconcile VirtualMachines into launcher pods')))
     .option('--workers <n>', 'concurrent reconciles', Number, 4)
     .option('--resync-seconds <n>', 'look at every VM this often', Number, 300)
     .option('--crash-loop-base-seconds <n>', 'first delay before restarting a failed VM', Number, 10)
-    .option('--lease-namespace <ns>', 'namespace of the leader-election Lease', process.env.POD_NAMESPACE ?? 'default')
+    .option('--lease-namespace <ns>', "the operator's namespace: the leader-election Lease and the webhook certificate Secret", process.env.POD_NAMESPACE ?? 'default')
     .option('--lease-name <name>', 'name of the leader-election Lease', 'kubevmm-operator')
     .option('--identity <id>', 'this replica in the Lease', process.env.POD_NAME ?? `${hostname()}-${process.pid}`)
     .option('--no-leader-elect', 'reconcile without electing a leader (one replica only)')

@@ -63,6 +63,8 @@ describe('admit: VirtualMachines', () => {
   ])('denies %s with 422 and a cause naming the field', (_what, spec, field, message) => {
     const { response } = admit(review(vm('web', spec)), caches());
     expect(response).toMatchObject({ uid: 'req-1', allowed: false, status: { code: 422, reason: 'Invalid' } });
+    // kubectl prints 'The VirtualMachine "web" is invalid:' from these, as for the API server's own checks
+    expect(response.status?.details).toMatchObject({ group: 'kubevmm.io', kind: 'VirtualMachine', name: 'web' });
     expect(response.status?.details?.causes).toContainEqual({ reason: 'FieldValueInvalid', field, message: expect.stringMatching(message) });
     expect(response.status?.message).toMatch(new RegExp(`^VirtualMachine team-a/web is invalid: .*${field.replace(/[[\].]/g, '\\$&')}: `));
   });

@@ -8,10 +8,19 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { VirtualMachineClass } from '../../api/schema/class.js';
 import type { VirtualMachine } from '../../api/schema/vm.js';
-import { objectLabel, validateClass, validateVm } from '../../api/validate.js';
+import { validateClass, validateVm } from '../../api/validate.js';
 import { classRules } from './class-rules.js';
 import { pvcConflicts } from './pvc.js';
-import { allow, denyBadRequest, denyInvalid, MalformedReviewError, parseReview, type AdmissionRequest, type AdmissionReviewResponse } from './review.js';
+import {
+  allow,
+  denyBadRequest,
+  denyInvalid,
+  MalformedReviewError,
+  parseReview,
+  type AdmissionRequest,
+  type AdmissionReviewResponse,
+  type DeniedObject,
+} from './review.js';
 
 /** Read access to an informer cache. */
 export interface Listing<T> {
@@ -63,6 +72,13 @@ function harmlessUpdate(request: AdmissionRequest, object: Record<string, unknow
   return isRecord(request.oldObject) && isDeepStrictEqual(object.spec, request.oldObject.spec);
 }
 
+/** The object under review: the request names it (the API server has set the name by now). */
+function target(request: AdmissionRequest): DeniedObject {
+  const meta = isRecord(request.object) && isRecord(request.object.metadata) ? request.object.metadata : {};
+  const name = request.name ?? (typeof meta.name === 'string' ? meta.name : '');
+  return { group: request.kind.group, kind: request.kind.kind, name, namespace: request.namespace };
+}
+
 function admitVm(request: AdmissionRequest, caches: AdmissionCaches): AdmissionReviewResponse {
   const { uid, object } = request;
   if (!isRecord(object)) return denyBadRequest(uid, `malformed AdmissionReview: request.object is missing for ${request.operation} of a VirtualMachine`);
@@ -70,9 +86,9 @@ function admitVm(request: AdmissionRequest, caches: AdmissionCaches): AdmissionR
   if (!caches.synced()) return denyBadRequest(uid, "the kubevmm operator's caches are still syncing; retry in a few seconds");
   const classes = new Map(caches.classes.list().map((c) => [c.metadata.name, c]));
   const validated = validateVm(withNamespace(object, request.namespace), { classes, complete: true });
-  if (!validated.value) return denyInvalid(uid, objectLabel(object), validated.issues);
+  if (!validated.value) return denyInvalid(uid, target(request), validated.issues);
   const conflicts = pvcConflicts(validated.value, caches.vms.list());
-  if (conflicts.length) return denyInvalid(uid, objectLabel(validated.value), conflicts);
+  if (conflicts.length) return denyInvalid(uid, target(request), conflicts);
   return allow(uid);
 }
 
@@ -87,8 +103,8 @@ function admitClass(request: AdmissionRequest): AdmissionReviewResponse {
   const { uid, object } = request;
   if (!isRecord(object)) return denyBadRequest(uid, `malformed AdmissionReview: request.object is missing for ${request.operation} of a VirtualMachineClass`);
   const validated = validateClass(object);
-  if (!validated.value) return denyInvalid(uid, objectLabel(object), validated.issues);
+  if (!validated.value) return denyInvalid(uid, target(request), validated.issues);
   const problems = classRules(validated.value.spec);
-  if (problems.length) return denyInvalid(uid, objectLabel(object), problems);
+  if (problems.length) return denyInvalid(uid, target(request), problems);
   return allow(uid);
 }

@@ -38,7 +38,7 @@ export interface AdmissionResponse {
     code: number;
     reason: string;
     message: string;
-    details?: { causes: StatusCause[] };
+    details?: { group: string; kind: string; name: string; causes: StatusCause[] };
   };
 }
 
@@ -119,12 +119,23 @@ export interface FieldProblem {
   message: string;
 }
 
+/** The object a denial is about, as metav1.StatusDetails names it. */
+export interface DeniedObject {
+  group: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
 /**
  * Denies with 422 Invalid, as the API server's own validation does: the message lists every
- * field (kubectl prints only the message), and each one is also a structured cause.
+ * field, and each one is also a structured cause. With the kind and name in the details,
+ * kubectl prints it like a built-in validation error: `The VirtualMachine "web" is invalid:`
+ * and one line per field.
  */
-export function denyInvalid(uid: string, subject: string, problems: readonly FieldProblem[]): AdmissionReviewResponse {
+export function denyInvalid(uid: string, target: DeniedObject, problems: readonly FieldProblem[]): AdmissionReviewResponse {
   const lines = problems.map((p) => `${p.path || '(root)'}: ${p.message}`);
+  const subject = `${target.kind} ${target.namespace ? `${target.namespace}/` : ''}${target.name}`;
   return review({
     uid,
     allowed: false,
@@ -132,7 +143,12 @@ export function denyInvalid(uid: string, subject: string, problems: readonly Fie
       code: 422,
       reason: 'Invalid',
       message: `${subject} is invalid: ${lines.join('; ')}`,
-      details: { causes: problems.map((p) => ({ reason: 'FieldValueInvalid', field: p.path, message: p.message })) },
+      details: {
+        group: target.group,
+        kind: target.kind,
+        name: target.name,
+        causes: problems.map((p) => ({ reason: 'FieldValueInvalid', field: p.path, message: p.message })),
+      },
     },
   });
 }
