@@ -138,6 +138,9 @@ afterAll(async () => {
   // Always, first: a dangling fail-closed webhook would break every later VM create here.
   kubectl(['delete', 'validatingwebhookconfiguration', CONFIG, '--ignore-not-found'], { allowFail: true });
   await operator?.stop();
+  // No operator is left to remove the finalizers: drop them, or the namespace never goes.
+  const vms = kubectl(['get', 'vm', '-n', NS, '-o', 'name'], { allowFail: true }).stdout.split('\n').filter(Boolean);
+  for (const vm of vms) kubectl(['patch', '-n', NS, vm, '--type=merge', '-p', '{"metadata":{"finalizers":null}}'], { allowFail: true });
   kubectl(['delete', 'virtualmachineclass', CLASS, `bad-${RUN}`, '--ignore-not-found'], { allowFail: true });
   kubectl(['delete', 'namespace', NS, '--wait=false'], { allowFail: true });
   await cp?.release();
