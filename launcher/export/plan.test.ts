@@ -24,7 +24,7 @@ const base: ExportPlanInput = {
 describe('planExport', () => {
   it('a writable raw disk.img: server TLS-PSK, O_DIRECT file, unmap, writable export "disk"', () => {
     expect(options(planExport(base))).toEqual([
-      ['--object', { 'qom-type': 'tls-creds-psk', id: 'tls0', endpoint: 'server', dir: '/var/run/kubevmm/nbd' }],
+      ['--object', { 'qom-type': 'tls-creds-psk', id: 'tls0', endpoint: 'server', dir: '/var/run/kubevmm/nbd', priority: 'NORMAL:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305' }],
       ['--blockdev', { driver: 'file', 'node-name': 'file0', filename: '/var/run/kubevmm/export/disk.img', 'read-only': false, cache: { direct: true, 'no-flush': false }, discard: 'unmap' }],
       ['--blockdev', { driver: 'raw', 'node-name': 'disk0', file: 'file0', 'read-only': false, discard: 'unmap', 'detect-zeroes': 'unmap' }],
       ['--nbd-server', { addr: { type: 'inet', host: '0.0.0.0', port: '10809' }, 'tls-creds': 'tls0' }],

@@ -4,6 +4,7 @@
 
 import { join } from 'node:path';
 import { LAYOUT, NBD_EXPORT } from '../../api/layout.js';
+import { NBD_TLS_PRIORITY } from '../qemu/nbd.js';
 import type { ExportOptions } from './options.js';
 
 /** What {@link planExport} needs beyond the options: facts the runner found on disk. */
@@ -50,7 +51,8 @@ function blockdevs(input: ExportPlanInput): object[] {
 /** qemu-storage-daemon's arguments (without the binary) for one export (pure). */
 export function planExport(input: ExportPlanInput): string[] {
   const json = (value: object): string => JSON.stringify(value);
-  const argv = ['--object', json({ 'qom-type': 'tls-creds-psk', id: EXPORT_IDS.tls, endpoint: 'server', dir: input.pskDir })];
+  const tls = { 'qom-type': 'tls-creds-psk', id: EXPORT_IDS.tls, endpoint: 'server', dir: input.pskDir, priority: NBD_TLS_PRIORITY };
+  const argv = ['--object', json(tls)];
   for (const node of blockdevs(input)) argv.push('--blockdev', json(node));
   argv.push(
     '--nbd-server',

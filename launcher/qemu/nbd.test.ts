@@ -49,7 +49,14 @@ describe('nbdNodes', () => {
 
 describe('tlsPskClient', () => {
   it('is a client endpoint reading keys.psk in the directory as user kubevmm', () => {
-    expect(tlsPskClient('/var/run/kubevmm/control')).toEqual({ 'qom-type': 'tls-creds-psk', id: 'tls-nbd', endpoint: 'client', dir: '/var/run/kubevmm/control', username: 'kubevmm' });
+    expect(tlsPskClient('/var/run/kubevmm/control')).toEqual({
+      'qom-type': 'tls-creds-psk',
+      id: 'tls-nbd',
+      endpoint: 'client',
+      dir: '/var/run/kubevmm/control',
+      username: 'kubevmm',
+      priority: 'NORMAL:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305',
+    });
   });
 });
 

@@ -26,6 +26,14 @@ export const DEFAULT_NBD_TIMING: NbdClientTiming = { reconnectDelaySeconds: 10, 
 /** QOM id of the one TLS-PSK client object every NBD disk of the VM shares. */
 export const NBD_TLS_CREDS_ID = 'tls-nbd';
 
+/**
+ * GnuTLS priority for both ends: AES-GCM first. GnuTLS's default picked ChaCha20-Poly1305
+ * here, which made a 256 MiB sequential read over NBD 3-4x slower than with AES-GCM (AES-NI);
+ * ChaCha stays as the fallback for CPUs without AES instructions. QEMU appends the PSK key
+ * exchanges itself.
+ */
+export const NBD_TLS_PRIORITY = 'NORMAL:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305';
+
 /** File QEMU's tls-creds-psk reads inside its `dir`: the name is fixed by QEMU. */
 export const PSK_FILE_NAME = 'keys.psk';
 
@@ -37,6 +45,8 @@ export type TlsCredsPskObject = {
   /** Directory holding keys.psk (`user:hexkey` lines). */
   dir: string;
   username?: string;
+  /** GnuTLS priority string ({@link NBD_TLS_PRIORITY}). */
+  priority?: string;
 };
 
 /** The nbd protocol node (QEMU's BlockdevOptionsNbd). */
@@ -64,7 +74,7 @@ export interface NbdFormatNode {
 
 /** Client credentials for `dir` (the directory of the launcher's keys.psk). */
 export function tlsPskClient(dir: string, username: string = NBD_EXPORT.pskUser): TlsCredsPskObject {
-  return { 'qom-type': 'tls-creds-psk', id: NBD_TLS_CREDS_ID, endpoint: 'client', dir, username };
+  return { 'qom-type': 'tls-creds-psk', id: NBD_TLS_CREDS_ID, endpoint: 'client', dir, username, priority: NBD_TLS_PRIORITY };
 }
 
 /** What {@link nbdNodes} needs. */

@@ -166,7 +166,7 @@ describe('DiskHotplug', () => {
       await hotplug.attach({ name: 'more', nbd, readOnly: true });
       expect(sent()).toEqual(['object-add', 'blockdev-add', 'blockdev-add', 'device_add', 'blockdev-add', 'blockdev-add', 'device_add']);
       const [object, protocol, format, device] = server.commands.filter((c) => c.execute !== 'qmp_capabilities').map((c) => c.arguments);
-      expect(object).toEqual({ 'qom-type': 'tls-creds-psk', id: 'tls-nbd', endpoint: 'client', dir, username: 'kubevmm' });
+      expect(object).toMatchObject({ 'qom-type': 'tls-creds-psk', id: 'tls-nbd', endpoint: 'client', dir, username: 'kubevmm' });
       expect(protocol).toMatchObject({ driver: 'nbd', 'node-name': 'file-data', server: { type: 'inet', host: '10.0.0.7', port: '10809' }, export: 'disk', 'tls-creds': 'tls-nbd', 'reconnect-delay': 7, 'open-timeout': 10 });
       expect(format).toMatchObject({ driver: 'raw', file: 'file-data', 'node-name': 'fmt-data' });
       expect(device).toEqual({ driver: 'virtio-blk-pci', id: 'disk-data', bus: 'hotplug0', drive: 'fmt-data', serial: 'data', werror: 'stop', rerror: 'stop' });
