@@ -75,9 +75,11 @@ describe('planHotplug', () => {
     expect(plan.disks[0]).toMatchObject({ phase: 'Failed', message: /did not release/ });
   });
 
-  it('an unreachable launcher never gets attachment pods deleted under it', () => {
-    const plan = planHotplug(ctx(vm([]), { attachments: { data: { ready: true, deleting: false } } }, null));
+  it('an unreachable launcher never gets attachment pods deleted under it, nor its disks reported gone', () => {
+    const before = vm([], { disks: [{ name: 'data', phase: 'Attached', target: 'vdb' }] });
+    const plan = planHotplug(ctx(before, { attachments: { data: { ready: true, deleting: false } } }, null));
     expect(kinds(plan)).toEqual([]);
+    expect(plan.disks).toEqual([{ name: 'data', phase: 'Attached', target: 'vdb' }]);
   });
 
   it('looks again while anything is in flight, not once all are settled', () => {

@@ -87,9 +87,16 @@ function planWanted(ctx: HotplugContext, disk: WantedDisk, previous: DiskStatus 
   return { status: { name: disk.name, phase: 'Attaching', message: '' }, actions };
 }
 
-/** Disks the launcher still has but the spec no longer wants: detach them. */
+/**
+ * Disks the launcher still has but the spec no longer wants: detach them. Without a report
+ * this time, what status last said stays (a disk is never reported gone unseen).
+ */
 function planUnwanted(ctx: HotplugContext, wanted: Set<string>): { disks: DiskStatus[]; actions: Action[] } {
-  const gone = (ctx.launcher?.disks ?? []).filter((l) => !wanted.has(l.name));
+  if (!ctx.launcher) {
+    const kept = (ctx.vm.status?.disks ?? []).filter((d) => !wanted.has(d.name) && d.phase !== 'Pending');
+    return { disks: kept, actions: [] };
+  }
+  const gone = (ctx.launcher.disks ?? []).filter((l) => !wanted.has(l.name));
   return {
     disks: gone.map((l) => (l.phase === 'Failed' ? fromLauncher(l) : { ...fromLauncher(l), phase: 'Detaching' })),
     actions: gone.filter((l) => l.phase !== 'Detaching').map((l) => ({ kind: 'detachDisk', name: l.name })),
