@@ -134,6 +134,12 @@ describe('admit: VirtualMachineClasses', () => {
   const cls = (spec: Record<string, unknown>) => ({ apiVersion: API, kind: 'VirtualMachineClass', metadata: { name: 'c' }, spec });
   const classReview = (spec: Record<string, unknown>) => review(cls(spec), { kind: 'VirtualMachineClass' });
 
+  it('admits a relabelling of a class that its rules would now refuse', () => {
+    const old = cls({ memory: { guest: '8Gi' }, limits: { maxMemory: '4Gi' } });
+    const relabelled = { ...old, metadata: { name: 'c', labels: { tier: 'gold' } } };
+    expect(admit(review(relabelled, { kind: 'VirtualMachineClass', operation: 'UPDATE', oldObject: old }), caches()).response.allowed).toBe(true);
+  });
+
   it('admits a valid class', () => {
     expect(admit(classReview({ cpu: { cores: 2 }, memory: { guest: '2Gi' }, limits: { maxCores: 4, maxMemory: '8Gi' } }), caches()).response.allowed).toBe(true);
   });

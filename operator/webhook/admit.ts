@@ -102,6 +102,7 @@ function withNamespace(object: Record<string, unknown>, namespace: string | unde
 function admitClass(request: AdmissionRequest): AdmissionReviewResponse {
   const { uid, object } = request;
   if (!isRecord(object)) return denyBadRequest(uid, `malformed AdmissionReview: request.object is missing for ${request.operation} of a VirtualMachineClass`);
+  if (harmlessUpdate(request, object)) return allow(uid);
   const validated = validateClass(object);
   if (!validated.value) return denyInvalid(uid, target(request), validated.issues);
   const problems = classRules(validated.value.spec);
