@@ -13,11 +13,11 @@ type X509Lib = typeof X509;
 let loading: Promise<X509Lib> | undefined;
 
 /**
- * @peculiar/x509, loaded after the Reflect shim it needs. A dynamic import, because module
+ * @peculiar/x509, loaded after reflect-metadata (its tsyringe needs it). A dynamic import, because module
  * loaders (jest's among them) may evaluate a CommonJS dependency before a sibling import.
  */
 function lib(): Promise<X509Lib> {
-  loading ??= import('./reflect-shim.js').then(() => import('@peculiar/x509'));
+  loading ??= import('reflect-metadata').then(() => import('@peculiar/x509'));
   return loading;
 }
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
