@@ -106,7 +106,7 @@ async function waitUntilLeading(reader: LogReader, child: ChildProcess, timeoutM
 
 /** Starts the operator against $KUBECONFIG and waits until it reconciles (caches synced, leading). */
 export async function startOperator(opts: OperatorOptions): Promise<OperatorHandle> {
-  const args = ['--no-leader-elect', '--accelerator', 'tcg', '--health-port', '0', '--workers', String(opts.workers), ...(opts.args ?? [])];
+  const args = ['--no-leader-elect', '--accelerator', 'tcg', '--health-port', '0', '--webhook-port', '0', '--workers', String(opts.workers), ...(opts.args ?? [])];
   const child = spawn(process.execPath, ['--import', 'tsx', 'operator/main.ts', ...args], { cwd: opts.repoRoot, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   const reader = new LogReader();
   child.stdout?.on('data', (c: Buffer) => reader.feed(c));

@@ -127,7 +127,7 @@ describe('helm install on the local control plane', () => {
 
   it('the operator running as that ServiceAccount reconciles a VM end to end', async () => {
     const manifests = parseAllDocuments(await helm('get', 'manifest', RELEASE, '--namespace', SYSTEM_NS)).map((d) => d.toJSON() as Manifest);
-    const env = { ...process.env, ...chartEnv(manifests), KUBECONFIG: saKubeconfig, POD_NAMESPACE: SYSTEM_NS, POD_NAME: `operator-${RUN}`, KUBEVMM_WEBHOOK_PORT: '0' };
+    const env = { ...process.env, ...chartEnv(manifests), KUBECONFIG: saKubeconfig, POD_NAMESPACE: SYSTEM_NS, POD_NAME: `operator-${RUN}`, KUBEVMM_WEBHOOK_PORT: String(20000 + (process.pid % 20000)), KUBEVMM_WEBHOOK_EXTRA_SANS: '127.0.0.1' };
     operator = startOperator(['--lease-namespace', SYSTEM_NS, '--lease-name', RELEASE, '--health-port', '0', '--resync-seconds', '30'], env);
     await waitFor('the operator to lead', () => /leading: reconciling/.test(operator!.logs()), 60_000);
     kubectl(['apply', '-f', '-'], {
@@ -147,6 +147,13 @@ describe('helm install on the local control plane', () => {
     expect(status.accelerator).toBe('tcg');
     expect(getJson(['pod', '-n', VM_NS, 'web-launcher'])).toBeDefined();
     expect(getJson(['secret', '-n', VM_NS, 'web-launcher-token'])).toBeDefined();
+    // The webhook's certificate: the operator stores it in its namespace and patches the CA
+    // into the chart's webhook configuration, with nothing but the chart's grants.
+    await waitFor('the CA in the webhook configuration', () => {
+      const config = getJson<{ webhooks: { clientConfig: { caBundle?: string } }[] }>(['validatingwebhookconfiguration', RELEASE]);
+      return config?.webhooks.every((w) => !!w.clientConfig.caBundle);
+    }, 60_000);
+    expect(getJson(['secret', '-n', SYSTEM_NS, `${RELEASE}-webhook-tls`])).toBeDefined();
     kubectl(['delete', 'vm', '-n', VM_NS, 'web', '--wait=false']);
     await waitFor('the VM and its pod to be gone', () => !getJson(['vm', '-n', VM_NS, 'web']) && !getJson(['pod', '-n', VM_NS, 'web-launcher']), 60_000);
     // RBAC denials read "is forbidden: User ... cannot"; other 403s (a namespace being deleted) are not ours.

@@ -12,7 +12,7 @@ let cp: ControlPlane;
 let operator: OperatorProcess | undefined;
 let launcher: LauncherStandin;
 const NS = `hotplug-${Date.now().toString(36).slice(-5)}`;
-const OPERATOR_ARGS = ['--no-leader-elect', '--accelerator', 'tcg', '--resync-seconds', '30', '--health-port', '0'];
+const OPERATOR_ARGS = ['--no-leader-elect', '--accelerator', 'tcg', '--resync-seconds', '30', '--health-port', '0', '--webhook-port', '0'];
 
 type Json = Record<string, any>;
 const vm = (name = 'web') => getJson<Json>(['vm', '-n', NS, name]);

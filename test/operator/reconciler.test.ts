@@ -31,7 +31,7 @@ const SMALL = `  cpu: { cores: 2 }
 const vmStatus = (ns: string, name: string) => getJson<{ status?: Record<string, any> }>(['vm', '-n', ns, name])?.status;
 const pod = (ns: string, name: string) => getJson<Record<string, any>>(['pod', '-n', ns, `${name}-launcher`]);
 const printable = (ns: string, name: string, want: string) => () => vmStatus(ns, name)?.printableStatus === want && vmStatus(ns, name);
-const OPERATOR_ARGS = ['--no-leader-elect', '--accelerator', 'tcg', '--crash-loop-base-seconds', '2', '--resync-seconds', '30', '--health-port', '0'];
+const OPERATOR_ARGS = ['--no-leader-elect', '--accelerator', 'tcg', '--crash-loop-base-seconds', '2', '--resync-seconds', '30', '--health-port', '0', '--webhook-port', '0'];
 
 /** The operator's /metrics text (its URL is in its logs). */
 async function scrape(op: OperatorProcess): Promise<string> {
