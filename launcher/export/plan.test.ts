@@ -41,6 +41,7 @@ describe('planExport', () => {
       [4, { writable: false }],
     ]],
     ['another port and address', { port: 10900, address: '::' }, [[3, { addr: { type: 'inet', host: '::', port: '10900' } }]]],
+    ['a listening socket handed over as a descriptor', { listenFd: 3 }, [[3, { addr: { type: 'fd', str: '3' }, 'tls-creds': 'tls0' }]]],
   ])('%s', (_name, change, expected) => {
     const planned = options(planExport({ ...base, ...change }));
     for (const [index, fields] of expected) {

@@ -13,6 +13,11 @@ export interface ExportPlanInput extends ExportOptions {
   format: 'raw' | 'qcow2';
   /** qemu-storage-daemon writes it once the export listens (the runner's readiness signal). */
   pidFile?: string;
+  /**
+   * The daemon's descriptor of a listening socket the runner made (with TCP_NODELAY, which
+   * accepted sockets inherit); absent: the daemon listens on address:port itself.
+   */
+  listenFd?: number;
 }
 
 /** QOM id of the server credentials and node names inside the daemon. */
@@ -48,6 +53,11 @@ function blockdevs(input: ExportPlanInput): object[] {
   ];
 }
 
+function listenAddress(input: ExportPlanInput): object {
+  if (input.listenFd !== undefined) return { type: 'fd', str: String(input.listenFd) };
+  return { type: 'inet', host: input.address, port: String(input.port) };
+}
+
 /** qemu-storage-daemon's arguments (without the binary) for one export (pure). */
 export function planExport(input: ExportPlanInput): string[] {
   const json = (value: object): string => JSON.stringify(value);
@@ -56,7 +66,7 @@ export function planExport(input: ExportPlanInput): string[] {
   for (const node of blockdevs(input)) argv.push('--blockdev', json(node));
   argv.push(
     '--nbd-server',
-    json({ addr: { type: 'inet', host: input.address, port: String(input.port) }, 'tls-creds': EXPORT_IDS.tls }),
+    json({ addr: listenAddress(input), 'tls-creds': EXPORT_IDS.tls }),
     '--export',
     json({ type: 'nbd', id: EXPORT_IDS.export, 'node-name': EXPORT_IDS.format, name: NBD_EXPORT.name, writable: !input.readOnly }),
   );

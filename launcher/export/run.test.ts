@@ -1,5 +1,6 @@
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseExportOptions } from './options.js';
@@ -17,6 +18,7 @@ describe('runExport with a stand-in for qemu-storage-daemon', () => {
     const path = join(dir, 'fake-qsd');
     const script = `#!/bin/sh
 printf '%s\\n' "$@" > "${dir}/argv"
+readlink /proc/$$/fd/3 > "${dir}/fd3" 2>/dev/null
 while [ $# -gt 0 ]; do [ "$1" = --pidfile ] && echo $$ > "$2"; shift; done
 ${tail}
 `;
@@ -25,8 +27,18 @@ ${tail}
     return path;
   }
 
-  const run = (binary: string, flags: Record<string, string | boolean> = {}) =>
-    runExport({ options: parseExportOptions({ source: volume, mode: 'filesystem', pskDir: keys, ...flags }), binary, log: (l) => lines.push(l), stderrSink: sink, forwardSignals: false });
+  let port: number;
+  const run = (binary: string, flags: Record<string, string | boolean> = {}) => {
+    const options = parseExportOptions({ source: volume, mode: 'filesystem', pskDir: keys, address: '127.0.0.1', port: String(port), ...flags });
+    return runExport({ options, binary, log: (l) => lines.push(l), stderrSink: sink, forwardSignals: false });
+  };
+
+  /** A port that was free a moment ago, and a server holding one when `hold` is set. */
+  async function listen(): Promise<Server> {
+    const server = createServer();
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    return server;
+  }
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'export-'));
@@ -36,6 +48,9 @@ ${tail}
     await mkdir(keys);
     await writeFile(join(keys, 'keys.psk'), 'kubevmm:00ff00ff\n');
     lines = [];
+    const probe = await listen();
+    port = (probe.address() as { port: number }).port;
+    await new Promise((ok) => probe.close(ok));
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
@@ -47,11 +62,24 @@ ${tail}
     expect(image.blocks).toBe(0); // sparse
     expect(lines).toEqual([
       `created ${volume}/disk.img (67108864 bytes, sparse)`,
-      `serving ${volume}/disk.img (raw, writable) as nbd export on 0.0.0.0:10809 with TLS-PSK`,
+      `serving ${volume}/disk.img (raw, writable) as nbd export on 127.0.0.1:${port} with TLS-PSK`,
     ]);
     const argv = (await readFile(join(dir, 'argv'), 'utf8')).split('\n');
     expect(argv).toContain('--export');
     expect(argv.at(-3)).toBe('--pidfile');
+    // The runner's listening socket (TCP_NODELAY) is the daemon's descriptor 3.
+    expect(argv[argv.indexOf('--nbd-server') + 1]).toContain('"addr":{"type":"fd","str":"3"}');
+    expect(await readFile(join(dir, 'fd3'), 'utf8')).toMatch(/^socket:\[\d+\]/);
+  });
+
+  it('refuses a port in use, naming --port and the fix', async () => {
+    const busy = await listen();
+    port = (busy.address() as { port: number }).port;
+    try {
+      await expect(run(await fakeDaemon('exit 0'), { size: '1Mi' })).rejects.toThrow(new RegExp(`^--port ${port}: cannot listen on 127.0.0.1:${port} .*pick a free --port`));
+    } finally {
+      await new Promise((ok) => busy.close(ok));
+    }
   });
 
   it('keeps an existing image as it is, and serves qcow2 as qcow2', async () => {
