@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseExportOptions } from './options.js';
-import { createSparseImage, runExport } from './run.js';
+import { createSparseImage, isProbeNoise, runExport } from './run.js';
 
 describe('runExport with a stand-in for qemu-storage-daemon', () => {
   let dir: string;
@@ -110,6 +110,11 @@ ${tail}
     await setup();
     await expect(run(await fakeDaemon('exit 0'), flags)).rejects.toThrow(message);
     await expect(stat(join(dir, 'argv'))).rejects.toThrow(); // the daemon never ran
+  });
+
+  it('keeps TCP probes out of the log, and every other complaint in', () => {
+    expect(isProbeNoise('qemu-storage-daemon: option negotiation failed: Failed to read flags: Unexpected end-of-file before all data were read')).toBe(true);
+    expect(isProbeNoise('qemu-storage-daemon: option negotiation failed: TLS handshake failed: An illegal parameter has been received.')).toBe(false);
   });
 
   it('createSparseImage leaves no partial file behind', async () => {

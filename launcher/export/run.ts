@@ -133,6 +133,24 @@ async function nodelayListener(options: ExportOptions): Promise<{ server: Server
   return { server, fd: handle.fd };
 }
 
+/**
+ * What the daemon says about a client that connected and left before the NBD handshake: a
+ * TCP readiness probe, every few seconds for the pod's whole life. Other failures stay.
+ */
+export function isProbeNoise(line: string): boolean {
+  return /option negotiation failed: Failed to read (flags|opts magic): Unexpected end-of-file/.test(line);
+}
+
+/** Copies the daemon's stderr line by line, leaving out readiness-probe noise. */
+function stderrFilter(write: (line: string) => void): (text: string) => void {
+  let partial = '';
+  return (text) => {
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) if (!isProbeNoise(line)) write(`${line}\n`);
+  };
+}
+
 /** The last non-empty line of the daemon's stderr, for the one-line failure. */
 function lastLine(text: string): string {
   return text.trim().split('\n').at(-1)?.trim() ?? '';
@@ -190,8 +208,9 @@ export async function runExport(run: RunExportOptions): Promise<number> {
   const child = spawn(binary, argv, { stdio: ['ignore', 'inherit', 'pipe', ...(listener ? [listener.fd] : [])] });
   listener?.server.close();
   let stderr = '';
+  const copy = stderrFilter((line) => (run.stderrSink ?? process.stderr).write(line));
   child.stderr?.on('data', (chunk: Buffer) => {
-    (run.stderrSink ?? process.stderr).write(chunk);
+    copy(chunk.toString('utf8'));
     stderr = (stderr + chunk.toString('utf8')).slice(-4096);
   });
   const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
