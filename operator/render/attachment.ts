@@ -124,8 +124,8 @@ export function renderAttachmentPod(input: AttachmentInput): V1Pod {
           image: input.config.launcherImage,
           args: exportArgs(input),
           ports: [{ name: 'nbd', containerPort: NBD_EXPORT.port, protocol: 'TCP' }],
-          // qemu-storage-daemon with one export: ~20 MiB resident; its I/O is the PVC's.
-          resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } },
+          // The bundled Node runner (~50 MiB) plus qemu-storage-daemon (~10 MiB); I/O is the PVC's.
+          resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '160Mi' } },
           securityContext: containerSecurityContext(),
           readinessProbe: { tcpSocket: { port: NBD_EXPORT.port }, periodSeconds: 2, failureThreshold: 1 },
           volumeMounts: [{ name: 'psk', mountPath: NBD_EXPORT.pskDir, readOnly: true }, ...(block ? [] : [{ name: 'disk', mountPath: NBD_EXPORT.volumeDir, readOnly: disk.readOnly }])],
