@@ -4,7 +4,7 @@
  * rollout does not wait on leadership) and /metrics (Prometheus text).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen } from './listen.js';
 import type { OperatorMetrics } from './metrics.js';
 
 export interface HealthServerOptions {
@@ -26,17 +26,9 @@ export interface HealthServer {
 /** Starts the server; resolves once it listens. */
 export async function startHealthServer(opts: HealthServerOptions): Promise<HealthServer> {
   const server = createServer((req, res) => void handle(opts, req, res));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = !opts.host || opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
+  const { port, urlHost } = await listen(server, opts.port, opts.host);
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `http://${urlHost}:${port}`,
     close: async () => {
       // Scrapers keep connections alive; without this close() would wait for them.
       server.closeAllConnections();

@@ -71,6 +71,20 @@ export const OPERATOR_API_CALLS: readonly ApiCall[] = [
 /** Observes each request: verb, resource, HTTP code (0 when no response came) and duration. */
 export type RequestObserver = (verb: string, resource: string, code: number, seconds: number) => void;
 
+/** Runs one API call and reports its verb, resource, HTTP code and duration to `observe`. */
+export async function observedCall<T>(observe: RequestObserver, call: { verb: string; resource: string }, fn: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  const seconds = () => (performance.now() - started) / 1000;
+  try {
+    const result = await fn();
+    observe(call.verb, call.resource, 200, seconds());
+    return result;
+  } catch (err) {
+    observe(call.verb, call.resource, statusCode(err), seconds());
+    throw err;
+  }
+}
+
 /** The HTTP status of a failed call, or 0 for a network error. */
 export function statusCode(err: unknown): number {
   return err instanceof ApiException ? err.code : 0;
@@ -106,17 +120,8 @@ export class ClusterApi {
     this.custom = kc.makeApiClient(CustomObjectsApi);
   }
 
-  private async call<T>(verb: string, resource: string, fn: () => Promise<T>): Promise<T> {
-    const started = performance.now();
-    const seconds = () => (performance.now() - started) / 1000;
-    try {
-      const result = await fn();
-      this.observe(verb, resource, 200, seconds());
-      return result;
-    } catch (err) {
-      this.observe(verb, resource, statusCode(err), seconds());
-      throw err;
-    }
+  private call<T>(verb: string, resource: string, fn: () => Promise<T>): Promise<T> {
+    return observedCall(this.observe, { verb, resource }, fn);
   }
 
   /** A read that answers undefined for an object that does not exist (404). */

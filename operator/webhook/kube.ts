@@ -12,7 +12,7 @@ import {
   type V1Secret,
   type V1ValidatingWebhookConfiguration,
 } from '@kubernetes/client-node';
-import { FIELD_MANAGER, statusCode, type RequestObserver } from '../kube/client.js';
+import { FIELD_MANAGER, observedCall, statusCode, type RequestObserver } from '../kube/client.js';
 
 /** One JSON patch operation (RFC 6902) of the kinds the caBundle patch uses. */
 export interface JsonPatchOp {
@@ -50,16 +50,10 @@ export class WebhookKube implements WebhookKubeApi {
 
   /** Runs a call; an HTTP status in `expected` becomes `undefined` instead of a throw. */
   private async call<T>(verb: string, resource: string, fn: () => Promise<T>, expected?: number): Promise<T | undefined> {
-    const started = performance.now();
-    const seconds = () => (performance.now() - started) / 1000;
     try {
-      const result = await fn();
-      this.observe(verb, resource, 200, seconds());
-      return result;
+      return await observedCall(this.observe, { verb, resource }, fn);
     } catch (err) {
-      const code = statusCode(err);
-      this.observe(verb, resource, code, seconds());
-      if (expected !== undefined && code === expected) return undefined;
+      if (expected !== undefined && statusCode(err) === expected) return undefined;
       throw err;
     }
   }

@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen } from '../listen.js';
 import { admit, type AdmissionCaches } from './admit.js';
 import type { PemPair } from './certs.js';
 import { denyBadRequest, type AdmissionReviewResponse } from './review.js';
@@ -45,17 +45,9 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   // The API server's own timeout is at most 30 s (10 s by default); a client slower than that is not it.
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = !opts.host || opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
+  const { port, urlHost } = await listen(server, opts.port, opts.host);
   return {
-    url: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `https://${urlHost}:${port}`,
     port,
     setCertificate: (pair) => server.setSecureContext({ cert: pair.certPem, key: pair.keyPem, minVersion: 'TLSv1.2' }),
     close: async () => {
