@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jest } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { FakeKubelet, type PluginClient } from './fake-kubelet.js';
@@ -30,6 +31,9 @@ interface World {
 }
 
 const worlds: World[] = [];
+
+// Real sockets and gRPC servers: on two busy cores a test can take longer than jest's 5 s default.
+jest.setTimeout(30_000);
 
 /** A plugin dir with a fake kubelet (unless told otherwise) and a dev root with kvm and net/tun. */
 async function world(config: Partial<DevicePluginConfig> = {}, opts: { kubelet?: boolean; devices?: string[] } = {}): Promise<World> {
