@@ -47,13 +47,27 @@ function holdsReadWrite(other: VirtualMachine, claim: string): boolean {
   });
 }
 
-/** Claims this VM wants read-write that another VM in its namespace holds: claim -> that VM (pure). */
+/** Whether `other` runs and wants `claim` hotplugged read-write (it may not hold it yet). */
+function wantsReadWrite(other: VirtualMachine, claim: string): boolean {
+  const status = other.status?.printableStatus;
+  return !!status && status !== 'Stopped' && wantedDisks(other).some((d) => d.claimName === claim && !d.readOnly);
+}
+
+/**
+ * Claims this VM wants read-write that another VM in its namespace holds: claim -> that VM
+ * (pure). Two VMs that both want a claim nobody holds yet settle it by name, the same way
+ * from either side, so a stale cache cannot let both attach it.
+ */
 export function claimConflicts(vm: VirtualMachine, vms: readonly VirtualMachine[]): Record<string, string> {
   const ns = vm.metadata.namespace ?? 'default';
-  const others = vms.filter((o) => (o.metadata.namespace ?? 'default') === ns && o.metadata.name !== vm.metadata.name);
+  const name = vm.metadata.name;
+  const others = vms.filter((o) => (o.metadata.namespace ?? 'default') === ns && o.metadata.name !== name);
   const out: Record<string, string> = {};
   for (const disk of wantedDisks(vm).filter((d) => !d.readOnly)) {
-    const holder = others.find((o) => holdsReadWrite(o, disk.claimName));
+    const mine = vm.status?.disks?.some((s) => s.name === disk.name && HOLDING.has(s.phase)) ?? false;
+    const holder =
+      others.find((o) => holdsReadWrite(o, disk.claimName)) ??
+      (mine ? undefined : others.find((o) => o.metadata.name < name && wantsReadWrite(o, disk.claimName)));
     if (holder) out[disk.claimName] = holder.metadata.name;
   }
   return out;
