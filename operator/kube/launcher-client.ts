@@ -28,12 +28,16 @@ export interface LauncherClientOptions {
   attachTimeoutMs?: number;
 }
 
-/** A failed control API call; `status` 0 means the launcher could not be reached. */
+/**
+ * A failed control API call; `status` 0 means no answer came: the launcher could not be
+ * reached, or (`timedOut`) it took the request but did not answer in time.
+ */
 export class LauncherCallError extends Error {
   readonly reason = 'LauncherUnreachable';
   constructor(
     message: string,
     readonly status: number,
+    readonly timedOut = false,
   ) {
     super(message);
   }
@@ -58,8 +62,11 @@ export class LauncherClient {
         signal: AbortSignal.timeout(extra.timeoutMs ?? this.opts.timeoutMs),
       });
     } catch (err) {
-      this.quietUntil.set(ip, Date.now() + this.opts.quietMs);
-      throw new LauncherCallError(`launcher at ${ip} unreachable: ${err instanceof Error ? err.message : String(err)}`, 0);
+      // A slow answer is not an absent launcher: only the latter silences it for a while.
+      // By name: the DOMException fetch throws may come from another realm than our Error.
+      const timedOut = (err as { name?: unknown } | null)?.name === 'TimeoutError';
+      if (!timedOut) this.quietUntil.set(ip, Date.now() + this.opts.quietMs);
+      throw new LauncherCallError(`launcher at ${ip} ${timedOut ? 'did not answer in time' : 'unreachable'}: ${String(err)}`, 0, timedOut);
     }
     const body: unknown = await res.json().catch(() => ({}));
     if (!res.ok) throw new LauncherCallError(`launcher ${method} ${path}: ${res.status} ${JSON.stringify(body)}`, res.status);
@@ -110,7 +117,7 @@ export class LauncherClient {
     try {
       await this.request(ip, token, { method: 'DELETE', path: `/disks/${encodeURIComponent(name)}`, timeoutMs: 2000 });
     } catch (err) {
-      if (err instanceof LauncherCallError && err.status === 0 && /timeout|aborted/i.test(err.message)) return;
+      if (err instanceof LauncherCallError && err.timedOut) return;
       throw err;
     }
   }
