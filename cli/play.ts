@@ -5,7 +5,6 @@
  * edits of FILE apply live where they can (cli/watch.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -18,6 +17,7 @@ import { validateDocuments } from '../api/validate.js';
 import { attachConsole, startLauncher, type LauncherHandle } from '../launcher/main.js';
 import { CONSOLE_ESCAPE } from '../launcher/runtime/console.js';
 import { parseDiskMappings } from '../launcher/runtime/diskpaths.js';
+import { freePort } from '../launcher/runtime/ports.js';
 import { parseManifests, type LoadedDocument } from './load.js';
 import { watchManifest, type ManifestWatch } from './watch.js';
 import { appliedAtStart } from './watch-plan.js';
@@ -54,18 +54,6 @@ export function selectVm(docs: readonly LoadedDocument[], opts: Pick<PlayOptions
   const cls = values.find((v): v is VirtualMachineClass => v?.kind === 'VirtualMachineClass' && v.metadata.name === vm.spec.className);
   if (vm.spec.className && !cls) throw new PlayInputError(`spec.className: class "${vm.spec.className}" is not in the input; add its manifest to the file`);
   return launcherVm(vm, cls, { ...DEFAULT_CONFIG, accelerator: opts.accel, hotplugPorts: DEFAULT_CONFIG.hotplugPorts });
-}
-
-/** A free TCP port on this machine, for a guest port forward. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Local ports for the guest's declared ports (privileged and busy ports are not assumed free). */

@@ -3,21 +3,21 @@
 // under TCG and the fixture guest. One VM carries every case; the outage cases drive guest
 // I/O through the console shell, so the write demonstrably starts while the export is gone.
 
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
-import { createConnection, createServer, type Socket } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
+import { freePort } from '../../launcher/runtime/ports.js';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { NBD_EXPORT } from '../../api/layout.js';
 import { startLauncher, type LauncherHandle } from '../../launcher/main.js';
 import { buildGuest, requireQemu } from './helpers/fixture.js';
 import { control } from './helpers/control.js';
+import { Exporter, writePskFile } from './helpers/export.js';
 import { SerialLog } from './helpers/serial.js';
 import { GUEST_ROOT_DISK, smallSpec, testVm } from './helpers/vm.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const BUILD_TIMEOUT_MS = 20 * 60_000;
 const BOOT_MS = 90_000;
 const MiB = 2 ** 20;
@@ -30,62 +30,6 @@ async function requireStorageDaemon(): Promise<void> {
     await promisify(execFile)('qemu-storage-daemon', ['--version']);
   } catch (err) {
     throw new Error(`qemu-storage-daemon is not installed (${(err as Error).message}); install it with: apt-get install -y qemu-system-common`, { cause: err });
-  }
-}
-
-/** `<dir>/keys.psk` with a fresh `kubevmm:<hex>` key. */
-async function pskDir(dir: string): Promise<string> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFile(join(dir, 'keys.psk'), `${NBD_EXPORT.pskUser}:${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
-  return dir;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((ok, fail) => server.once('error', fail).listen(0, '127.0.0.1', ok));
-  const address = server.address();
-  await new Promise<void>((ok) => server.close(() => ok()));
-  if (!address || typeof address === 'string') throw new Error('no free TCP port');
-  return address.port;
-}
-
-/** A running `launcher export` in a process group of its own, like a pod's container. */
-class Exporter {
-  stderr = '';
-  readonly exited: Promise<number | null>;
-
-  private constructor(private readonly child: ChildProcess) {
-    child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
-    this.exited = new Promise((ok) => child.once('exit', (code) => ok(code)));
-  }
-
-  /** Start it and wait for its "serving" line (the daemon listens then). */
-  static async start(args: { source: string; size: number; port: number; pskDir: string }): Promise<Exporter> {
-    const argv = ['--import', 'tsx', join(ROOT, 'launcher/main.ts'), 'export', '--source', args.source, '--mode', 'filesystem'];
-    argv.push('--size', String(args.size), '--port', String(args.port), '--address', '127.0.0.1', '--psk-dir', args.pskDir);
-    const exporter = new Exporter(spawn(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], detached: true }));
-    const deadline = Date.now() + 60_000;
-    while (!/kubevmm export: serving /.test(exporter.stderr)) {
-      const code = await Promise.race([exporter.exited, new Promise((ok) => setTimeout(() => ok('waiting'), 100))]);
-      if (code !== 'waiting' || Date.now() > deadline) throw new Error(`launcher export did not come up (${code}):\n${exporter.stderr}`);
-    }
-    return exporter;
-  }
-
-  /** SIGKILL to the whole group: the pod is gone, the daemon gets no chance to say goodbye. */
-  async kill(): Promise<void> {
-    try {
-      process.kill(-this.child.pid!, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-    await this.exited;
-  }
-
-  /** SIGTERM to the launcher export process only: it must pass it on and exit cleanly. */
-  async stop(): Promise<number | null> {
-    this.child.kill('SIGTERM');
-    return this.exited;
   }
 }
 
@@ -162,7 +106,7 @@ describe('a disk hotplugged over NBD from `launcher export`', () => {
     await requireStorageDaemon();
     const image = await buildGuest();
     work = await mkdtemp(join(tmpdir(), 'kubevmm-nbd-'));
-    keyDir = await pskDir(join(work, 'launcher-key'));
+    keyDir = dirname(await writePskFile(join(work, 'launcher-key')));
     volume = join(work, 'volume');
     await mkdir(volume);
     port = await freePort();
@@ -206,7 +150,7 @@ describe('a disk hotplugged over NBD from `launcher export`', () => {
   });
 
   it('(b) refuses an export holding another key with a clear error, and leaves nothing attached', async () => {
-    const wrong = await startExport(await pskDir(join(work, 'other-key')));
+    const wrong = await startExport(dirname(await writePskFile(join(work, 'other-key'))));
     const refused = await attach('data-nbd');
     expect(refused).toMatchObject({ status: 500, body: { reason: 'NbdTlsFailed' } });
     expect(String(refused.body.message)).toMatch(/TLS handshake failed.*same keys\.psk/);

@@ -8,7 +8,7 @@
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { copyFile, mkdtemp, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from '../../launcher/runtime/ports.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -122,16 +122,6 @@ async function requireProgram(program: string): Promise<void> {
   } catch (err) {
     throw new Error(`${program} is required by this suite and could not run (${(err as Error).message}); install it with: ${INSTALL_HINT}`, { cause: err });
   }
-}
-
-/** A TCP port that is free right now (the OS picks it), for hostfwd. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 async function hostPortsFor(vm: QemuInput['vm']): Promise<Record<string, number>> {

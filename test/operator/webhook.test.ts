@@ -6,7 +6,7 @@
 // this suite's label, and the configuration is deleted in afterAll whatever happened.
 import { request } from 'node:https';
 import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
-import { createServer } from 'node:net';
+import { freePort } from '../../launcher/runtime/ports.js';
 import { CONTROL_PLANE_TIMEOUT_MS, useControlPlane, type ControlPlane } from './helpers/control-plane.js';
 import { getJson, kubectl, startOperator, waitFor, type OperatorProcess } from './helpers/operator-process.js';
 
@@ -21,17 +21,6 @@ const CLASS = `small-${RUN}`;
 let cp: ControlPlane;
 let operator: OperatorProcess | undefined;
 let port = 0;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port: p } = server.address() as { port: number };
-      server.close(() => resolve(p));
-    });
-  });
-}
 
 function webhookConfiguration(): string {
   const hook = (name: string, path: string, selector: string) => `  - name: ${name}
