@@ -84,12 +84,13 @@ export async function observeHotplug(src: HotplugSources, vm: VirtualMachine, la
   const wanted = wantedDisks(vm);
   if (!wanted.length && !vm.status?.disks?.length) return undefined;
   const ns = vm.metadata.namespace ?? 'default';
+  const attachments = attachmentsOf(vm, src.pods.list());
+  // PVCs and claims only matter to a running launcher: a stopped VM just drops its attachments.
+  if (!launcherRunning) return { attachments, pvcs: {}, conflicts: {} };
   const pvcs: HotplugObserved['pvcs'] = {};
-  if (launcherRunning) {
-    for (const disk of wanted) {
-      const pvc = await src.api.getPvc(ns, disk.claimName);
-      if (pvc) pvcs[disk.claimName] = pvcInfo(pvc);
-    }
+  for (const disk of wanted) {
+    const pvc = await src.api.getPvc(ns, disk.claimName);
+    if (pvc) pvcs[disk.claimName] = pvcInfo(pvc);
   }
-  return { attachments: attachmentsOf(vm, src.pods.list()), pvcs, conflicts: claimConflicts(vm, src.vms.list()) };
+  return { attachments, pvcs, conflicts: claimConflicts(vm, src.vms.list()) };
 }

@@ -10,6 +10,7 @@ import { API_VERSION } from '../../api/schema/common.js';
 import type { VirtualMachine, VmStatus } from '../../api/schema/vm.js';
 import { setCondition } from '../reconcile/conditions.js';
 import { FINALIZER, type Action, type Plan, type VmEvent } from '../reconcile/types.js';
+import { launcherPodName } from '../render/pod.js';
 import { controlSecretName } from '../render/volumes.js';
 import { apiMessage, statusCode, type ClusterApi } from './client.js';
 import type { LauncherClient } from './launcher-client.js';
@@ -113,7 +114,7 @@ async function run(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod },
       await createPod(deps, vm, action.pod);
       return vm;
     case 'deletePod':
-      await deps.api.deletePod(ns, `${vm.metadata.name}-launcher`);
+      await deps.api.deletePod(ns, launcherPodName(vm.metadata.name));
       return vm;
     case 'createAttachment':
       await createAttachment(deps, action);
