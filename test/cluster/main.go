@@ -6,12 +6,13 @@
 // The component is chosen by the name the binary was invoked as (so a symlink
 // named kubectl behaves as kubectl) or else by the first argument:
 //
-//	kubevmm-cluster apiserver|controller-manager|scheduler|etcd|kubectl|kwok [flags]
+//	kubevmm-cluster apiserver|controller-manager|scheduler|etcd|kubectl|kwok|kubelet|kube-proxy [flags]
 //	kubevmm-cluster certs DIR      # CA, serving/client certs, kubeconfigs
 //	kubevmm-cluster kwok-stages    # KWOK's default node and pod stages (YAML)
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,7 +28,9 @@ import (
 	kubectlutil "k8s.io/kubectl/pkg/cmd/util"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	kubelet "k8s.io/kubernetes/cmd/kubelet/app"
 )
 
 // components maps a component name to its entry point, which returns the
@@ -36,6 +39,8 @@ var components = map[string]func() int{
 	"apiserver":          func() int { return cli.Run(apiserver.NewAPIServerCommand()) },
 	"controller-manager": func() int { return cli.Run(controllermanager.NewControllerManagerCommand()) },
 	"scheduler":          func() int { return cli.Run(scheduler.NewSchedulerCommand()) },
+	"kubelet":            func() int { return cli.Run(kubelet.NewKubeletCommand(context.Background())) },
+	"kube-proxy":         func() int { return cli.Run(proxy.NewProxyCommand()) },
 	"kubectl":            runKubectl,
 	"etcd":               runEtcd,
 	"kwok":               runKwok,
