@@ -29,6 +29,11 @@ export const LAYOUT = {
   pskFile: `${RUN_DIR}/control/keys.psk`,
   /** Writable scratch: sockets, logs, EFI vars, the cidata ISO. */
   runtimeDir: `${RUN_DIR}/runtime`,
+  /**
+   * File name, in the runtime directory, of the console log the launcher writes and the pod's
+   * guest-console container prints (rotated to `<name>.1`).
+   */
+  consoleLogName: 'serial.log',
   /** Static tools (busybox) the launcher image hands to containerDisk copy containers. */
   toolsDir: `${RUN_DIR}/tools`,
   hugepagesDir: '/dev/hugepages',

@@ -270,7 +270,7 @@ function program(setExit: (code: number) => void): Command {
   cli
     .command('console')
     .description('attach this terminal to the VM serial console (Ctrl-] detaches)')
-    .option('--socket <path>', 'serial console socket', join(LAYOUT.runtimeDir, RUNTIME_FILES.serial))
+    .option('--socket <path>', 'console socket of the launcher', join(LAYOUT.runtimeDir, RUNTIME_FILES.console))
     .action(async (flags: { socket: string }) => {
       process.stderr.write('kubevmm: connected to the serial console; Ctrl-] detaches\n');
       await attachConsole({ socket: flags.socket });

@@ -7,11 +7,11 @@ const DEVICES: LauncherVm['devices'] = { rng: false, balloon: false, graphics: '
 const sockets = (devices = DEVICES) => runtimeSockets('/run', devices);
 
 describe('consoleFragment', () => {
-  it('serial console on a socket chardev that also logs', () => {
+  it('serial console on a socket chardev with no logfile of its own (the launcher keeps a bounded one)', () => {
     const { args } = consoleFragment({ ...DEVICES, graphics: 'none', guestAgent: false }, sockets());
     expect(args).toEqual([
       '-chardev',
-      'socket,id=serial0,path=/run/serial.sock,server=on,wait=off,logfile=/run/serial.log,logappend=on',
+      'socket,id=serial0,path=/run/serial.sock,server=on,wait=off',
       '-device',
       'isa-serial,id=console,chardev=serial0',
     ]);

@@ -17,13 +17,13 @@ function socketChardev(id: string, path: string, extra: Record<string, string | 
 }
 
 /**
- * COM1 on a socket (for `kubevmm console`), also written to a log so that boot messages are
- * kept when nobody is attached.
+ * COM1 on a socket. Its one client is the launcher, which keeps the console log and serves
+ * console sessions (launcher/runtime/serial.ts); QEMU's own logfile would grow without bound.
  */
-export function serialFragment(sockets: Pick<QemuPlan['sockets'], 'serial' | 'serialLog'>): Fragment {
+export function serialFragment(sockets: Pick<QemuPlan['sockets'], 'serial'>): Fragment {
   return {
     args: [
-      ...socketChardev('serial0', sockets.serial, { logfile: sockets.serialLog, logappend: true }),
+      ...socketChardev('serial0', sockets.serial),
       ...device('isa-serial', { id: 'console', chardev: 'serial0' }),
     ],
   };

@@ -71,6 +71,7 @@ describe('planQemu', () => {
     expect(plan.sockets).toEqual({
       qmp: '/run/kubevmm/runtime/qmp.sock',
       serial: '/run/kubevmm/runtime/serial.sock',
+      console: '/run/kubevmm/runtime/console.sock',
       serialLog: '/run/kubevmm/runtime/serial.log',
       vnc: '/run/kubevmm/runtime/vnc.sock',
       guestAgent: '/run/kubevmm/runtime/qga.sock',

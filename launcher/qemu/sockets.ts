@@ -1,6 +1,7 @@
 // The runtime files QEMU creates. Names are fixed so that the launcher, `kubevmm console` and
 // debugging humans find them without reading the plan.
 import { posix } from 'node:path';
+import { LAYOUT } from '../../api/layout.js';
 import type { LauncherVm } from '../../api/resolve.js';
 import { LauncherInputError } from './errors.js';
 import type { QemuPlan } from './types.js';
@@ -9,7 +10,10 @@ import type { QemuPlan } from './types.js';
 export const RUNTIME_FILES = {
   qmp: 'qmp.sock',
   serial: 'serial.sock',
-  serialLog: 'serial.log',
+  /** The launcher's console socket (launcher/runtime/serial.ts), where sessions attach. */
+  console: 'console.sock',
+  /** The console log the launcher writes (bounded, rotated to serial.log.1). */
+  serialLog: LAYOUT.consoleLogName,
   vnc: 'vnc.sock',
   guestAgent: 'qga.sock',
 } as const;
@@ -32,6 +36,7 @@ export function runtimeSockets(runtimeDir: string, devices: LauncherVm['devices'
   return {
     qmp: socketPath(runtimeDir, RUNTIME_FILES.qmp),
     serial: socketPath(runtimeDir, RUNTIME_FILES.serial),
+    console: socketPath(runtimeDir, RUNTIME_FILES.console),
     serialLog: posix.join(runtimeDir, RUNTIME_FILES.serialLog),
     ...(devices.graphics === 'vnc' ? { vnc: socketPath(runtimeDir, RUNTIME_FILES.vnc) } : {}),
     ...(devices.guestAgent ? { guestAgent: socketPath(runtimeDir, RUNTIME_FILES.guestAgent) } : {}),

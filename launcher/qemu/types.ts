@@ -46,5 +46,5 @@ export interface QemuPlan {
   sparePorts: string[];
   /** Bus for hotplugged SCSI disks (`scsi0.0`), present when the VM has scsi disks. */
   scsiBus?: string;
-  sockets: { qmp: string; serial: string; serialLog: string; vnc?: string; guestAgent?: string };
+  sockets: { qmp: string; serial: string; console: string; serialLog: string; vnc?: string; guestAgent?: string };
 }

@@ -3,6 +3,7 @@
 // quit and SIGTERM, a failed start, the guest-agent stop. test/launcher covers real QEMU.
 
 import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -116,6 +117,7 @@ describe('VmSupervisor with a fake QEMU', () => {
   let server: FakeQmpServer;
   let qemu: FakeQemu;
   let plan: QemuPlan;
+  let serial: net.Server;
   const behaviour: Behaviour = { acpi: true, quit: true };
 
   const supervise = (options: Partial<SupervisorOptions> = {}): VmSupervisor =>
@@ -136,11 +138,18 @@ describe('VmSupervisor with a fake QEMU', () => {
       argv: [],
       disks: { root: { deviceId: 'disk-root', nodeName: 'fmt-root', target: 'vda', port: 'port-disk-root' } },
       sparePorts: ['hotplug0'],
-      sockets: { qmp: join(dir, 'qmp.sock'), serial: join(dir, 'serial.sock'), serialLog: join(dir, 'serial.log') },
+      sockets: { qmp: join(dir, 'qmp.sock'), serial: join(dir, 'serial.sock'), console: join(dir, 'console.sock'), serialLog: join(dir, 'serial.log') },
     };
     server = await FakeQmpServer.start({ path: plan.sockets.qmp, onCommand: qemuModel(qemu, behaviour) });
+    // QEMU's serial chardev: the supervisor connects to it before letting the guest run.
+    serial = net.createServer((conn) => {
+      conn.on('error', () => undefined);
+      void qemu.exited.then(() => conn.end()); // QEMU's exit closes its sockets
+    });
+    await new Promise<void>((r) => serial.listen(plan.sockets.serial, r));
   });
   afterEach(async () => {
+    serial.close();
     qemu.end({ code: 0, signal: null });
     await server.close();
     await rm(dir, { recursive: true, force: true });

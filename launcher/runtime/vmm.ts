@@ -23,6 +23,7 @@ import { GuestAgentMonitor } from './guestinfo.js';
 import { DiskHotplug, type AttachRequest, type DiskStatus, type NbdClientOptions } from './hotplug.js';
 import { decideOutcome, type RunOutcome, type StopRecord } from './outcome.js';
 import { QemuProcess, type QemuExit, type QemuProcessLike, type SpawnQemuOptions } from './process.js';
+import { SerialHub } from './serial.js';
 import { INITIAL_STATE, isFinal, reduceVmState, type VmAction, type VmState } from './state.js';
 import { diskStatuses, type StopRequest, type VmController, type VmStatus } from './status.js';
 import { Terminator, powerOffGuest } from './terminate.js';
@@ -64,6 +65,7 @@ export class VmSupervisor implements VmController {
   private accelerator: Accelerator;
   private qmp: QmpClient | undefined;
   private hotplug: DiskHotplug | undefined;
+  private serial: SerialHub | undefined;
   private stopRecord: StopRecord | undefined;
   private stopping: Promise<void> | undefined;
 
@@ -108,12 +110,12 @@ export class VmSupervisor implements VmController {
     return this.qmp && !this.qmp.closed ? this.qmp : undefined;
   }
 
-  /** The serial console's unix socket. */
+  /** Where console sessions attach (the launcher's fan-out of QEMU's serial port). */
   get serialSocket(): string {
-    return this.options.plan.sockets.serial;
+    return this.options.plan.sockets.console;
   }
 
-  /** The file QEMU copies the serial console output to. */
+  /** The console log: what the guest wrote to its serial port, bounded (see SerialHub). */
   get serialLog(): string {
     return this.options.plan.sockets.serialLog;
   }
@@ -179,6 +181,9 @@ export class VmSupervisor implements VmController {
       });
       this.qmp = qmp;
       qmp.on('event', (event) => this.onEvent(event));
+      // Before `cont`: QEMU runs with -S, so not a byte of the boot is lost.
+      const { serial, console: consoleSocket, serialLog } = this.options.plan.sockets;
+      this.serial = await SerialHub.start({ qemuSocket: serial, consoleSocket, logFile: serialLog, log: (l) => this.log(l) });
       this.hotplug = new DiskHotplug({ qmp, plan: this.options.plan, detachTimeoutMs: this.timing.detachTimeoutMs, nbd: this.options.nbd });
       this.accelerator = (await queryKvm(qmp)).enabled ? 'kvm' : 'tcg';
       if (this.stopping) return;
@@ -257,6 +262,7 @@ export class VmSupervisor implements VmController {
   private async finish(exit: QemuExit): Promise<RunOutcome> {
     this.ioRetry.cancel();
     await this.agent?.stop();
+    await this.serial?.close();
     await this.drainQmp();
     const outcome = decideOutcome({ state: this.state, exit, stop: this.stopRecord, stderrTail: this.process.stderrTail() });
     this.state = { state: outcome.state, reason: outcome.reason, message: outcome.message };

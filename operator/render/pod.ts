@@ -9,6 +9,7 @@ import type { VirtualMachineClass } from '../../api/schema/class.js';
 import { API_VERSION } from '../../api/schema/common.js';
 import type { OperatorConfig } from '../../api/schema/config.js';
 import type { VirtualMachine } from '../../api/schema/vm.js';
+import { guestConsoleContainer } from './console-log.js';
 import { launcherResources } from './resources.js';
 import { scheduling } from './scheduling.js';
 import { containerSecurityContext, podSecurityContext } from './security.js';
@@ -70,9 +71,10 @@ export function renderLauncherPod(input: RenderInput): V1Pod {
       enableServiceLinks: false,
       securityContext: podSecurityContext(),
       ...scheduling(vm),
-      ...(disks.initContainers.length
-        ? { initContainers: disks.initContainers.map((c) => ({ ...c, resources: INIT_RESOURCES, securityContext: security })) }
-        : {}),
+      initContainers: [
+        guestConsoleContainer(input.config.launcherImage),
+        ...disks.initContainers.map((c) => ({ ...c, resources: INIT_RESOURCES, securityContext: security })),
+      ],
       containers: [
         {
           name: 'launcher',

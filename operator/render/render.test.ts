@@ -156,6 +156,15 @@ describe('renderLauncherPod', () => {
     }
   });
 
+  it('prints the guest console from a sidecar that follows the launcher’s log, with no shell', () => {
+    const spec = renderLauncherPod({ vm: full, config: DEFAULT_CONFIG }).spec!;
+    const sidecar = spec.initContainers?.[0];
+    expect(sidecar).toMatchObject({ name: 'guest-console', image: DEFAULT_CONFIG.launcherImage, restartPolicy: 'Always' });
+    expect(sidecar?.command).toEqual(['tail', '-n', '+1', '-F', '/var/run/kubevmm/runtime/serial.log']);
+    expect(sidecar?.volumeMounts).toEqual([{ name: 'runtime', mountPath: '/var/run/kubevmm/runtime', readOnly: true }]);
+    expect(spec.containers[0]?.volumeMounts).toContainEqual({ name: 'runtime', mountPath: '/var/run/kubevmm/runtime' });
+  });
+
   it('names, labels and owns the pod for its VM', () => {
     const pod = renderLauncherPod({ vm: full, config: DEFAULT_CONFIG });
     expect(pod.metadata?.name).toBe(launcherPodName('web-1'));
