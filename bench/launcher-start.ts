@@ -79,7 +79,7 @@ async function bareRun(ctx: Context, mode: BareMode): Promise<Sample> {
   await resetSerialLog(serialLog);
   const load = load1();
   const t0 = performance.now();
-  const qemu = spawnBare(ctx.argv[0] ?? QEMU, bareArgv(ctx.argv, mode));
+  const qemu = spawnBare(ctx.argv[0] ?? QEMU, bareArgv(ctx.argv, mode, serialLog));
   try {
     const running = mode === 'qmp-cont' ? (await qmpCont(join(ctx.bareDir, RUNTIME_FILES.qmp), BOOT_TIMEOUT_MS)) - t0 : NaN;
     const booted = (await waitForMarker({ path: serialLog, marker: BOOTED, timeoutMs: BOOT_TIMEOUT_MS, gone: qemu.exited })) - t0;

@@ -27,10 +27,15 @@ export async function commandLine(pid: number): Promise<string[]> {
   return raw.split('\0').filter((arg, i, all) => arg !== '' || i < all.length - 1);
 }
 
-/** The argv for a bare run: `-S` dropped for `no-S`, unchanged for `qmp-cont`. */
-export function bareArgv(launcherArgv: readonly string[], mode: BareMode): string[] {
+/**
+ * The argv for a bare run: `-S` dropped for `no-S`, unchanged for `qmp-cont`. With no launcher
+ * to read the serial socket, QEMU's own logfile on that chardev (`serialLog`) records the
+ * console, which costs bare QEMU less than a client would.
+ */
+export function bareArgv(launcherArgv: readonly string[], mode: BareMode, serialLog: string): string[] {
   const [, ...args] = launcherArgv;
-  return mode === 'no-S' ? args.filter((a) => a !== '-S') : args;
+  const logged = args.map((a) => (a.startsWith('socket,id=serial0,') ? `${a},logfile=${serialLog}` : a));
+  return mode === 'no-S' ? logged.filter((a) => a !== '-S') : logged;
 }
 
 /** Spawn QEMU with `args`; stderr is discarded unless it fails (then it is in the error). */
