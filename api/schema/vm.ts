@@ -140,6 +140,8 @@ export const printableStatus = z.enum([
   'ErrorUnschedulable',
   'ErrorPvcNotFound',
   'ErrorQuotaExceeded',
+  'ErrImagePull',
+  'ImagePullBackOff',
   'Unknown',
 ]);
 

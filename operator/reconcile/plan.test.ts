@@ -135,6 +135,74 @@ describe('planReconcile: running', () => {
   });
 });
 
+describe('planReconcile: upgrades', () => {
+  it('an operator with a new launcher image marks running VMs outdated, restarts none, and starts new ones on it', () => {
+    const v = vm({}, { printableStatus: 'Running', startedAt: at(-600) });
+    const upgraded = { ...settings, config: { ...DEFAULT_CONFIG, launcherImage: 'kubevmm/launcher:0.2.0' } };
+    const plan = planReconcile(observe(v, { pod: pod(v, running(), { node: 'node-a' }) }), upgraded);
+    expect(plan.actions).toEqual([]);
+    expect(plan.status.printableStatus).toBe('Running');
+    expect(plan.status.conditions).toContainEqual(expect.objectContaining({ type: 'LauncherOutdated', status: 'True', reason: 'NewLauncherImage' }));
+    expect(plan.status.conditions).toContainEqual(expect.objectContaining({ type: 'RestartRequired', status: 'False' }));
+    const restart = planReconcile(observe(vm({}, { startedAt: at(-600) })), upgraded).actions.find((a) => a.kind === 'createPod');
+    expect(restart?.kind === 'createPod' && restart.pod.spec?.containers[0]?.image).toBe('kubevmm/launcher:0.2.0');
+  });
+
+  it('a launcher on the operator’s image is up to date', () => {
+    const v = vm({}, { printableStatus: 'Running', startedAt: at(-600) });
+    const plan = planReconcile(observe(v, { pod: pod(v, running(), { node: 'node-a' }) }), settings);
+    expect(plan.status.conditions).toContainEqual(expect.objectContaining({ type: 'LauncherOutdated', status: 'False', reason: 'UpToDate' }));
+  });
+});
+
+describe('planReconcile: what the kubelet reports', () => {
+  const waiting = (name: string, reason: string, message: string, init = true): V1Pod['status'] => ({
+    phase: 'Pending',
+    [init ? 'initContainerStatuses' : 'containerStatuses']: [{ name, image: 'i', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason, message } } }],
+  });
+  const withDisk = () => vm({ disks: [{ name: 'os', containerDisk: { image: 'registry.invalid/os:1' } }] }, { printableStatus: 'Starting' });
+
+  it.each(['ErrImagePull', 'ImagePullBackOff'] as const)('%s: a status of its own, the node, and the kubelet’s message naming the image', (reason) => {
+    const v = withDisk();
+    const message = 'failed to pull and unpack image "registry.invalid/os:1": not found';
+    const plan = planReconcile(observe(v, { pod: pod(v, waiting('containerdisk-os', reason, message), { node: 'node-real' }) }), settings);
+    expect(plan.status.printableStatus).toBe(reason);
+    expect(plan.status.nodeName).toBe('node-real');
+    expect(plan.status.conditions).toContainEqual(expect.objectContaining({ type: 'Failure', status: 'True', reason, message: `container containerdisk-os: ${message}` }));
+    expect(plan.events).toEqual([{ type: 'Warning', reason, message: `${reason}: container containerdisk-os: ${message}` }]);
+    expect(plan.actions).toEqual([]);
+  });
+
+  it('a container that cannot be created keeps Starting but says why, once', () => {
+    const v = withDisk();
+    const status = waiting('launcher', 'CreateContainerConfigError', 'secret "web-1-launcher-token" not found', false);
+    const plan = planReconcile(observe(v, { pod: pod(v, status, { node: 'node-real' }) }), settings);
+    expect(plan.status.printableStatus).toBe('Starting');
+    expect(plan.status.conditions).toContainEqual(expect.objectContaining({ type: 'Failure', status: 'True', reason: 'CreateContainerConfigError' }));
+    expect(plan.events).toHaveLength(1);
+    const again = planReconcile(observe({ ...v, status: plan.status }, { pod: pod(v, status, { node: 'node-real' }) }), settings);
+    expect(again.events).toEqual([]);
+  });
+
+  it('progress is not a problem: ContainerCreating stays a plain Starting', () => {
+    const v = withDisk();
+    const plan = planReconcile(observe(v, { pod: pod(v, waiting('containerdisk-os', 'PodInitializing', ''), { node: 'node-real' }) }), settings);
+    expect(plan.status.printableStatus).toBe('Starting');
+    expect(plan.status.conditions).toContainEqual(expect.objectContaining({ type: 'Failure', status: 'False' }));
+  });
+
+  it('a failed containerDisk copy is the failure, not an unknown launcher exit', () => {
+    const v = vm({ runStrategy: 'Once', disks: [{ name: 'os', containerDisk: { image: 'r/os:1' } }] }, { printableStatus: 'Starting', startedAt: at(-60) });
+    const status: V1Pod['status'] = {
+      phase: 'Failed',
+      initContainerStatuses: [{ name: 'containerdisk-os', image: 'r/os:1', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 1, message: 'no disk image in /disk\n' } } }],
+      containerStatuses: [{ name: 'launcher', image: 'l', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'PodInitializing' } } }],
+    };
+    const plan = planReconcile(observe(v, { pod: pod(v, status) }), settings);
+    expect(plan.status.lastFailure).toMatchObject({ reason: 'InitContainerFailed', message: 'init container containerdisk-os exited with code 1: no disk image in /disk' });
+  });
+});
+
 describe('planReconcile: endings', () => {
   it('restarts a failed launcher under Always with crash-loop backoff, counting each failure once', () => {
     const v = vm({}, { startedAt: at(-30), restartCount: 0 });

@@ -11,7 +11,7 @@ import { launcherPodName, renderLauncherPod } from '../render/pod.js';
 import { setCondition, type ConditionInput } from './conditions.js';
 import { diskEvents, planHotplug, planHotplugStopped, wantedDisks, type HotplugPlan } from './hotplug.js';
 import { backoffRemainingMs, restartRequested, restartsAfter, wantsStart } from './lifecycle.js';
-import { podState, type PodState } from './pod-state.js';
+import { podState, type ContainerProblem, type PodState } from './pod-state.js';
 import { FINALIZER, type Action, type Observed, type Plan, type ReconcileSettings, type VmEvent } from './types.js';
 
 /** The working state of one planning pass. */
@@ -137,6 +137,17 @@ function stopWanted(d: Draft): boolean {
   return true;
 }
 
+/**
+ * A scheduled pod whose containers do not start: the kubelet's reason and message become the
+ * Failure condition; an image that cannot be pulled has a status of its own, as in KubeVirt.
+ */
+function planPending(d: Draft, problem: ContainerProblem | undefined): void {
+  if (!problem) return setPrintable(d, 'Starting');
+  const failure = { reason: problem.reason, message: `container ${problem.container}: ${problem.message}` };
+  if (problem.reason === 'ErrImagePull' || problem.reason === 'ImagePullBackOff') return setPrintable(d, problem.reason, failure);
+  setPrintable(d, 'Starting', failure);
+}
+
 function planPod(d: Draft, pod: PodState): void {
   switch (pod.phase) {
     case 'none':
@@ -148,7 +159,8 @@ function planPod(d: Draft, pod: PodState): void {
       return setPrintable(d, 'ErrorUnschedulable', { reason: 'Unschedulable', message: pod.message });
     case 'pending':
       if (stopWanted(d)) return;
-      return setPrintable(d, 'Starting');
+      if (pod.node) d.status.nodeName = pod.node;
+      return planPending(d, pod.problem);
     case 'running':
       return planRunning(d, pod);
     default:
@@ -165,7 +177,11 @@ function planDeletion(d: Draft, pod: PodState): void {
   setPrintable(d, 'Terminating');
 }
 
-/** Whether the running launcher was built from an older spec (the pod itself is never changed). */
+/**
+ * Whether the running launcher was built from an older spec, or runs an older launcher image
+ * than the operator now deploys (after an upgrade). Either is taken at the next restart; the
+ * pod itself is never changed.
+ */
 function restartRequired(d: Draft): void {
   const pod = d.obs.pod;
   const current = pod?.metadata?.annotations?.[SPEC_HASH_ANNOTATION];
@@ -177,11 +193,25 @@ function restartRequired(d: Draft): void {
     reason: stale ? 'SpecChanged' : 'UpToDate',
     message: stale ? 'the spec changed in a way that needs a restart; set spec.restartRequestedAt to apply it' : '',
   });
+  const running = pod?.spec?.containers.find((c) => c.name === 'launcher')?.image;
+  const wanted = d.settings.config.launcherImage;
+  const outdated = !!running && running !== wanted;
+  condition(d, {
+    type: 'LauncherOutdated',
+    status: outdated ? 'True' : 'False',
+    reason: outdated ? 'NewLauncherImage' : 'UpToDate',
+    message: outdated ? `the launcher runs ${running}; the VM moves to ${wanted} at its next restart (spec.restartRequestedAt, or stop and start)` : '',
+  });
 }
 
+const activeFailure = (status: VmStatus | undefined) => status?.conditions?.find((c) => c.type === 'Failure' && c.status === 'True');
+
+/** One Event when the printable status changes, or when a new failure appears under the same status. */
 function transitionEvents(before: VmStatus | undefined, after: VmStatus): VmEvent[] {
-  if (before?.printableStatus === after.printableStatus || !after.printableStatus) return [];
-  const failure = after.conditions?.find((c) => c.type === 'Failure' && c.status === 'True');
+  if (!after.printableStatus) return [];
+  const failure = activeFailure(after);
+  const newFailure = !!failure && failure.reason !== activeFailure(before)?.reason;
+  if (before?.printableStatus === after.printableStatus && !newFailure) return [];
   return [
     {
       type: failure ? 'Warning' : 'Normal',

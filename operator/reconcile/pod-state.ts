@@ -1,12 +1,24 @@
 /** The launcher pod's state, reduced to what decides a VM's status and next step. Pure. */
 import type { V1Pod } from '@kubernetes/client-node';
 
+/**
+ * Why a container of the pod is not running yet, as the kubelet says it: an image that
+ * cannot be pulled, a container that cannot be created, an init container that keeps failing.
+ */
+export interface ContainerProblem {
+  container: string;
+  /** The kubelet's reason (ErrImagePull, ImagePullBackOff, CreateContainerConfigError, ...). */
+  reason: string;
+  /** The kubelet's message, which names the image or the missing object. */
+  message: string;
+}
+
 /** A launcher pod as reconcile sees it. */
 export type PodState =
   | { phase: 'none' }
   | { phase: 'deleting' }
   | { phase: 'unschedulable'; message: string }
-  | { phase: 'pending'; node?: string }
+  | { phase: 'pending'; node?: string; problem?: ContainerProblem }
   | { phase: 'running'; ready: boolean; node: string; ip?: string }
   | { phase: 'succeeded'; message: string }
   | { phase: 'failed'; reason: string; message: string };
@@ -22,9 +34,51 @@ function launcherTermination(pod: V1Pod) {
   return launcher?.state?.terminated ?? launcher?.lastState?.terminated;
 }
 
+/**
+ * Waiting reasons that are a problem rather than progress. ContainerCreating and
+ * PodInitializing are progress; these need the user (or the cluster admin) to act.
+ */
+const WAITING_PROBLEMS = new Set([
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'ErrImageNeverPull',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'RunContainerError',
+  'CrashLoopBackOff',
+]);
+
+/** The first container (init containers first, in order) that waits for a reason the user must fix. */
+export function containerProblem(pod: V1Pod): ContainerProblem | undefined {
+  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  for (const status of statuses) {
+    const waiting = status.state?.waiting;
+    if (waiting?.reason && WAITING_PROBLEMS.has(waiting.reason)) {
+      return { container: status.name, reason: waiting.reason, message: waiting.message ?? `container ${status.name} is waiting: ${waiting.reason}` };
+    }
+  }
+  return undefined;
+}
+
+/** An init container (containerDisk copy, tools) that ended in failure before the launcher ran. */
+function failedInitContainer(pod: V1Pod): { reason: string; message: string } | undefined {
+  for (const status of pod.status?.initContainerStatuses ?? []) {
+    const terminated = status.state?.terminated ?? status.lastState?.terminated;
+    if (!terminated || terminated.exitCode === 0) continue;
+    const said = (terminated.message ?? '').trim();
+    return { reason: 'InitContainerFailed', message: `init container ${status.name} exited with code ${terminated.exitCode}${said ? `: ${said}` : ''}` };
+  }
+  return undefined;
+}
+
 /** The launcher's one-line reason: the container's termination message, else the pod's. */
 export function terminationOf(pod: V1Pod): { reason: string; message: string } {
   const terminated = launcherTermination(pod);
+  if (!terminated) {
+    const init = failedInitContainer(pod);
+    if (init) return init;
+  }
   const message = (terminated?.message ?? pod.status?.message ?? '').trim();
   const [head, ...rest] = message.split(': ');
   // The launcher writes "Reason: message"; anything else is reported whole.
@@ -41,7 +95,8 @@ function activeState(pod: V1Pod): PodState {
   }
   const unschedulable = unschedulableMessage(pod);
   if (unschedulable !== undefined) return { phase: 'unschedulable', message: unschedulable };
-  return { phase: 'pending', ...(node ? { node } : {}) };
+  const problem = containerProblem(pod);
+  return { phase: 'pending', ...(node ? { node } : {}), ...(problem ? { problem } : {}) };
 }
 
 /** Classifies a launcher pod (undefined = no pod). */

@@ -1,7 +1,9 @@
 /**
  * The spec hash: a digest of the VM fields that are baked into the running launcher.
  * Fields applied live (paused, runStrategy, hotpluggable disks) are left out, so changing
- * them never asks for a restart.
+ * them never asks for a restart. The launcher image is left out too: a new one (an operator
+ * upgrade) is reported as an outdated launcher and taken at the VM's next restart, never
+ * forced on a running guest.
  */
 import { createHash } from 'node:crypto';
 import type { LauncherVm } from '../../api/resolve.js';
@@ -23,10 +25,10 @@ export function restartRelevant(vm: LauncherVm): unknown {
   return { ...rest, disks: vm.disks.filter((d) => !d.hotpluggable) };
 }
 
-/** 16 hex digits of SHA-256 over the restart-relevant fields and the launcher image. */
-export function specHash(vm: LauncherVm, launcherImage: string): string {
+/** 16 hex digits of SHA-256 over the restart-relevant fields. */
+export function specHash(vm: LauncherVm): string {
   return createHash('sha256')
-    .update(stableJson({ vm: restartRelevant(vm), launcherImage }))
+    .update(stableJson({ vm: restartRelevant(vm) }))
     .digest('hex')
     .slice(0, 16);
 }

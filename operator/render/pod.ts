@@ -62,7 +62,7 @@ export function renderLauncherPod(input: RenderInput): V1Pod {
       name: launcherPodName(vm.name),
       namespace: vm.namespace,
       labels: { [VM_LABEL]: vm.name, 'app.kubernetes.io/name': 'kubevmm-launcher', 'app.kubernetes.io/managed-by': 'kubevmm' },
-      annotations: { [SPEC_HASH_ANNOTATION]: specHash(vm, input.config.launcherImage), [VM_ANNOTATION]: stableJson(vm) },
+      annotations: { [SPEC_HASH_ANNOTATION]: specHash(vm), [VM_ANNOTATION]: stableJson(vm) },
       ownerReferences: ownerReference(input.vm),
     },
     spec: {
@@ -73,7 +73,8 @@ export function renderLauncherPod(input: RenderInput): V1Pod {
       ...scheduling(vm),
       initContainers: [
         guestConsoleContainer(input.config.launcherImage),
-        ...disks.initContainers.map((c) => ({ ...c, resources: INIT_RESOURCES, securityContext: security })),
+        // A failed copy's stderr ("no disk image in ...") becomes the reason the VM shows.
+        ...disks.initContainers.map((c) => ({ ...c, resources: INIT_RESOURCES, securityContext: security, terminationMessagePolicy: 'FallbackToLogsOnError' })),
       ],
       containers: [
         {

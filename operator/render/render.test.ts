@@ -182,14 +182,17 @@ describe('renderLauncherPod', () => {
   });
 
   it('changes the spec hash for restart-relevant edits only', () => {
-    const hashOf = (spec: Partial<VirtualMachine['spec']>, image = 'launcher:1') =>
-      specHash({ ...resolveVm(vm(spec), undefined, DEFAULT_CONFIG), accelerator: 'kvm', hotplugPorts: 4 }, image);
+    const hashOf = (spec: Partial<VirtualMachine['spec']>) => specHash({ ...resolveVm(vm(spec), undefined, DEFAULT_CONFIG), accelerator: 'kvm', hotplugPorts: 4 });
     const base = hashOf({});
     expect(hashOf({ paused: true })).toBe(base);
     expect(hashOf({ runStrategy: 'Manual' })).toBe(base);
     expect(hashOf({ disks: [...(vm().spec.disks ?? []), { name: 'hp', hotpluggable: true, persistentVolumeClaim: { claimName: 'x' } }] })).toBe(base);
     expect(hashOf({ cpu: { cores: 2 } })).not.toBe(base);
     expect(hashOf({ memory: { guest: '3Gi' } })).not.toBe(base);
-    expect(hashOf({}, 'launcher:2')).not.toBe(base);
+  });
+
+  it('keeps the spec hash across launcher images (an upgrade is not a spec change)', () => {
+    const annotation = (launcherImage: string) => renderLauncherPod({ vm: full, config: { ...DEFAULT_CONFIG, launcherImage } }).metadata?.annotations?.['kubevmm.io/spec-hash'];
+    expect(annotation('launcher:2')).toBe(annotation('launcher:1'));
   });
 });
