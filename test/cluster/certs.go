@@ -36,22 +36,33 @@ var clientIdentities = []struct{ name, cn, org string }{
 }
 
 // runCerts writes the cluster's PKI and kubeconfigs into DIR:
-// `kubevmm-cluster certs DIR https://127.0.0.1:PORT`. It is done in Go rather
-// than with openssl so CI needs no extra tool and the output is the same
-// everywhere. Existing files are kept, so a restart reuses the same CA.
+// `kubevmm-cluster certs DIR https://127.0.0.1:PORT [IP...]`, where the IPs are
+// further addresses the apiserver serves on (the real node reaches it over a
+// veth). It is done in Go rather than with openssl so CI needs no extra tool
+// and the output is the same everywhere. Existing files are kept, so a restart
+// reuses the same CA.
 func runCerts() int {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: certs DIR SERVER_URL")
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: certs DIR SERVER_URL [EXTRA_SERVING_IP...]")
 		return 2
 	}
-	if err := writePKI(os.Args[1], os.Args[2]); err != nil {
+	var ips []net.IP
+	for _, arg := range os.Args[3:] {
+		ip := net.ParseIP(arg)
+		if ip == nil {
+			fmt.Fprintf(os.Stderr, "certs: %q is not an IP address\n", arg)
+			return 2
+		}
+		ips = append(ips, ip)
+	}
+	if err := writePKI(os.Args[1], os.Args[2], ips); err != nil {
 		fmt.Fprintf(os.Stderr, "certs: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-func writePKI(dir, server string) error {
+func writePKI(dir, server string, extraIPs []net.IP) error {
 	if _, err := os.Stat(filepath.Join(dir, "ca.crt")); err == nil {
 		return nil
 	}
@@ -69,7 +80,7 @@ func writePKI(dir, server string) error {
 	serving, err := newCert(certSpec{
 		cn: "kube-apiserver", parent: ca, server: true,
 		dns: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
-		ips: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.0.0.1")},
+		ips: append([]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.0.0.1")}, extraIPs...),
 	})
 	if err != nil {
 		return err
@@ -78,7 +89,12 @@ func writePKI(dir, server string) error {
 	if err != nil {
 		return err
 	}
-	for name, kp := range map[string]keyPair{"ca": ca, "front-proxy-ca": frontProxyCA, "apiserver": serving, "front-proxy-client": frontProxyClient} {
+	// The apiserver's identity towards kubelets (logs, exec, port-forward).
+	kubeletClient, err := newCert(certSpec{cn: "kube-apiserver-kubelet-client", org: "system:masters", parent: ca})
+	if err != nil {
+		return err
+	}
+	for name, kp := range map[string]keyPair{"ca": ca, "front-proxy-ca": frontProxyCA, "apiserver": serving, "front-proxy-client": frontProxyClient, "apiserver-kubelet-client": kubeletClient} {
 		if err := writeKeyPair(dir, name, kp); err != nil {
 			return err
 		}

@@ -2,6 +2,8 @@
 # Local Kubernetes control plane for kubevmm's tests: etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler and KWOK (fake nodes) on 127.0.0.1,
 # built from the upstream Go modules in this directory. See README.md.
+# With KUBEVMM_REAL_NODE=1 it also runs a real node (kubelet, kube-proxy, containerd,
+# CNI, CoreDNS, storage) in a network namespace of its own: node.sh.
 #
 #   cluster.sh up | down | status | restart-apiserver | env | build
 #
@@ -14,6 +16,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${KUBEVMM_CACHE:-$HOME/.cache/kubevmm}
 STATE=${KUBEVMM_CLUSTER_DIR:-$HOME/.cache/kubevmm/cluster-state}
 HOST=127.0.0.1
+REAL_NODE=${KUBEVMM_REAL_NODE:-0}
 APISERVER_PORT=${KUBEVMM_APISERVER_PORT:-16443}
 ETCD_PORT=${KUBEVMM_ETCD_PORT:-12379}
 ETCD_PEER_PORT=${KUBEVMM_ETCD_PEER_PORT:-12380}
@@ -33,6 +36,12 @@ PIDS=$STATE/pids
 
 log() { echo "cluster: $*" >&2; }
 die() { log "$*"; exit 1; }
+
+# shellcheck source=node.sh
+source "$HERE/node.sh"
+# The apiserver serves where its clients are: on loopback, or on the host's end of the real
+# node's veth (pods and the kubelet reach it there; so do the tests on this host).
+if ((REAL_NODE)); then APISERVER_HOST=$NODE_HOST_IP; else APISERVER_HOST=$HOST; fi
 
 built() { [[ -x $BIN/kubevmm-cluster && -x $BIN/helm ]]; }
 
@@ -81,7 +90,7 @@ pid_of() { # prints the pid of a running component, fails if it is not running
   pid=$(<"$file")
   # Guard against a recycled pid: it must still be our binary.
   [[ -r /proc/$pid/cmdline ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "kubevmm-cluster $1 " || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qE "(^|[/ ])$1 " || return 1
   echo "$pid"
 }
 
@@ -125,7 +134,7 @@ wait_for() { # wait_for COMPONENT SECONDS COMMAND...: polls COMMAND until it suc
 
 port_free() { ! (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
-readyz() { curl -sf --cacert "$PKI/ca.crt" "https://$HOST:$APISERVER_PORT/readyz" >/dev/null; }
+readyz() { curl -sf --cacert "$PKI/ca.crt" "https://$APISERVER_HOST:$APISERVER_PORT/readyz" >/dev/null; }
 
 start_etcd() {
   start etcd --data-dir "$STATE/etcd" --unsafe-no-fsync \
@@ -133,14 +142,26 @@ start_etcd() {
   wait_for etcd 60 curl -sf "http://$HOST:$ETCD_PORT/health"
 }
 
-# --endpoint-reconciler-type none: the apiserver refuses to publish a loopback
-# address as the endpoint of the `kubernetes` Service, and nothing here runs
-# in-cluster clients that would need it.
+# Without a real node: --endpoint-reconciler-type none, because the apiserver refuses
+# to publish a loopback address as the endpoint of the `kubernetes` Service and no
+# in-cluster client needs it. With one: pods reach the apiserver through that Service,
+# it reaches the kubelet with a client certificate and verifies the kubelet's, and it
+# calls webhooks and aggregated APIs at their pods' addresses (no kube-proxy on the host).
+real_node_apiserver_flags() {
+  ((REAL_NODE)) || { echo --endpoint-reconciler-type none; return; }
+  echo --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" \
+    --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
+    --kubelet-certificate-authority "$PKI/ca.crt" \
+    --kubelet-preferred-address-types InternalIP \
+    --enable-aggregator-routing=true
+}
+
 start_apiserver() {
+  # shellcheck disable=SC2046 # the flags are words without spaces
   start apiserver \
     --etcd-servers "http://$HOST:$ETCD_PORT" \
-    --bind-address "$HOST" --advertise-address "$HOST" --secure-port "$APISERVER_PORT" \
-    --endpoint-reconciler-type none \
+    --bind-address "$APISERVER_HOST" --advertise-address "$APISERVER_HOST" --secure-port "$APISERVER_PORT" \
+    $(real_node_apiserver_flags) \
     --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
     --client-ca-file "$PKI/ca.crt" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
@@ -177,6 +198,9 @@ start_rest() {
 }
 
 fake_node() { # the Node object KWOK manages; status is kept on create for Nodes
+  # Beside a real node, pods must tolerate the fake nodes to land there (scale tests do).
+  local taints="[]"
+  ((REAL_NODE)) && taints="[{key: kwok.x-k8s.io/node, value: fake, effect: NoSchedule}]"
   cat <<EOF
 apiVersion: v1
 kind: Node
@@ -184,6 +208,8 @@ metadata:
   name: $1
   annotations: {kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0"}
   labels: {kwok.x-k8s.io/node: fake, type: kwok, kubernetes.io/hostname: $1, kubernetes.io/os: linux, kubernetes.io/arch: amd64}
+spec:
+  taints: $taints
 status:
   capacity: &resources {cpu: "32", memory: 128Gi, pods: "250", devices.kubevmm.io/kvm: "1000"}
   allocatable: *resources
@@ -208,17 +234,20 @@ up() {
     return
   fi
   build
+  ((REAL_NODE)) && node_build
   touch "${BIN%/bin}"
   local started=$SECONDS
   stop "${COMPONENTS[@]}" # leftovers of a half-started run
+  ((REAL_NODE)) && node_down
   for port in "$APISERVER_PORT" "$ETCD_PORT" "$ETCD_PEER_PORT" "$CONTROLLER_MANAGER_PORT" "$SCHEDULER_PORT"; do
     port_free "$port" || die "port $HOST:$port is in use (set KUBEVMM_*_PORT, see README.md)"
   done
   mkdir -p "$LOGS" "$PIDS"
   echo "$BIN" >"$STATE/bin"
-  "$BIN/kubevmm-cluster" certs "$PKI" "https://$HOST:$APISERVER_PORT"
-  grep -q "server: https://$HOST:$APISERVER_PORT\$" "$PKI/admin.kubeconfig" ||
-    die "$STATE was set up for another apiserver port: run down first"
+  ((REAL_NODE)) && node_network_up
+  "$BIN/kubevmm-cluster" certs "$PKI" "https://$APISERVER_HOST:$APISERVER_PORT" "$APISERVER_HOST"
+  grep -q "server: https://$APISERVER_HOST:$APISERVER_PORT\$" "$PKI/admin.kubeconfig" ||
+    die "$STATE was set up for another apiserver address: run down first"
   start_etcd
   start_apiserver
   start_rest
@@ -229,12 +258,15 @@ up() {
   # Pods can only be created once the namespace's service account exists.
   wait_for controller-manager 60 kubectl get serviceaccount default
   kubectl wait --for=condition=Ready node -l kwok.x-k8s.io/node=fake --timeout=60s >&2
+  ((REAL_NODE)) && node_up
   log "up in $((SECONDS - started))s; logs in $LOGS"
   print_env
 }
 
 down() {
-  # etcd last, so the apiserver never sees its storage vanish.
+  # The node first (its pods end with it), etcd last, so the apiserver never sees its
+  # storage vanish. node_down is a no-op when no node was started.
+  node_down
   stop kwok scheduler controller-manager apiserver
   stop etcd
   rm -rf "$STATE"
@@ -243,7 +275,8 @@ down() {
 
 status() {
   local c pid
-  for c in "${COMPONENTS[@]}"; do
+  for c in "${COMPONENTS[@]}" "${NODE_COMPONENTS[@]}"; do
+    [[ -f $PIDS/$c ]] || [[ " ${COMPONENTS[*]} " == *" $c "* ]] || continue
     if pid=$(pid_of "$c"); then echo "$c: running (pid $pid, log $LOGS/$c.log)"; else echo "$c: stopped"; fi
   done
   readyz 2>/dev/null || { echo "apiserver: not ready"; return 1; }
@@ -273,5 +306,8 @@ case ${1:-} in
   restart-apiserver) restart_apiserver ;;
   env) print_env ;;
   build) build && echo "$BIN" ;;
-  *) die "usage: cluster.sh up|down|status|restart-apiserver|env|build" ;;
+  import-images) # import-images FILE: "<reference> <archive>" lines into the real node's containerd
+    [[ -S $CONTAINERD_SOCK ]] || die "no real node is running (KUBEVMM_REAL_NODE=1 cluster.sh up)"
+    import_images "${2:?usage: cluster.sh import-images FILE}" ;;
+  *) die "usage: cluster.sh up|down|status|restart-apiserver|env|build|import-images FILE" ;;
 esac

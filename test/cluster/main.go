@@ -7,7 +7,8 @@
 // named kubectl behaves as kubectl) or else by the first argument:
 //
 //	kubevmm-cluster apiserver|controller-manager|scheduler|etcd|kubectl|kwok|kubelet|kube-proxy [flags]
-//	kubevmm-cluster certs DIR      # CA, serving/client certs, kubeconfigs
+//	kubevmm-cluster certs DIR URL [IP...]          # CA, serving/client certs, kubeconfigs
+//	kubevmm-cluster node-certs DIR URL NODE IP     # a real node's kubelet and kube-proxy
 //	kubevmm-cluster kwok-stages    # KWOK's default node and pod stages (YAML)
 package main
 
@@ -46,6 +47,7 @@ var components = map[string]func() int{
 	"kwok":               runKwok,
 	"kwok-stages":        printKwokStages,
 	"certs":              runCerts,
+	"node-certs":         runNodeCerts,
 }
 
 func main() {

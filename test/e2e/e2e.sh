@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The end-to-end cluster: the local control plane with a real node (test/cluster, KUBEVMM_REAL_NODE=1),
+# kubevmm's images built without Docker and imported into the node's containerd, and kubevmm
+# installed by its Helm chart the way a platform team installs it. See test/e2e/README.md.
+#
+#   e2e.sh up      prints the same `export ...` lines as `cluster.sh up`; idempotent
+#   e2e.sh down    removes everything up made (processes, mounts, namespaces, bridge, state)
+#   e2e.sh env     prints the exports of the running cluster
+#
+# It keeps its own state directory and ports, so the control-plane test cluster
+# (`npm run cluster -- up`) can run beside it.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+CACHE=${KUBEVMM_CACHE:-$HOME/.cache/kubevmm}
+export KUBEVMM_REAL_NODE=1
+export KUBEVMM_CLUSTER_DIR=${KUBEVMM_E2E_DIR:-$CACHE/e2e-state}
+export KUBEVMM_APISERVER_PORT=${KUBEVMM_E2E_APISERVER_PORT:-17443}
+export KUBEVMM_ETCD_PORT=${KUBEVMM_E2E_ETCD_PORT:-13379}
+export KUBEVMM_ETCD_PEER_PORT=${KUBEVMM_E2E_ETCD_PEER_PORT:-13380}
+export KUBEVMM_CONTROLLER_MANAGER_PORT=${KUBEVMM_E2E_CONTROLLER_MANAGER_PORT:-21257}
+export KUBEVMM_SCHEDULER_PORT=${KUBEVMM_E2E_SCHEDULER_PORT:-21259}
+RELEASE=kubevmm
+NAMESPACE=kubevmm-system
+CLUSTER=(bash "$REPO/test/cluster/cluster.sh")
+
+log() { echo "e2e: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+ref_of() { awk -v repo="kubevmm.local/$1" 'index($1, repo ":") == 1 { print $1; exit }' "$2"; }
+
+install_kubevmm() {
+  local images=$KUBEVMM_CLUSTER_DIR/kubevmm-images operator launcher
+  bash "$REPO/scripts/images/build.sh" operator launcher guest-disk >"$images" || die "building kubevmm's images failed"
+  "${CLUSTER[@]}" import-images "$images"
+  operator=$(ref_of operator "$images")
+  launcher=$(ref_of launcher "$images")
+  [[ -n $operator && -n $launcher ]] || die "the image build printed no operator or launcher reference"
+  # One replica: two cores run everything here; leader election still runs (a Lease).
+  # No device plugin: VMs run under TCG (/dev/kvm here does not boot ordinary guests).
+  helm upgrade --install "$RELEASE" "$REPO/helm/kubevmm" --namespace "$NAMESPACE" --create-namespace \
+    --set image.repository="${operator%:*}" --set image.tag="${operator##*:}" \
+    --set launcherImage="$launcher" --set accelerator=tcg --set replicaCount=1 \
+    --set devicePlugin.enabled=false --set podDisruptionBudget.enabled=false \
+    --wait --timeout 5m >&2
+}
+
+up() {
+  local exports started=$SECONDS
+  exports=$("${CLUSTER[@]}" up)
+  eval "$exports"
+  install_kubevmm
+  log "up in $((SECONDS - started))s"
+  echo "$exports"
+}
+
+case ${1:-} in
+  up) up ;;
+  down) "${CLUSTER[@]}" down ;;
+  env) "${CLUSTER[@]}" env ;;
+  status) "${CLUSTER[@]}" status ;;
+  *) die "usage: e2e.sh up|down|env|status" ;;
+esac
