@@ -3,7 +3,7 @@
  * that prints the console log the launcher keeps, so `kubectl logs <vm>-launcher -c
  * guest-console` shows the guest's boot as any pod's log, and still shows it after the VM
  * ended. It follows the file by name (the launcher rotates it, launcher/runtime/serial.ts) with
- * the image's own `tail`: no shell, nothing from the VM spec on its command line.
+ * the image's own `tail`. Nothing from the VM spec reaches its command line.
  */
 import type { V1Container } from '@kubernetes/client-node';
 import { LAYOUT } from '../../api/layout.js';
@@ -21,15 +21,22 @@ export const CONSOLE_LOG_FILE = `${LAYOUT.runtimeDir}/${LAYOUT.consoleLogName}`;
  */
 export const GUEST_CONSOLE_RESOURCES = { requests: { cpu: '20m', memory: '16Mi' }, limits: { cpu: '20m', memory: '16Mi' } };
 
+/**
+ * `tail -F` follows the name across rotations and waits for the file to appear (its notes
+ * about that go to /dev/null, not into the console log); `-n +1` prints the file from its first
+ * byte when the container restarts. The shell is there for one reason: as PID 1 of its container
+ * `tail` would ignore SIGTERM, and every pod deletion would wait out the grace period; the
+ * trap ends the container at once. The file name arrives as $0, not inside the script.
+ */
+export const CONSOLE_SCRIPT = 'trap "exit 0" TERM; tail -n +1 -F -- "$0" 2>/dev/null & wait';
+
 /** The sidecar for a launcher pod running `launcherImage`. */
 export function guestConsoleContainer(launcherImage: string): V1Container {
   return {
     name: GUEST_CONSOLE_CONTAINER,
     image: launcherImage,
     restartPolicy: 'Always',
-    // -F follows the name across rotations and waits for the file to appear; -n +1 prints it
-    // from its first byte when the container restarts.
-    command: ['tail', '-n', '+1', '-F', CONSOLE_LOG_FILE],
+    command: ['/bin/sh', '-c', CONSOLE_SCRIPT, CONSOLE_LOG_FILE],
     resources: GUEST_CONSOLE_RESOURCES,
     securityContext: containerSecurityContext(),
     volumeMounts: [{ name: 'runtime', mountPath: LAYOUT.runtimeDir, readOnly: true }],

@@ -2,6 +2,7 @@ import { resolveVm, type ResolvedVm } from '../../api/resolve.js';
 import { DEFAULT_CONFIG, type OperatorConfig } from '../../api/schema/config.js';
 import type { VirtualMachine } from '../../api/schema/vm.js';
 import type { VirtualMachineClass } from '../../api/schema/class.js';
+import { CONSOLE_SCRIPT } from './console-log.js';
 import { specHash } from './hash.js';
 import { memoryOverhead } from './overhead.js';
 import { launcherPodName, renderLauncherPod } from './pod.js';
@@ -156,11 +157,12 @@ describe('renderLauncherPod', () => {
     }
   });
 
-  it('prints the guest console from a sidecar that follows the launcher’s log, with no shell', () => {
+  it('prints the guest console from a sidecar that follows the launcher’s log', () => {
     const spec = renderLauncherPod({ vm: full, config: DEFAULT_CONFIG }).spec!;
     const sidecar = spec.initContainers?.[0];
     expect(sidecar).toMatchObject({ name: 'guest-console', image: DEFAULT_CONFIG.launcherImage, restartPolicy: 'Always' });
-    expect(sidecar?.command).toEqual(['tail', '-n', '+1', '-F', '/var/run/kubevmm/runtime/serial.log']);
+    expect(sidecar?.command).toEqual(['/bin/sh', '-c', CONSOLE_SCRIPT, '/var/run/kubevmm/runtime/serial.log']);
+    expect(CONSOLE_SCRIPT).not.toContain('serial.log'); // the path is an argument, never script text
     expect(sidecar?.volumeMounts).toEqual([{ name: 'runtime', mountPath: '/var/run/kubevmm/runtime', readOnly: true }]);
     expect(spec.containers[0]?.volumeMounts).toContainEqual({ name: 'runtime', mountPath: '/var/run/kubevmm/runtime' });
   });
