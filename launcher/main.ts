@@ -16,7 +16,7 @@ import { PROGRAMS } from './programs.js';
 import { RUNTIME_FILES } from './qemu/index.js';
 import type { AcceleratorChoice } from './runtime/accel.js';
 import { attachConsole } from './runtime/console.js';
-import { parseDiskMappings } from './runtime/diskpaths.js';
+import { parseDiskMappings, parseDiskSizes } from './runtime/diskpaths.js';
 import { LauncherError, describeError, reasonOf } from './runtime/errors.js';
 import { launchVm, type LaunchOptions } from './runtime/launch.js';
 import { outcomeLine, type RunOutcome } from './runtime/outcome.js';
@@ -161,6 +161,7 @@ const stderrLog = (line: string): void => void process.stderr.write(`kubevmm: ${
 interface RunFlags {
   vm: string;
   disk: string[];
+  diskSize: string[];
   accel?: AcceleratorChoice;
   controlPort?: string;
   controlHost?: string;
@@ -212,6 +213,7 @@ async function optionsFromFlags(flags: RunFlags): Promise<LauncherOptions> {
   return {
     vm: await readVmFile(flags.vm),
     ...(flags.disk.length ? { disks: parseDiskMappings(flags.disk) } : {}),
+    ...(flags.diskSize.length ? { blankSizes: parseDiskSizes(flags.diskSize) } : {}),
     ...(flags.accel ? { accel: flags.accel } : {}),
     ...(control ? { control } : {}),
     ...nbdFromFlags(flags),
@@ -243,6 +245,7 @@ function program(setExit: (code: number) => void): Command {
     .description('start the VM, serve the control API and exit when the VM ends')
     .requiredOption('--vm <file>', 'resolved VM description (JSON)', LAYOUT.vmFile)
     .option('--disk <name=path>', 'local image or block device for a disk (repeatable); default: the pod layout', (v: string, acc: string[]) => [...acc, v], [])
+    .option('--disk-size <name=bytes>', 'create disk.img of this size when a Filesystem PVC holds none (repeatable)', (v: string, acc: string[]) => [...acc, v], [])
     .addOption(new Option('--accel <accel>', 'accelerator (default: the VM description)').choices(['kvm', 'tcg', 'auto']))
     .option('--control-port <port>', 'serve the control API on this port')
     .option('--control-host <host>', 'address for the control API (default: all)')

@@ -12,11 +12,11 @@ import { setCondition } from './reconcile/conditions.js';
 import { planReconcile } from './reconcile/plan.js';
 import type { LauncherReport, Observed, ReconcileSettings } from './reconcile/types.js';
 import { launcherPodName } from './render/pod.js';
-import type { PvcModes } from './render/volumes.js';
+import type { PvcInfo } from './render/volumes.js';
 import type { ClusterApi } from './kube/client.js';
 import { executePlan, forgetToken, launcherToken, type ExecutorDeps } from './kube/executor.js';
 import type { HandlerResult } from './queue.js';
-import { observeHotplug } from './hotplug-observe.js';
+import { observeHotplug, pvcInfo } from './hotplug-observe.js';
 
 /** Read access to a cache of objects (an informer's store). */
 export interface Store<T> {
@@ -44,17 +44,17 @@ function splitKey(key: string): [string, string] {
   return [key.slice(0, i), key.slice(i + 1)];
 }
 
-async function pvcState(deps: ControllerDeps, vm: VirtualMachine): Promise<{ missing: string[]; modes: PvcModes }> {
+async function pvcState(deps: ControllerDeps, vm: VirtualMachine): Promise<{ missing: string[]; infos: Record<string, PvcInfo> }> {
   const ns = vm.metadata.namespace ?? 'default';
   const claims = (vm.spec.disks ?? []).filter((d) => d.persistentVolumeClaim && !d.hotpluggable).map((d) => d.persistentVolumeClaim?.claimName ?? '');
   const missing: string[] = [];
-  const modes: Record<string, 'Filesystem' | 'Block'> = {};
+  const infos: Record<string, PvcInfo> = {};
   for (const claim of claims) {
     const pvc = await deps.api.getPvc(ns, claim);
     if (!pvc) missing.push(claim);
-    else modes[claim] = pvc.spec?.volumeMode === 'Block' ? 'Block' : 'Filesystem';
+    else infos[claim] = pvcInfo(pvc);
   }
-  return { missing, modes };
+  return { missing, infos };
 }
 
 async function launcherReport(deps: ControllerDeps, vm: VirtualMachine, pod: V1Pod | undefined): Promise<LauncherReport | undefined> {
@@ -77,7 +77,7 @@ async function reportInvalid(deps: ControllerDeps, vm: VirtualMachine, messages:
 
 /** Everything planning needs about `vm`, from the caches, the API and its launcher. */
 async function observe(deps: ControllerDeps, vm: VirtualMachine, pod: V1Pod | undefined, vmClass: VirtualMachineClass | undefined): Promise<Observed> {
-  const pvcs = pod ? { missing: [], modes: {} } : await pvcState(deps, vm);
+  const pvcs = pod ? { missing: [], infos: {} } : await pvcState(deps, vm);
   const launcher = await launcherReport(deps, vm, pod);
   const running = pod?.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp;
   const hotplug = await observeHotplug(deps, vm, running);
@@ -85,7 +85,7 @@ async function observe(deps: ControllerDeps, vm: VirtualMachine, pod: V1Pod | un
     vm,
     pod,
     missingPvcs: pvcs.missing,
-    pvcModes: pvcs.modes,
+    pvcs: pvcs.infos,
     now: deps.now(),
     ...(vmClass ? { vmClass } : {}),
     ...(launcher ? { launcher } : {}),

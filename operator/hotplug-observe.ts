@@ -8,6 +8,7 @@ import { parseQuantity } from '../api/quantity.js';
 import type { VirtualMachine } from '../api/schema/vm.js';
 import { wantedDisks } from './reconcile/hotplug.js';
 import type { AttachmentState, HotplugObserved } from './reconcile/types.js';
+import type { PvcInfo } from './render/volumes.js';
 import type { ClusterApi } from './kube/client.js';
 
 /** Read access to the caches the controller keeps. */
@@ -74,7 +75,7 @@ export function claimConflicts(vm: VirtualMachine, vms: readonly VirtualMachine[
 }
 
 /** A PVC's mode and size (its capacity once bound, else its request). */
-export function pvcInfo(pvc: V1PersistentVolumeClaim): { mode: 'Filesystem' | 'Block'; sizeBytes: number } {
+export function pvcInfo(pvc: V1PersistentVolumeClaim): PvcInfo {
   const size = pvc.status?.capacity?.storage ?? pvc.spec?.resources?.requests?.storage ?? '0';
   return { mode: pvc.spec?.volumeMode === 'Block' ? 'Block' : 'Filesystem', sizeBytes: parseQuantity(size) };
 }

@@ -1,5 +1,5 @@
 import type { LauncherVm, ResolvedDisk } from '../../api/resolve.js';
-import { parseDiskMappings, podDiskLocations, unknownDiskMappings } from './diskpaths.js';
+import { parseDiskMappings, parseDiskSizes, podDiskLocations, unknownDiskMappings } from './diskpaths.js';
 
 const disk = (name: string, source: ResolvedDisk['source'], spec: Record<string, unknown> = {}, hotpluggable = false) =>
   ({ name, source, hotpluggable, spec: { name, ...spec } }) as ResolvedDisk;
@@ -27,6 +27,20 @@ describe('podDiskLocations', () => {
       },
       secretDirs: { ci: '/var/run/kubevmm/cloudinit/ci' },
     });
+  });
+});
+
+describe('parseDiskSizes', () => {
+  it('parses NAME=BYTES', () => {
+    expect(parseDiskSizes(['data=1073741824', 'logs=4096'])).toEqual({ data: 2 ** 30, logs: 4096 });
+  });
+
+  it.each(['data', 'data=', 'data=1Gi', 'data=0', '=5', 'data=-1', 'data=99999999999999999'])('refuses %s naming the form', (value) => {
+    expect(() => parseDiskSizes([value])).toThrow(/--disk-size .*expected NAME=BYTES/);
+  });
+
+  it('refuses a disk given twice', () => {
+    expect(() => parseDiskSizes(['a=1', 'a=2'])).toThrow(/--disk-size a is given twice/);
   });
 });
 

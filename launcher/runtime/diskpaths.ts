@@ -64,3 +64,17 @@ export function unknownDiskMappings(vm: LauncherVm, paths: Readonly<Record<strin
   const names = new Set(vm.disks.map((d) => d.name));
   return Object.keys(paths).filter((n) => !names.has(n));
 }
+
+/** Parse `--disk-size NAME=BYTES` values (whole bytes); a malformed or repeated one is an error. */
+export function parseDiskSizes(values: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const value of values) {
+    const m = /^([^=]+)=(\d{1,16})$/.exec(value);
+    if (!m || Number(m[2]) <= 0) {
+      throw new LauncherError({ reason: 'InvalidArgument', kind: 'invalid', message: `--disk-size ${value}: expected NAME=BYTES with whole bytes above 0, e.g. --disk-size data=1073741824` });
+    }
+    if (out[m[1]!] !== undefined) throw new LauncherError({ reason: 'InvalidArgument', kind: 'invalid', message: `--disk-size ${m[1]} is given twice` });
+    out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}

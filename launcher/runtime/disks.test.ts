@@ -10,6 +10,7 @@ const disk = (name: string, spec: Record<string, unknown>, extra: Partial<Resolv
   const source = (['persistentVolumeClaim', 'emptyDisk', 'containerDisk', 'cloudInit'] as const).find((s) => s in spec)!;
   return { name, bus: 'virtio', readOnly: source === 'cloudInit', cache: 'none', hotpluggable: false, source, spec: { name, ...spec }, ...extra } as ResolvedDisk;
 };
+const MiB = 2 ** 20;
 const vmWith = (disks: ResolvedDisk[], extra: Partial<LauncherVm> = {}): LauncherVm => ({ name: 'vm1', namespace: 'ns', disks, firmware: 'bios', ...extra }) as LauncherVm;
 
 describe('disk preparation', () => {
@@ -81,6 +82,21 @@ describe('disk preparation', () => {
     expect(err).toBeInstanceOf(DiskError);
     expect(err).toMatchObject({ reason: 'DiskNotMapped', disk: 'root' });
     expect((err as Error).message).toBe('disk root (persistentVolumeClaim web-root) has no local image; map it to an image file with --disk root=PATH');
+  });
+
+  it('creates disk.img of the claim’s size in a blank Filesystem PVC, and never resizes one', async () => {
+    const vm = vmWith([disk('data', { persistentVolumeClaim: { claimName: 'd' } }), disk('ro', { persistentVolumeClaim: { claimName: 'r' } }, { readOnly: true })]);
+    const data = join(dir, 'data', 'disk.img');
+    await mkdir(join(dir, 'data'));
+    const blankSizes = { data: 64 * MiB, ro: 64 * MiB };
+    await expect(prepareDisks({ vm: vmWith([vm.disks[1]!]), paths: { ro: join(dir, 'ro.img') }, runtimeDir: dir, blankSizes })).rejects.toMatchObject({ reason: 'DiskNotFound' });
+    const prepared = await prepareDisks({ vm: vmWith([vm.disks[0]!]), paths: { data }, runtimeDir: dir, blankSizes });
+    expect(prepared.backings.data).toMatchObject({ format: 'raw' });
+    const made = await stat(data);
+    expect(made.size).toBe(64 * MiB);
+    expect(made.blocks * 512).toBeLessThan(MiB); // sparse
+    await prepareDisks({ vm: vmWith([vm.disks[0]!]), paths: { data }, runtimeDir: dir, blankSizes: { data: 128 * MiB } });
+    expect((await stat(data)).size).toBe(64 * MiB);
   });
 
   it('refuses a writable disk whose image is read-only for us', async () => {

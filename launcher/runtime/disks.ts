@@ -108,6 +108,11 @@ export interface PrepareDisksOptions {
   secretDirs?: Readonly<Record<string, string>>;
   /** OVMF firmware files for efi; defaults to Debian's 4 MiB build. */
   ovmf?: { code: string; varsTemplate: string };
+  /**
+   * Disk name -> bytes of a blank Filesystem PVC's disk.img, created sparse when the claim
+   * holds none (a new claim); an existing image is never resized (`--disk-size`).
+   */
+  blankSizes?: Readonly<Record<string, number>>;
 }
 
 /** Backings of every cold-plugged disk, plus the firmware files when the VM boots EFI. */
@@ -133,6 +138,10 @@ async function prepareOne(disk: ResolvedDisk, options: PrepareDisksOptions): Pro
   if (disk.source === 'emptyDisk') {
     path ??= join(options.runtimeDir, 'disks', disk.name, 'disk.img');
     await ensureEmptyDisk(path, parseQuantity(disk.spec.emptyDisk?.capacity ?? 0));
+  }
+  const blank = options.blankSizes?.[disk.name];
+  if (disk.source === 'persistentVolumeClaim' && path !== undefined && blank !== undefined && !disk.readOnly) {
+    await ensureEmptyDisk(path, blank);
   }
   if (path === undefined) throw notMapped(disk);
   const backing = await inspectDisk(disk.name, path);

@@ -24,6 +24,8 @@ export interface LaunchOptions {
    * launcher pod's layout (api/layout.ts) gives every path.
    */
   disks?: Readonly<Record<string, string>>;
+  /** Disk name -> bytes of disk.img to create in a blank Filesystem PVC (`--disk-size`). */
+  blankSizes?: Readonly<Record<string, number>>;
   /** Disk name -> directory with a cloud-init Secret's keys (pod layout when `disks` is absent). */
   secretDirs?: Readonly<Record<string, string>>;
   /** Overrides vm.accelerator (the operator's setting). */
@@ -66,7 +68,7 @@ export async function launchVm(options: LaunchOptions): Promise<VmSupervisor> {
   if (accelerator === 'tcg') log(TCG_NOTICE);
   await mkdir(options.runtimeDir, { recursive: true, mode: 0o700 });
   const { paths, secretDirs } = await diskLocations(options);
-  const prepared = await prepareDisks({ vm, paths, secretDirs, runtimeDir: options.runtimeDir, ovmf: options.ovmf });
+  const prepared = await prepareDisks({ vm, paths, secretDirs, runtimeDir: options.runtimeDir, ovmf: options.ovmf, ...(options.blankSizes ? { blankSizes: options.blankSizes } : {}) });
   const plan = planQemu({
     vm,
     accel: accelerator,

@@ -36,7 +36,7 @@ const failed = (message = 'QemuKilled: qemu exited on signal SIGKILL'): V1Pod['s
 });
 
 function observe(v: VirtualMachine, extra: Partial<Observed> = {}): Observed {
-  return { vm: v, missingPvcs: [], pvcModes: {}, now, ...extra };
+  return { vm: v, missingPvcs: [], pvcs: {}, now, ...extra };
 }
 const kinds = (o: Observed) => planReconcile(o, settings).actions.map((a) => a.kind);
 const printable = (o: Observed) => planReconcile(o, settings).status.printableStatus;

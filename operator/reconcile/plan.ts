@@ -45,7 +45,7 @@ function baseStatus(obs: Observed, settings: ReconcileSettings): VmStatus {
 
 /** The launcher pod the VM should have now. */
 function desiredPod(obs: Observed, settings: ReconcileSettings) {
-  return renderLauncherPod({ vm: obs.vm, config: settings.config, pvcModes: obs.pvcModes, ...(obs.vmClass ? { vmClass: obs.vmClass } : {}) });
+  return renderLauncherPod({ vm: obs.vm, config: settings.config, pvcs: obs.pvcs, ...(obs.vmClass ? { vmClass: obs.vmClass } : {}) });
 }
 
 function setPrintable(d: Draft, printable: NonNullable<VmStatus['printableStatus']>, failure?: { reason: string; message: string }): void {

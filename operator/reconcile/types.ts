@@ -3,7 +3,7 @@ import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import type { VirtualMachineClass } from '../../api/schema/class.js';
 import type { OperatorConfig } from '../../api/schema/config.js';
 import type { VirtualMachine, VmStatus } from '../../api/schema/vm.js';
-import type { PvcModes } from '../render/volumes.js';
+import type { PvcInfo, PvcInfos } from '../render/volumes.js';
 
 /** The launcher's own report (its control API's GET /status), when it could be reached. */
 export interface LauncherReport {
@@ -38,7 +38,7 @@ export interface HotplugObserved {
   /** Attachment pods of this VM, by disk name. */
   attachments: Record<string, AttachmentState>;
   /** The hotplug disks' PVCs by claim name; absent when the PVC does not exist. */
-  pvcs: Record<string, { mode: 'Filesystem' | 'Block'; sizeBytes: number }>;
+  pvcs: Record<string, PvcInfo>;
   /** Claims in read-write use by another running VM in the namespace: claim -> that VM. */
   conflicts: Record<string, string>;
 }
@@ -61,7 +61,7 @@ export interface Observed {
   pod?: V1Pod;
   /** PVCs the launcher pod needs that do not exist. */
   missingPvcs: string[];
-  pvcModes: PvcModes;
+  pvcs: PvcInfos;
   launcher?: LauncherReport;
   /** Hotplug state; absent when the VM has no hotplug disks and no attachment pods. */
   hotplug?: HotplugObserved;

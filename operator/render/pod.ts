@@ -14,14 +14,14 @@ import { launcherResources } from './resources.js';
 import { scheduling } from './scheduling.js';
 import { containerSecurityContext, podSecurityContext } from './security.js';
 import { specHash, stableJson } from './hash.js';
-import { baseVolumes, diskVolumes, type PvcModes } from './volumes.js';
+import { baseVolumes, diskSizeArgs, diskVolumes, type PvcInfos } from './volumes.js';
 
-/** What the renderer needs; the caller looked up the class and the PVC volume modes. */
+/** What the renderer needs; the caller looked up the class and the PVCs. */
 export interface RenderInput {
   vm: VirtualMachine;
   vmClass?: VirtualMachineClass;
   config: OperatorConfig;
-  pvcModes?: PvcModes;
+  pvcs?: PvcInfos;
 }
 
 /**
@@ -53,7 +53,7 @@ function containerPorts(vm: ResolvedVm): V1ContainerPort[] {
 export function renderLauncherPod(input: RenderInput): V1Pod {
   const vm = launcherVm(input.vm, input.vmClass, input.config);
   const base = baseVolumes(vm);
-  const disks = diskVolumes(vm, { launcherImage: input.config.launcherImage, pvcModes: input.pvcModes ?? {} });
+  const disks = diskVolumes(vm, { launcherImage: input.config.launcherImage, pvcs: input.pvcs ?? {} });
   const security = containerSecurityContext();
   return {
     apiVersion: 'v1',
@@ -80,7 +80,7 @@ export function renderLauncherPod(input: RenderInput): V1Pod {
         {
           name: 'launcher',
           image: input.config.launcherImage,
-          args: ['run', '--vm', LAYOUT.vmFile, '--control-port', String(CONTROL_PORT), '--token-file', LAYOUT.tokenFile],
+          args: ['run', '--vm', LAYOUT.vmFile, '--control-port', String(CONTROL_PORT), '--token-file', LAYOUT.tokenFile, ...diskSizeArgs(vm, input.pvcs ?? {})],
           ports: containerPorts(vm),
           resources: launcherResources(vm, input.config),
           securityContext: security,

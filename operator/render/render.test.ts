@@ -8,7 +8,7 @@ import { memoryOverhead } from './overhead.js';
 import { launcherPodName, renderLauncherPod } from './pod.js';
 import { launcherResources } from './resources.js';
 import { scheduling } from './scheduling.js';
-import { diskVolumes } from './volumes.js';
+import { diskSizeArgs, diskVolumes } from './volumes.js';
 
 const MiB = 2 ** 20;
 
@@ -59,7 +59,7 @@ describe('launcherResources', () => {
 });
 
 describe('diskVolumes', () => {
-  const opts = { launcherImage: 'launcher:1', pvcModes: { 'blk-claim': 'Block' as const } };
+  const opts = { launcherImage: 'launcher:1', pvcs: { 'blk-claim': { mode: 'Block' as const, sizeBytes: 2 ** 30 } } };
   const disks = (list: VirtualMachine['spec']['disks']) => diskVolumes(resolved({ disks: list }), opts);
 
   it('mounts a Filesystem PVC as a directory and a Block PVC as a device', () => {
@@ -73,6 +73,19 @@ describe('diskVolumes', () => {
     ]);
     expect(out.mounts).toEqual([{ name: 'disk-root', mountPath: '/var/run/kubevmm/disks/root', readOnly: false }]);
     expect(out.devices).toEqual([{ name: 'disk-raw', devicePath: '/dev/kubevmm/raw' }]);
+  });
+
+  it('tells the launcher the size of each Filesystem PVC, for the disk.img of a blank claim', () => {
+    const vmOf = resolved({
+      disks: [
+        { name: 'root', persistentVolumeClaim: { claimName: 'fs-claim' } },
+        { name: 'raw', persistentVolumeClaim: { claimName: 'blk-claim' } },
+        { name: 'unknown', persistentVolumeClaim: { claimName: 'not-read' } },
+        { name: 'hot', hotpluggable: true, persistentVolumeClaim: { claimName: 'fs-claim' } },
+      ],
+    });
+    const pvcs = { 'fs-claim': { mode: 'Filesystem' as const, sizeBytes: 5 * 2 ** 30 }, 'blk-claim': opts.pvcs['blk-claim'] };
+    expect(diskSizeArgs(vmOf, pvcs)).toEqual(['--disk-size', `root=${5 * 2 ** 30}`]);
   });
 
   it('leaves hotpluggable PVCs to attachment pods', () => {

@@ -7,8 +7,14 @@ import { LAYOUT, VM_ANNOTATION } from '../../api/layout.js';
 import { formatBytes, parseQuantity } from '../../api/quantity.js';
 import type { ResolvedDisk, ResolvedVm } from '../../api/resolve.js';
 
-/** How each PVC stores data, when known (from the PVC's spec.volumeMode). Filesystem otherwise. */
-export type PvcModes = Readonly<Record<string, 'Filesystem' | 'Block'>>;
+/** What the operator read of a PVC: how it stores data (spec.volumeMode) and its size. */
+export interface PvcInfo {
+  mode: 'Filesystem' | 'Block';
+  sizeBytes: number;
+}
+
+/** PVCs by claim name, when known; an unknown claim is taken as Filesystem of unknown size. */
+export type PvcInfos = Readonly<Record<string, PvcInfo>>;
 
 /** Everything the disks add to the pod. */
 export interface DiskVolumes {
@@ -48,11 +54,11 @@ export function controlSecretName(vm: string): string {
   return `${vm}-launcher-token`;
 }
 
-function pvcVolumes(disk: ResolvedDisk, modes: PvcModes): Partial<DiskVolumes> {
+function pvcVolumes(disk: ResolvedDisk, pvcs: PvcInfos): Partial<DiskVolumes> {
   const claim = disk.spec.persistentVolumeClaim;
   if (!claim || disk.hotpluggable) return {}; // hotplugged PVCs reach QEMU through attachment pods
   const volume = { name: diskVolume(disk), persistentVolumeClaim: { claimName: claim.claimName, readOnly: disk.readOnly } };
-  if (modes[claim.claimName] === 'Block') {
+  if (pvcs[claim.claimName]?.mode === 'Block') {
     return { volumes: [volume], devices: [{ name: volume.name, devicePath: LAYOUT.blockDevice(disk.name) }] };
   }
   return { volumes: [volume], mounts: [{ name: volume.name, mountPath: LAYOUT.diskDir(disk.name), readOnly: disk.readOnly }] };
@@ -118,9 +124,9 @@ function toolsInit(launcherImage: string): V1Container {
 }
 
 /** Volumes, mounts, block devices and init containers for every disk of `vm`. */
-export function diskVolumes(vm: ResolvedVm, opts: { launcherImage: string; pvcModes: PvcModes }): DiskVolumes {
+export function diskVolumes(vm: ResolvedVm, opts: { launcherImage: string; pvcs: PvcInfos }): DiskVolumes {
   const parts = vm.disks.map((disk) => {
-    if (disk.source === 'persistentVolumeClaim') return pvcVolumes(disk, opts.pvcModes);
+    if (disk.source === 'persistentVolumeClaim') return pvcVolumes(disk, opts.pvcs);
     if (disk.source === 'emptyDisk') return emptyDiskVolumes(disk);
     if (disk.source === 'containerDisk') return containerDiskVolumes(disk);
     return cloudInitVolumes(disk);
@@ -136,4 +142,16 @@ export function diskVolumes(vm: ResolvedVm, opts: { launcherImage: string; pvcMo
     out.initContainers.unshift(toolsInit(opts.launcherImage));
   }
   return out;
+}
+
+/**
+ * `--disk-size NAME=BYTES` for each cold-plugged Filesystem PVC of known size: a blank claim
+ * (a new dynamically provisioned one) holds no disk.img, and the launcher creates a sparse
+ * one of the claim's size, as attachment pods do for hotplugged claims.
+ */
+export function diskSizeArgs(vm: ResolvedVm, pvcs: PvcInfos): string[] {
+  return vm.disks.flatMap((disk) => {
+    const info = disk.spec.persistentVolumeClaim && !disk.hotpluggable ? pvcs[disk.spec.persistentVolumeClaim.claimName] : undefined;
+    return info?.mode === 'Filesystem' && info.sizeBytes > 0 ? ['--disk-size', `${disk.name}=${info.sizeBytes}`] : [];
+  });
 }
