@@ -3,6 +3,7 @@
  * Level-triggered and pure: the same Observed always gives the same Plan; the executor
  * (operator/kube) carries it out and feeds the result back on the next reconcile.
  */
+import type { V1Pod } from '@kubernetes/client-node';
 import { formatBytes } from '../../api/quantity.js';
 import { resolveVm } from '../../api/resolve.js';
 import type { VmStatus } from '../../api/schema/vm.js';
@@ -185,7 +186,7 @@ function planDeletion(d: Draft, pod: PodState): void {
 function restartRequired(d: Draft): void {
   const pod = d.obs.pod;
   const current = pod?.metadata?.annotations?.[SPEC_HASH_ANNOTATION];
-  if (!current || pod?.metadata?.deletionTimestamp) return;
+  if (!pod || !current || pod.metadata?.deletionTimestamp) return;
   const stale = desiredPod(d.obs, d.settings).metadata?.annotations?.[SPEC_HASH_ANNOTATION] !== current;
   condition(d, {
     type: 'RestartRequired',
@@ -193,7 +194,12 @@ function restartRequired(d: Draft): void {
     reason: stale ? 'SpecChanged' : 'UpToDate',
     message: stale ? 'the spec changed in a way that needs a restart; set spec.restartRequestedAt to apply it' : '',
   });
-  const running = pod?.spec?.containers.find((c) => c.name === 'launcher')?.image;
+  launcherOutdated(d, pod);
+}
+
+/** Whether the pod runs another launcher image than the operator now deploys. */
+function launcherOutdated(d: Draft, pod: V1Pod): void {
+  const running = pod.spec?.containers.find((c) => c.name === 'launcher')?.image;
   const wanted = d.settings.config.launcherImage;
   const outdated = !!running && running !== wanted;
   condition(d, {

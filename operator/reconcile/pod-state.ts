@@ -72,13 +72,16 @@ function failedInitContainer(pod: V1Pod): { reason: string; message: string } | 
   return undefined;
 }
 
-/** The launcher's one-line reason: the container's termination message, else the pod's. */
+/**
+ * The launcher's one-line reason: the container's termination message, else the pod's; when
+ * the launcher never ran, the init container that failed.
+ */
 export function terminationOf(pod: V1Pod): { reason: string; message: string } {
   const terminated = launcherTermination(pod);
-  if (!terminated) {
-    const init = failedInitContainer(pod);
-    if (init) return init;
-  }
+  return (!terminated && failedInitContainer(pod)) || launcherEnding(pod, terminated);
+}
+
+function launcherEnding(pod: V1Pod, terminated: ReturnType<typeof launcherTermination>): { reason: string; message: string } {
   const message = (terminated?.message ?? pod.status?.message ?? '').trim();
   const [head, ...rest] = message.split(': ');
   // The launcher writes "Reason: message"; anything else is reported whole.

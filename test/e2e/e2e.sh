@@ -6,6 +6,11 @@
 #   e2e.sh up      prints the same `export ...` lines as `cluster.sh up`; idempotent
 #   e2e.sh down    removes everything up made (processes, mounts, namespaces, bridge, state)
 #   e2e.sh env     prints the exports of the running cluster
+#   e2e.sh image NAME                  the reference of kubevmm's image NAME (launcher, operator, guest-disk)
+#   e2e.sh pv NAME SIZE [FILE] [--block]
+#                  a static local PV on the node (class `local`): a directory holding disk.img
+#                  (a sparse copy of FILE, else empty), or with --block a loop device (FILE
+#                  copied onto it); printed: the PV's name
 #
 # It keeps its own state directory and ports, so the control-plane test cluster
 # (`npm run cluster -- up`) can run beside it.
@@ -21,6 +26,7 @@ export KUBEVMM_ETCD_PORT=${KUBEVMM_E2E_ETCD_PORT:-13379}
 export KUBEVMM_ETCD_PEER_PORT=${KUBEVMM_E2E_ETCD_PEER_PORT:-13380}
 export KUBEVMM_CONTROLLER_MANAGER_PORT=${KUBEVMM_E2E_CONTROLLER_MANAGER_PORT:-21257}
 export KUBEVMM_SCHEDULER_PORT=${KUBEVMM_E2E_SCHEDULER_PORT:-21259}
+NODE_NAME=${KUBEVMM_NODE_NAME:-node-real}
 RELEASE=kubevmm
 NAMESPACE=kubevmm-system
 CLUSTER=(bash "$REPO/test/cluster/cluster.sh")
@@ -55,10 +61,50 @@ up() {
   echo "$exports"
 }
 
+# A static PersistentVolume of class `local` on the real node, as a platform team would
+# prepare one; down detaches the loop devices (their files are in the state directory).
+local_pv() {
+  local name=${1:?usage: e2e.sh pv NAME SIZE [FILE] [--block]} size=${2:?size} file=${3:-} mode=Filesystem path
+  [[ $file == --block ]] && file=
+  [[ " $* " == *" --block "* ]] && mode=Block
+  local dir=$KUBEVMM_CLUSTER_DIR/node/pvs/$name bytes
+  bytes=$(numfmt --from=iec-i "$size" 2>/dev/null) || die "size $size: use a binary quantity such as 256Mi or 2Gi"
+  [[ -e $dir ]] && die "$dir exists: PV $name was made before"
+  mkdir -p "$dir"
+  if [[ $mode == Block ]]; then
+    truncate -s "$bytes" "$dir/device.img"
+    [[ -n $file ]] && dd if="$file" of="$dir/device.img" conv=notrunc,sparse bs=1M status=none
+    path=$(losetup --find --show "$dir/device.img") || die "no loop device for $dir/device.img"
+  else
+    chmod 0777 "$dir"
+    if [[ -n $file ]]; then cp --sparse=always "$file" "$dir/disk.img"; else truncate -s "$bytes" "$dir/disk.img"; fi
+    chmod 0666 "$dir/disk.img"
+    path=$dir
+  fi
+  kubectl apply -f - >&2 <<YAML
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: $name, labels: {kubevmm.io/e2e-pv: "$name"}}
+spec:
+  capacity: {storage: $size}
+  volumeMode: $mode
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: local
+  local: {path: $path}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms: [{matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [$NODE_NAME]}]}]
+YAML
+  echo "$name"
+}
+
 case ${1:-} in
   up) up ;;
+  image) ref_of "${2:?usage: e2e.sh image NAME}" "$KUBEVMM_CLUSTER_DIR/kubevmm-images" ;;
+  pv) shift; eval "$("${CLUSTER[@]}" env)"; local_pv "$@" ;;
   down) "${CLUSTER[@]}" down ;;
   env) "${CLUSTER[@]}" env ;;
   status) "${CLUSTER[@]}" status ;;
-  *) die "usage: e2e.sh up|down|env|status" ;;
+  *) die "usage: e2e.sh up|down|env|status|image NAME|pv NAME SIZE [FILE] [--block]" ;;
 esac
