@@ -140,7 +140,8 @@ export async function main(argv: readonly string[], root = cacheRoot()): Promise
     if (names.length) {
       const ctx = await projectContext({ memo, workDir, log });
       let hash: Promise<string> | undefined;
-      for (const name of names) plans.push(await projectPlan(name, ctx, () => (hash ??= buildContextHash(ctx))));
+      // Planning is probing (apt, digests, the guest's build script): all at once.
+      plans.push(...(await Promise.all(names.map((name) => projectPlan(name, ctx, () => (hash ??= buildContextHash(ctx)))))));
     }
     const built: BuiltImage[] = [];
     for (const plan of plans) {
