@@ -12,7 +12,7 @@ import { access, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { cacheRoot, prune, publishDir, withLock, writeAtomic } from './cache.js';
+import { cacheRoot, prune, publishDir, touch, withLock, writeAtomic } from './cache.js';
 import { guestDiskImage, pauseImage } from './fixtures.js';
 import { cachedLayer } from './layers.js';
 import { writeOciArchive } from './oci.js';
@@ -72,7 +72,10 @@ export async function buildImage(plan: ImagePlan, root: string, builder: string)
     return present ? { name: plan.name, ref, archive, cached: true, size: (JSON.parse(record) as ImageRecord).archiveSize } : undefined;
   };
   const cached = await found();
-  if (cached) return cached;
+  if (cached) {
+    await touch(dir);
+    return cached;
+  }
   return withLock(join(root, '.lock'), async () => {
     const raced = await found();
     if (raced) return raced;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { access, mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cacheRoot, fileDigest, keyOf, prune, withLock } from './cache.js';
+import { cacheRoot, fileDigest, keyOf, prune, touch, withLock } from './cache.js';
 
 describe('image cache', () => {
   let dir: string;
@@ -61,7 +61,7 @@ describe('image cache', () => {
     expect(await fileDigest(file, memo)).not.toBe(first);
   });
 
-  it('keeps the three newest builds of each image, the layers they use and recent memos', async () => {
+  it('keeps the three most recently built or used builds of each image, their layers and recent memos; removes leftovers of killed builds', async () => {
     const build = async (name: string, tag: string, age: number, layers: string[]) => {
       const d = join(dir, name, tag);
       await mkdir(d, { recursive: true });
@@ -75,10 +75,15 @@ describe('image cache', () => {
     await writeFile(join(dir, 'memo', 'fresh'), 'x');
     await writeFile(join(dir, 'memo', 'stale'), 'x');
     await utimes(join(dir, 'memo', 'stale'), new Date(), new Date(Date.now() - 31 * 86_400_000));
+    await touch(join(dir, 'img', 't1')); // a cache hit: used just now
+    await mkdir(join(dir, 'img', '.t5.abc'));
+    await mkdir(join(dir, 'layers', '.l5.123'));
+    await writeFile(join(dir, '.lock'), '');
     await prune(dir);
     expect(await readdir(join(dir, 'memo'))).toEqual(['fresh']);
-    expect((await readdir(join(dir, 'img'))).sort()).toEqual(['t2', 't3', 't4']);
-    expect((await readdir(join(dir, 'layers'))).sort()).toEqual(['l1', 'l2', 'l3', 'l4', 'shared']);
+    expect(await readdir(dir)).toContain('.lock');
+    expect((await readdir(join(dir, 'img'))).sort()).toEqual(['t1', 't3', 't4']);
+    expect((await readdir(join(dir, 'layers'))).sort()).toEqual(['l1', 'l3', 'l4', 'shared']);
     expect(await readdir(join(dir, 'other'))).toEqual(['o1']);
   });
 });

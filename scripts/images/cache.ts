@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -102,13 +102,28 @@ const MEMO_DAYS = 30;
 /** Directories of the cache that hold no image. */
 const RESERVED = new Set(['memo', 'layers']);
 
+/** Removes the dot-named temporary entries of `dir`: with the lock held, their builds are dead. */
+async function removeLeftovers(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => n.startsWith('.') && n !== '.lock').map((n) => rm(join(dir, n), { recursive: true, force: true })));
+}
+
+/** Marks a build as just used, so {@link prune} counts it among the newest. */
+export async function touch(dir: string): Promise<void> {
+  const now = new Date();
+  await utimes(dir, now, now).catch(() => undefined);
+}
+
 /**
- * Keeps the `keep` newest builds of each image and the layers they use, and memos used in the
- * last 30 days; removes the rest. Called with the lock held.
+ * Keeps the `keep` most recently built or used builds of each image and the layers they use,
+ * and memos used in the last 30 days; removes the rest and what killed builds left behind.
+ * Called with the lock held.
  */
 export async function prune(root: string, keep = 3): Promise<void> {
   const used = new Set<string>();
+  await Promise.all([root, join(root, 'layers')].map(removeLeftovers));
   for (const name of (await byAge(root)).map((d) => d.name).filter((n) => !RESERVED.has(n))) {
+    await removeLeftovers(join(root, name));
     for (const [i, build] of (await byAge(join(root, name))).entries()) {
       const dir = join(root, name, build.name);
       if (i >= keep) {
