@@ -8,6 +8,7 @@
 // stdout: one line per image, `<reference> <archive path>`; progress goes to stderr.
 
 import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { access, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -18,6 +19,7 @@ import { cachedLayer } from './layers.js';
 import { writeOciArchive } from './oci.js';
 import { planKey, type ImagePlan } from './plan.js';
 import { buildContextHash, projectContext, stageImage, type ProjectContext } from './project.js';
+import { stopBootstraps } from './rootfs.js';
 import { parseImageSpec, specImage } from './spec.js';
 
 /** The project's images, by the name the command line takes. */
@@ -133,6 +135,7 @@ export async function main(argv: readonly string[], root = cacheRoot()): Promise
   const memo = join(root, 'memo');
   await mkdir(memo, { recursive: true });
   const workDir = await mkdtemp(join(tmpdir(), 'kubevmm-images-'));
+  workDirs.add(workDir);
   try {
     const builder = await builderHash();
     const plans: ImagePlan[] = [];
@@ -156,11 +159,25 @@ export async function main(argv: readonly string[], root = cacheRoot()): Promise
     return built;
   } finally {
     await rm(workDir, { recursive: true, force: true });
+    workDirs.delete(workDir);
   }
 }
 
+/** Scratch directories of runs in progress, for the signal handlers. */
+const workDirs = new Set<string>();
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const started = Date.now();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping`);
+      // A bootstrap must unmount its chroot itself; partial layers and archives go at the next prune.
+      void stopBootstraps().finally(() => {
+        for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
+        process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+      });
+    });
+  }
   main(process.argv.slice(2)).then(
     () => log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`),
     (err: unknown) => {

@@ -102,10 +102,10 @@ const MEMO_DAYS = 30;
 /** Directories of the cache that hold no image. */
 const RESERVED = new Set(['memo', 'layers']);
 
-/** Removes the dot-named temporary entries of `dir`: with the lock held, their builds are dead. */
+/** Removes the dot-named temporary entries of `dir` (made only under the lock, so with the lock held their builds are dead). */
 async function removeLeftovers(dir: string): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
-  await Promise.all(names.filter((n) => n.startsWith('.') && n !== '.lock').map((n) => rm(join(dir, n), { recursive: true, force: true })));
+  await Promise.all(names.filter((n) => n.startsWith('.')).map((n) => rm(join(dir, n), { recursive: true, force: true })));
 }
 
 /** Marks a build as just used, so {@link prune} counts it among the newest. */
@@ -121,7 +121,7 @@ export async function touch(dir: string): Promise<void> {
  */
 export async function prune(root: string, keep = 3): Promise<void> {
   const used = new Set<string>();
-  await Promise.all([root, join(root, 'layers')].map(removeLeftovers));
+  await removeLeftovers(join(root, 'layers'));
   for (const name of (await byAge(root)).map((d) => d.name).filter((n) => !RESERVED.has(n))) {
     await removeLeftovers(join(root, name));
     for (const [i, build] of (await byAge(join(root, name))).entries()) {

@@ -88,6 +88,20 @@ export class RootfsError extends Error {
   override readonly name = 'RootfsError';
 }
 
+/** Bootstraps in flight, with how to stop each: see {@link stopBootstraps}. */
+const running = new Set<Promise<unknown>>();
+const stoppers = new WeakMap<Promise<unknown>, () => void>();
+
+/**
+ * Stops every bootstrap in flight and waits for them: mmdebstrap unmounts /proc and /sys of
+ * its chroot and removes its temporary directory on SIGTERM, which it cannot do if its
+ * parent dies and a broken pipe kills it instead. For the builder's signal handlers.
+ */
+export async function stopBootstraps(): Promise<void> {
+  for (const r of running) stoppers.get(r)?.();
+  await Promise.all(running);
+}
+
 /** Resolves when `proc` exits: null when it succeeded, otherwise what happened. */
 function exited(proc: ChildProcess, what: string): Promise<string | null> {
   return new Promise((resolve) => {
@@ -114,6 +128,9 @@ export async function* rootfsStream(recipe: RootfsRecipe, log: (line: string) =>
   const strap = spawn('mmdebstrap', args, { env: { ...process.env, ...env, SOURCE_DATE_EPOCH }, stdio: ['ignore', 'pipe', 'pipe'] });
   const filter = spawn('mmtarfilter', ['--path-exclude=/dev/*'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const results = Promise.all([exited(strap, 'mmdebstrap'), exited(filter, 'mmtarfilter')]);
+  running.add(results);
+  void results.then(() => running.delete(results));
+  stoppers.set(results, () => strap.kill('SIGTERM'));
   strap.stdout?.pipe(filter.stdin!);
   strap.stderr?.on('data', note);
   filter.stderr?.on('data', note);
