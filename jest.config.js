@@ -16,7 +16,7 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{api,operator,launcher,cli,bench,deviceplugin}/**/*.test.ts'],
+      testMatch: ['<rootDir>/{api,operator,launcher,cli,bench,deviceplugin,scripts}/**/*.test.ts'],
     },
     {
       ...common,

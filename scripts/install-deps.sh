@@ -25,8 +25,10 @@ install_hadolint() {
 # qemu-system-x86/qemu-utils: the hypervisor and qemu-img; ovmf: EFI firmware; xorriso: the
 # cloud-init ISO; tmux drives `kubevmm play` in a real terminal in tests; the rest builds
 # the test guest (test/fixtures/guest/build.sh; gcc and libc6-dev build its static disk
-# benchmark); python3-venv holds hadolint.
-PACKAGES=(qemu-system-x86 qemu-utils ovmf xorriso busybox-static cpio dosfstools mtools syslinux syslinux-common tmux gcc libc6-dev python3-venv)
+# benchmark); python3-venv holds hadolint. mmdebstrap (with gpg for its signed-by check) builds
+# the images' Debian root filesystems and skopeo reads the archives back in the image tests
+# (scripts/images, docs/images.md "Building without Docker"); gcc builds the pause image.
+PACKAGES=(qemu-system-x86 qemu-utils ovmf xorriso busybox-static cpio dosfstools mtools syslinux syslinux-common tmux gcc libc6-dev python3-venv mmdebstrap gpg skopeo)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
