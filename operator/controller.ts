@@ -110,5 +110,18 @@ export async function reconcile(deps: ControllerDeps, key: string): Promise<Hand
   const observed = await observe(deps, vm, pod, vm.spec.className ? classes.get(vm.spec.className) : undefined);
   const plan = planReconcile(observed, deps.settings);
   if (plan.actions.length) deps.log('reconcile', { vm: key, actions: plan.actions.map((a) => a.kind), status: plan.status.printableStatus });
-  return executePlan(deps, { vm, ...(pod ? { pod } : {}) }, plan);
+  const result = await executePlan(deps, { vm, ...(pod ? { pod } : {}) }, plan);
+  return withLauncherRetry(deps, pod, observed, result);
+}
+
+/**
+ * A running launcher that gave no report (not listening yet, or busy) is asked again once its
+ * quiet time ends: what waits on it (pause, resume, hotplug, guest info) must not wait for the
+ * next resync.
+ */
+function withLauncherRetry(deps: ControllerDeps, pod: V1Pod | undefined, observed: Observed, result: HandlerResult): HandlerResult {
+  const ip = pod?.status?.podIP;
+  if (observed.launcher || !ip || pod?.status?.phase !== 'Running' || pod.metadata?.deletionTimestamp) return result;
+  const retry = Math.max(250, deps.launcher.quietRemainingMs(ip));
+  return { ...result, requeueAfterMs: Math.min(result.requeueAfterMs ?? retry, retry) };
 }

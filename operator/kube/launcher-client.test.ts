@@ -38,4 +38,27 @@ describe('LauncherClient', () => {
     await expect(client.detach('127.0.0.1', 't', 'data')).rejects.toThrow(/unreachable/);
     await expect(client.status('127.0.0.1', 't')).resolves.toBeUndefined();
   });
+
+  it('asks a launcher that is still starting again within a second or two, and a dead one ever less often', async () => {
+    const { server, port } = await launcher(0);
+    server.close();
+    const client = new LauncherClient({ timeoutMs: 1000, quietMs: 8_000, port });
+    await expect(client.status('127.0.0.1', 't')).resolves.toBeUndefined();
+    expect(client.quietRemainingMs('127.0.0.1')).toBeGreaterThan(900);
+    expect(client.quietRemainingMs('127.0.0.1')).toBeLessThanOrEqual(1000);
+    const waits: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await client.pause('127.0.0.1', 't').catch(() => undefined); // calls other than status are always tried
+      waits.push(Math.round(client.quietRemainingMs('127.0.0.1') / 1000));
+    }
+    expect(waits).toEqual([2, 4, 8, 8, 8]);
+    const { server: up, port: upPort } = await launcher(0);
+    try {
+      const back = new LauncherClient({ timeoutMs: 1000, quietMs: 8_000, port: upPort });
+      await back.status('127.0.0.1', 't');
+      expect(back.quietRemainingMs('127.0.0.1')).toBe(0);
+    } finally {
+      up.close();
+    }
+  });
 });

@@ -21,7 +21,11 @@ const report = z.looseObject({
 /** Options of the launcher client. */
 export interface LauncherClientOptions {
   timeoutMs: number;
-  /** After a failed contact, how long to leave that address alone. */
+  /**
+   * The longest an address is left alone after failed contacts. The first failure silences it
+   * for a second, and each further one doubles that up to this: a launcher that is only
+   * starting (its port not open yet) is asked again soon, a dead one rarely.
+   */
   quietMs: number;
   port?: number;
   /** How long an attach call may take (NBD connect and TLS handshake). Default 15 s. */
@@ -45,9 +49,20 @@ export class LauncherCallError extends Error {
 
 /** Talks to launchers by pod IP. */
 export class LauncherClient {
-  private readonly quietUntil = new Map<string, number>();
+  private readonly quiet = new Map<string, { until: number; failures: number }>();
 
   constructor(private readonly opts: LauncherClientOptions) {}
+
+  /** Milliseconds until `ip` is asked again (0: now). */
+  quietRemainingMs(ip: string): number {
+    return Math.max(0, (this.quiet.get(ip)?.until ?? 0) - Date.now());
+  }
+
+  private silence(ip: string): void {
+    const failures = (this.quiet.get(ip)?.failures ?? 0) + 1;
+    const ms = Math.min(this.opts.quietMs, 1000 * 2 ** (failures - 1));
+    this.quiet.set(ip, { until: Date.now() + ms, failures });
+  }
 
   private async request(ip: string, token: string, call: { method: 'GET' | 'POST' | 'DELETE'; path: string; body?: unknown; timeoutMs?: number }): Promise<unknown> {
     const { method, path, ...extra } = call;
@@ -65,9 +80,10 @@ export class LauncherClient {
       // A slow answer is not an absent launcher: only the latter silences it for a while.
       // By name: the DOMException fetch throws may come from another realm than our Error.
       const timedOut = (err as { name?: unknown } | null)?.name === 'TimeoutError';
-      if (!timedOut) this.quietUntil.set(ip, Date.now() + this.opts.quietMs);
+      if (!timedOut) this.silence(ip);
       throw new LauncherCallError(`launcher at ${ip} ${timedOut ? 'did not answer in time' : 'unreachable'}: ${String(err)}`, 0, timedOut);
     }
+    this.quiet.delete(ip);
     const body: unknown = await res.json().catch(() => ({}));
     if (!res.ok) throw new LauncherCallError(`launcher ${method} ${path}: ${res.status} ${JSON.stringify(body)}`, res.status);
     return body;
@@ -79,14 +95,14 @@ export class LauncherClient {
    * pod's address (a simulated node), never fails a reconcile.
    */
   async status(ip: string, token: string): Promise<LauncherReport | undefined> {
-    if ((this.quietUntil.get(ip) ?? 0) > Date.now()) return undefined;
+    if (this.quietRemainingMs(ip) > 0) return undefined;
     try {
       const parsed = report.safeParse(await this.request(ip, token, { method: 'GET', path: '/status' }));
       if (parsed.success) return parsed.data as LauncherReport;
-    } catch {
-      // fall through: remembered as quiet below
+    } catch (err) {
+      if (err instanceof LauncherCallError && err.status === 0 && !err.timedOut) return undefined; // silenced already
     }
-    this.quietUntil.set(ip, Date.now() + this.opts.quietMs);
+    this.silence(ip);
     return undefined;
   }
 
