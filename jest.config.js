@@ -12,6 +12,7 @@ const common = {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
 };
 export default {
+  testSequencer: '<rootDir>/test/e2e/helpers/sequencer.mjs',
   projects: [
     {
       ...common,
@@ -31,8 +32,7 @@ export default {
       ...common,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
-      testSequencer: '<rootDir>/test/e2e/helpers/sequencer.mjs',
-      testTimeout: 600000,
+      setupFilesAfterEnv: ['<rootDir>/test/e2e/helpers/timeout.ts'],
     },
   ],
 };

@@ -35,7 +35,9 @@ export function attachConsole(options: ConsoleOptions): Promise<'detached' | 'cl
       input.off('end', onEnd);
       if (raw) input.setRawMode?.(false);
       input.pause();
-      socket.destroy();
+      // Detaching flushes what was typed last (a pipe's final command); a failure drops it.
+      if (how === 'detached' && !err) socket.end();
+      else socket.destroy();
       if (err) reject(err);
       else resolve(how);
     };

@@ -293,7 +293,7 @@ restart_apiserver() {
 
 # One command at a time per state directory: test runners may call up or
 # down concurrently, and an up racing a down would leave half a cluster.
-if [[ ${1:-} =~ ^(up|down|restart-apiserver)$ ]]; then
+if [[ ${1:-} =~ ^(up|down|restart-apiserver|restart-kubelet)$ ]]; then
   mkdir -p "$(dirname "$STATE")"
   exec 9>"$STATE.lock"
   flock 9
@@ -306,8 +306,12 @@ case ${1:-} in
   restart-apiserver) restart_apiserver ;;
   env) print_env ;;
   build) build && echo "$BIN" ;;
+  restart-kubelet) restart_kubelet ;;
+  retag-image) # retag-image REF NEWREF: a second, pinned name for an image on the real node
+    ctr_node images tag --force "${2:?usage: cluster.sh retag-image REF NEWREF}" "${3:?NEWREF}" >/dev/null &&
+      ctr_node images label "$3" io.cri-containerd.pinned=pinned >/dev/null ;;
   import-images) # import-images FILE: "<reference> <archive>" lines into the real node's containerd
     [[ -S $CONTAINERD_SOCK ]] || die "no real node is running (KUBEVMM_REAL_NODE=1 cluster.sh up)"
     import_images "${2:?usage: cluster.sh import-images FILE}" ;;
-  *) die "usage: cluster.sh up|down|status|restart-apiserver|env|build|import-images FILE" ;;
+  *) die "usage: cluster.sh up|down|status|restart-apiserver|restart-kubelet|env|build|import-images FILE|retag-image REF NEWREF" ;;
 esac

@@ -239,14 +239,28 @@ node_up() {
   start_in_node containerd "$(tool_dir containerd "$CONTAINERD_VERSION")/containerd" --config "$NODE_DIR/containerd/config.toml"
   wait_for containerd 60 ctr_node version
   import_images "$NODE_DIR/harness-images"
-  start_in_node kubelet "$BIN/kubevmm-cluster" kubelet --config "$NODE_DIR/kubelet.yaml" \
-    --kubeconfig "$PKI/node-$NODE_NAME.kubeconfig" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" \
-    --root-dir "$NODE_DIR/kubelet" --node-labels "kubevmm.io/test-node=real"
+  start_kubelet
   start_in_node kube-proxy "$BIN/kubevmm-cluster" kube-proxy --config "$NODE_DIR/kube-proxy.yaml"
   wait_for kubelet 120 kubectl get node "$NODE_NAME"
   kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout=120s >&2
   wait_for kube-proxy 60 in_node curl -sf http://127.0.0.1:10256/healthz
   deploy_addons
+}
+
+start_kubelet() {
+  start_in_node kubelet "$BIN/kubevmm-cluster" kubelet --config "$NODE_DIR/kubelet.yaml" \
+    --kubeconfig "$PKI/node-$NODE_NAME.kubeconfig" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" \
+    --root-dir "$NODE_DIR/kubelet" --node-labels "kubevmm.io/test-node=real"
+}
+
+# The kubelet alone stops and starts again, as on a node whose kubelet is upgraded or
+# crashes: running pods must not notice.
+restart_kubelet() {
+  pid_of kubelet >/dev/null || die "no kubelet is running (KUBEVMM_REAL_NODE=1 cluster.sh up)"
+  stop kubelet
+  start_kubelet
+  wait_for kubelet 60 in_node curl -sf http://127.0.0.1:10248/healthz
+  kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout=120s >&2
 }
 
 # Every process of the node: the recorded components, the runc shims serving our containerd,
@@ -359,8 +373,10 @@ JSON
 }
 
 build_harness_images() {
+  local spec args=(pause)
   write_harness_specs "$NODE_DIR/image-specs"
-  bash "$REPO_ROOT/scripts/images/build.sh" pause --spec "$NODE_DIR/image-specs"/*.json >"$NODE_DIR/harness-images" ||
+  for spec in "$NODE_DIR/image-specs"/*.json; do args+=(--spec "$spec"); done
+  bash "$REPO_ROOT/scripts/images/build.sh" "${args[@]}" >"$NODE_DIR/harness-images" ||
     die "building the harness images failed (scripts/images/build.sh)"
 }
 
@@ -372,9 +388,9 @@ import_images() { # import_images LIST: lines "<reference> <archive>", imported 
   local ref archive
   while read -r ref archive; do
     [[ -n $ref ]] || continue
-    ctr_node images import "$archive" >/dev/null || die "importing $archive into containerd failed"
-    # Image GC must never take what cannot be pulled back.
-    ctr_node images label "$ref" io.cri-containerd.pinned=pinned >/dev/null
+    # Pinned: image GC must never take what cannot be pulled back.
+    ctr_node images import --label io.cri-containerd.pinned=pinned "$archive" >/dev/null || die "importing $archive into containerd failed"
+    ctr_node images ls -q | grep -qxF "$ref" || die "$archive did not import as $ref"
   done <"$1"
 }
 

@@ -7,6 +7,7 @@
 #   e2e.sh down    removes everything up made (processes, mounts, namespaces, bridge, state)
 #   e2e.sh env     prints the exports of the running cluster
 #   e2e.sh image NAME                  the reference of kubevmm's image NAME (launcher, operator, guest-disk)
+#   e2e.sh retag REF NEWREF           a second name for an imported image (an "upgrade" for tests)
 #   e2e.sh pv NAME SIZE [FILE] [--block]
 #                  a static local PV on the node (class `local`): a directory holding disk.img
 #                  (a sparse copy of FILE, else empty), or with --block a loop device (FILE
@@ -43,6 +44,9 @@ install_kubevmm() {
   operator=$(ref_of operator "$images")
   launcher=$(ref_of launcher "$images")
   [[ -n $operator && -n $launcher ]] || die "the image build printed no operator or launcher reference"
+  # Helm installs the chart's CRDs once and never upgrades them; apply the current ones first,
+  # as docs/upgrades.md tells users to.
+  kubectl apply --server-side --force-conflicts -f "$REPO/crds/" >&2
   # One replica: two cores run everything here; leader election still runs (a Lease).
   # No device plugin: VMs run under TCG (/dev/kvm here does not boot ordinary guests).
   helm upgrade --install "$RELEASE" "$REPO/helm/kubevmm" --namespace "$NAMESPACE" --create-namespace \
@@ -103,8 +107,10 @@ case ${1:-} in
   up) up ;;
   image) ref_of "${2:?usage: e2e.sh image NAME}" "$KUBEVMM_CLUSTER_DIR/kubevmm-images" ;;
   pv) shift; eval "$("${CLUSTER[@]}" env)"; local_pv "$@" ;;
+  retag) "${CLUSTER[@]}" retag-image "${2:?usage: e2e.sh retag REF NEWREF}" "${3:?NEWREF}" ;;
+  restart-kubelet) "${CLUSTER[@]}" restart-kubelet ;;
   down) "${CLUSTER[@]}" down ;;
   env) "${CLUSTER[@]}" env ;;
   status) "${CLUSTER[@]}" status ;;
-  *) die "usage: e2e.sh up|down|env|status|image NAME|pv NAME SIZE [FILE] [--block]" ;;
+  *) die "usage: e2e.sh up|down|env|status|image NAME|pv NAME SIZE [FILE] [--block]|retag REF NEWREF|restart-kubelet" ;;
 esac

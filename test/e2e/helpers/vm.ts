@@ -70,3 +70,28 @@ export function waitForConsole(ns: string, vm: string, pattern: RegExp, ms = BOO
 export function launcherPod(ns: string, vm: string): Record<string, any> | undefined {
   return getJson(['-n', ns, 'pod', `${vm}-launcher`]);
 }
+
+/**
+ * Types `text` on the VM's serial console, as a person at the console would, through the
+ * launcher's console (`kubectl exec ... launcher console`; the console subresource is a later
+ * issue's). The session detaches when the text is sent; answers appear in the console log.
+ */
+export function typeOnConsole(ns: string, vm: string, text: string): void {
+  const r = spawnSync('kubectl', ['-n', ns, 'exec', '-i', `${vm}-launcher`, '-c', 'launcher', '--', 'node', '/app/launcher.mjs', 'console'], {
+    input: text,
+    encoding: 'utf8',
+    env: process.env,
+    timeout: 60_000,
+  });
+  if (r.status !== 0) throw new Error(`typing on the console of ${ns}/${vm} failed: ${r.stderr}`);
+}
+
+/**
+ * Runs `command` in the busybox guest's shell and waits for it to print `KUBEVMM-OK-<n>`, a
+ * marker the command line itself does not contain (the console echoes what is typed).
+ */
+export async function runInGuest(ns: string, vm: string, command: string, ms = 60_000): Promise<void> {
+  const n = Math.floor(Math.random() * 1e6);
+  typeOnConsole(ns, vm, `\r${command} && echo KUBEVMM-OK-$((${n}+1))\r`);
+  await waitForConsole(ns, vm, new RegExp(`KUBEVMM-OK-${n + 1}\\b`), ms);
+}
