@@ -19,7 +19,7 @@ function bootVm(name: string, spec: Record<string, unknown> = {}): Promise<unkno
 
 /** SIGKILL to QEMU from inside the launcher container, as an OOM kill or a crash would end it. */
 function killQemu(vm: string): void {
-  kubectl(['-n', ns.name, 'exec', `${vm}-launcher`, '-c', 'launcher', '--', '/usr/lib/kubevmm/busybox', 'pkill', '-KILL', 'qemu-system']);
+  kubectl(['-n', ns.name, 'exec', `${vm}-launcher`, '-c', 'launcher', '--', '/usr/lib/kubevmm/busybox', 'killall', '-KILL', 'qemu-system-x86_64']);
 }
 
 const podUid = (vm: string) => launcherPod(ns.name, vm)?.metadata?.uid as string | undefined;
