@@ -114,6 +114,7 @@ ${tail}
 
   it('keeps TCP probes out of the log, and every other complaint in', () => {
     expect(isProbeNoise('qemu-storage-daemon: option negotiation failed: Failed to read flags: Unexpected end-of-file before all data were read')).toBe(true);
+    expect(isProbeNoise('qemu-storage-daemon: option negotiation failed: Failed to read flags: Unable to read from socket: Connection reset by peer')).toBe(true);
     expect(isProbeNoise('qemu-storage-daemon: option negotiation failed: TLS handshake failed: An illegal parameter has been received.')).toBe(false);
   });
 

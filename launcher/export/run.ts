@@ -138,7 +138,8 @@ async function nodelayListener(options: ExportOptions): Promise<{ server: Server
  * TCP readiness probe, every few seconds for the pod's whole life. Other failures stay.
  */
 export function isProbeNoise(line: string): boolean {
-  return /option negotiation failed: Failed to read (flags|opts magic): Unexpected end-of-file/.test(line);
+  // The kubelet's TCP probe closes cleanly here, or with a reset on a real node.
+  return /option negotiation failed: Failed to read (flags|opts magic): (Unexpected end-of-file|Unable to read from socket: Connection reset by peer)/.test(line);
 }
 
 /** Copies the daemon's stderr line by line, leaving out readiness-probe noise. */

@@ -42,6 +42,21 @@ describe('planHotplug', () => {
     expect(plan.disks[0]?.message ?? '').toMatch(message);
   });
 
+  it('reads a real launcher’s report: the disks it booted with and a declared-but-unattached disk are not hotplug’s', () => {
+    // A launcher lists every disk of its VM: the boot disks Attached, a hotpluggable one Pending.
+    const real = report([
+      { name: 'root', phase: 'Attached', target: 'vda' },
+      { name: 'data', phase: 'Pending' },
+    ]);
+    const c = { ...ctx(vm([data]), { pvcs: { 'web-data': PVC }, attachments: { data: { ready: true, deleting: false } } }, real), coldDisks: new Set(['root']) };
+    const plan = planHotplug(c);
+    expect(kinds(plan)).toEqual(['attachDisk']);
+    expect(plan.disks.map((d) => [d.name, d.phase])).toEqual([['data', 'Attaching']]);
+    // Removing the hotpluggable disk from the spec never detaches the boot disk.
+    const removed = planHotplug({ ...c, vm: vm([]), launcher: report([{ name: 'root', phase: 'Attached', target: 'vda' }, { name: 'data', phase: 'Attached', target: 'vdb' }]) });
+    expect(removed.actions).toEqual([{ kind: 'detachDisk', name: 'data' }]);
+  });
+
   it('a read-only disk may share a claim another VM holds', () => {
     const ro = { ...data, readOnly: true };
     const plan = planHotplug(ctx(vm([ro]), { pvcs: { 'web-data': PVC }, attachments: { data: { ready: true, deleting: false } }, conflicts: { 'web-data': 'db' } }));

@@ -37,6 +37,19 @@ export interface HotplugContext {
   obs: HotplugObserved;
   /** The launcher's report; undefined when it could not be reached this time. */
   launcher?: LauncherReport;
+  /**
+   * Disks the running launcher was started with (its pod's VM annotation, non-hotpluggable):
+   * they are in its report but are never hotplug's to attach or detach.
+   */
+  coldDisks?: ReadonlySet<string>;
+}
+
+/**
+ * The disks hotplug owns in the launcher's report: not the ones it booted with, and not a
+ * hotpluggable disk it merely lists as Pending (declared, not attached).
+ */
+function hotplugged(ctx: HotplugContext): LauncherDisk[] {
+  return (ctx.launcher?.disks ?? []).filter((d) => d.phase !== 'Pending' && !ctx.coldDisks?.has(d.name));
 }
 
 /** The hotpluggable PVC disks of a spec, with defaults applied. */
@@ -73,7 +86,7 @@ function planWanted(ctx: HotplugContext, disk: WantedDisk, previous: DiskStatus 
   if (blocked) return { status: blocked, actions: [] };
   const pvc = obs.pvcs[disk.claimName]!;
   const pod = obs.attachments[disk.name];
-  const reported = ctx.launcher?.disks?.find((d) => d.name === disk.name);
+  const reported = hotplugged(ctx).find((d) => d.name === disk.name);
   const actions: Action[] = [];
   if (!pod || pod.deleting) {
     if (!pod) actions.push({ kind: 'createAttachment', service: renderHotplugService(vm), pod: renderAttachmentPod({ vm, config: { launcherImage: ctx.launcherImage }, disk, node, pvc }) });
@@ -96,7 +109,7 @@ function planUnwanted(ctx: HotplugContext, wanted: Set<string>): { disks: DiskSt
     const kept = (ctx.vm.status?.disks ?? []).filter((d) => !wanted.has(d.name) && d.phase !== 'Pending');
     return { disks: kept, actions: [] };
   }
-  const gone = (ctx.launcher.disks ?? []).filter((l) => !wanted.has(l.name));
+  const gone = hotplugged(ctx).filter((l) => !wanted.has(l.name));
   return {
     disks: gone.map((l) => (l.phase === 'Failed' ? fromLauncher(l) : { ...fromLauncher(l), phase: 'Detaching' })),
     actions: gone.filter((l) => l.phase !== 'Detaching').map((l) => ({ kind: 'detachDisk', name: l.name })),
@@ -105,7 +118,7 @@ function planUnwanted(ctx: HotplugContext, wanted: Set<string>): { disks: DiskSt
 
 /** Attachment pods no disk needs any more: not wanted and not in the launcher (or no launcher). */
 function orphanedAttachments(ctx: HotplugContext, wanted: Set<string>, running: boolean): Action[] {
-  const inLauncher = new Set((ctx.launcher?.disks ?? []).map((d) => d.name));
+  const inLauncher = new Set(hotplugged(ctx).map((d) => d.name));
   return Object.entries(ctx.obs.attachments)
     .filter(([disk, pod]) => !pod.deleting && (!running || (!wanted.has(disk) && ctx.launcher !== undefined && !inLauncher.has(disk))))
     .map(([disk]) => ({ kind: 'deleteAttachment', name: attachmentPodName(ctx.vm.metadata.name, disk) }));

@@ -12,7 +12,7 @@ import { launcherPodName, renderLauncherPod } from '../render/pod.js';
 import { setCondition, type ConditionInput } from './conditions.js';
 import { diskEvents, planHotplug, planHotplugStopped, wantedDisks, type HotplugPlan } from './hotplug.js';
 import { backoffRemainingMs, restartRequested, restartsAfter, wantsStart } from './lifecycle.js';
-import { podState, type ContainerProblem, type PodState } from './pod-state.js';
+import { bootDisks, podState, type ContainerProblem, type PodState } from './pod-state.js';
 import { FINALIZER, type Action, type Observed, type Plan, type ReconcileSettings, type VmEvent } from './types.js';
 
 /** The working state of one planning pass. */
@@ -234,7 +234,8 @@ function hotplug(d: Draft, pod: PodState): void {
   const stopping = d.actions.some((a) => a.kind === 'deletePod');
   let plan: HotplugPlan;
   if (pod.phase === 'running' && pod.ready && !stopping && !obs.vm.metadata.deletionTimestamp && obs.hotplug) {
-    plan = planHotplug({ vm: obs.vm, launcherImage: d.settings.config.launcherImage, node: pod.node, obs: obs.hotplug, ...(obs.launcher ? { launcher: obs.launcher } : {}) });
+    const coldDisks = bootDisks(obs.pod);
+    plan = planHotplug({ vm: obs.vm, launcherImage: d.settings.config.launcherImage, node: pod.node, obs: obs.hotplug, coldDisks, ...(obs.launcher ? { launcher: obs.launcher } : {}) });
   } else {
     plan = planHotplugStopped(obs.vm, obs.hotplug);
   }

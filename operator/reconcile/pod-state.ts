@@ -1,5 +1,6 @@
 /** The launcher pod's state, reduced to what decides a VM's status and next step. Pure. */
 import type { V1Pod } from '@kubernetes/client-node';
+import { VM_ANNOTATION } from '../../api/layout.js';
 
 /**
  * Why a container of the pod is not running yet, as the kubelet says it: an image that
@@ -110,4 +111,17 @@ export function podState(pod: V1Pod | undefined): PodState {
   if (phase === 'Succeeded') return { phase: 'succeeded', message: terminationOf(pod).message };
   if (phase === 'Failed') return { phase: 'failed', ...terminationOf(pod) };
   return activeState(pod);
+}
+
+/**
+ * The disks the pod's launcher booted with: the non-hotpluggable disks of the VM it was
+ * given (its annotation). Empty when the annotation cannot be read.
+ */
+export function bootDisks(pod: V1Pod | undefined): Set<string> {
+  try {
+    const vm = JSON.parse(pod?.metadata?.annotations?.[VM_ANNOTATION] ?? '{}') as { disks?: { name?: unknown; hotpluggable?: unknown }[] };
+    return new Set((vm.disks ?? []).filter((d) => !d.hotpluggable && typeof d.name === 'string').map((d) => d.name as string));
+  } catch {
+    return new Set();
+  }
 }
