@@ -25,8 +25,10 @@ install_hadolint() {
 # qemu-system-x86/qemu-utils: the hypervisor and qemu-img; ovmf: EFI firmware; xorriso: the
 # cloud-init ISO; tmux drives `kubevmm play` in a real terminal in tests; the rest builds
 # the test guest (test/fixtures/guest/build.sh; gcc and libc6-dev build its static disk
-# benchmark); python3-venv holds hadolint.
-PACKAGES=(qemu-system-x86 qemu-utils ovmf xorriso busybox-static cpio dosfstools mtools syslinux syslinux-common tmux gcc libc6-dev python3-venv)
+# benchmark); mmdebstrap, gpg, fdisk and e2fsprogs build the Debian test guest
+# (test/fixtures/debian-guest/build.sh), whose test logs in with openssh-client and reads its
+# disk with dumpe2fs; python3-venv holds hadolint.
+PACKAGES=(qemu-system-x86 qemu-utils ovmf xorriso busybox-static cpio dosfstools mtools syslinux syslinux-common tmux gcc libc6-dev python3-venv mmdebstrap gpg fdisk e2fsprogs openssh-client)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
