@@ -28,7 +28,11 @@ install_hadolint() {
 # benchmark); python3-venv holds hadolint. mmdebstrap (with gpg for its signed-by check) builds
 # the images' Debian root filesystems and skopeo reads the archives back in the image tests
 # (scripts/images, docs/images.md "Building without Docker"); gcc builds the pause image.
-PACKAGES=(qemu-system-x86 qemu-utils ovmf xorriso busybox-static cpio dosfstools mtools syslinux syslinux-common tmux gcc libc6-dev python3-venv mmdebstrap gpg skopeo)
+# mmdebstrap, fdisk and e2fsprogs also build the Debian test guest (test/fixtures/debian-guest),
+# whose test logs in with openssh-client and reads its disk with dumpe2fs. The real node of the
+# end-to-end tier (test/cluster/node.sh) runs runc, the CNI plugins, and kube-proxy's iptables
+# and conntrack.
+PACKAGES=(qemu-system-x86 qemu-utils ovmf xorriso busybox-static cpio dosfstools mtools syslinux syslinux-common tmux gcc libc6-dev python3-venv mmdebstrap gpg skopeo fdisk e2fsprogs openssh-client runc containernetworking-plugins iptables conntrack)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -19,15 +19,30 @@ export async function requireQemu(): Promise<string> {
   }
 }
 
-/** Build (or find cached) the fixture guest; resolves with the path of its raw boot disk. */
-export async function buildGuest(): Promise<string> {
+/** Run a fixture's build.sh; resolves with the image path it prints (its only stdout line). */
+async function buildFixture(fixture: string, what: string): Promise<string> {
+  const script = `test/fixtures/${fixture}/build.sh`;
   try {
-    const { stdout } = await run('bash', ['test/fixtures/guest/build.sh'], { maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await run('bash', [script], { maxBuffer: 16 * 1024 * 1024 });
     const path = stdout.trim().split('\n').at(-1) ?? '';
     if (!path) throw new Error('build.sh printed no image path');
     return path;
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr ?? '';
-    throw new Error(`building the fixture guest failed (bash test/fixtures/guest/build.sh; see test/fixtures/guest/README.md): ${(err as Error).message}\n${stderr.slice(-2000)}`, { cause: err });
+    throw new Error(`building the ${what} failed (bash ${script}; see test/fixtures/${fixture}/README.md): ${(err as Error).message}\n${stderr.slice(-2000)}`, { cause: err });
   }
+}
+
+/** Build (or find cached) the fixture guest; resolves with the path of its raw boot disk. */
+export function buildGuest(): Promise<string> {
+  return buildFixture('guest', 'fixture guest');
+}
+
+/**
+ * Build (or find cached) the Debian guest (test/fixtures/debian-guest: systemd, cloud-init,
+ * qemu-guest-agent, sshd); resolves with the path of its raw disk. A cold build takes minutes
+ * and needs root; the image is read-only: boot a copy.
+ */
+export function buildDebianGuest(): Promise<string> {
+  return buildFixture('debian-guest', 'Debian guest');
 }
