@@ -135,6 +135,19 @@ describe('planReconcile: running', () => {
   });
 });
 
+describe('planReconcile: hotplug while the guest is paused', () => {
+  it('a guest paused by an I/O error (its pod no longer Ready) gets its lost export back instead of losing the rest', () => {
+    const disks = [{ name: 'root', persistentVolumeClaim: { claimName: 'root' } }, { name: 'data', hotpluggable: true, persistentVolumeClaim: { claimName: 'data' } }];
+    const v = vm({ disks }, { printableStatus: 'Running', startedAt: at(-600), disks: [{ name: 'data', phase: 'Attached', target: 'vdb' }] });
+    const launcher: LauncherReport = { state: 'paused', reason: 'IoError', accelerator: 'tcg', disks: [{ name: 'root', phase: 'Attached', target: 'vda' }, { name: 'data', phase: 'Attached', target: 'vdb' }] };
+    const hotplug = { attachments: {}, pvcs: { data: { mode: 'Filesystem' as const, sizeBytes: 2 ** 30 } }, conflicts: {} };
+    const plan = planReconcile(observe(v, { pod: pod(v, running(false), { node: 'node-a' }), launcher, hotplug }), settings);
+    expect(plan.actions.map((a) => a.kind)).toEqual(['createAttachment']);
+    expect(plan.status.printableStatus).toBe('Paused');
+    expect(plan.status.disks).toEqual([expect.objectContaining({ name: 'data', phase: 'Attached' })]);
+  });
+});
+
 describe('planReconcile: upgrades', () => {
   it('an operator with a new launcher image marks running VMs outdated, restarts none, and starts new ones on it', () => {
     const v = vm({}, { printableStatus: 'Running', startedAt: at(-600) });

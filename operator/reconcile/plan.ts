@@ -233,7 +233,9 @@ function hotplug(d: Draft, pod: PodState): void {
   if (!obs.hotplug && !wantedDisks(obs.vm).length && !obs.vm.status?.disks?.length) return;
   const stopping = d.actions.some((a) => a.kind === 'deletePod');
   let plan: HotplugPlan;
-  if (pod.phase === 'running' && pod.ready && !stopping && !obs.vm.metadata.deletionTimestamp && obs.hotplug) {
+  // Running, not Ready: a paused guest (by the user, or by an I/O error while an export is
+  // away) leaves readiness, and its disks' exports must stay or come back for it to resume.
+  if (pod.phase === 'running' && !stopping && !obs.vm.metadata.deletionTimestamp && obs.hotplug) {
     const coldDisks = bootDisks(obs.pod);
     plan = planHotplug({ vm: obs.vm, launcherImage: d.settings.config.launcherImage, node: pod.node, obs: obs.hotplug, coldDisks, ...(obs.launcher ? { launcher: obs.launcher } : {}) });
   } else {

@@ -93,5 +93,7 @@ export function typeOnConsole(ns: string, vm: string, text: string): void {
 export async function runInGuest(ns: string, vm: string, command: string, ms = 60_000): Promise<void> {
   const n = Math.floor(Math.random() * 1e6);
   typeOnConsole(ns, vm, `\r${command} && echo KUBEVMM-OK-$((${n}+1))\r`);
-  await waitForConsole(ns, vm, new RegExp(`KUBEVMM-OK-${n + 1}\\b`), ms);
+  await waitForConsole(ns, vm, new RegExp(`KUBEVMM-OK-${n + 1}\\b`), ms).catch((err: Error) => {
+    throw new Error(`${err.message}\nthe console ended with:\n${consoleLog(ns, vm).slice(-1500)}`);
+  });
 }
