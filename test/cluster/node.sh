@@ -390,7 +390,8 @@ import_images() { # import_images LIST: lines "<reference> <archive>", imported 
     [[ -n $ref ]] || continue
     # Pinned: image GC must never take what cannot be pulled back.
     ctr_node images import --label io.cri-containerd.pinned=pinned "$archive" >/dev/null || die "importing $archive into containerd failed"
-    ctr_node images ls -q | grep -qxF "$ref" || die "$archive did not import as $ref"
+    # Not a pipe into grep -q: under pipefail its early exit would fail ctr with SIGPIPE.
+    grep -qxF "$ref" <<<"$(ctr_node images ls -q)" || die "$archive did not import as $ref"
   done <"$1"
 }
 
