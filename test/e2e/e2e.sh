@@ -6,7 +6,8 @@
 #   e2e.sh up      prints the same `export ...` lines as `cluster.sh up`; idempotent
 #   e2e.sh down    removes everything up made (processes, mounts, namespaces, bridge, state)
 #   e2e.sh env     prints the exports of the running cluster
-#   e2e.sh image NAME                  the reference of kubevmm's image NAME (launcher, operator, guest-disk)
+#   e2e.sh image NAME                  the reference of an imported image: kubevmm's (launcher, operator,
+#                                      guest-disk) or the harness's (pause, coredns, volume-helper, ...)
 #   e2e.sh retag REF NEWREF           a second name for an imported image (an "upgrade" for tests)
 #   e2e.sh pv NAME SIZE [FILE] [--block]
 #                  a static local PV on the node (class `local`): a directory holding disk.img
@@ -105,7 +106,7 @@ YAML
 
 case ${1:-} in
   up) up ;;
-  image) ref_of "${2:?usage: e2e.sh image NAME}" "$KUBEVMM_CLUSTER_DIR/kubevmm-images" ;;
+  image) cat "$KUBEVMM_CLUSTER_DIR/kubevmm-images" "$KUBEVMM_CLUSTER_DIR/node/harness-images" 2>/dev/null | ref_of "${2:?usage: e2e.sh image NAME}" - ;;
   pv) shift; eval "$("${CLUSTER[@]}" env)"; local_pv "$@" ;;
   retag) "${CLUSTER[@]}" retag-image "${2:?usage: e2e.sh retag REF NEWREF}" "${3:?NEWREF}" ;;
   restart-kubelet) "${CLUSTER[@]}" restart-kubelet ;;
