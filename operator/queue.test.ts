@@ -108,4 +108,70 @@ describe('WorkQueue', () => {
     await sleep(20);
     expect(runs).toBe(0);
   });
+
+  it('takes high-lane keys before the normal ones that waited longer, each once', async () => {
+    const seen: string[] = [];
+    const q = new WorkQueue({
+      workers: 1,
+      baseDelayMs: 5,
+      maxDelayMs: 50,
+      handler: async (k) => {
+        seen.push(k);
+        if (k === 'busy') await sleep(20);
+      },
+    });
+    q.add('busy');
+    q.add('new-1');
+    q.add('new-2');
+    q.add('ready-1', 'high');
+    q.add('new-2', 'high'); // promoted: runs in the high lane, and only once
+    q.add('ready-1'); // a later normal add never demotes
+    expect(q.depth).toBe(3);
+    await q.idle();
+    expect(seen).toEqual(['busy', 'ready-1', 'new-2', 'new-1']);
+  });
+
+  it('reruns a key changed while handled in the highest lane it was added in', async () => {
+    const seen: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const q = new WorkQueue({
+      workers: 1,
+      baseDelayMs: 5,
+      maxDelayMs: 50,
+      handler: async (k) => {
+        seen.push(k);
+        if (k === 'vm' && seen.length === 1) await gate;
+      },
+    });
+    q.add('vm');
+    await sleep(5);
+    q.add('vm', 'high');
+    q.add('other');
+    release();
+    await q.idle();
+    expect(seen).toEqual(['vm', 'vm', 'other']);
+  });
+
+  it('puts a requeue in the lane the handler names', async () => {
+    const seen: string[] = [];
+    const q = new WorkQueue({
+      workers: 1,
+      baseDelayMs: 5,
+      maxDelayMs: 50,
+      handler: async (k) => {
+        seen.push(k);
+        if (k === 'busy') await sleep(40);
+        return k === 'hold' && seen.filter((x) => x === 'hold').length === 1 ? { requeueAfterMs: 5, lane: 'high' as const } : undefined;
+      },
+    });
+    q.add('hold');
+    await sleep(1);
+    q.add('busy');
+    q.add('new-1');
+    await q.idle();
+    await sleep(20);
+    await q.idle();
+    expect(seen).toEqual(['hold', 'busy', 'hold', 'new-1']);
+  });
 });
