@@ -17,6 +17,7 @@ import type { ClusterApi } from './kube/client.js';
 import { executePlan, forgetToken, launcherToken, type ExecutorDeps } from './kube/executor.js';
 import type { HandlerResult } from './queue.js';
 import { observeHotplug } from './hotplug-observe.js';
+import type { LauncherReach } from './launcher-reach.js';
 
 /** Read access to a cache of objects (an informer's store). */
 export interface Store<T> {
@@ -32,6 +33,8 @@ export interface ControllerDeps extends ExecutorDeps {
   pods: Store<V1Pod>;
   settings: ReconcileSettings;
   log: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Tracks launchers that run but do not answer (a metric and an alert); optional in tests. */
+  reach?: LauncherReach;
 }
 
 /** "namespace/name" */
@@ -80,6 +83,8 @@ async function observe(deps: ControllerDeps, vm: VirtualMachine, pod: V1Pod | un
   const pvcs = pod ? { missing: [], modes: {} } : await pvcState(deps, vm);
   const launcher = await launcherReport(deps, vm, pod);
   const running = pod?.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp;
+  const key = vmKey(vm.metadata.namespace, vm.metadata.name);
+  if (deps.reach?.record(key, !running || !!launcher)) deps.log('launcher unreachable: its pod runs but its control API gave no status', { vm: key, ip: pod?.status?.podIP });
   const hotplug = await observeHotplug(deps, vm, running);
   return {
     vm,
@@ -97,7 +102,10 @@ async function observe(deps: ControllerDeps, vm: VirtualMachine, pod: V1Pod | un
 export async function reconcile(deps: ControllerDeps, key: string): Promise<HandlerResult> {
   const [namespace, name] = splitKey(key);
   const cached = deps.vms.get(namespace, name);
-  if (!cached) return {}; // deleted: its pod and Secret go with it (owner references)
+  if (!cached) {
+    deps.reach?.forget(key);
+    return {}; // deleted: its pod and Secret go with it (owner references)
+  }
   if (cached.metadata.deletionTimestamp && !deps.pods.get(namespace, launcherPodName(name))) forgetToken(cached.metadata.uid);
   const classes = new Map(deps.classes.list().map((c) => [c.metadata.name, c]));
   const checked = validateVm(cached, { classes, complete: true });

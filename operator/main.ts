@@ -17,6 +17,7 @@ import { ClusterApi } from './kube/client.js';
 import { createInformer, type Informer } from './kube/informer.js';
 import { useKeepAlive } from './kube/keep-alive.js';
 import { LauncherClient } from './kube/launcher-client.js';
+import { LauncherReach } from './launcher-reach.js';
 import { runLeaderElection } from './kube/leader.js';
 import { startHealthServer } from './health.js';
 import { createMetrics, queueHooks, type OperatorMetrics } from './metrics.js';
@@ -58,6 +59,17 @@ function countByStatus(vms: readonly KubernetesObject[]): Record<string, number>
   for (const vm of vms) {
     const status = (vm as { status?: { printableStatus?: string } }).status?.printableStatus ?? 'Unknown';
     counts[status] = (counts[status] ?? 0) + 1;
+  }
+  return counts;
+}
+
+function countDisksByPhase(vms: readonly KubernetesObject[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const vm of vms) {
+    for (const disk of (vm as { status?: { disks?: { phase?: string }[] } }).status?.disks ?? []) {
+      const phase = disk.phase ?? 'Unknown';
+      counts[phase] = (counts[phase] ?? 0) + 1;
+    }
   }
   return counts;
 }
@@ -123,7 +135,13 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
   let queue: WorkQueue | undefined;
   const enqueue = (ns: string | undefined, name: string, lane: Lane = 'normal') => queue?.add(vmKey(ns, name), lane);
   let vmList: () => KubernetesObject[] = () => [];
-  const metrics = createMetrics({ queueDepth: () => queue?.depth ?? 0, vmsByStatus: () => countByStatus(vmList()) });
+  const reach = new LauncherReach();
+  const metrics = createMetrics({
+    queueDepth: () => queue?.depth ?? 0,
+    vmsByStatus: () => countByStatus(vmList()),
+    disksByPhase: () => countDisksByPhase(vmList()),
+    unreachableLaunchers: () => reach.count,
+  });
   const caches = informers(kc, enqueue, { log, metrics });
   vmList = () => caches.vms.list();
   const api = new ClusterApi(kc, (verb, resource, code, seconds) => metrics.observeApiRequest(verb, resource, code, seconds));
@@ -136,6 +154,7 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
     caches: { vms: caches.vms as unknown as Informer<VirtualMachine>, classes: caches.classes as unknown as Informer<VirtualMachineClass>, synced },
     log,
     observe: (verb, resource, code, seconds) => metrics.observeApiRequest(verb, resource, code, seconds),
+    onReview: (resource, result, seconds) => metrics.observeWebhookReview(resource, result, seconds),
   });
   const health = await startHealthServer({ port: flags.healthPort, metrics, ready: () => synced() && webhook.serving(), healthy: () => true });
   log.info({ url: health.url }, 'serving /healthz, /readyz and /metrics');
@@ -148,6 +167,7 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
     vms: caches.vms as unknown as Informer<VirtualMachine>,
     classes: caches.classes as unknown as Informer<VirtualMachineClass>,
     pods: caches.pods,
+    reach,
     settings: { config, crashLoopBaseMs: flags.crashLoopBaseSeconds * 1000, crashLoopMaxMs: 300_000, pollMs: 5_000, startingHoldMs: flags.startingHoldSeconds * 1000 },
     log: (msg, fields) => log.info(fields ?? {}, msg),
   };
