@@ -9,6 +9,7 @@
 import { CommanderError, Command, Option } from 'commander';
 import { withConfigOptions } from '../operator/config.js';
 import type { PlayOptions } from './play.js';
+import { Timeline } from './timings.js';
 
 /** Exit codes of the CLI contract (shared/API.md). */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -55,11 +56,16 @@ export function buildProgram(): Command {
     .addOption(new Option('--accel <accel>', 'accelerator').choices(['kvm', 'tcg', 'auto']).default('auto'))
     .option('--name <vm>', 'which VirtualMachine, when FILE holds several')
     .option('--watch', 'apply edits of FILE while the VM runs: hotpluggable disks are attached and detached, paused pauses and resumes; other changes are reported as needing a restart')
+    .option('--timings', 'print where the time went at the end (ms since kubevmm started): CLI start, disks and cidata ISO, QEMU start, guest run, shutdown')
     .addHelpText('after', '\nCtrl-] detaches the console; Ctrl-C shuts the guest down gracefully.')
-    .action(async (file: string, flags: { disk: string[]; accel: PlayOptions['accel']; name?: string; watch?: boolean }) => {
+    .action(async (file: string, flags: { disk: string[]; accel: PlayOptions['accel']; name?: string; watch?: boolean; timings?: boolean }) => {
+      const timeline = flags.timings ? new Timeline() : undefined;
+      timeline?.mark('Node and the CLI loaded');
       const [{ loadManifests }, { play, selectVm }] = await Promise.all([import('./load.js'), import('./play.js')]);
-      const opts: PlayOptions = { disks: flags.disk, accel: flags.accel, ...(flags.name ? { name: flags.name } : {}), ...(flags.watch ? { watchFile: file } : {}) };
+      timeline?.mark('play and the launcher loaded');
+      const opts: PlayOptions = { disks: flags.disk, accel: flags.accel, ...(flags.name ? { name: flags.name } : {}), ...(flags.watch ? { watchFile: file } : {}), ...(timeline ? { timeline } : {}) };
       const vm = selectVm(await loadManifests([file]), opts);
+      timeline?.mark('manifest read and checked');
       process.exitCode = await play(vm, opts);
     });
 

@@ -7,11 +7,12 @@ import { structuralSchema } from './structural.js';
 const GROUP = 'kubevmm.io';
 const VERSION = 'v1alpha1';
 
-/** What every Kubernetes object's first three fields mean (as the built-in kinds say it). */
+/** The first three fields every Kubernetes object has (as the built-in kinds describe them). */
 const STANDARD_FIELDS = {
   apiVersion: { type: 'string', description: 'The versioned schema of this representation of an object: kubevmm.io/v1alpha1.' },
   kind: { type: 'string', description: 'The REST resource this object represents, in CamelCase.' },
-  metadata: { type: 'object', description: 'Standard object metadata: name, namespace, labels, annotations.' },
+  // The API server refuses anything but name and generateName under metadata, a description too.
+  metadata: { type: 'object' },
 };
 
 /** A kind's zod schema: spec, optionally status, and a description of the kind. */

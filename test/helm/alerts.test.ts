@@ -138,7 +138,7 @@ function unitTests() {
           { series: 'kubevmm_workqueue_depth{pod="op-b"}', values: '0x40' },
         ],
         alert_rule_test: [
-          at('KubevmmWebhookErrors', '12m', []),
+          at('KubevmmWebhookErrors', '8m', []),
           at('KubevmmWebhookErrors', '20m', fires('KubevmmWebhookErrors', '', '50%')),
           at('KubevmmOperatorQueueGrowing', '20m', []),
           at('KubevmmOperatorQueueGrowing', '30m', fires('KubevmmOperatorQueueGrowing', '300')),
