@@ -3,7 +3,7 @@
  * real control plane with KWOK nodes (test/cluster), the operator as its own process.
  *
  * `npx tsx bench/operator-scale.ts [--counts 100,1000] [--nodes K] [--workers W] [--concurrency C] [--timeout S]
- *   [--probe-calls M | --skip-probe] [--loader bundle|tsx]`
+ *   [--probe-calls M | --skip-probe] [--loader bundle|tsx] [--operator-bundle FILE]`
  *
  * Needs $KUBECONFIG (and kubectl on PATH) of a cluster of its own: see bench/README.md. For each
  * N: enough fake nodes (N/200 + 1 unless --nodes), a fresh namespace, the operator started
@@ -39,6 +39,8 @@ interface Settings {
   /** Sequential GETs per variant of the call-cost probe; 0 skips it. */
   probeCalls: number;
   loader: OperatorLoader;
+  /** A prebuilt operator bundle to run instead of building one (e.g. an older commit's, for a before/after). */
+  operatorBundle?: string;
 }
 
 function parseSettings(argv: readonly string[]): Settings {
@@ -53,6 +55,7 @@ function parseSettings(argv: readonly string[]): Settings {
     timeoutMs: intFlag(argv, 'timeout', 900) * 1000,
     probeCalls: argv.includes('--skip-probe') ? 0 : intFlag(argv, 'probe-calls', 200),
     loader: loaderFlag(argv),
+    ...(argv.includes('--operator-bundle') ? { operatorBundle: argv[argv.indexOf('--operator-bundle') + 1] ?? '' } : {}),
   };
 }
 
@@ -194,7 +197,8 @@ async function main(): Promise<void> {
   console.log(`# operator-scale\n\n${machineLine(cluster)}`);
   await applyCrds(REPO_ROOT);
   if (settings.probeCalls) await printProbe(cluster, settings.probeCalls);
-  const bundleFile = settings.loader === 'bundle' ? await buildOperatorBundle() : undefined;
+  const bundleFile = settings.operatorBundle || (settings.loader === 'bundle' ? await buildOperatorBundle() : undefined);
+  if (bundleFile) console.log(`operator: node ${bundleFile}`);
   const results: RunResult[] = [];
   const createdNodes = new Set<string>();
   try {

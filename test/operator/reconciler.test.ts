@@ -1,5 +1,6 @@
 // The VirtualMachine reconciler against a real kube-apiserver, scheduler and KWOK nodes,
 // with the operator as its own process. Each scenario uses its own namespace.
+import { get } from 'node:http';
 import { CONTROL_PLANE_TIMEOUT_MS, useControlPlane, type ControlPlane } from './helpers/control-plane.js';
 import { getJson, kubectl, startOperator, waitFor, type OperatorProcess } from './helpers/operator-process.js';
 
@@ -33,11 +34,21 @@ const pod = (ns: string, name: string) => getJson<Record<string, any>>(['pod', '
 const printable = (ns: string, name: string, want: string) => () => vmStatus(ns, name)?.printableStatus === want && vmStatus(ns, name);
 const OPERATOR_ARGS = ['--no-leader-elect', '--accelerator', 'tcg', '--crash-loop-base-seconds', '2', '--resync-seconds', '30', '--health-port', '0', '--webhook-port', '0'];
 
-/** The operator's /metrics text (its URL is in its logs). */
+/**
+ * The operator's /metrics text (its URL is in its logs). A new connection each time: this
+ * suite blocks its event loop in synchronous kubectl calls, so a kept-alive connection could
+ * be reused after the server closed it.
+ */
 async function scrape(op: OperatorProcess): Promise<string> {
   const url = /"url":"([^"]+)"/.exec(op.logs())?.[1];
   if (!url) throw new Error('the operator logged no health URL');
-  return (await fetch(`${url}/metrics`)).text();
+  return new Promise((resolve, reject) => {
+    get(`${url}/metrics`, { agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
 }
 
 /** API writes the operator made (create, patch, update, delete), Events not counted. */
