@@ -42,8 +42,12 @@ export class PlayInputError extends Error {
   readonly reason = 'InvalidInput';
 }
 
-/** The one VM to play, resolved against a class in the same input, as the launcher wants it. */
-export function selectVm(docs: readonly LoadedDocument[], opts: Pick<PlayOptions, 'accel' | 'name'>): LauncherVm {
+/**
+ * The one VM to play, resolved against a class in the same input, as the launcher wants it.
+ * Spare PCIe ports for hotplug only with --watch: without it nothing can be attached later, and
+ * every empty root port is one more device for the firmware and the guest kernel to probe.
+ */
+export function selectVm(docs: readonly LoadedDocument[], opts: Pick<PlayOptions, 'accel' | 'name' | 'watchFile'>): LauncherVm {
   const results = validateDocuments(docs.map((d) => d.value));
   const errors = results.flatMap((r) => r.issues.map(formatIssue));
   if (errors.length) throw new PlayInputError(errors.join('\n'));
@@ -56,7 +60,7 @@ export function selectVm(docs: readonly LoadedDocument[], opts: Pick<PlayOptions
   const vm = vms[0] as VirtualMachine;
   const cls = values.find((v): v is VirtualMachineClass => v?.kind === 'VirtualMachineClass' && v.metadata.name === vm.spec.className);
   if (vm.spec.className && !cls) throw new PlayInputError(`spec.className: class "${vm.spec.className}" is not in the input; add its manifest to the file`);
-  return launcherVm(vm, cls, { ...DEFAULT_CONFIG, accelerator: opts.accel, hotplugPorts: DEFAULT_CONFIG.hotplugPorts });
+  return launcherVm(vm, cls, { ...DEFAULT_CONFIG, accelerator: opts.accel, hotplugPorts: opts.watchFile ? DEFAULT_CONFIG.hotplugPorts : 0 });
 }
 
 /** Local ports for the guest's declared ports (privileged and busy ports are not assumed free). */
