@@ -1,4 +1,4 @@
-import { WorkQueue } from './queue.js';
+import { WorkQueue, type HandlerResult } from './queue.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -109,7 +109,8 @@ describe('WorkQueue', () => {
     expect(runs).toBe(0);
   });
 
-  it('takes high-lane keys before the normal ones that waited longer, each once', async () => {
+  /** A one-worker queue whose handler records each key it runs (`busy` holds the worker 20 ms). */
+  function recordingQueue(extra: (key: string, seen: string[]) => Promise<HandlerResult | void> = async () => undefined) {
     const seen: string[] = [];
     const q = new WorkQueue({
       workers: 1,
@@ -118,8 +119,14 @@ describe('WorkQueue', () => {
       handler: async (k) => {
         seen.push(k);
         if (k === 'busy') await sleep(20);
+        return extra(k, seen);
       },
     });
+    return { q, seen };
+  }
+
+  it('takes high-lane keys before the normal ones that waited longer, each once', async () => {
+    const { q, seen } = recordingQueue();
     q.add('busy');
     q.add('new-1');
     q.add('new-2');
@@ -132,17 +139,10 @@ describe('WorkQueue', () => {
   });
 
   it('reruns a key changed while handled in the highest lane it was added in', async () => {
-    const seen: string[] = [];
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const q = new WorkQueue({
-      workers: 1,
-      baseDelayMs: 5,
-      maxDelayMs: 50,
-      handler: async (k) => {
-        seen.push(k);
-        if (k === 'vm' && seen.length === 1) await gate;
-      },
+    const { q, seen } = recordingQueue(async (k, all) => {
+      if (k === 'vm' && all.length === 1) await gate;
     });
     q.add('vm');
     await sleep(5);
@@ -154,17 +154,7 @@ describe('WorkQueue', () => {
   });
 
   it('puts a requeue in the lane the handler names', async () => {
-    const seen: string[] = [];
-    const q = new WorkQueue({
-      workers: 1,
-      baseDelayMs: 5,
-      maxDelayMs: 50,
-      handler: async (k) => {
-        seen.push(k);
-        if (k === 'busy') await sleep(40);
-        return k === 'hold' && seen.filter((x) => x === 'hold').length === 1 ? { requeueAfterMs: 5, lane: 'high' as const } : undefined;
-      },
-    });
+    const { q, seen } = recordingQueue(async (k, all) => (k === 'hold' && all.filter((x) => x === 'hold').length === 1 ? { requeueAfterMs: 5, lane: 'high' } : undefined));
     q.add('hold');
     await sleep(1);
     q.add('busy');

@@ -41,19 +41,12 @@ describe('slimPod', () => {
   });
 
   it('drops managedFields, the containers and the resolved-VM annotation, keeps the spec hash, labels and owner', () => {
-    const slim = slimPod(launcherPod({ phase: 'Running' }));
-    expect(slim.metadata).toEqual({
-      name: 'web-launcher',
-      namespace: 'team-a',
-      uid: 'u1',
-      resourceVersion: '7',
-      creationTimestamp: new Date('2026-11-26T10:00:00Z'),
-      labels: { 'kubevmm.io/vm': 'web' },
-      annotations: { [SPEC_HASH_ANNOTATION]: 'abc' },
-      ownerReferences: [{ apiVersion: 'kubevmm.io/v1alpha1', kind: 'VirtualMachine', name: 'web', uid: 'vm-uid' }],
-    });
+    const whole = launcherPod({ phase: 'Running' });
+    const slim = slimPod(whole);
+    const { managedFields: _managed, annotations: _annotations, ...identity } = whole.metadata ?? {};
+    expect(slim.metadata).toEqual({ ...identity, annotations: { [SPEC_HASH_ANNOTATION]: 'abc' } });
     expect(slim.spec).toEqual({ nodeName: 'node-a', containers: [] });
-    expect(JSON.stringify(slim).length).toBeLessThan(JSON.stringify(launcherPod({ phase: 'Running' })).length / 10);
+    expect(JSON.stringify(slim).length).toBeLessThan(JSON.stringify(whole).length / 10);
   });
 });
 
