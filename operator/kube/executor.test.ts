@@ -6,7 +6,7 @@ import { executePlan, forgetToken } from './executor.js';
 import type { LauncherClient } from './launcher-client.js';
 
 /** Records the calls a ClusterApi would make; `quota` refuses pods as a ResourceQuota does. */
-function recordingApi(opts: { quota?: boolean } = {}) {
+function recordingApi(opts: { quota?: boolean; terminating?: boolean } = {}) {
   const calls: string[] = [];
   const api = {
     getSecret: async () => (calls.push('get secret'), undefined),
@@ -18,7 +18,10 @@ function recordingApi(opts: { quota?: boolean } = {}) {
     },
     patchVmFinalizers: async (vm: VirtualMachine) => (calls.push('patch finalizers'), vm),
     patchVmStatus: async (vm: VirtualMachine, status: Record<string, unknown>) => (calls.push(`patch status ${String(status.printableStatus)}`), vm),
-    createEvent: async (e: { reason?: string }) => void calls.push(`event ${e.reason}`),
+    createEvent: async (e: { reason?: string }) => {
+      calls.push(`event ${e.reason}`);
+      if (opts.terminating) throw new ApiException(403, 'Forbidden', { message: 'events "x" is forbidden: unable to create new content in namespace a because it is being terminated' }, {});
+    },
   };
   return { calls, api: api as unknown as ClusterApi };
 }
@@ -57,5 +60,12 @@ describe('executePlan', () => {
     const result = await executePlan(deps(api), { vm }, starting);
     expect(calls).toEqual(['patch finalizers', 'create secret', 'apply pod', 'patch status ErrorQuotaExceeded', 'event ErrorQuotaExceeded']);
     expect(result).toEqual({ requeueAfterMs: 10_000 });
+  });
+
+  it('lets an Event go when its namespace is being deleted, rather than failing the reconcile to retry it', async () => {
+    const { calls, api } = recordingApi({ terminating: true });
+    const plan: Plan = { actions: [], status: { printableStatus: 'Terminating' }, events: [{ type: 'Normal', reason: 'Terminating', message: 'VM is Terminating' }] };
+    await expect(executePlan(deps(api), { vm }, plan)).resolves.toEqual({});
+    expect(calls).toEqual(['patch status Terminating', 'event Terminating']);
   });
 });

@@ -197,6 +197,11 @@ export async function executePlan(deps: ExecutorDeps, ctx: { vm: VirtualMachine;
   }
   const patch = statusPatch(ctx.vm.status, out.status);
   if (patch && !plan.actions.some((a) => a.kind === 'removeFinalizer')) await deps.api.patchVmStatus(out.vm, patch);
-  for (const e of out.events) await deps.api.createEvent(eventFor(out.vm, e, deps.now()));
+  for (const e of out.events) {
+    // An Event in a namespace being deleted cannot be written and would only be retried.
+    await deps.api.createEvent(eventFor(out.vm, e, deps.now())).catch((err: unknown) => {
+      if (!isNamespaceTerminating(err)) throw err;
+    });
+  }
   return out.requeueAfterMs !== undefined ? { requeueAfterMs: out.requeueAfterMs } : {};
 }
