@@ -3,7 +3,7 @@
  * real control plane with KWOK nodes (test/cluster), the operator as its own process.
  *
  * `npx tsx bench/operator-scale.ts [--counts 100,1000] [--nodes K] [--workers W] [--concurrency C] [--timeout S]
- *   [--probe-calls M | --skip-probe] [--loader bundle|tsx] [--operator-bundle FILE]`
+ *   [--probe-calls M | --skip-probe] [--loader bundle|tsx] [--operator-bundle FILE] [--operator-log FILE]`
  *
  * Needs $KUBECONFIG (and kubectl on PATH) of a cluster of its own: see bench/README.md. For each
  * N: enough fake nodes (N/200 + 1 unless --nodes), a fresh namespace, the operator started
@@ -41,6 +41,8 @@ interface Settings {
   loader: OperatorLoader;
   /** A prebuilt operator bundle to run instead of building one (e.g. an older commit's, for a before/after). */
   operatorBundle?: string;
+  /** Append the operator's log lines to this file. */
+  operatorLog?: string;
 }
 
 function parseSettings(argv: readonly string[]): Settings {
@@ -56,6 +58,7 @@ function parseSettings(argv: readonly string[]): Settings {
     probeCalls: argv.includes('--skip-probe') ? 0 : intFlag(argv, 'probe-calls', 200),
     loader: loaderFlag(argv),
     ...(argv.includes('--operator-bundle') ? { operatorBundle: argv[argv.indexOf('--operator-bundle') + 1] ?? '' } : {}),
+    ...(argv.includes('--operator-log') ? { operatorLog: argv[argv.indexOf('--operator-log') + 1] ?? '' } : {}),
   };
 }
 
@@ -131,7 +134,7 @@ async function measureDeletion(cluster: Cluster, op: OperatorHandle, namespace: 
 async function runOnce(cluster: Cluster, n: number, settings: Settings, bundleFile: string | undefined): Promise<RunResult> {
   const namespace = `scale-${n}-${Date.now().toString(36).slice(-5)}`;
   await createNamespace(cluster, namespace);
-  const op = await startOperator({ repoRoot: REPO_ROOT, workers: settings.workers, ...(bundleFile ? { bundleFile } : {}) });
+  const op = await startOperator({ repoRoot: REPO_ROOT, workers: settings.workers, ...(bundleFile ? { bundleFile } : {}), ...(settings.operatorLog ? { logFile: settings.operatorLog } : {}) });
   try {
     const run = await measureRun(cluster, op, { n, namespace, settings });
     console.error(`N=${n}: ${run.seen.vmRunning.size} Running; deleting ${namespace}`);

@@ -18,6 +18,7 @@ import { executePlan, forgetToken, launcherToken, type ExecutorDeps } from './ku
 import type { HandlerResult } from './queue.js';
 import { observeHotplug } from './hotplug-observe.js';
 import type { LauncherReach } from './launcher-reach.js';
+import type { PodExpectations } from './pod-expectations.js';
 
 /** Read access to a cache of objects (an informer's store). */
 export interface Store<T> {
@@ -35,6 +36,8 @@ export interface ControllerDeps extends ExecutorDeps {
   log: (msg: string, fields?: Record<string, unknown>) => void;
   /** Tracks launchers that run but do not answer (a metric and an alert); optional in tests. */
   reach?: LauncherReach;
+  /** Launcher pods created but not in the cache yet; optional in tests. */
+  expectations?: PodExpectations;
 }
 
 /** "namespace/name" */
@@ -98,14 +101,33 @@ async function observe(deps: ControllerDeps, vm: VirtualMachine, pod: V1Pod | un
   };
 }
 
+/** A VM gone from the cache: forget what was tracked for it (its pod and Secret go by owner references). */
+function forgetVm(deps: ControllerDeps, key: string): HandlerResult {
+  deps.reach?.forget(key);
+  deps.expectations?.seen(key);
+  return {};
+}
+
+/** Plans and carries out one reconcile of a valid (or deleted) VM and its launcher pod. */
+async function reconcileVm(deps: ControllerDeps, key: string, vm: VirtualMachine, classes: Map<string, VirtualMachineClass>): Promise<HandlerResult> {
+  const pod = deps.pods.get(vm.metadata.namespace, launcherPodName(vm.metadata.name));
+  if (pod) deps.expectations?.seen(key);
+  const observed = await observe(deps, vm, pod, vm.spec.className ? classes.get(vm.spec.className) : undefined);
+  const plan = planReconcile(observed, deps.settings);
+  const creates = plan.actions.some((a) => a.kind === 'createPod');
+  // The pod this operator just created is on its way to the cache: wait for it, do not create it twice.
+  if (creates && deps.expectations?.pending(key)) return { requeueAfterMs: 1000, lane: 'high' };
+  if (plan.actions.length) deps.log('reconcile', { vm: key, actions: plan.actions.map((a) => a.kind), status: plan.status.printableStatus });
+  const result = await executePlan(deps, { vm, ...(pod ? { pod } : {}) }, plan);
+  if (creates) deps.expectations?.expectPod(key);
+  return result;
+}
+
 /** Reconciles one VM; the work queue's handler. */
 export async function reconcile(deps: ControllerDeps, key: string): Promise<HandlerResult> {
   const [namespace, name] = splitKey(key);
   const cached = deps.vms.get(namespace, name);
-  if (!cached) {
-    deps.reach?.forget(key);
-    return {}; // deleted: its pod and Secret go with it (owner references)
-  }
+  if (!cached) return forgetVm(deps, key);
   if (cached.metadata.deletionTimestamp && !deps.pods.get(namespace, launcherPodName(name))) forgetToken(cached.metadata.uid);
   const classes = new Map(deps.classes.list().map((c) => [c.metadata.name, c]));
   const checked = validateVm(cached, { classes, complete: true });
@@ -113,10 +135,5 @@ export async function reconcile(deps: ControllerDeps, key: string): Promise<Hand
     await reportInvalid(deps, cached, checked.issues.map(formatIssue));
     return {};
   }
-  const vm = checked.value ?? cached;
-  const pod = deps.pods.get(namespace, launcherPodName(name));
-  const observed = await observe(deps, vm, pod, vm.spec.className ? classes.get(vm.spec.className) : undefined);
-  const plan = planReconcile(observed, deps.settings);
-  if (plan.actions.length) deps.log('reconcile', { vm: key, actions: plan.actions.map((a) => a.kind), status: plan.status.printableStatus });
-  return executePlan(deps, { vm, ...(pod ? { pod } : {}) }, plan);
+  return reconcileVm(deps, key, checked.value ?? cached, classes);
 }

@@ -18,6 +18,7 @@ import { createInformer, type Informer } from './kube/informer.js';
 import { useKeepAlive } from './kube/keep-alive.js';
 import { LauncherClient } from './kube/launcher-client.js';
 import { LauncherReach } from './launcher-reach.js';
+import { PodExpectations } from './pod-expectations.js';
 import { runLeaderElection } from './kube/leader.js';
 import { startHealthServer } from './health.js';
 import { createMetrics, queueHooks, type OperatorMetrics } from './metrics.js';
@@ -168,6 +169,7 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
     classes: caches.classes as unknown as Informer<VirtualMachineClass>,
     pods: caches.pods,
     reach,
+    expectations: new PodExpectations(),
     settings: { config, crashLoopBaseMs: flags.crashLoopBaseSeconds * 1000, crashLoopMaxMs: 300_000, pollMs: 5_000, startingHoldMs: flags.startingHoldSeconds * 1000 },
     log: (msg, fields) => log.info(fields ?? {}, msg),
   };
@@ -212,7 +214,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option('--workers <n>', 'concurrent reconciles', Number, 4)
     .option('--resync-seconds <n>', 'look at every VM this often', Number, 300)
     .option('--crash-loop-base-seconds <n>', 'first delay before restarting a failed VM', Number, 10)
-    .option('--starting-hold-seconds <n>', 'a launcher Ready within this long after its creation is reported Running without a Starting status first (0: always report Starting)', Number, 2)
+    .option('--starting-hold-seconds <n>', 'a launcher Ready within this long after its creation is reported Running without a Starting status first (0: always report Starting)', Number, 5)
     .option('--lease-namespace <ns>', "the operator's namespace: the leader-election Lease and the webhook certificate Secret", process.env.POD_NAMESPACE ?? 'default')
     .option('--lease-name <name>', 'name of the leader-election Lease', 'kubevmm-operator')
     .option('--identity <id>', 'this replica in the Lease', process.env.POD_NAME ?? `${hostname()}-${process.pid}`)

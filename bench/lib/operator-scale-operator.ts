@@ -4,6 +4,7 @@
 // TypeScript through tsx as `npm run operator` does.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +40,8 @@ export interface OperatorOptions {
   workers: number;
   /** The bundle to run (buildOperatorBundle); absent: run operator/main.ts through tsx. */
   bundleFile?: string;
+  /** Also write the operator's log lines here (for a closer look at one run). */
+  logFile?: string;
   /** Extra operator flags. */
   args?: readonly string[];
   /** How long to wait for the operator to lead (default 120 s: tsx compiles at start-up). */
@@ -129,8 +132,9 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
   const entry = opts.bundleFile ? [opts.bundleFile] : ['--import', 'tsx', 'operator/main.ts'];
   const child = spawn(process.execPath, [...entry, ...args], { cwd: opts.repoRoot, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   const reader = new LogReader();
-  child.stdout?.on('data', (c: Buffer) => reader.feed(c));
-  child.stderr?.on('data', (c: Buffer) => reader.feed(c));
+  const copy = opts.logFile ? createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
+  child.stdout?.on('data', (c: Buffer) => (reader.feed(c), copy?.write(c)));
+  child.stderr?.on('data', (c: Buffer) => (reader.feed(c), copy?.write(c)));
   const exited = exitOf(child);
   try {
     const url = await waitUntilLeading(reader, child, opts.startTimeoutMs ?? 120_000);
