@@ -14,6 +14,7 @@ import { configFromOptions, withConfigOptions } from './config.js';
 import { reconcile, vmKey, type ControllerDeps } from './controller.js';
 import { slimObject, slimPod } from './kube/cache-view.js';
 import { ClusterApi } from './kube/client.js';
+import { httpFetch } from './kube/http-fetch.js';
 import { createInformer, type Informer } from './kube/informer.js';
 import { useKeepAlive } from './kube/keep-alive.js';
 import { LauncherClient } from './kube/launcher-client.js';
@@ -161,7 +162,7 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
   log.info({ url: health.url }, 'serving /healthz, /readyz and /metrics');
   const deps: ControllerDeps = {
     api,
-    launcher: new LauncherClient({ timeoutMs: 1000, quietMs: 30_000 }),
+    launcher: new LauncherClient({ timeoutMs: 1000, quietMs: 30_000, fetch: httpFetch }),
     quotaRetryMs: 10_000,
     now: () => new Date(),
     // The API server validated these against the CRD schema; reconcile validates them again.
