@@ -43,7 +43,6 @@ RUN groupadd --system --gid 107 qemu \
 #   qemu-system-common  qemu-storage-daemon, the NBD export of attachment pods (hotplugged PVCs)
 #   qemu-utils          qemu-img, for inspecting and converting disks from a shell in the pod
 #   ovmf                EFI firmware (launcher/qemu/firmware.ts: /usr/share/OVMF/*_4M.fd)
-#   xorriso             the cloud-init NoCloud ISO (launcher/cloudinit/iso.ts)
 #   busybox-static      handed to containerDisk copy containers (operator/render/volumes.ts)
 #   libstdc++6          the node binary links it
 # hadolint ignore=DL3008
@@ -53,7 +52,6 @@ RUN apt-get update \
       qemu-system-common \
       qemu-utils \
       ovmf \
-      xorriso \
       busybox-static \
       libstdc++6 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \

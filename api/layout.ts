@@ -46,6 +46,11 @@ export const CONTROL_PORT = 9500;
 export const VM_ANNOTATION = 'kubevmm.io/vm';
 /** Annotation carrying the hash of the fields that need a restart when they change. */
 export const SPEC_HASH_ANNOTATION = 'kubevmm.io/spec-hash';
+/**
+ * Annotation on a launcher pod: when the operator started this run (status.startedAt). It
+ * travels with the pod's own create, so the run's start is known even before a status write.
+ */
+export const STARTED_AT_ANNOTATION = 'kubevmm.io/started-at';
 /** Label that ties launcher and attachment pods to their VM. */
 export const VM_LABEL = 'kubevmm.io/vm';
 

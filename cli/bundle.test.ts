@@ -6,7 +6,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ENTRIES, bundle, parseArgs, selectEntries } from '../scripts/bundle.js';
+import { build, type Metafile } from 'esbuild';
+import { CLI_DIR, ENTRIES, REPO_ROOT, bundle, bundleCli, cliBuildOptions, parseArgs, selectEntries } from '../scripts/bundle.js';
 
 const exec = promisify(execFile);
 
@@ -73,6 +74,60 @@ describe('the image bundles', () => {
   }, 60_000);
 });
 
+/** The source files an output loads, following its static imports (what runs before any dynamic import). */
+function staticInputs(meta: Metafile, output: string, seen = new Set<string>()): Set<string> {
+  const out = new Set<string>();
+  if (seen.has(output)) return out;
+  seen.add(output);
+  const entry = meta.outputs[output];
+  if (!entry) return out;
+  Object.keys(entry.inputs).forEach((i) => out.add(i));
+  for (const imp of entry.imports.filter((x) => x.kind === 'import-statement')) staticInputs(meta, imp.path, seen).forEach((i) => out.add(i));
+  return out;
+}
+
+describe('the kubevmm CLI bundle', () => {
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kubevmm-cli-bundle-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs validate from the bundle alone: no tsx, no node_modules; a usage error exits 2', async () => {
+    const entry = await bundleCli({ outDir: join(dir, 'cli') });
+    const ok = await runBundle(entry, ['validate', join(REPO_ROOT, 'examples', 'minimal.yaml')], dir);
+    expect(ok).toMatchObject({ code: 0, stderr: '' });
+    expect(ok.stdout).toMatch(/minimal\.yaml:3: VirtualMachine default\/minimal: valid/);
+    expect((await runBundle(entry, ['validate'], dir)).code).toBe(2);
+    expect((await runBundle(entry, ['validate', join(dir, 'absent.yaml')], dir)).code).toBe(1);
+  }, 120_000);
+
+  it('loads the launcher, the pod renderer and the Kubernetes client only in the verbs that need them', async () => {
+    const result = await build({ ...cliBuildOptions(join(dir, 'meta'), REPO_ROOT), metafile: true, write: false });
+    const meta = result.metafile;
+    const entry = Object.keys(meta.outputs).find((o) => o.endsWith('kubevmm.mjs'));
+    const atStart = [...staticInputs(meta, entry ?? '')];
+    expect(atStart.some((i) => i.startsWith('cli/program.ts'))).toBe(true);
+    expect(atStart.filter((i) => /^(launcher|operator\/render)\/|@kubernetes\/client-node|node_modules\/yaml\//.test(i))).toEqual([]);
+    // validate: what its dynamic imports load, on top of the entry.
+    const chunkOf = (source: string) => Object.entries(meta.outputs).find(([file, o]) => o.entryPoint === source && file.endsWith('.mjs'))?.[0];
+    const validateChunks = ['cli/validate.ts', 'cli/load.ts'].map(chunkOf);
+    expect(validateChunks.every(Boolean)).toBe(true);
+    const validateLoads = validateChunks.flatMap((c) => [...staticInputs(meta, c ?? '')]);
+    expect(validateLoads.some((i) => i.startsWith('api/validate.ts'))).toBe(true);
+    expect(validateLoads.filter((i) => /^(launcher|operator\/render)\/|@kubernetes\/client-node/.test(i))).toEqual([]);
+    expect(Object.keys(meta.inputs).filter((i) => i.includes('@kubernetes/client-node'))).toEqual([]);
+    expect(Object.keys(meta.inputs).some((i) => i.startsWith('launcher/runtime/'))).toBe(true); // play has it, in its own chunk
+  }, 120_000);
+
+  it('is where bin/kubevmm.js looks for it', () => {
+    expect(CLI_DIR).toBe(join(REPO_ROOT, 'dist', 'cli'));
+  });
+});
+
 describe('bundle arguments', () => {
   it('selects entries by name and rejects unknown ones with the known list', () => {
     expect(selectEntries(['launcher']).map((e) => e.name)).toEqual(['launcher']);
@@ -82,6 +137,8 @@ describe('bundle arguments', () => {
   it('reads --outdir and names; a stray option is an error with the usage', () => {
     expect(parseArgs(['--outdir', '/tmp/x', 'operator'])).toMatchObject({ outDir: '/tmp/x', entries: [{ name: 'operator' }] });
     expect(() => parseArgs(['--out', 'x'])).toThrow(/unknown option --out; usage: bundle \[--outdir DIR\] \[NAME\.\.\.\]/);
+    expect(parseArgs(['--cli'])).toMatchObject({ cli: true, outDir: CLI_DIR });
+    expect(() => parseArgs(['--cli', 'operator'])).toThrow(/--cli builds the kubevmm command alone/);
     expect(() => parseArgs(['--outdir'])).toThrow(/--outdir needs a directory/);
   });
 });

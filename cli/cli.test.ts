@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { DEFAULT_CONFIG } from '../api/schema/config.js';
 import { loadManifests, parseManifests } from './load.js';
+import { selectVm } from './play.js';
 import { renderReport } from './render.js';
 import { validateReport } from './validate.js';
 
@@ -59,5 +60,13 @@ describe('renderReport', () => {
   it('refuses to render an invalid VM', () => {
     const report = renderReport(parseManifests('apiVersion: kubevmm.io/v1alpha1\nkind: VirtualMachine\nmetadata: {name: a}\nspec: {}\n', 'a.yaml'), DEFAULT_CONFIG);
     expect(report).toEqual({ ok: false, errors: ['VirtualMachine a: spec.memory.guest: is required (no className gives it); set a size such as 2Gi'] });
+  });
+});
+
+describe('selectVm', () => {
+  it('gives the VM spare hotplug ports only with --watch: without it nothing can be attached later', async () => {
+    const docs = await loadManifests(['examples/quickstart.yaml']);
+    expect(selectVm(docs, { accel: 'tcg' }).hotplugPorts).toBe(0);
+    expect(selectVm(docs, { accel: 'tcg', watchFile: 'examples/quickstart.yaml' }).hotplugPorts).toBe(DEFAULT_CONFIG.hotplugPorts);
   });
 });

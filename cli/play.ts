@@ -20,6 +20,7 @@ import { parseDiskMappings } from '../launcher/runtime/diskpaths.js';
 import { freePort } from '../launcher/runtime/ports.js';
 import { parseManifests, type LoadedDocument } from './load.js';
 import { watchManifest, type ManifestWatch } from './watch.js';
+import type { Timeline } from './timings.js';
 import { appliedAtStart } from './watch-plan.js';
 
 const CTRL_C = 0x03;
@@ -32,6 +33,8 @@ export interface PlayOptions {
   name?: string;
   /** Watch this manifest file (the one played) and apply its edits while the VM runs. */
   watchFile?: string;
+  /** Record milestones and print them at the end (--timings). */
+  timeline?: Timeline;
 }
 
 /** A problem with the input, found before anything runs. */
@@ -39,8 +42,12 @@ export class PlayInputError extends Error {
   readonly reason = 'InvalidInput';
 }
 
-/** The one VM to play, resolved against a class in the same input, as the launcher wants it. */
-export function selectVm(docs: readonly LoadedDocument[], opts: Pick<PlayOptions, 'accel' | 'name'>): LauncherVm {
+/**
+ * The one VM to play, resolved against a class in the same input, as the launcher wants it.
+ * Spare PCIe ports for hotplug only with --watch: without it nothing can be attached later, and
+ * every empty root port is one more device for the firmware and the guest kernel to probe.
+ */
+export function selectVm(docs: readonly LoadedDocument[], opts: Pick<PlayOptions, 'accel' | 'name' | 'watchFile'>): LauncherVm {
   const results = validateDocuments(docs.map((d) => d.value));
   const errors = results.flatMap((r) => r.issues.map(formatIssue));
   if (errors.length) throw new PlayInputError(errors.join('\n'));
@@ -53,7 +60,7 @@ export function selectVm(docs: readonly LoadedDocument[], opts: Pick<PlayOptions
   const vm = vms[0] as VirtualMachine;
   const cls = values.find((v): v is VirtualMachineClass => v?.kind === 'VirtualMachineClass' && v.metadata.name === vm.spec.className);
   if (vm.spec.className && !cls) throw new PlayInputError(`spec.className: class "${vm.spec.className}" is not in the input; add its manifest to the file`);
-  return launcherVm(vm, cls, { ...DEFAULT_CONFIG, accelerator: opts.accel, hotplugPorts: DEFAULT_CONFIG.hotplugPorts });
+  return launcherVm(vm, cls, { ...DEFAULT_CONFIG, accelerator: opts.accel, hotplugPorts: opts.watchFile ? DEFAULT_CONFIG.hotplugPorts : 0 });
 }
 
 /** Local ports for the guest's declared ports (privileged and busy ports are not assumed free). */
@@ -136,7 +143,8 @@ export async function play(vm: LauncherVm, opts: PlayOptions): Promise<number> {
   const runtimeDir = await mkdtemp(join(tmpdir(), `kubevmm-${vm.name.slice(0, 20)}-`));
   let handle: LauncherHandle;
   try {
-    handle = await startLauncher({ vm, disks, accel: opts.accel, runtimeDir, hostPorts: ports, log });
+    const onPhase = (phase: 'disks' | 'spawned') => opts.timeline?.mark(phase === 'disks' ? 'disks ready (cidata ISO written)' : 'QEMU spawned');
+    handle = await startLauncher({ vm, disks, accel: opts.accel, runtimeDir, hostPorts: ports, log, onPhase });
   } catch (err) {
     await rm(runtimeDir, { recursive: true, force: true });
     throw err;
@@ -154,15 +162,19 @@ export async function play(vm: LauncherVm, opts: PlayOptions): Promise<number> {
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
   const started = await handle.started.then(() => true).catch(() => false);
+  opts.timeline?.mark('guest running (QMP cont answered)');
   const watchFile = opts.watchFile;
   if (started && watchFile && !stopping) watcher = startWatch(handle, vm, paths, { ...opts, watchFile });
   void runConsole(handle, interrupt).catch((err: unknown) => log(`console: ${String(err)}`));
   const result = await handle.done;
+  opts.timeline?.mark('QEMU exited, launcher done');
   watcher?.close();
   restoreTerminal();
   process.off('SIGINT', interrupt);
   process.off('SIGTERM', interrupt);
   if (result.exitCode === 0) await rm(runtimeDir, { recursive: true, force: true });
   else log(`serial log and QEMU files kept in ${runtimeDir}`);
+  opts.timeline?.mark('cleaned up');
+  opts.timeline?.lines().forEach(log);
   return result.exitCode;
 }

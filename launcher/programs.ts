@@ -6,8 +6,6 @@
 export const PROGRAMS = {
   /** The hypervisor, one per VM (`launcher run`; `--qemu` overrides it). */
   qemu: 'qemu-system-x86_64',
-  /** Builds the cloud-init NoCloud ISO (launcher/cloudinit). */
-  xorriso: 'xorriso',
   /** Serves a hotplugged PVC over NBD from an attachment pod (ADR 0005, `launcher export`). */
   storageDaemon: 'qemu-storage-daemon',
 } as const;

@@ -17,6 +17,8 @@ import type { ClusterApi } from './kube/client.js';
 import { executePlan, forgetToken, launcherToken, type ExecutorDeps } from './kube/executor.js';
 import type { HandlerResult } from './queue.js';
 import { observeHotplug, pvcInfo } from './hotplug-observe.js';
+import type { LauncherReach } from './launcher-reach.js';
+import type { PodExpectations } from './pod-expectations.js';
 
 /** Read access to a cache of objects (an informer's store). */
 export interface Store<T> {
@@ -32,6 +34,10 @@ export interface ControllerDeps extends ExecutorDeps {
   pods: Store<V1Pod>;
   settings: ReconcileSettings;
   log: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Tracks launchers that run but do not answer (a metric and an alert); optional in tests. */
+  reach?: LauncherReach;
+  /** Launcher pods created but not in the cache yet; optional in tests. */
+  expectations?: PodExpectations;
 }
 
 /** "namespace/name" */
@@ -80,6 +86,8 @@ async function observe(deps: ControllerDeps, vm: VirtualMachine, pod: V1Pod | un
   const pvcs = pod ? { missing: [], infos: {} } : await pvcState(deps, vm);
   const launcher = await launcherReport(deps, vm, pod);
   const running = pod?.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp;
+  const key = vmKey(vm.metadata.namespace, vm.metadata.name);
+  if (deps.reach?.record(key, !running || !!launcher)) deps.log('launcher unreachable: its pod runs but its control API gave no status', { vm: key, ip: pod?.status?.podIP });
   const hotplug = await observeHotplug(deps, vm, running);
   return {
     vm,
@@ -93,11 +101,33 @@ async function observe(deps: ControllerDeps, vm: VirtualMachine, pod: V1Pod | un
   };
 }
 
+/** A VM gone from the cache: forget what was tracked for it (its pod and Secret go by owner references). */
+function forgetVm(deps: ControllerDeps, key: string): HandlerResult {
+  deps.reach?.forget(key);
+  deps.expectations?.seen(key);
+  return {};
+}
+
+/** Plans and carries out one reconcile of a valid (or deleted) VM and its launcher pod. */
+async function reconcileVm(deps: ControllerDeps, key: string, vm: VirtualMachine, classes: Map<string, VirtualMachineClass>): Promise<HandlerResult> {
+  const pod = deps.pods.get(vm.metadata.namespace, launcherPodName(vm.metadata.name));
+  if (pod) deps.expectations?.seen(key);
+  const observed = await observe(deps, vm, pod, vm.spec.className ? classes.get(vm.spec.className) : undefined);
+  const plan = planReconcile(observed, deps.settings);
+  const creates = plan.actions.some((a) => a.kind === 'createPod');
+  // The pod this operator just created is on its way to the cache: wait for it, do not create it twice.
+  if (creates && deps.expectations?.pending(key)) return { requeueAfterMs: 1000, lane: 'high' };
+  if (plan.actions.length) deps.log('reconcile', { vm: key, actions: plan.actions.map((a) => a.kind), status: plan.status.printableStatus });
+  const result = await executePlan(deps, { vm, ...(pod ? { pod } : {}) }, plan);
+  if (creates) deps.expectations?.expectPod(key);
+  return withLauncherRetry(deps, pod, observed, result);
+}
+
 /** Reconciles one VM; the work queue's handler. */
 export async function reconcile(deps: ControllerDeps, key: string): Promise<HandlerResult> {
   const [namespace, name] = splitKey(key);
   const cached = deps.vms.get(namespace, name);
-  if (!cached) return {}; // deleted: its pod and Secret go with it (owner references)
+  if (!cached) return forgetVm(deps, key);
   if (cached.metadata.deletionTimestamp && !deps.pods.get(namespace, launcherPodName(name))) forgetToken(cached.metadata.uid);
   const classes = new Map(deps.classes.list().map((c) => [c.metadata.name, c]));
   const checked = validateVm(cached, { classes, complete: true });
@@ -105,13 +135,7 @@ export async function reconcile(deps: ControllerDeps, key: string): Promise<Hand
     await reportInvalid(deps, cached, checked.issues.map(formatIssue));
     return {};
   }
-  const vm = checked.value ?? cached;
-  const pod = deps.pods.get(namespace, launcherPodName(name));
-  const observed = await observe(deps, vm, pod, vm.spec.className ? classes.get(vm.spec.className) : undefined);
-  const plan = planReconcile(observed, deps.settings);
-  if (plan.actions.length) deps.log('reconcile', { vm: key, actions: plan.actions.map((a) => a.kind), status: plan.status.printableStatus });
-  const result = await executePlan(deps, { vm, ...(pod ? { pod } : {}) }, plan);
-  return withLauncherRetry(deps, pod, observed, result);
+  return reconcileVm(deps, key, checked.value ?? cached, classes);
 }
 
 /**

@@ -12,13 +12,19 @@ import type { VirtualMachineClass } from '../api/schema/class.js';
 import type { VirtualMachine } from '../api/schema/vm.js';
 import { configFromOptions, withConfigOptions } from './config.js';
 import { reconcile, vmKey, type ControllerDeps } from './controller.js';
+import { slimObject, slimPod } from './kube/cache-view.js';
 import { ClusterApi } from './kube/client.js';
+import { httpFetch } from './kube/http-fetch.js';
 import { createInformer, type Informer } from './kube/informer.js';
+import { useKeepAlive } from './kube/keep-alive.js';
 import { LauncherClient } from './kube/launcher-client.js';
+import { LauncherReach } from './launcher-reach.js';
+import { PodExpectations } from './pod-expectations.js';
 import { runLeaderElection } from './kube/leader.js';
 import { startHealthServer } from './health.js';
 import { createMetrics, queueHooks, type OperatorMetrics } from './metrics.js';
-import { WorkQueue, type HandlerResult } from './queue.js';
+import { WorkQueue, type HandlerResult, type Lane } from './queue.js';
+import { launcherPodName } from './render/pod.js';
 import { webhookSettings, withWebhookOptions } from './webhook/options.js';
 import { runWebhook } from './webhook/start.js';
 
@@ -32,6 +38,7 @@ interface RunFlags {
   identity: string;
   leaderElect: boolean;
   healthPort: number;
+  startingHoldSeconds: number;
 }
 
 /** The queue handler: one reconcile, timed and counted. */
@@ -58,7 +65,23 @@ function countByStatus(vms: readonly KubernetesObject[]): Record<string, number>
   return counts;
 }
 
-function informers(kc: KubeConfig, onVm: (ns: string | undefined, name: string) => void, opts: { log: pino.Logger; metrics: OperatorMetrics }) {
+function countDisksByPhase(vms: readonly KubernetesObject[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const vm of vms) {
+    for (const disk of (vm as { status?: { disks?: { phase?: string }[] } }).status?.disks ?? []) {
+      const phase = disk.phase ?? 'Unknown';
+      counts[phase] = (counts[phase] ?? 0) + 1;
+    }
+  }
+  return counts;
+}
+
+/**
+ * The caches, each keeping only what the operator reads (cache-view.ts). A launcher or
+ * attachment pod that changed is status work and goes to the queue's high lane; so does a
+ * VM that has a launcher pod; a VM without one (a first reconcile) waits in the normal lane.
+ */
+function informers(kc: KubeConfig, onVm: (ns: string | undefined, name: string, lane: Lane) => void, opts: { log: pino.Logger; metrics: OperatorMetrics }) {
   const { log, metrics } = opts;
   const custom = kc.makeApiClient(CustomObjectsApi);
   const core = kc.makeApiClient(CoreV1Api);
@@ -71,7 +94,11 @@ function informers(kc: KubeConfig, onVm: (ns: string | undefined, name: string) 
     kc,
     path: '/apis/kubevmm.io/v1alpha1/virtualmachines',
     list: () => custom.listClusterCustomObject({ group: 'kubevmm.io', version: 'v1alpha1', plural: 'virtualmachines' }),
-    onEvent: (_t, vm) => onVm(vm.metadata?.namespace, vm.metadata?.name ?? ''),
+    transform: slimObject,
+    onEvent: (_t, vm) => {
+      const name = vm.metadata?.name ?? '';
+      onVm(vm.metadata?.namespace, name, pods.get(vm.metadata?.namespace, launcherPodName(name)) ? 'high' : 'normal');
+    },
     onError,
     onRestart: restarts('virtualmachines'),
   });
@@ -79,8 +106,9 @@ function informers(kc: KubeConfig, onVm: (ns: string | undefined, name: string) 
     kc,
     path: '/apis/kubevmm.io/v1alpha1/virtualmachineclasses',
     list: () => custom.listClusterCustomObject({ group: 'kubevmm.io', version: 'v1alpha1', plural: 'virtualmachineclasses' }),
+    transform: slimObject,
     // A class change can change what its VMs should be: look at all of them.
-    onEvent: () => vms.list().forEach((vm) => onVm(vm.metadata?.namespace, vm.metadata?.name ?? '')),
+    onEvent: () => vms.list().forEach((vm) => onVm(vm.metadata?.namespace, vm.metadata?.name ?? '', 'normal')),
     onError,
     onRestart: restarts('virtualmachineclasses'),
   });
@@ -89,9 +117,10 @@ function informers(kc: KubeConfig, onVm: (ns: string | undefined, name: string) 
     path: '/api/v1/pods',
     labelSelector: VM_LABEL,
     list: () => core.listPodForAllNamespaces({ labelSelector: VM_LABEL }),
+    transform: slimPod,
     onEvent: (_t, pod) => {
       const vm = pod.metadata?.labels?.[VM_LABEL];
-      if (vm) onVm(pod.metadata?.namespace, vm);
+      if (vm) onVm(pod.metadata?.namespace, vm, 'high');
     },
     onError,
     onRestart: restarts('pods'),
@@ -104,10 +133,17 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
   const config = configFromOptions(opts);
   const kc = new KubeConfig();
   kc.loadFromDefault();
+  useKeepAlive(kc);
   let queue: WorkQueue | undefined;
-  const enqueue = (ns: string | undefined, name: string) => queue?.add(vmKey(ns, name));
+  const enqueue = (ns: string | undefined, name: string, lane: Lane = 'normal') => queue?.add(vmKey(ns, name), lane);
   let vmList: () => KubernetesObject[] = () => [];
-  const metrics = createMetrics({ queueDepth: () => queue?.depth ?? 0, vmsByStatus: () => countByStatus(vmList()) });
+  const reach = new LauncherReach();
+  const metrics = createMetrics({
+    queueDepth: () => queue?.depth ?? 0,
+    vmsByStatus: () => countByStatus(vmList()),
+    disksByPhase: () => countDisksByPhase(vmList()),
+    unreachableLaunchers: () => reach.count,
+  });
   const caches = informers(kc, enqueue, { log, metrics });
   vmList = () => caches.vms.list();
   const api = new ClusterApi(kc, (verb, resource, code, seconds) => metrics.observeApiRequest(verb, resource, code, seconds));
@@ -120,19 +156,22 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
     caches: { vms: caches.vms as unknown as Informer<VirtualMachine>, classes: caches.classes as unknown as Informer<VirtualMachineClass>, synced },
     log,
     observe: (verb, resource, code, seconds) => metrics.observeApiRequest(verb, resource, code, seconds),
+    onReview: (resource, result, seconds) => metrics.observeWebhookReview(resource, result, seconds),
   });
   const health = await startHealthServer({ port: flags.healthPort, metrics, ready: () => synced() && webhook.serving(), healthy: () => true });
   log.info({ url: health.url }, 'serving /healthz, /readyz and /metrics');
   const deps: ControllerDeps = {
     api,
-    launcher: new LauncherClient({ timeoutMs: 1000, quietMs: 30_000 }),
+    launcher: new LauncherClient({ timeoutMs: 1000, quietMs: 30_000, fetch: httpFetch }),
     quotaRetryMs: 10_000,
     now: () => new Date(),
     // The API server validated these against the CRD schema; reconcile validates them again.
     vms: caches.vms as unknown as Informer<VirtualMachine>,
     classes: caches.classes as unknown as Informer<VirtualMachineClass>,
     pods: caches.pods,
-    settings: { config, crashLoopBaseMs: flags.crashLoopBaseSeconds * 1000, crashLoopMaxMs: 300_000, pollMs: 5_000 },
+    reach,
+    expectations: new PodExpectations(),
+    settings: { config, crashLoopBaseMs: flags.crashLoopBaseSeconds * 1000, crashLoopMaxMs: 300_000, pollMs: 5_000, startingHoldMs: flags.startingHoldSeconds * 1000 },
     log: (msg, fields) => log.info(fields ?? {}, msg),
   };
   await Promise.all([caches.vms.start(), caches.classes.start(), caches.pods.start()]);
@@ -176,6 +215,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option('--workers <n>', 'concurrent reconciles', Number, 4)
     .option('--resync-seconds <n>', 'look at every VM this often', Number, 300)
     .option('--crash-loop-base-seconds <n>', 'first delay before restarting a failed VM', Number, 10)
+    .option('--starting-hold-seconds <n>', 'a launcher Ready within this long after its creation is reported Running without a Starting status first (0: always report Starting)', Number, 5)
     .option('--lease-namespace <ns>', "the operator's namespace: the leader-election Lease and the webhook certificate Secret", process.env.POD_NAMESPACE ?? 'default')
     .option('--lease-name <name>', 'name of the leader-election Lease', 'kubevmm-operator')
     .option('--identity <id>', 'this replica in the Lease', process.env.POD_NAME ?? `${hostname()}-${process.pid}`)

@@ -25,6 +25,10 @@ test('a fresh registry has the kubevmm_ metrics and the default process metrics'
     'kubevmm_api_request_duration_seconds',
     'kubevmm_informer_restarts_total',
     'kubevmm_leader',
+    'kubevmm_vm_disks',
+    'kubevmm_launchers_unreachable',
+    'kubevmm_webhook_reviews_total',
+    'kubevmm_webhook_review_duration_seconds',
     'process_cpu_seconds_total',
     'nodejs_eventloop_lag_seconds',
   ]) {
@@ -170,4 +174,30 @@ test('ClusterApi counts every request by verb, resource and code, and times it',
   } finally {
     await fake.close();
   }
+});
+
+test('disks by phase and unreachable launchers are read from their sources at scrape time', async () => {
+  let disks: Record<string, number> = { Attached: 3, Failed: 1 };
+  let unreachable = 2;
+  const m = createMetrics({ disksByPhase: () => disks, unreachableLaunchers: () => unreachable });
+  let body = (await m.render()).body;
+  expect(samples(body, 'kubevmm_vm_disks').sort()).toEqual(['kubevmm_vm_disks{phase="Attached"} 3', 'kubevmm_vm_disks{phase="Failed"} 1']);
+  expect(samples(body, 'kubevmm_launchers_unreachable')).toEqual(['kubevmm_launchers_unreachable 2']);
+  disks = { Attached: 4 };
+  unreachable = 0;
+  body = (await m.render()).body;
+  expect(samples(body, 'kubevmm_vm_disks')).toEqual(['kubevmm_vm_disks{phase="Attached"} 4']);
+  expect(samples(body, 'kubevmm_launchers_unreachable')).toEqual(['kubevmm_launchers_unreachable 0']);
+});
+
+test('webhook reviews are counted by resource and result', async () => {
+  const m = createMetrics();
+  m.observeWebhookReview('virtualmachines', 'allowed', 0.002);
+  m.observeWebhookReview('virtualmachines', 'error', 0.001);
+  const { body } = await m.render();
+  expect(samples(body, 'kubevmm_webhook_reviews_total').sort()).toEqual([
+    'kubevmm_webhook_reviews_total{resource="virtualmachines",result="allowed"} 1',
+    'kubevmm_webhook_reviews_total{resource="virtualmachines",result="error"} 1',
+  ]);
+  expect(body).toContain('kubevmm_webhook_review_duration_seconds_count{resource="virtualmachines"} 2');
 });

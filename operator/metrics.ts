@@ -8,12 +8,19 @@ import type { WorkQueueOptions } from './queue.js';
 /** How one reconcile ended: the `result` label. */
 export type ReconcileResult = 'success' | 'error' | 'requeue';
 
+/** How one admission review ended: decided either way, or not decidable (a malformed review, a webhook bug). */
+export type ReviewResult = 'allowed' | 'denied' | 'error';
+
 /** Read at scrape time, so the gauges are never stale. */
 export interface MetricSources {
   /** Keys waiting in the work queue. */
   queueDepth?: () => number;
   /** VirtualMachines in the cache, counted by status.printableStatus. */
   vmsByStatus?: () => Record<string, number>;
+  /** Disks in the VMs' status.disks (hotplug), counted by phase. */
+  disksByPhase?: () => Record<string, number>;
+  /** VMs whose launcher pod runs but whose launcher did not answer the last status call. */
+  unreachableLaunchers?: () => number;
 }
 
 /** Every metric the operator exports, typed by its labels. */
@@ -41,6 +48,16 @@ export interface OperatorMetrics {
   readonly informerRestarts: Counter<'resource'>;
   /** kubevmm_leader: 1 while this replica holds the lease. */
   readonly leader: Gauge;
+  /** kubevmm_vm_disks{phase} */
+  readonly vmDisks: Gauge<'phase'>;
+  /** kubevmm_launchers_unreachable */
+  readonly launchersUnreachable: Gauge;
+  /** kubevmm_webhook_reviews_total{resource,result} */
+  readonly webhookReviews: Counter<'resource' | 'result'>;
+  /** kubevmm_webhook_review_duration_seconds{resource} */
+  readonly webhookReviewDuration: Histogram<'resource'>;
+  /** Counts one admission review by resource and result and records how long it took. */
+  observeWebhookReview(resource: string, result: ReviewResult, seconds: number): void;
   /** Counts one reconcile and records how long it took. */
   observeReconcile(result: ReconcileResult, seconds: number): void;
   /** Counts one API request by verb, resource and HTTP code (0: no response) and records its duration. */
@@ -75,15 +92,23 @@ export function createMetrics(sources: MetricSources = {}): OperatorMetrics {
   });
   const leader = new Gauge({ name: 'kubevmm_leader', help: '1 while this replica is the leader, else 0.', registers: [registry] });
   leader.set(0);
+  const webhook = webhookMetrics(registry);
   return {
     registry,
     reconcileDuration,
     reconcileTotal,
     ...queueMetrics(registry, sources.queueDepth),
-    vms: vmsGauge(registry, sources.vmsByStatus),
+    vms: countsGauge(registry, { name: 'kubevmm_vms', help: 'VirtualMachines by status.printableStatus.', label: 'status' }, sources.vmsByStatus),
+    vmDisks: countsGauge(registry, { name: 'kubevmm_vm_disks', help: 'Disks in VirtualMachine status (hotplug), by phase.', label: 'phase' }, sources.disksByPhase),
+    launchersUnreachable: sourcedGauge(registry, 'kubevmm_launchers_unreachable', 'VMs whose launcher pod runs but whose launcher did not answer the last status call.', sources.unreachableLaunchers),
     ...api,
+    ...webhook,
     informerRestarts,
     leader,
+    observeWebhookReview(resource, result, seconds) {
+      webhook.webhookReviews.inc({ resource, result });
+      webhook.webhookReviewDuration.observe({ resource }, seconds);
+    },
     observeReconcile(result, seconds) {
       reconcileTotal.inc({ result });
       reconcileDuration.observe({ result }, seconds);
@@ -144,20 +169,45 @@ function apiMetrics(registry: Registry) {
   return { apiRequests, apiRequestDuration };
 }
 
-/** kubevmm_vms: rebuilt on each scrape so a status nobody has any more drops out. */
-function vmsGauge(registry: Registry, vmsByStatus: MetricSources['vmsByStatus']): Gauge<'status'> {
-  const gauge: Gauge<'status'> = new Gauge({
-    name: 'kubevmm_vms',
-    help: 'VirtualMachines by status.printableStatus.',
-    labelNames: ['status'] as const,
+/** Admission reviews the webhook answered. */
+function webhookMetrics(registry: Registry) {
+  const webhookReviews = new Counter({
+    name: 'kubevmm_webhook_reviews_total',
+    help: 'Admission reviews answered, by resource and result (allowed, denied, error: malformed or failed).',
+    labelNames: ['resource', 'result'] as const,
     registers: [registry],
-    collect: vmsByStatus
+  });
+  const webhookReviewDuration = new Histogram({
+    name: 'kubevmm_webhook_review_duration_seconds',
+    help: 'Time from a review request to its answer, by resource.',
+    labelNames: ['resource'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  return { webhookReviews, webhookReviewDuration };
+}
+
+/** A gauge of counts by one label, rebuilt on each scrape so a value nobody has any more drops out. */
+function countsGauge<L extends string>(registry: Registry, spec: { name: string; help: string; label: L }, counts: (() => Record<string, number>) | undefined): Gauge<L> {
+  const gauge: Gauge<L> = new Gauge({
+    name: spec.name,
+    help: spec.help,
+    labelNames: [spec.label] as const,
+    registers: [registry],
+    collect: counts
       ? (): void => {
           gauge.reset();
-          for (const [status, count] of Object.entries(vmsByStatus())) gauge.set({ status }, count);
+          for (const [value, count] of Object.entries(counts())) gauge.set({ [spec.label]: value } as Record<L, string>, count);
         }
       : undefined,
   });
+  return gauge;
+}
+
+/** A gauge read from `source` at scrape time (0 without one). */
+function sourcedGauge(registry: Registry, name: string, help: string, source: (() => number) | undefined): Gauge {
+  const gauge: Gauge = new Gauge({ name, help, registers: [registry], collect: source ? (): void => gauge.set(source()) : undefined });
+  gauge.set(0);
   return gauge;
 }
 

@@ -1,4 +1,4 @@
-import { WorkQueue } from './queue.js';
+import { WorkQueue, type HandlerResult } from './queue.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -107,5 +107,61 @@ describe('WorkQueue', () => {
     q.add('vm');
     await sleep(20);
     expect(runs).toBe(0);
+  });
+
+  /** A one-worker queue whose handler records each key it runs (`busy` holds the worker 20 ms). */
+  function recordingQueue(extra: (key: string, seen: string[]) => Promise<HandlerResult | void> = async () => undefined) {
+    const seen: string[] = [];
+    const q = new WorkQueue({
+      workers: 1,
+      baseDelayMs: 5,
+      maxDelayMs: 50,
+      handler: async (k) => {
+        seen.push(k);
+        if (k === 'busy') await sleep(20);
+        return extra(k, seen);
+      },
+    });
+    return { q, seen };
+  }
+
+  it('takes high-lane keys before the normal ones that waited longer, each once', async () => {
+    const { q, seen } = recordingQueue();
+    q.add('busy');
+    q.add('new-1');
+    q.add('new-2');
+    q.add('ready-1', 'high');
+    q.add('new-2', 'high'); // promoted: runs in the high lane, and only once
+    q.add('ready-1'); // a later normal add never demotes
+    expect(q.depth).toBe(3);
+    await q.idle();
+    expect(seen).toEqual(['busy', 'ready-1', 'new-2', 'new-1']);
+  });
+
+  it('reruns a key changed while handled in the highest lane it was added in', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { q, seen } = recordingQueue(async (k, all) => {
+      if (k === 'vm' && all.length === 1) await gate;
+    });
+    q.add('vm');
+    await sleep(5);
+    q.add('vm', 'high');
+    q.add('other');
+    release();
+    await q.idle();
+    expect(seen).toEqual(['vm', 'vm', 'other']);
+  });
+
+  it('puts a requeue in the lane the handler names', async () => {
+    const { q, seen } = recordingQueue(async (k, all) => (k === 'hold' && all.filter((x) => x === 'hold').length === 1 ? { requeueAfterMs: 5, lane: 'high' } : undefined));
+    q.add('hold');
+    await sleep(1);
+    q.add('busy');
+    q.add('new-1');
+    await q.idle();
+    await sleep(20);
+    await q.idle();
+    expect(seen).toEqual(['hold', 'busy', 'hold', 'new-1']);
   });
 });

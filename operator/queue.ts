@@ -3,12 +3,25 @@
  * - a key waiting in the queue is not added twice;
  * - a key is handled by one worker at a time; an add while it is handled runs it once more after;
  * - failures back off per key (base x 2^n, capped); a success forgets the key's failures;
- * - a handler may ask to be called again after a delay (polling a state it cannot watch).
+ * - a handler may ask to be called again after a delay (polling a state it cannot watch);
+ * - two lanes: `high` keys are taken before `normal` ones. The operator puts a VM whose
+ *   launcher pod changed (status work: a pod turned Ready, a guest stopped) in the high lane,
+ *   and first reconciles of new VMs in the normal one, so at 5000 new VMs a pod that became
+ *   Ready is reported Running within a reconcile or two, not behind every VM still to create.
  */
+
+/** Which lane a key waits in. */
+export type Lane = 'high' | 'normal';
 
 /** What a handler returns: nothing, or when to look at the key again. */
 export interface HandlerResult {
   requeueAfterMs?: number;
+  /** The lane of that later look (default normal). */
+  lane?: Lane;
+}
+
+function higher(a: Lane | undefined, b: Lane): Lane {
+  return a === 'high' || b === 'high' ? 'high' : 'normal';
 }
 
 export interface WorkQueueOptions {
@@ -28,10 +41,13 @@ export interface WorkQueueOptions {
 
 /** A deduplicating, rate-limited work queue with N workers. */
 export class WorkQueue {
-  private readonly ready: string[] = [];
-  private readonly queued = new Set<string>();
+  /** Keys in arrival order per lane. A key promoted to high stays behind in `normal` and is skipped there. */
+  private readonly lanes: Record<Lane, string[]> = { high: [], normal: [] };
+  /** The lane of each waiting key. */
+  private readonly queued = new Map<string, Lane>();
   private readonly active = new Set<string>();
-  private readonly dirty = new Set<string>();
+  /** Keys added while handled, with the lane to rerun them in. */
+  private readonly dirty = new Map<string, Lane>();
   private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly addedAt = new Map<string, number>();
@@ -43,33 +59,35 @@ export class WorkQueue {
 
   /** Keys waiting to be handled (the queue-depth metric). */
   get depth(): number {
-    return this.ready.length;
+    return this.queued.size;
   }
 
-  /** Enqueues `key` now. */
-  add(key: string): void {
+  /** Enqueues `key` now, in `lane` (a waiting key moves up to high, never down). */
+  add(key: string, lane: Lane = 'normal'): void {
     if (this.stopped) return;
     this.clearTimer(key);
     if (this.active.has(key)) {
-      this.dirty.add(key);
+      this.dirty.set(key, higher(this.dirty.get(key), lane));
       return;
     }
-    if (this.queued.has(key)) return;
-    this.queued.add(key);
-    this.ready.push(key);
+    const waiting = this.queued.get(key);
+    if (waiting === 'high' || waiting === lane) return;
+    this.queued.set(key, lane);
+    this.lanes[lane].push(key);
+    if (waiting) return this.pump(); // promoted: counted and timed from its first add
     this.addedAt.set(key, performance.now());
     this.opts.onAdd?.(key);
     this.pump();
   }
 
-  /** Enqueues `key` after `ms`, unless an earlier add or addAfter comes first. */
-  addAfter(key: string, ms: number): void {
+  /** Enqueues `key` in `lane` after `ms`, unless an earlier add or addAfter comes first. */
+  addAfter(key: string, ms: number, lane: Lane = 'normal'): void {
     if (this.stopped) return;
-    if (ms <= 0) return this.add(key);
+    if (ms <= 0) return this.add(key, lane);
     if (this.timers.has(key) || this.queued.has(key)) return;
     const timer = setTimeout(() => {
       this.timers.delete(key);
-      this.add(key);
+      this.add(key, lane);
     }, ms);
     timer.unref();
     this.timers.set(key, timer);
@@ -85,7 +103,8 @@ export class WorkQueue {
     this.stopped = true;
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
-    this.ready.length = 0;
+    this.lanes.high.length = 0;
+    this.lanes.normal.length = 0;
     this.queued.clear();
     this.addedAt.clear();
     await this.idle();
@@ -93,7 +112,7 @@ export class WorkQueue {
 
   /** Resolves when no handler runs and nothing is ready. */
   idle(): Promise<void> {
-    if (this.running === 0 && this.ready.length === 0) return Promise.resolve();
+    if (this.running === 0 && this.queued.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -103,10 +122,24 @@ export class WorkQueue {
     this.timers.delete(key);
   }
 
+  /** The next waiting key, high lane first; stale entries of promoted keys are dropped. */
+  private next(): string | undefined {
+    for (const lane of ['high', 'normal'] as const) {
+      const keys = this.lanes[lane];
+      while (keys.length) {
+        const key = keys.shift() as string;
+        if (this.queued.get(key) !== lane) continue;
+        this.queued.delete(key);
+        return key;
+      }
+    }
+    return undefined;
+  }
+
   private pump(): void {
-    while (!this.stopped && this.running < this.opts.workers && this.ready.length > 0) {
-      const key = this.ready.shift() as string;
-      this.queued.delete(key);
+    while (!this.stopped && this.running < this.opts.workers && this.queued.size > 0) {
+      const key = this.next();
+      if (key === undefined) break;
       this.opts.onStart?.(key, performance.now() - (this.addedAt.get(key) ?? performance.now()));
       this.addedAt.delete(key);
       this.active.add(key);
@@ -117,10 +150,12 @@ export class WorkQueue {
 
   private async work(key: string): Promise<void> {
     let retryIn: number | undefined;
+    let lane: Lane = 'normal';
     try {
       const result = await this.opts.handler(key);
       this.failures.delete(key);
       retryIn = result?.requeueAfterMs;
+      if (result?.lane) lane = result.lane;
     } catch (error) {
       const n = this.failuresOf(key);
       this.failures.set(key, n + 1);
@@ -130,14 +165,16 @@ export class WorkQueue {
       this.active.delete(key);
       this.running--;
     }
-    if (this.dirty.delete(key)) this.add(key);
-    else if (retryIn !== undefined) this.addAfter(key, retryIn);
+    const rerun = this.dirty.get(key);
+    this.dirty.delete(key);
+    if (rerun) this.add(key, rerun);
+    else if (retryIn !== undefined) this.addAfter(key, retryIn, lane);
     this.pump();
     this.notifyIdle();
   }
 
   private notifyIdle(): void {
-    if (this.running > 0 || this.ready.length > 0) return;
+    if (this.running > 0 || this.queued.size > 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     waiters.forEach((resolve) => resolve());

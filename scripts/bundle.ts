@@ -1,10 +1,13 @@
 // Bundles the images' entry points into single ESM files under dist/ (`npm run bundle`), so the
 // images run plain `node dist/<name>.mjs`: no tsx, no node_modules, about half the memory of
 // loading the TypeScript through tsx. Nothing is external; the bundles carry a source map.
+// `--cli` builds the `kubevmm` command instead (dist/cli, what bin/kubevmm.js runs): split into
+// chunks, so each verb loads only its own modules.
 //
 //   tsx scripts/bundle.ts [--outdir DIR] [NAME...]    (default: every entry, into dist/)
+//   tsx scripts/bundle.ts --cli [--outdir DIR]        (default: dist/cli; `npm ci` runs it)
 
-import { access } from 'node:fs/promises';
+import { access, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type BuildOptions } from 'esbuild';
@@ -62,6 +65,40 @@ export function buildOptions(entry: BundleEntry, outDir: string, root: string): 
   };
 }
 
+/** The kubevmm CLI's entry; its bundle is dist/cli/kubevmm.mjs plus the chunks its verbs load. */
+export const CLI_ENTRY: BundleEntry = { name: 'kubevmm', source: 'cli/main.ts' };
+
+/** Where bin/kubevmm.js looks for the CLI bundle. */
+export const CLI_DIR = join(REPO_ROOT, 'dist', 'cli');
+
+/**
+ * esbuild's options for the CLI: ESM with code splitting, so a dynamic import() of a verb's
+ * module becomes a chunk loaded only when that verb runs; minified, because the time to parse
+ * the entry chunk is most of the CLI's start-up.
+ */
+export function cliBuildOptions(outDir: string, root: string): BuildOptions {
+  const { outfile: _outfile, ...common } = buildOptions(CLI_ENTRY, outDir, root);
+  return {
+    ...common,
+    entryPoints: { [CLI_ENTRY.name]: join(root, CLI_ENTRY.source) },
+    outdir: outDir,
+    outExtension: { '.js': '.mjs' },
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    minify: true,
+    sourcemap: 'linked',
+  };
+}
+
+/** Builds the CLI into `outDir` (emptied first, so no stale chunk stays); resolves with the entry's path. */
+export async function bundleCli(opts: { outDir?: string; root?: string } = {}): Promise<string> {
+  const root = opts.root ?? REPO_ROOT;
+  const outDir = resolve(opts.outDir ?? CLI_DIR);
+  await rm(outDir, { recursive: true, force: true });
+  await build(cliBuildOptions(outDir, root));
+  return join(outDir, `${CLI_ENTRY.name}.mjs`);
+}
+
 /** Picks entries by name; an unknown name is an error that lists the known ones. */
 export function selectEntries(names: readonly string[], entries: readonly BundleEntry[] = ENTRIES): BundleEntry[] {
   if (names.length === 0) return [...entries];
@@ -86,28 +123,34 @@ export async function bundle(options: BundleOptions): Promise<string[]> {
   return entries.map((entry) => join(outDir, `${entry.name}.mjs`));
 }
 
-/** `[--outdir DIR] [NAME...]` into bundle options. */
-export function parseArgs(argv: readonly string[]): BundleOptions {
+/** `[--cli] [--outdir DIR] [NAME...]` into bundle options. */
+export function parseArgs(argv: readonly string[]): BundleOptions & { cli: boolean } {
   const names: string[] = [];
-  let outDir = join(REPO_ROOT, 'dist');
+  let outDir: string | undefined;
+  let cli = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--outdir') {
       const value = argv[++i];
       if (!value) throw new Error('--outdir needs a directory');
       outDir = value;
+    } else if (arg === '--cli') {
+      cli = true;
     } else if (arg.startsWith('-')) {
-      throw new Error(`unknown option ${arg}; usage: bundle [--outdir DIR] [NAME...]`);
+      throw new Error(`unknown option ${arg}; usage: bundle [--outdir DIR] [NAME...] | bundle --cli [--outdir DIR]`);
     } else {
       names.push(arg);
     }
   }
-  return { outDir, entries: selectEntries(names) };
+  if (cli && names.length) throw new Error('--cli builds the kubevmm command alone; leave out the names');
+  return { outDir: outDir ?? (cli ? CLI_DIR : join(REPO_ROOT, 'dist')), entries: selectEntries(names), cli };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   try {
-    for (const file of await bundle(parseArgs(process.argv.slice(2)))) process.stdout.write(`${file}\n`);
+    const args = parseArgs(process.argv.slice(2));
+    const files = args.cli ? [await bundleCli({ outDir: args.outDir })] : await bundle(args);
+    for (const file of files) process.stdout.write(`${file}\n`);
   } catch (err) {
     process.stderr.write(`bundle: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);

@@ -22,6 +22,35 @@ install_hadolint() {
   ln -sfn "$venv/bin/hadolint" "$TOOLS/bin/hadolint"
 }
 
+# promtool checks the chart's PrometheusRule (test/helm/alerts.test.ts). Built from Prometheus's
+# Go module (the proxy serves it; ~200 s of CPU on two cores) into a directory keyed by version,
+# linked as $TOOLS/bin/promtool. Prometheus 3.x is tagged v0.3xx.y in Go module terms.
+PROMETHEUS_MODULE_VERSION=v0.316.0
+install_promtool() {
+  local dir="$TOOLS/promtool-$PROMETHEUS_MODULE_VERSION"
+  if [ ! -x "$dir/promtool" ]; then
+    if ! command -v go >/dev/null; then
+      echo "kubevmm: cannot build promtool: it needs go (>= 1.24) from go.dev or the distribution" >&2
+      exit 1
+    fi
+    echo "kubevmm: building promtool ($PROMETHEUS_MODULE_VERSION) into $dir, ~3 min" >&2
+    rm -rf "$dir.tmp"
+    if ! GOBIN="$dir.tmp" GOFLAGS=-buildvcs=false nice -n 10 go install "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_MODULE_VERSION" >&2; then
+      rm -rf "$dir.tmp"
+      echo "kubevmm: cannot build promtool from github.com/prometheus/prometheus@$PROMETHEUS_MODULE_VERSION" >&2
+      exit 1
+    fi
+    mv "$dir.tmp" "$dir"
+  fi
+  mkdir -p "$TOOLS/bin"
+  ln -sfn "$dir/promtool" "$TOOLS/bin/promtool"
+}
+
+install_tools() {
+  install_hadolint
+  install_promtool
+}
+
 # qemu-system-x86/qemu-utils: the hypervisor and qemu-img; ovmf: EFI firmware; xorriso: the
 # cloud-init ISO; tmux drives `kubevmm play` in a real terminal in tests; the rest builds
 # the test guest (test/fixtures/guest/build.sh; gcc and libc6-dev build its static disk
@@ -39,7 +68,7 @@ for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
-  install_hadolint
+  install_tools
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -50,4 +79,4 @@ fi
 echo "kubevmm: installing ${missing[*]}" >&2
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-install_hadolint
+install_tools

@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 image=$(bash test/fixtures/guest/build.sh)
 # /dev/kvm may exist without working (nested or restricted hosts): TCG is the safe default here.
-# On a machine with working KVM: KUBEVMM_ACCEL=auto npm run quickstart
+# On a machine with working KVM: KUBEVMM_ACCEL=auto bash scripts/quickstart.sh
 exec node bin/kubevmm.js play examples/quickstart.yaml --disk root="$image" --accel "${KUBEVMM_ACCEL:-tcg}"

@@ -1,22 +1,34 @@
 /** The CustomResourceDefinitions of kubevmm.io, built from the zod schemas (never edited by hand). */
-import { classSpec } from '../schema/class.js';
-import { vmSpec, vmStatus } from '../schema/vm.js';
+import type { z } from 'zod';
+import { virtualMachineClass } from '../schema/class.js';
+import { virtualMachine } from '../schema/vm.js';
 import { structuralSchema } from './structural.js';
 
 const GROUP = 'kubevmm.io';
 const VERSION = 'v1alpha1';
 
-/** The top level every kind shares; the API server owns metadata's schema. */
-function rootSchema(spec: object, status?: object) {
+/** The first three fields every Kubernetes object has (as the built-in kinds describe them). */
+const STANDARD_FIELDS = {
+  apiVersion: { type: 'string', description: 'The versioned schema of this representation of an object: kubevmm.io/v1alpha1.' },
+  kind: { type: 'string', description: 'The REST resource this object represents, in CamelCase.' },
+  // The API server refuses anything but name and generateName under metadata, a description too.
+  metadata: { type: 'object' },
+};
+
+/** A kind's zod schema: spec, optionally status, and a description of the kind. */
+type KindSchema = z.ZodObject<{ spec: z.ZodType; status?: z.ZodType }>;
+
+/** The top level of a kind; the API server owns metadata's schema. Descriptions come from the zod schema. */
+function rootSchema(kind: KindSchema) {
+  const { spec, status } = kind.shape;
   return {
     type: 'object',
+    ...(kind.description ? { description: kind.description } : {}),
     required: ['spec'],
     properties: {
-      apiVersion: { type: 'string' },
-      kind: { type: 'string' },
-      metadata: { type: 'object' },
-      spec,
-      ...(status ? { status } : {}),
+      ...STANDARD_FIELDS,
+      spec: structuralSchema(spec),
+      ...(status ? { status: structuralSchema(status) } : {}),
     },
   };
 }
@@ -54,7 +66,7 @@ export function virtualMachineCrd() {
       { name: 'IP', type: 'string', jsonPath: '.status.interfaces[0].ipAddress' },
       { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
     ],
-    schema: { openAPIV3Schema: rootSchema(structuralSchema(vmSpec), structuralSchema(vmStatus)) },
+    schema: { openAPIV3Schema: rootSchema(virtualMachine) },
   });
 }
 
@@ -69,7 +81,7 @@ export function virtualMachineClassCrd() {
         { name: 'Memory', type: 'string', jsonPath: '.spec.memory.guest' },
         { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
       ],
-      schema: { openAPIV3Schema: rootSchema(structuralSchema(classSpec)) },
+      schema: { openAPIV3Schema: rootSchema(virtualMachineClass) },
     },
   );
 }

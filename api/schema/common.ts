@@ -30,11 +30,11 @@ export const freeForm = z.record(z.string(), z.unknown()).meta({ 'x-kubernetes-p
 
 /** A core/v1 Toleration. */
 export const toleration = z.strictObject({
-  key: z.string().optional(),
-  operator: z.enum(['Exists', 'Equal']).optional(),
-  value: z.string().optional(),
-  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
-  tolerationSeconds: z.number().int().optional(),
+  key: z.string().optional().describe('The taint key the toleration matches; empty with operator Exists matches every taint.'),
+  operator: z.enum(['Exists', 'Equal']).optional().describe('Exists (any value) or Equal (the value below). Default Equal.'),
+  value: z.string().optional().describe('The taint value to match with operator Equal.'),
+  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional().describe('The taint effect to match: NoSchedule, PreferNoSchedule or NoExecute; empty matches all.'),
+  tolerationSeconds: z.number().int().optional().describe('With effect NoExecute: how long the pod stays on the node once the taint appears.'),
 });
 
 /** Object metadata as far as kubevmm reads it; the API server owns the rest. */
@@ -52,10 +52,10 @@ export const objectMeta = z.looseObject({
 
 /** A metav1.Condition. */
 export const condition = z.strictObject({
-  type: z.string(),
-  status: z.enum(['True', 'False', 'Unknown']),
-  reason: z.string(),
-  message: z.string(),
-  lastTransitionTime: z.string(),
-  observedGeneration: z.number().int().optional(),
+  type: z.string().describe('The condition’s type, such as Ready.'),
+  status: z.enum(['True', 'False', 'Unknown']).describe('True, False or Unknown.'),
+  reason: z.string().describe('A CamelCase reason for the last transition.'),
+  message: z.string().describe('Details of the last transition, for people.'),
+  lastTransitionTime: z.string().describe('When status last changed (RFC 3339).'),
+  observedGeneration: z.number().int().optional().describe('The metadata.generation the condition was set for.'),
 });

@@ -9,25 +9,25 @@ export const runStrategy = z.enum(['Always', 'RerunOnFailure', 'Once', 'Manual',
 const topologyValue = z.number().int().min(1).max(512);
 
 export const cpuSpec = z.strictObject({
-  cores: topologyValue.optional(),
-  sockets: topologyValue.optional(),
-  threads: topologyValue.optional(),
-  model: z.string().min(1).optional(),
-  dedicated: z.boolean().optional(),
+  cores: topologyValue.optional().describe('Cores per socket. Default: the class’s value, else 1.'),
+  sockets: topologyValue.optional().describe('Sockets. Default: the class’s value, else 1.'),
+  threads: topologyValue.optional().describe('Threads per core. Default: the class’s value, else 1.'),
+  model: z.string().min(1).optional().describe('The CPU model QEMU presents to the guest: host-passthrough, host-model or a QEMU model name. Default: the class’s value, else host-passthrough. Applied by the launcher.'),
+  dedicated: z.boolean().optional().describe('true: the launcher requests whole CPUs and its full memory, requests equal to limits (Guaranteed QoS unless the VM has a containerDisk, whose copy containers set no resources); the kubelet’s static CPU manager pins them. Default: the class’s value, else false.'),
 });
 
 export const memorySpec = z.strictObject({
-  guest: quantity.optional(),
-  hugepages: z.enum(['', '2Mi', '1Gi']).optional(),
+  guest: quantity.optional().describe('The guest’s RAM, a quantity such as 2Gi (a bare integer counts bytes). Required unless the class sets memory.guest; at least 16Mi; a multiple of the page size when hugepages is set.'),
+  hugepages: z.enum(['', '2Mi', '1Gi']).optional().describe('Back guest RAM with hugepages of this size ("" = none). The launcher pod then requests hugepages-<size> equal to guest, and memory for the overhead only. A class cannot set it. Default "".'),
 });
 
 /** A Kubernetes port name (IANA service name): at most 15 lower-case letters, digits and '-'. */
 const portName = z.string().max(15).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
 
 const port = z.strictObject({
-  port: z.number().int().min(1).max(65535),
-  protocol: z.enum(['TCP', 'UDP']).optional(),
-  name: portName.optional(),
+  port: z.number().int().min(1).max(65535).describe('The guest port, 1-65535. A protocol and port pair may appear once per interface.'),
+  protocol: z.enum(['TCP', 'UDP']).optional().describe('TCP or UDP. Default TCP.'),
+  name: portName.optional().describe('Name of the launcher’s container port for it: an IANA service name (at most 15 lower-case letters, digits and -).'),
 });
 
 /**
@@ -36,18 +36,21 @@ const port = z.strictObject({
  */
 const diskName = dnsLabel.max(48);
 
-const pvcSource = z.strictObject({ claimName: z.string().min(1), readOnly: z.boolean().optional() });
-const emptyDiskSource = z.strictObject({ capacity: quantity });
-const containerDiskSource = z.strictObject({
-  image: z.string().min(1),
-  path: z.string().optional(),
-  imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional(),
+const pvcSource = z.strictObject({
+  claimName: z.string().min(1).describe('The claim’s name, in the VM’s namespace.'),
+  readOnly: z.boolean().optional().describe('Mount the claim read-only; it is also the disk’s default readOnly. Default false.'),
 });
-const secretRef = z.strictObject({ name: z.string().min(1) });
+const emptyDiskSource = z.strictObject({ capacity: quantity.describe('The disk’s size as the guest sees it: at least 1Mi, such as 10Gi.') });
+const containerDiskSource = z.strictObject({
+  image: z.string().min(1).describe('The container image reference, such as registry.example/os/debian:12.'),
+  path: z.string().optional().describe('The directory in the image that holds the disk image; its first file is copied. Default /disk.'),
+  imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional().describe('Pull policy of the container that copies the image: Always, IfNotPresent or Never. Default: Kubernetes’ default for the tag.'),
+});
+const secretRef = z.strictObject({ name: z.string().min(1).describe('The Secret’s name, in the VM’s namespace.') });
 const cloudInitSource = z.strictObject({
-  userData: z.string().optional(),
-  userDataSecretRef: secretRef.optional(),
-  networkData: z.string().optional(),
+  userData: z.string().optional().describe('Inline user data (#cloud-config or a script). With networkData at most 65536 bytes. It travels in the launcher pod’s kubevmm.io/vm annotation, so anyone who can read pods can read it: put secrets in userDataSecretRef.'),
+  userDataSecretRef: secretRef.optional().describe('A Secret in the VM’s namespace, mounted into the launcher pod: user data from key userdata (or userData), network config from networkdata (or networkData). Set this or userData, not both.'),
+  networkData: z.string().optional().describe('Network configuration (cloud-init network-config v2), inline.'),
 });
 
 /** Disk sources: exactly one must be set (checked by CEL in the CRD and by validateVm). */
@@ -55,16 +58,16 @@ export const DISK_SOURCES = ['persistentVolumeClaim', 'emptyDisk', 'containerDis
 
 export const diskSpec = z
   .strictObject({
-    name: diskName,
-    bus: z.enum(['virtio', 'scsi', 'sata']).optional(),
-    bootOrder: z.number().int().min(1).optional(),
-    readOnly: z.boolean().optional(),
-    cache: z.enum(['none', 'writethrough', 'writeback']).optional(),
-    hotpluggable: z.boolean().optional(),
-    persistentVolumeClaim: pvcSource.optional(),
-    emptyDisk: emptyDiskSource.optional(),
-    containerDisk: containerDiskSource.optional(),
-    cloudInit: cloudInitSource.optional(),
+    name: diskName.describe('The disk’s name, unique within the VM: a DNS label of at most 48 characters (it becomes part of pod volume and container names).'),
+    bus: z.enum(['virtio', 'scsi', 'sata']).optional().describe('The bus the guest sees the disk on: virtio, scsi or sata. Default virtio. Applied by the launcher.'),
+    bootOrder: z.number().int().min(1).optional().describe('The disk’s position in the boot order, unique across disks. When no disk sets it, list order is the boot order (cloudInit and hotpluggable disks never boot); when any disk sets it, only those disks boot.'),
+    readOnly: z.boolean().optional().describe('The guest cannot write the disk; a PVC or containerDisk volume is then mounted read-only. Default: persistentVolumeClaim.readOnly, else false. A cloudInit disk is always read-only.'),
+    cache: z.enum(['none', 'writethrough', 'writeback']).optional().describe('QEMU’s cache mode for the disk: none, writethrough or writeback. Default none.'),
+    hotpluggable: z.boolean().optional().describe('Attach and detach the disk while the VM runs: added to a running VM it is attached live, removed it is detached live, and status.disks follows it. Only persistentVolumeClaim disks on bus virtio or scsi without bootOrder. An attachment pod exports the claim; the launcher pod never holds it, and it does not change the spec hash. Default false.'),
+    persistentVolumeClaim: pvcSource.optional().describe('Source: an existing PersistentVolumeClaim in the VM’s namespace. A Filesystem claim holds the image as disk.img at its root; a Block claim is the disk itself.'),
+    emptyDisk: emptyDiskSource.optional().describe('Source: a blank disk that lives as long as the launcher pod (scratch space).'),
+    containerDisk: containerDiskSource.optional().describe('Source: a disk image shipped in a container image. It is copied into the pod at start, so guest writes are lost when the pod goes.'),
+    cloudInit: cloudInitSource.optional().describe('Source: cloud-init NoCloud data, given to the guest as a read-only disk. Set exactly one of userData and userDataSecretRef; at most one cloudInit disk per VM.'),
   })
   .meta({
     'x-kubernetes-validations': [
@@ -77,21 +80,22 @@ export const diskSpec = z
 
 
 export const interfaceSpec = z.strictObject({
-  name: dnsLabel,
-  model: z.enum(['virtio', 'e1000e']).optional(),
-  binding: z.enum(['masquerade', 'bridge']).optional(),
-  ports: z.array(port).max(LIMITS.ports).optional(),
+  name: dnsLabel.describe('The interface’s name, unique within the VM (a DNS label).'),
+  model: z.enum(['virtio', 'e1000e']).optional().describe('The NIC model the guest sees: virtio or e1000e. Default virtio.'),
+  binding: z.enum(['masquerade', 'bridge']).optional().describe('masquerade: the guest reaches the network through the pod’s IP, without privileges (at most one interface; one without binding counts). bridge: accepted by the API, not connected by the launcher yet. Default masquerade.'),
+  ports: z.array(port).max(LIMITS.ports).optional().describe('Guest ports served through the interface, at most 64. On a masquerade interface each becomes a container port of the launcher (those of a bridge interface do not); to reach the guest, create a Service that selects kubevmm.io/vm: <vm name>.'),
   macAddress: z
     .string()
     .regex(/^$|^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/)
-    .optional(),
+    .optional()
+    .describe('A fixed MAC address such as 52:54:00:12:34:56. Empty: one derived from the VM’s uid and the interface’s name. Either way it stays the same across restarts.'),
 });
 
 export const devicesSpec = z.strictObject({
-  rng: z.boolean().optional(),
-  balloon: z.boolean().optional(),
-  graphics: z.enum(['vnc', 'none']).optional(),
-  guestAgent: z.boolean().optional(),
+  rng: z.boolean().optional().describe('A virtio RNG device (entropy for the guest). Default true.'),
+  balloon: z.boolean().optional().describe('A virtio memory balloon. Default true.'),
+  graphics: z.enum(['vnc', 'none']).optional().describe('vnc: a VNC display (16 MiB more pod memory overhead); none: the serial console only. Default vnc.'),
+  guestAgent: z.boolean().optional().describe('A channel for qemu-guest-agent; it feeds status.guest. Default true.'),
 });
 
 /** Lists keyed by name: server-side apply and `kubectl patch` merge entries by name, not position. */
@@ -103,29 +107,31 @@ const uniqueNames = (what: string) => ({
 });
 
 export const vmSpec = z.strictObject({
-  runStrategy: runStrategy.optional(),
-  className: z.string().optional(),
-  cpu: cpuSpec.optional(),
-  memory: memorySpec.optional(),
-  firmware: z.enum(['bios', 'efi']).optional(),
+  runStrategy: runStrategy.optional().describe('Whether the VM runs: Always (started again after any end), RerunOnFailure (after failures only), Once (runs once), Manual (starts only when restartRequestedAt asks), Halted (stopped). Default Always. Applies live.'),
+  className: z.string().optional().describe('A cluster-scoped VirtualMachineClass giving defaults for CPU, memory, overcommit and placement. Fields set on the VM win; the class’s limits cap the result. Empty: no class.'),
+  cpu: cpuSpec.optional().describe('The vCPU topology, model and pinning. vCPUs = sockets x cores x threads: at most 512, and at most the class’s limits.maxCores.'),
+  memory: memorySpec.optional().describe('Guest RAM and hugepages.'),
+  firmware: z.enum(['bios', 'efi']).optional().describe('The boot firmware: bios (SeaBIOS) or efi (UEFI). Default bios. Applied by the launcher; a change needs a restart.'),
   disks: z
     .array(diskSpec)
     .max(LIMITS.disks)
     .optional()
-    .meta({ ...listMap, 'x-kubernetes-validations': [uniqueNames('disk')] }),
+    .meta({ ...listMap, 'x-kubernetes-validations': [uniqueNames('disk')] })
+    .describe('The VM’s disks, each with its source inline: exactly one of persistentVolumeClaim, emptyDisk, containerDisk and cloudInit. At most 64 with unique names; the list merges by name under server-side apply and kubectl patch. List order is the boot order unless a disk sets bootOrder.'),
   interfaces: z
     .array(interfaceSpec)
     .max(LIMITS.interfaces)
     .optional()
-    .meta({ ...listMap, 'x-kubernetes-validations': [uniqueNames('interface')] }),
-  devices: devicesSpec.optional(),
-  paused: z.boolean().optional(),
-  restartRequestedAt: z.string().optional(),
-  terminationGracePeriodSeconds: z.number().int().min(0).optional(),
-  nodeSelector: stringMap.optional(),
-  affinity: freeForm.optional(),
-  tolerations: z.array(toleration).optional(),
-  priorityClassName: z.string().optional(),
+    .meta({ ...listMap, 'x-kubernetes-validations': [uniqueNames('interface')] })
+    .describe('Network interfaces, at most 16 with unique names, merged by name. Absent: one interface {name: default, model: virtio, binding: masquerade}; [] means no network interface.'),
+  devices: devicesSpec.optional().describe('Optional devices; a change needs a restart.'),
+  paused: z.boolean().optional().describe('true stops the vCPUs and keeps guest memory; false resumes them. Applies live. Default false.'),
+  restartRequestedAt: z.string().optional().describe('An RFC 3339 time. A time later than status.startedAt restarts a running VM once (any runStrategy but Halted) and starts a Manual one. Empty: no request.'),
+  terminationGracePeriodSeconds: z.number().int().min(0).optional().describe('How long the guest gets to shut down (guest agent or ACPI) before QEMU is stopped. The launcher pod gets 15 s more. Default 60.'),
+  nodeSelector: stringMap.optional().describe('Node labels the launcher pod’s node must have; merged with the class’s, the VM’s value winning per key.'),
+  affinity: freeForm.optional().describe('A core/v1 Affinity, copied to the launcher pod as written (the API server checks it with the pod).'),
+  tolerations: z.array(toleration).optional().describe('Tolerations of the launcher pod, after the class’s.'),
+  priorityClassName: z.string().optional().describe('The launcher pod’s PriorityClass, when not empty.'),
 });
 
 export const printableStatus = z.enum([
@@ -148,40 +154,54 @@ export const printableStatus = z.enum([
 export const diskPhase = z.enum(['Pending', 'Attaching', 'Attached', 'Detaching', 'Failed']);
 
 export const vmStatus = z.looseObject({
-  printableStatus: printableStatus.optional(),
-  observedGeneration: z.number().int().optional(),
-  conditions: z.array(condition).optional(),
-  nodeName: z.string().optional(),
-  launcherPod: z.string().optional(),
-  startedAt: z.string().optional(),
-  accelerator: z.enum(['kvm', 'tcg']).optional(),
-  cpus: z.number().int().optional(),
-  memory: z.string().optional(),
+  printableStatus: printableStatus.optional().describe('A one-word state, the STATUS column of kubectl get vm.'),
+  observedGeneration: z.number().int().optional().describe('The metadata.generation this status describes.'),
+  conditions: z.array(condition).optional().describe('Standard conditions: Ready, Paused, RestartRequired, Failure, AgentConnected, SoftwareEmulation.'),
+  nodeName: z.string().optional().describe('The node the VM runs on (the NODE column).'),
+  launcherPod: z.string().optional().describe('The launcher pod’s name, <vm>-launcher.'),
+  startedAt: z.string().optional().describe('When the current run started (RFC 3339); spec.restartRequestedAt is compared with it.'),
+  accelerator: z.enum(['kvm', 'tcg']).optional().describe('What the guest runs on: kvm, or tcg (software emulation: slow, and only when the operator configuration allows it).'),
+  cpus: z.number().int().optional().describe('The number of vCPUs after the class merge (the CPUS column).'),
+  memory: z.string().optional().describe('The guest memory, such as 2Gi (the MEMORY column).'),
   interfaces: z
-    .array(z.looseObject({ name: z.string(), ipAddress: z.string().optional(), macAddress: z.string().optional() }))
-    .optional(),
+    .array(
+      z.looseObject({
+        name: z.string().describe('The interface’s name in spec.interfaces.'),
+        ipAddress: z.string().optional().describe('Where others reach the VM through this interface: the pod IP under masquerade.'),
+        macAddress: z.string().optional().describe('The interface’s MAC address.'),
+      }),
+    )
+    .optional()
+    .describe('Addresses per interface; the first entry’s ipAddress is the IP column.'),
   disks: z
     .array(
       z.looseObject({
-        name: z.string(),
-        phase: diskPhase,
-        target: z.string().optional(),
-        message: z.string().optional(),
+        name: z.string().describe('The disk’s name in spec.disks.'),
+        phase: diskPhase.describe('Pending (waiting for its claim or attachment pod), Attaching, Attached, Detaching or Failed.'),
+        target: z.string().optional().describe('The device name the guest sees, such as vdb.'),
+        message: z.string().optional().describe('Why the disk is Pending or Failed.'),
       }),
     )
-    .optional(),
+    .optional()
+    .describe('State per hotpluggable disk, following spec.disks.'),
   guest: z
     .looseObject({
-      agentConnected: z.boolean().optional(),
-      hostname: z.string().optional(),
-      osName: z.string().optional(),
-      kernel: z.string().optional(),
+      agentConnected: z.boolean().optional().describe('Whether qemu-guest-agent answers in the guest.'),
+      hostname: z.string().optional().describe('The guest’s host name.'),
+      osName: z.string().optional().describe('The guest operating system’s name, such as Debian GNU/Linux.'),
+      kernel: z.string().optional().describe('The guest kernel’s release.'),
     })
-    .optional(),
-  restartCount: z.number().int().optional(),
+    .optional()
+    .describe('What the guest agent reports about the guest (spec.devices.guestAgent).'),
+  restartCount: z.number().int().optional().describe('How many times the VM was started again after a failure.'),
   lastFailure: z
-    .looseObject({ reason: z.string().optional(), message: z.string().optional(), at: z.string().optional() })
-    .optional(),
+    .looseObject({
+      reason: z.string().optional().describe('A CamelCase reason, such as QemuKilled or LauncherFailed.'),
+      message: z.string().optional().describe('What happened, in one line.'),
+      at: z.string().optional().describe('When the operator saw the failure (RFC 3339).'),
+    })
+    .optional()
+    .describe('The most recent failure of the launcher.'),
 });
 
 export const virtualMachine = z.strictObject({
@@ -189,9 +209,9 @@ export const virtualMachine = z.strictObject({
   kind: z.literal('VirtualMachine'),
   // The VM name is the value of the kubevmm.io/vm label on its pods: at most 63 characters.
   metadata: objectMeta.extend({ name: z.string().min(1).max(63) }),
-  spec: vmSpec,
-  status: vmStatus.optional(),
-});
+  spec: vmSpec.describe('What the VM is (CPU, memory, disks, interfaces, devices) and whether it runs; written by users.'),
+  status: vmStatus.optional().describe('The running instance as the operator reports it; users never set it.'),
+}).describe('A virtual machine: the operator runs it as a launcher pod whose container runs QEMU (kubevmm.io).');
 
 export type VirtualMachine = z.infer<typeof virtualMachine>;
 export type VmSpec = z.infer<typeof vmSpec>;

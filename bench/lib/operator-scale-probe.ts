@@ -1,9 +1,12 @@
 // What one API call costs from Node, by how the connection is made: client-node 1.4 builds a new
 // https.Agent for every request (KubeConfig.applySecurityAuthentication -> createAgent), so
 // every call pays a TLS handshake with client-certificate authentication; a keep-alive agent
-// pays it once. Measured with sequential GETs of one small object.
+// pays it once, and so does client-node behind useKeepAlive (what the operator runs).
+// Measured with sequential GETs of one small object.
 
 import { Agent, request } from 'node:https';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { useKeepAlive } from '../../operator/kube/keep-alive.js';
 import type { Cluster } from './operator-scale-cluster.js';
 import { sampleProcess } from './operator-scale-proc.js';
 import { percentile } from './operator-scale-report.js';
@@ -55,17 +58,26 @@ async function measure(variant: string, calls: number, apiserverPid: number | un
   return { variant, wall, clientCpuMs: (cpu.user + cpu.system) / 1000 / calls, serverCpuMs: serverCpu };
 }
 
-/** Sequential GETs of the `default` namespace three ways: client-node, a fresh agent per call, one keep-alive agent. */
+/**
+ * Sequential GETs of the `default` namespace four ways: client-node as it comes, client-node
+ * with useKeepAlive, a fresh agent per call, one keep-alive agent.
+ */
 export async function probeCallCost(cluster: Cluster, opts: { calls: number; apiserverPid?: number }): Promise<CallCost[]> {
   const tls = await tlsOptions(cluster);
   const url = `${cluster.server}/api/v1/namespaces/default`;
   const keepAlive = new Agent({ ...(tls as object), keepAlive: true, maxSockets: 1 });
+  const kept = new KubeConfig();
+  kept.loadFromString(cluster.kc.exportConfig());
+  const closeKept = useKeepAlive(kept);
+  const keptCore = kept.makeApiClient(CoreV1Api);
   const results = [
     await measure('client-node 1.4 CoreV1Api.readNamespace', opts.calls, opts.apiserverPid, async () => void (await cluster.core.readNamespace({ name: 'default' }))),
+    await measure('client-node 1.4 with useKeepAlive (the operator)', opts.calls, opts.apiserverPid, async () => void (await keptCore.readNamespace({ name: 'default' }))),
     await measure('node:https, new Agent per call (no reuse)', opts.calls, opts.apiserverPid, () => get(url, new Agent({ ...(tls as object), keepAlive: false }))),
     await measure('node:https, one keep-alive Agent', opts.calls, opts.apiserverPid, () => get(url, keepAlive)),
   ];
   keepAlive.destroy();
+  closeKept();
   return results;
 }
 

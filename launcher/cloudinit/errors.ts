@@ -10,23 +10,3 @@ export class CloudInitError extends Error {
     this.reason = reason;
   }
 }
-
-/** A program the launcher runs is not installed (a broken launcher image, or a dev machine). */
-export class MissingProgramError extends CloudInitError {
-  readonly program: string;
-
-  constructor(program: string, install: string, options?: { cause?: unknown }) {
-    super('MissingProgram', `${program} is not installed or not on PATH; install it with \`${install}\``, options);
-    this.program = program;
-  }
-}
-
-/** The ISO tool ran but failed; `stderr` holds its last words. */
-export class CidataBuildError extends CloudInitError {
-  readonly stderr: string;
-
-  constructor(message: string, stderr: string, options?: { cause?: unknown }) {
-    super('CidataBuildFailed', stderr ? `${message}: ${stderr}` : message, options);
-    this.stderr = stderr;
-  }
-}

@@ -45,6 +45,8 @@ export interface LaunchOptions {
   stderrSink?: NodeJS.WritableStream;
   /** Progress and notices, one line each without a prefix. */
   log?: (line: string) => void;
+  /** Called as start-up passes its steps: `disks` (prepared, cidata ISO written), `spawned` (QEMU). */
+  onPhase?: (phase: 'disks' | 'spawned') => void;
 }
 
 async function diskLocations(options: LaunchOptions) {
@@ -69,6 +71,7 @@ export async function launchVm(options: LaunchOptions): Promise<VmSupervisor> {
   await mkdir(options.runtimeDir, { recursive: true, mode: 0o700 });
   const { paths, secretDirs } = await diskLocations(options);
   const prepared = await prepareDisks({ vm, paths, secretDirs, runtimeDir: options.runtimeDir, ovmf: options.ovmf, ...(options.blankSizes ? { blankSizes: options.blankSizes } : {}) });
+  options.onPhase?.('disks');
   const plan = planQemu({
     vm,
     accel: accelerator,
@@ -78,6 +81,7 @@ export async function launchVm(options: LaunchOptions): Promise<VmSupervisor> {
     ...(options.hostPorts ? { hostPorts: options.hostPorts } : {}),
   });
   const supervisor = VmSupervisor.start({ vm, plan, accelerator, qemuBinary: options.qemuBinary, stderrSink: options.stderrSink, timing: options.timing, nbd: { ...options.nbd, ...(options.pskFile ? { pskFile: options.pskFile } : {}) }, log });
+  options.onPhase?.('spawned');
   const hotplugged = vm.disks.filter((d) => d.hotpluggable && paths[d.name]);
   if (hotplugged.length) {
     void supervisor.started

@@ -25,9 +25,10 @@ export interface ExecutorDeps {
   now: () => Date;
 }
 
-/** The outcome: when to look at the VM again. */
+/** The outcome: when to look at the VM again, and in which lane of the queue. */
 export interface ExecResult {
   requeueAfterMs?: number;
+  lane?: 'high' | 'normal';
 }
 
 /** True when the VM's namespace is being deleted: nothing new can be created in it. */
@@ -50,11 +51,15 @@ function owner(vm: VirtualMachine) {
  */
 const tokens = new Map<string, string>();
 
-/** The VM's control API token, creating its Secret (owned by the VM) on first use. */
-export async function launcherToken(api: ClusterApi, vm: VirtualMachine): Promise<string> {
+/**
+ * The VM's control API token, creating its Secret (owned by the VM) on first use.
+ * `expectNew`: the VM is starting its launcher, so its Secret most likely does not exist yet:
+ * create it first (one call) rather than read it first (a 404, then the create).
+ */
+export async function launcherToken(api: ClusterApi, vm: VirtualMachine, opts: { expectNew?: boolean } = {}): Promise<string> {
   const cached = vm.metadata.uid ? tokens.get(vm.metadata.uid) : undefined;
   if (cached) return cached;
-  const token = await readOrCreateToken(api, vm);
+  const token = await readOrCreateToken(api, vm, opts.expectNew ?? false);
   if (vm.metadata.uid && token) tokens.set(vm.metadata.uid, token);
   return token;
 }
@@ -64,24 +69,24 @@ export function forgetToken(uid: string | undefined): void {
   if (uid) tokens.delete(uid);
 }
 
-async function readOrCreateToken(api: ClusterApi, vm: VirtualMachine): Promise<string> {
+async function readOrCreateToken(api: ClusterApi, vm: VirtualMachine, expectNew: boolean): Promise<string> {
   const namespace = vm.metadata.namespace ?? 'default';
   const name = controlSecretName(vm.metadata.name);
-  const existing = await api.getSecret(namespace, name);
-  const secret =
-    existing ??
-    (await api.createSecret({
+  const create = () =>
+    api.createSecret({
       metadata: { name, namespace, ownerReferences: owner(vm), labels: { 'kubevmm.io/vm': vm.metadata.name } },
       type: 'Opaque',
       // The control token, and the TLS-PSK of the VM's hotplug exports (QEMU's keys.psk format).
       stringData: { [TOKEN_KEY]: randomBytes(32).toString('base64url'), [PSK_KEY]: `${NBD_EXPORT.pskUser}:${randomBytes(32).toString('hex')}` },
-    }));
+    });
+  // createSecret answers an existing Secret (409) by reading it.
+  const secret = expectNew ? await create() : ((await api.getSecret(namespace, name)) ?? (await create()));
   const data = secret.data?.[TOKEN_KEY];
   return data ? Buffer.from(data, 'base64').toString('utf8') : (secret.stringData?.[TOKEN_KEY] ?? '');
 }
 
 async function createPod(deps: ExecutorDeps, vm: VirtualMachine, pod: V1Pod): Promise<void> {
-  await launcherToken(deps.api, vm);
+  await launcherToken(deps.api, vm, { expectNew: true });
   await deps.api.applyPod(pod);
 }
 
@@ -149,30 +154,54 @@ function eventFor(vm: VirtualMachine, e: VmEvent, now: Date) {
   };
 }
 
+/** What the actions leave to write: the plan's status and Events, or a quota refusal's. */
+interface Outcome {
+  vm: VirtualMachine;
+  status: VmStatus;
+  events: VmEvent[];
+  requeueAfterMs?: number;
+  /** The plan's status was replaced (a quota refusal): a hold no longer applies. */
+  replaced: boolean;
+}
+
+/** Runs the actions in order; a quota refusal of the pod becomes the outcome instead of an error. */
+async function runActions(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod }, plan: Plan): Promise<Outcome | undefined> {
+  const out: Outcome = { vm: ctx.vm, status: plan.status, events: plan.events, replaced: false, ...(plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {}) };
+  for (const action of plan.actions) {
+    try {
+      out.vm = await run(deps, { vm: out.vm, ...(ctx.pod ? { pod: ctx.pod } : {}) }, action);
+    } catch (err) {
+      // The namespace controller is deleting everything in it: starting anything is moot,
+      // and the VM's own deletion will come through the informer.
+      if (isNamespaceTerminating(err)) return undefined;
+      if (action.kind !== 'createPod' || !isQuotaError(err)) throw err;
+      out.status = quotaStatus(out.status, apiMessage(err), deps.now());
+      out.events = ctx.vm.status?.printableStatus === 'ErrorQuotaExceeded' ? [] : [{ type: 'Warning', reason: 'ErrorQuotaExceeded', message: apiMessage(err) }];
+      out.requeueAfterMs = deps.quotaRetryMs;
+      out.replaced = true;
+    }
+  }
+  return out;
+}
+
 /**
  * Executes `plan` for `vm` (as read from the cache) and its launcher `pod`.
  * Errors other than a quota refusal propagate: the work queue retries with backoff.
  */
 export async function executePlan(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod }, plan: Plan): Promise<ExecResult> {
-  let vm = ctx.vm;
-  let status = plan.status;
-  let events = plan.events;
-  let requeueAfterMs = plan.requeueAfterMs;
-  for (const action of plan.actions) {
-    try {
-      vm = await run(deps, { vm, ...(ctx.pod ? { pod: ctx.pod } : {}) }, action);
-    } catch (err) {
-      // The namespace controller is deleting everything in it: starting anything is moot,
-      // and the VM's own deletion will come through the informer.
-      if (isNamespaceTerminating(err)) return {};
-      if (action.kind !== 'createPod' || !isQuotaError(err)) throw err;
-      status = quotaStatus(status, apiMessage(err), deps.now());
-      events = ctx.vm.status?.printableStatus === 'ErrorQuotaExceeded' ? [] : [{ type: 'Warning', reason: 'ErrorQuotaExceeded', message: apiMessage(err) }];
-      requeueAfterMs = deps.quotaRetryMs;
-    }
+  const out = await runActions(deps, ctx, plan);
+  if (!out) return {};
+  // A held Starting status waits for the launcher; a quota refusal is written at once.
+  if (plan.holdStatusMs !== undefined && !out.replaced) {
+    return { requeueAfterMs: Math.min(out.requeueAfterMs ?? plan.holdStatusMs, plan.holdStatusMs), lane: 'high' };
   }
-  const patch = statusPatch(ctx.vm.status, status);
-  if (patch && !(plan.actions.some((a) => a.kind === 'removeFinalizer'))) await deps.api.patchVmStatus(vm, patch);
-  for (const e of events) await deps.api.createEvent(eventFor(vm, e, deps.now()));
-  return requeueAfterMs !== undefined ? { requeueAfterMs } : {};
+  const patch = statusPatch(ctx.vm.status, out.status);
+  if (patch && !plan.actions.some((a) => a.kind === 'removeFinalizer')) await deps.api.patchVmStatus(out.vm, patch);
+  for (const e of out.events) {
+    // An Event in a namespace being deleted cannot be written and would only be retried.
+    await deps.api.createEvent(eventFor(out.vm, e, deps.now())).catch((err: unknown) => {
+      if (!isNamespaceTerminating(err)) throw err;
+    });
+  }
+  return out.requeueAfterMs !== undefined ? { requeueAfterMs: out.requeueAfterMs } : {};
 }

@@ -197,6 +197,18 @@ test('watch events update the cache and reach onEvent', async () => {
   expect(informer?.restarts).toBe(0);
 });
 
+test('the cache keeps what transform returns, for listed and watched objects alike', async () => {
+  fake.put('a', { spec: { big: 'x'.repeat(1000) } });
+  const transform = (o: KubernetesObject) => ({ ...o, spec: 'slim' }) as KubernetesObject;
+  const seen: unknown[] = [];
+  await start({ transform, onEvent: (_t, obj) => seen.push((obj as { spec?: unknown }).spec) });
+  await eventually(() => expect(fake.open.size).toBe(1));
+  fake.put('b', { spec: { big: 'y'.repeat(1000) } });
+  await eventually(() => expect(names()).toEqual(['a', 'b']));
+  expect(informer?.list().map((o) => (o as { spec?: unknown }).spec)).toEqual(['slim', 'slim']);
+  expect(seen).toEqual(['slim', 'slim']);
+});
+
 test('a closed watch resumes from the last resourceVersion seen, without a relist', async () => {
   await start();
   await eventually(() => expect(fake.open.size).toBe(1));

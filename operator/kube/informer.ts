@@ -29,6 +29,11 @@ export interface InformerOptions<T> {
   watchdogMs?: number;
   /** Delay before retrying after failures in a row: base x 2^(n-1), capped (default 0.5 s..10 s). */
   backoff?: { baseMs: number; maxMs: number };
+  /**
+   * What the cache keeps of each listed or watched object (default: the object as sent).
+   * Runs before onEvent, which sees the same reduced object.
+   */
+  transform?: (obj: T) => T;
   /** Called for each change of the cache; a throw is reported to onError and ignored. */
   onEvent?: (type: InformerEventType, obj: T) => void;
   /** Called for each failure; the informer keeps going. Receives InformerError (or a handler's throw). */
@@ -225,7 +230,10 @@ class SupervisedInformer<T extends KubernetesObject> implements Informer<T> {
 
   /** Replaces the cache, emitting what changed: after an outage this is how missed deletes show up. */
   private replaceCache(items: T[]): void {
-    const fresh = new Map(items.map((obj) => [keyOf(obj.metadata?.namespace, obj.metadata?.name), obj]));
+    const fresh = new Map(items.map((item) => {
+      const obj = this.keep(item);
+      return [keyOf(obj.metadata?.namespace, obj.metadata?.name), obj];
+    }));
     for (const [key, old] of this.cache) {
       if (fresh.has(key)) continue;
       this.cache.delete(key);
@@ -291,10 +299,11 @@ class SupervisedInformer<T extends KubernetesObject> implements Informer<T> {
   /** Applies one watch event to the cache; returns an ending for ERROR events. */
   private applyWatchEvent(type: string, obj: unknown): Omit<Ending, 'sawEvents'> | undefined {
     if (type === 'ERROR') return this.watchErrorEvent(obj);
-    const object = obj as T;
+    let object = obj as T;
     const rv = object?.metadata?.resourceVersion;
     if (rv) this.resourceVersion = rv;
     if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') return undefined; // BOOKMARK
+    object = this.keep(object);
     const key = keyOf(object.metadata?.namespace, object.metadata?.name);
     if (type === 'DELETED') this.cache.delete(key);
     else this.cache.set(key, object);
@@ -343,6 +352,11 @@ class SupervisedInformer<T extends KubernetesObject> implements Informer<T> {
   private pause(): Promise<void> {
     if (this.failures === 0 || this.stopped) return Promise.resolve();
     return wakeableSleep(backoffDelay(this.failures, this.backoff), (wake) => (this.interrupt = wake));
+  }
+
+  /** The part of `obj` the cache keeps. */
+  private keep(obj: T): T {
+    return this.opts.transform ? this.opts.transform(obj) : obj;
   }
 
   private emit(type: InformerEventType, obj: T): void {

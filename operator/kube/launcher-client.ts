@@ -30,6 +30,8 @@ export interface LauncherClientOptions {
   port?: number;
   /** How long an attach call may take (NBD connect and TLS handshake). Default 15 s. */
   attachTimeoutMs?: number;
+  /** The HTTP client; default the global fetch (the operator passes httpFetch: no pool per launcher). */
+  fetch?: (url: string, init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal }) => Promise<Response>;
 }
 
 /**
@@ -70,7 +72,7 @@ export class LauncherClient {
     const headers: Record<string, string> = { authorization: `Bearer ${token}`, ...(extra.body ? { 'content-type': 'application/json' } : {}) };
     let res: Response;
     try {
-      res = await fetch(url, {
+      res = await (this.opts.fetch ?? fetch)(url, {
         method,
         headers,
         ...(extra.body ? { body: JSON.stringify(extra.body) } : {}),

@@ -267,3 +267,54 @@ describe('planReconcile: deletion', () => {
     expect(kinds(observe(v))).toEqual(['removeFinalizer']);
   });
 });
+
+describe('planReconcile: a quick start writes status once', () => {
+  const held: ReconcileSettings = { ...settings, startingHoldMs: 2_000 };
+  const stamped = (v: VirtualMachine, status: V1Pod['status'], opts: { ageMs: number; startedAt?: string }): V1Pod => {
+    const p = pod(v, status, { node: 'node-a' });
+    const created = new Date(now.getTime() - opts.ageMs);
+    return { ...p, metadata: { ...p.metadata, creationTimestamp: created, annotations: { ...p.metadata?.annotations, 'kubevmm.io/started-at': opts.startedAt ?? created.toISOString() } } };
+  };
+
+  it('holds the Starting status of the reconcile that creates the pod, and stamps the run start on the pod', () => {
+    const plan = planReconcile(observe(vm()), held);
+    const create = plan.actions.find((a) => a.kind === 'createPod');
+    expect(create?.kind === 'createPod' && create.pod.metadata?.annotations?.['kubevmm.io/started-at']).toBe(now.toISOString());
+    expect(plan.status).toMatchObject({ printableStatus: 'Starting', startedAt: now.toISOString() });
+    expect(plan.holdStatusMs).toBe(2_000);
+  });
+
+  it('keeps holding while the young pod is not Ready, then writes Starting once the hold is over', () => {
+    const v = vm();
+    expect(planReconcile(observe(v, { pod: stamped(v, { phase: 'Pending' }, { ageMs: 500 }) }), held).holdStatusMs).toBe(1_500);
+    const late = planReconcile(observe(v, { pod: stamped(v, { phase: 'Pending' }, { ageMs: 2_500 }) }), held);
+    expect(late.holdStatusMs).toBeUndefined();
+    expect(late.status.printableStatus).toBe('Starting');
+    expect(late.events.map((e) => e.reason)).toEqual(['Starting']);
+  });
+
+  it('writes Running with the start from the pod when the launcher was Ready within the hold', () => {
+    const v = vm();
+    const plan = planReconcile(observe(v, { pod: stamped(v, running(), { ageMs: 400, startedAt: at(-0.4) }) }), held);
+    expect(plan.holdStatusMs).toBeUndefined();
+    expect(plan.status).toMatchObject({ printableStatus: 'Running', startedAt: at(-0.4) });
+  });
+
+  it('does not hold a VM that already says Starting, nor anything but Starting', () => {
+    const v = vm({}, { printableStatus: 'Starting', startedAt: at(-1) });
+    expect(planReconcile(observe(v, { pod: stamped(v, { phase: 'Pending' }, { ageMs: 1_000 }) }), held).holdStatusMs).toBeUndefined();
+    expect(planReconcile(observe(vm(), { missingPvcs: ['root'] }), held).holdStatusMs).toBeUndefined();
+  });
+
+  it('does not restart a Manual VM again when its restart was honoured by a pod whose status was held', () => {
+    const v = vm({ runStrategy: 'Manual', restartRequestedAt: at(-10) }, { printableStatus: 'Stopped', startedAt: at(-3600) });
+    const plan = planReconcile(observe(v, { pod: stamped(v, running(), { ageMs: 5_000 }) }), held);
+    expect(plan.actions.map((a) => a.kind)).toEqual([]);
+    expect(plan.status).toMatchObject({ printableStatus: 'Running', startedAt: at(-5) });
+  });
+
+  it('keeps a start the status already has when the pod carries no stamp (made by an older operator)', () => {
+    const v = vm({}, { printableStatus: 'Running', startedAt: at(-60) });
+    expect(planReconcile(observe(v, { pod: pod(v, running(), { node: 'node-a' }) }), held).status.startedAt).toBe(at(-60));
+  });
+});

@@ -7,7 +7,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { formatBytes } from '../../api/quantity.js';
 import { resolveVm } from '../../api/resolve.js';
 import type { VmStatus } from '../../api/schema/vm.js';
-import { SPEC_HASH_ANNOTATION } from '../../api/layout.js';
+import { SPEC_HASH_ANNOTATION, STARTED_AT_ANNOTATION } from '../../api/layout.js';
 import { launcherPodName, renderLauncherPod } from '../render/pod.js';
 import { setCondition, type ConditionInput } from './conditions.js';
 import { diskEvents, planHotplug, planHotplugStopped, wantedDisks, type HotplugPlan } from './hotplug.js';
@@ -32,11 +32,24 @@ function requeue(d: Draft, ms: number): void {
   d.requeueAfterMs = Math.min(d.requeueAfterMs ?? ms, ms);
 }
 
-/** Status fields that follow from the spec alone. */
+/** When the launcher pod's run began, as the operator stamped it on the pod at creation. */
+function podStartedAt(obs: Observed): string | undefined {
+  const stamp = obs.pod?.metadata?.annotations?.[STARTED_AT_ANNOTATION];
+  return stamp && !Number.isNaN(Date.parse(stamp)) ? stamp : undefined;
+}
+
+/**
+ * Status fields that follow from the spec alone, and the run's start from the pod: a pod
+ * started after status.startedAt belongs to a run whose start was not written yet (held).
+ */
 function baseStatus(obs: Observed, settings: ReconcileSettings): VmStatus {
   const resolved = resolveVm(obs.vm, obs.vmClass, settings.config);
+  const stamped = podStartedAt(obs);
+  const known = obs.vm.status?.startedAt;
+  const newer = stamped && (!known || Date.parse(stamped) > Date.parse(known));
   return {
     ...obs.vm.status,
+    ...(newer ? { startedAt: stamped } : {}),
     observedGeneration: obs.vm.metadata.generation,
     launcherPod: launcherPodName(obs.vm.metadata.name),
     cpus: resolved.cpu.vcpus,
@@ -73,8 +86,11 @@ function planStart(d: Draft): void {
     const names = obs.missingPvcs.join(', ');
     return setPrintable(d, 'ErrorPvcNotFound', { reason: 'PvcNotFound', message: `PersistentVolumeClaim ${names} not found in namespace ${obs.vm.metadata.namespace ?? 'default'}; create it` });
   }
-  d.actions.push({ kind: 'createPod', pod: desiredPod(obs, settings) });
-  d.status.startedAt = obs.now.toISOString();
+  const startedAt = obs.now.toISOString();
+  const pod = desiredPod(obs, settings);
+  pod.metadata = { ...pod.metadata, annotations: { ...pod.metadata?.annotations, [STARTED_AT_ANNOTATION]: startedAt } };
+  d.actions.push({ kind: 'createPod', pod });
+  d.status.startedAt = startedAt;
   setPrintable(d, 'Starting');
 }
 
@@ -247,6 +263,29 @@ function hotplug(d: Draft, pod: PodState): void {
   if (plan.pending) requeue(d, d.settings.pollMs);
 }
 
+/** Age of the launcher pod in ms, from its creation time (undefined when unknown). */
+function podAgeMs(obs: Observed): number | undefined {
+  const created = obs.pod?.metadata?.creationTimestamp;
+  if (!created) return undefined;
+  const ms = obs.now.getTime() - new Date(created as Date | string).getTime();
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/**
+ * How long to hold a Starting status back: while the launcher pod is being created or is
+ * younger than the hold and not Ready. The pod's own changes trigger the next reconcile, so a
+ * launcher Ready within the hold goes straight to Running (one status write, not two).
+ */
+function startingHold(d: Draft): number | undefined {
+  const holdMs = d.settings.startingHoldMs ?? 0;
+  if (holdMs <= 0 || d.status.printableStatus !== 'Starting' || d.obs.vm.status?.printableStatus === 'Starting') return undefined;
+  if (d.actions.some((a) => a.kind === 'createPod')) return holdMs;
+  const age = podAgeMs(d.obs);
+  if (age === undefined || age >= holdMs) return undefined;
+  // Clock skew between the operator and the API server can only shorten the hold.
+  return Math.min(holdMs, Math.max(1, holdMs - age));
+}
+
 /** Decides one reconcile of `obs.vm`. */
 export function planReconcile(obs: Observed, settings: ReconcileSettings): Plan {
   const d: Draft = { obs, settings, status: baseStatus(obs, settings), actions: [] };
@@ -262,5 +301,12 @@ export function planReconcile(obs: Observed, settings: ReconcileSettings): Plan 
   const softwareEmulation = d.status.accelerator === 'tcg';
   condition(d, { type: 'SoftwareEmulation', status: softwareEmulation ? 'True' : 'False', reason: softwareEmulation ? 'TCG' : 'HardwareAccelerated', message: softwareEmulation ? 'the guest runs under QEMU TCG software emulation' : '' });
   const events = [...transitionEvents(obs.vm.status, d.status), ...diskEvents(obs.vm.status?.disks, d.status.disks)];
-  return { actions: d.actions, status: d.status, events, ...(d.requeueAfterMs !== undefined ? { requeueAfterMs: d.requeueAfterMs } : {}) };
+  const hold = startingHold(d);
+  return {
+    actions: d.actions,
+    status: d.status,
+    events,
+    ...(d.requeueAfterMs !== undefined ? { requeueAfterMs: d.requeueAfterMs } : {}),
+    ...(hold !== undefined ? { holdStatusMs: hold } : {}),
+  };
 }

@@ -25,6 +25,11 @@ export interface ReconcileSettings {
   crashLoopMaxMs: number;
   /** How often to look again at a VM waiting for something no watch reports (a PVC). */
   pollMs: number;
+  /**
+   * A launcher pod younger than this that is not Ready yet does not change status: a start
+   * that is quick writes Running once instead of Starting then Running (0: no hold).
+   */
+  startingHoldMs?: number;
 }
 
 /** An attachment pod as hotplug planning sees it. */
@@ -94,6 +99,11 @@ export interface Plan {
   status: VmStatus;
   events: VmEvent[];
   requeueAfterMs?: number;
+  /**
+   * Status (and its Events) are not written now: the VM is Starting and its launcher is
+   * younger than the hold. Look again after this many ms (its pod's changes come sooner).
+   */
+  holdStatusMs?: number;
 }
 
 /** The finalizer that keeps a VM until its launcher pod is gone. */

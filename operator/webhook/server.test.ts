@@ -9,16 +9,19 @@ import { readCertDir, watchCertDir } from './cert-dir.js';
 import { createCa, createServing, type PemPair } from './certs.js';
 import { webhookSettings } from './options.js';
 import { BODY_LIMIT_BYTES, startWebhookServer, type WebhookServer } from './server.js';
+import { reviewOutcome, type ReviewOutcome } from './start.js';
 
 const caches: AdmissionCaches = { vms: { list: () => [] }, classes: { list: () => [] }, synced: () => true };
 let ca: PemPair;
 let first: PemPair;
 let server: WebhookServer;
+/** Each answered review as the metrics see it: path and outcome. */
+const reviews: string[] = [];
 
 beforeAll(async () => {
   ca = await createCa(new Date());
   first = await createServing(ca, ['127.0.0.1'], new Date());
-  server = await startWebhookServer({ port: 0, host: '127.0.0.1', certificate: first, caches });
+  server = await startWebhookServer({ port: 0, host: '127.0.0.1', certificate: first, caches, onReview: (r, path) => reviews.push(`${path} ${reviewOutcome(r)}`) });
 });
 afterAll(() => server.close());
 
@@ -57,7 +60,9 @@ const review = JSON.stringify({
 
 describe('the webhook server', () => {
   it('answers an AdmissionReview over HTTPS on both paths', async () => {
+    reviews.length = 0;
     const vm = await call({ body: review });
+    expect(reviews).toEqual(['/validate/virtualmachines allowed']);
     expect(vm.code).toBe(200);
     expect(JSON.parse(vm.text)).toEqual({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'u-1', allowed: true } });
     expect((await call({ path: '/validate/virtualmachineclasses', body: review })).code).toBe(200);
@@ -75,8 +80,10 @@ describe('the webhook server', () => {
     expect(res.text).toMatch(text);
   });
 
-  it('denies a body that is not JSON with a review saying so', async () => {
+  it('denies a body that is not JSON with a review saying so, counted as an error', async () => {
+    reviews.length = 0;
     const res = await call({ body: '{"apiVersion":' });
+    expect(reviews).toEqual(['/validate/virtualmachines error']);
     expect(res.code).toBe(400);
     expect(JSON.parse(res.text).response).toMatchObject({ uid: '', allowed: false, status: { code: 400, message: expect.stringMatching(/^the body is not JSON/) } });
   });
@@ -88,6 +95,17 @@ describe('the webhook server', () => {
     server.setCertificate(next);
     expect(await servedCertificate()).toBe(new X509Certificate(next.certPem).fingerprint256);
     expect((await call({ body: review })).code).toBe(200);
+  });
+});
+
+describe('reviewOutcome', () => {
+  it.each([
+    [{ allowed: true }, 'allowed'],
+    [{ allowed: false, status: { code: 422 } }, 'denied'],
+    [{ allowed: false, status: { code: 400 } }, 'error'],
+    [{ allowed: false, status: { code: 500 } }, 'error'],
+  ] as const)('%j is %s', (response, outcome) => {
+    expect(reviewOutcome({ response })).toBe(outcome as ReviewOutcome);
   });
 });
 

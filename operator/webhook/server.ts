@@ -73,7 +73,10 @@ function handle(opts: WebhookServerOptions, req: IncomingMessage, res: ServerRes
       parsed = JSON.parse(body);
     } catch (parseError) {
       // Not JSON: there is no uid to echo; the API server applies the failure policy.
-      return sendJson(res, 400, denyBadRequest('', `the body is not JSON: ${parseError instanceof Error ? parseError.message : String(parseError)}`));
+      const refused = denyBadRequest('', `the body is not JSON: ${parseError instanceof Error ? parseError.message : String(parseError)}`);
+      sendJson(res, 400, refused);
+      opts.onReview?.(refused, path, (performance.now() - started) / 1000);
+      return;
     }
     const review = safeAdmit(parsed, opts.caches);
     sendJson(res, 200, review);

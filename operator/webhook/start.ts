@@ -37,6 +37,18 @@ export interface StartWebhookOptions {
   certCheckMs?: number;
   /** How often the caBundle is checked (default 60 s). */
   caBundleSyncMs?: number;
+  /** Called for each review answered: the resource, how it ended, and how long it took (metrics). */
+  onReview?: (resource: string, result: ReviewOutcome, seconds: number) => void;
+}
+
+/** How a review ended: decided, or not decidable (a malformed review, a failure in the webhook). */
+export type ReviewOutcome = 'allowed' | 'denied' | 'error';
+
+/** allowed, denied by a rule, or error: a 400 (malformed review) or 500 answer decides nothing. */
+export function reviewOutcome(review: { response: { allowed: boolean; status?: { code?: number } } }): ReviewOutcome {
+  if (review.response.allowed) return 'allowed';
+  const code = review.response.status?.code ?? 0;
+  return code === 400 || code >= 500 ? 'error' : 'denied';
 }
 
 /** A running webhook. */
@@ -75,7 +87,8 @@ function serverOptions(opts: StartWebhookOptions, certificate: { certPem: string
     host: opts.host,
     certificate,
     caches,
-    onReview: (review: { response: { allowed: boolean; uid: string; status?: { message: string } } }, path: string, seconds: number) => {
+    onReview: (review: { response: { allowed: boolean; uid: string; status?: { code?: number; message: string } } }, path: string, seconds: number) => {
+      opts.onReview?.(path.split('/').pop() ?? path, reviewOutcome(review), seconds);
       if (!review.response.allowed) log.info({ path, uid: review.response.uid, ms: Math.round(seconds * 1e4) / 10, message: review.response.status?.message }, 'admission denied');
     },
   };

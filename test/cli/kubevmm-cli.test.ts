@@ -1,12 +1,20 @@
-// The `kubevmm` command as users run it: a real process through bin/kubevmm.js.
+// The `kubevmm` command as users run it: installed with `npm install --global` (README), run as
+// a process; exit codes 0 done, 1 failed, 2 usage error (the CLI contract).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { installKubevmm, type InstalledKubevmm } from './helpers/kubevmm.js';
+
+let installed: InstalledKubevmm;
+beforeAll(async () => {
+  installed = await installKubevmm();
+}, 120_000);
+afterAll(() => installed?.remove());
 
 function kubevmm(...args: string[]) {
-  const r = spawnSync(process.execPath, ['bin/kubevmm.js', ...args], { encoding: 'utf8' });
+  const r = spawnSync(installed.bin, args, { encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -47,5 +55,24 @@ describe('kubevmm render', () => {
     const r = kubevmm('render', 'examples/minimal.yaml', '--accelerator', 'xen');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('accelerator: must be one of "kvm", "tcg", "auto"');
+  });
+});
+
+describe('usage errors', () => {
+  it.each([
+    ['no command file', ['validate']],
+    ['an unknown command', ['valdate', 'x.yaml']],
+    ['an unknown option', ['render', 'examples/minimal.yaml', '--acelerator', 'tcg']],
+    ['a choice out of range', ['play', 'examples/quickstart.yaml', '--accel', 'xen']],
+  ])('exit 2 for %s, with the usage', (_what, args) => {
+    const r = kubevmm(...args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: /m);
+  });
+
+  it('--help exits 0', () => {
+    const r = kubevmm('--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Usage: kubevmm/);
   });
 });

@@ -1,13 +1,16 @@
-// `kubevmm play` in a real terminal (tmux), as a person uses it: type into the guest's
-// shell, detach the console with Ctrl-], shut the guest down with Ctrl-C.
+// `kubevmm play` in a real terminal (tmux), as a person uses it: installed the README's way,
+// type into the guest's shell, detach the console with Ctrl-], shut the guest down with Ctrl-C,
+// and the shell sees play's own exit code 0.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildGuest, requireQemu } from '../launcher/helpers/fixture.js';
+import { installKubevmm, type InstalledKubevmm } from './helpers/kubevmm.js';
 
 const SESSION = `kubevmm-play-${process.pid}`;
 let image = '';
+let kubevmm: InstalledKubevmm;
 
 function tmux(...args: string[]): string {
   return execFileSync('tmux', args, { encoding: 'utf8' });
@@ -26,10 +29,12 @@ beforeAll(async () => {
   if (spawnSync('tmux', ['-V']).status !== 0) throw new Error('tmux is not installed; install it with: apt-get install -y tmux');
   await requireQemu();
   image = await buildGuest();
+  kubevmm = await installKubevmm();
 }, 300_000);
 
-afterAll(() => {
+afterAll(async () => {
   spawnSync('tmux', ['kill-session', '-t', SESSION]);
+  await kubevmm?.remove();
 });
 
 it('gives the guest shell to the terminal, detaches on Ctrl-], and shuts down on Ctrl-C', async () => {
@@ -39,7 +44,7 @@ it('gives the guest shell to the terminal, detaches on Ctrl-], and shuts down on
     manifest,
     'apiVersion: kubevmm.io/v1alpha1\nkind: VirtualMachine\nmetadata: { name: tty }\nspec:\n  memory: { guest: 160Mi }\n  devices: { graphics: none }\n  interfaces: []\n  disks:\n    - { name: root, readOnly: true, containerDisk: { image: fixture } }\n    - { name: ci, cloudInit: { userData: "#cloud-config\\n" } }\n',
   );
-  const command = `${process.execPath} bin/kubevmm.js play ${manifest} --disk root=${image} --accel tcg; echo KUBEVMM-EXIT=$?; sleep 60`;
+  const command = `${kubevmm.bin} play ${manifest} --disk root=${image} --accel tcg; echo KUBEVMM-EXIT=$?; sleep 60`;
   tmux('new-session', '-d', '-s', SESSION, '-x', '150', '-y', '40', command);
   await until('the guest to be ready', () => screen().includes('Press Enter for a shell.'), 120_000);
   tmux('send-keys', '-t', SESSION, 'Enter');

@@ -6,8 +6,10 @@ import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildGuest, requireQemu } from '../launcher/helpers/fixture.js';
+import { installKubevmm, type InstalledKubevmm } from './helpers/kubevmm.js';
 
 let image = '';
+let kubevmm: InstalledKubevmm;
 const dir = mkdtempSync(join(tmpdir(), 'kubevmm-play-watch-'));
 const file = join(dir, 'vm.yaml');
 const dataImage = join(dir, 'data.img');
@@ -15,7 +17,9 @@ const dataImage = join(dir, 'data.img');
 beforeAll(async () => {
   await requireQemu();
   image = await buildGuest();
+  kubevmm = await installKubevmm();
 }, 300_000);
+afterAll(() => kubevmm?.remove());
 
 interface Spec {
   data?: boolean;
@@ -60,7 +64,7 @@ interface Run {
 }
 
 function start(...args: string[]): Run {
-  const child = spawn(process.execPath, ['bin/kubevmm.js', 'play', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(kubevmm.bin, ['play', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));

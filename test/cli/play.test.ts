@@ -4,14 +4,18 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildGuest, requireQemu } from '../launcher/helpers/fixture.js';
+import { installKubevmm, type InstalledKubevmm } from './helpers/kubevmm.js';
 
 let image = '';
+let kubevmm: InstalledKubevmm;
 const dir = mkdtempSync(join(tmpdir(), 'kubevmm-play-test-'));
 
 beforeAll(async () => {
   await requireQemu();
   image = await buildGuest();
+  kubevmm = await installKubevmm();
 }, 300_000);
+afterAll(() => kubevmm?.remove());
 
 /** A VM for the fixture guest with the given cloud-init user data lines. */
 function manifest(name: string, userData: string[]): string {
@@ -46,7 +50,7 @@ interface Run {
 }
 
 function start(...args: string[]): Run {
-  const child = spawn(process.execPath, ['bin/kubevmm.js', 'play', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(kubevmm.bin, ['play', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
@@ -90,16 +94,16 @@ describe('kubevmm play', () => {
   }, 180_000);
 
   it('refuses a missing --disk mapping before QEMU starts, naming the disk and the fix', () => {
-    const r = spawnSync(process.execPath, ['bin/kubevmm.js', 'play', 'examples/quickstart.yaml', '--accel', 'tcg'], { encoding: 'utf8' });
+    const r = spawnSync(kubevmm.bin, ['play', 'examples/quickstart.yaml', '--accel', 'tcg'], { encoding: 'utf8' });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('disk root (containerDisk ghcr.io/kubevmm/guest-fixture:latest) has no local image; map it to an image file with --disk root=PATH');
   });
 
   it('refuses a --disk file that does not exist and a disk the VM does not have', () => {
-    const missing = spawnSync(process.execPath, ['bin/kubevmm.js', 'play', 'examples/quickstart.yaml', '--disk', 'root=/nonexistent.img', '--accel', 'tcg'], { encoding: 'utf8' });
+    const missing = spawnSync(kubevmm.bin, ['play', 'examples/quickstart.yaml', '--disk', 'root=/nonexistent.img', '--accel', 'tcg'], { encoding: 'utf8' });
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/root.*\/nonexistent\.img/);
-    const unknown = spawnSync(process.execPath, ['bin/kubevmm.js', 'play', 'examples/quickstart.yaml', '--disk', `root=${image}`, '--disk', 'data=/x.img', '--accel', 'tcg'], { encoding: 'utf8' });
+    const unknown = spawnSync(kubevmm.bin, ['play', 'examples/quickstart.yaml', '--disk', `root=${image}`, '--disk', 'data=/x.img', '--accel', 'tcg'], { encoding: 'utf8' });
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toContain('--disk data: the vm has no such disk (its disks: root, cloudinit)');
   });
@@ -107,7 +111,7 @@ describe('kubevmm play', () => {
   it('refuses an invalid manifest with the field path', () => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'apiVersion: kubevmm.io/v1alpha1\nkind: VirtualMachine\nmetadata: {name: bad}\nspec: {memory: {guest: 1Mi}}\n');
-    const r = spawnSync(process.execPath, ['bin/kubevmm.js', 'play', file], { encoding: 'utf8' });
+    const r = spawnSync(kubevmm.bin, ['play', file], { encoding: 'utf8' });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('VirtualMachine bad: spec.memory.guest: must be at least 16Mi');
   });

@@ -1,5 +1,6 @@
 // The VirtualMachine reconciler against a real kube-apiserver, scheduler and KWOK nodes,
 // with the operator as its own process. Each scenario uses its own namespace.
+import { get } from 'node:http';
 import { CONTROL_PLANE_TIMEOUT_MS, useControlPlane, type ControlPlane } from './helpers/control-plane.js';
 import { getJson, kubectl, startOperator, waitFor, type OperatorProcess } from './helpers/operator-process.js';
 
@@ -33,11 +34,30 @@ const pod = (ns: string, name: string) => getJson<Record<string, any>>(['pod', '
 const printable = (ns: string, name: string, want: string) => () => vmStatus(ns, name)?.printableStatus === want && vmStatus(ns, name);
 const OPERATOR_ARGS = ['--no-leader-elect', '--accelerator', 'tcg', '--crash-loop-base-seconds', '2', '--resync-seconds', '30', '--health-port', '0', '--webhook-port', '0'];
 
-/** The operator's /metrics text (its URL is in its logs). */
+/**
+ * The operator's /metrics text (its URL is in its logs). A new connection each time: this
+ * suite blocks its event loop in synchronous kubectl calls, so a kept-alive connection could
+ * be reused after the server closed it.
+ */
 async function scrape(op: OperatorProcess): Promise<string> {
   const url = /"url":"([^"]+)"/.exec(op.logs())?.[1];
   if (!url) throw new Error('the operator logged no health URL');
-  return (await fetch(`${url}/metrics`)).text();
+  return new Promise((resolve, reject) => {
+    get(`${url}/metrics`, { agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+}
+
+/** API writes the operator made (create, patch, update, delete), Events not counted. */
+function writesWithoutEvents(metrics: string): number {
+  let total = 0;
+  for (const m of metrics.matchAll(/^kubevmm_api_requests_total\{verb="(\w+)",resource="([^"]+)",code="\d+"\} (\d+)/gm)) {
+    if (['create', 'patch', 'update', 'delete'].includes(m[1] ?? '') && m[2] !== 'events') total += Number(m[3]);
+  }
+  return total;
 }
 
 beforeAll(async () => {
@@ -75,7 +95,8 @@ describe('the API server validates VirtualMachines with the generated CRD schema
 describe('reconciling', () => {
   it('creates the launcher pod, reports Running with its node, restarts a failed launcher with backoff, stops when Halted, and cleans up on delete', async () => {
     const ns = namespace('life');
-    operator = startOperator(OPERATOR_ARGS);
+    // A hold longer than KWOK takes to make the pod Ready, so the start is the quick kind every time.
+    operator = startOperator([...OPERATOR_ARGS, '--starting-hold-seconds', '10']);
     kubectl(['apply', '-f', '-'], { input: vmYaml(ns, 'web', SMALL) });
     const created = await waitFor('launcher pod', () => pod(ns, 'web'));
     const vm = getJson<Record<string, any>>(['vm', '-n', ns, 'web']);
@@ -86,6 +107,8 @@ describe('reconciling', () => {
     const running = await waitFor('VM Running', printable(ns, 'web', 'Running'));
     expect(running.nodeName).toMatch(/^node-[ab]$/);
     expect(running).toMatchObject({ cpus: 2, memory: '1Gi', launcherPod: 'web-launcher', accelerator: 'tcg' });
+    // A quick start writes four times: finalizer, token Secret, pod, status Running (Events apart).
+    expect(writesWithoutEvents(await scrape(operator))).toBe(4);
     const table = kubectl(['get', 'vm', '-n', ns, 'web']).stdout;
     expect(table).toMatch(/NAME\s+STATUS\s+NODE\s+CPUS\s+MEMORY\s+IP\s+AGE/);
     expect(table).toMatch(/web\s+Running\s+node-[ab]\s+2\s+1Gi/);
@@ -99,7 +122,7 @@ describe('reconciling', () => {
     await waitFor('a new launcher pod', () => pod(ns, 'web')?.metadata.uid !== firstUid && pod(ns, 'web')?.metadata.uid);
     await waitFor('Running again', printable(ns, 'web', 'Running'));
     const events = kubectl(['get', 'events', '-n', ns, '--field-selector', 'involvedObject.name=web', '-o', 'jsonpath={.items[*].reason}']).stdout;
-    expect(events.split(' ')).toEqual(expect.arrayContaining(['Starting', 'Running', 'CrashLoopBackOff']));
+    expect(events.split(' ')).toEqual(expect.arrayContaining(['Running', 'CrashLoopBackOff']));
 
     kubectl(['patch', 'vm', '-n', ns, 'web', '--type=merge', '-p', '{"spec":{"runStrategy":"Halted"}}']);
     await waitFor('pod gone', () => !pod(ns, 'web'));

@@ -1,0 +1,91 @@
+/**
+ * The `kubevmm` command tree: offline validation and rendering, and local VMs with `play`.
+ *
+ * Each verb imports its modules when it runs, so the bundle (scripts/bundle.ts, dist/cli)
+ * splits them into chunks: `validate` never loads the launcher, the renderer or the
+ * Kubernetes client. Exit codes are the CLI contract's: 0 done, 1 failed (reason printed),
+ * 2 usage error.
+ */
+import { CommanderError, Command, Option } from 'commander';
+import { withConfigOptions } from '../operator/config.js';
+import type { PlayOptions } from './play.js';
+import { Timeline } from './timings.js';
+
+/** Exit codes of the CLI contract (shared/API.md). */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** The command tree; actions load their verb's modules on demand. */
+export function buildProgram(): Command {
+  const program = new Command('kubevmm')
+    .description('Run virtual machines on Kubernetes: check manifests, preview launcher pods, boot VMs locally.')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('validate')
+    .description('check VirtualMachine and VirtualMachineClass manifests with the same rules as the admission webhook')
+    .argument('<files...>', 'YAML files (multi-document)')
+    .action(async (files: string[]) => {
+      const [{ loadManifests }, { validateReport }] = await Promise.all([import('./load.js'), import('./validate.js')]);
+      const report = validateReport(await loadManifests(files));
+      report.out.forEach((line) => console.log(line));
+      report.err.forEach((line) => console.error(line));
+      process.exitCode = report.ok ? EXIT.ok : EXIT.failed;
+    });
+
+  withConfigOptions(
+    program
+      .command('render')
+      .description('print the launcher Pod the operator would create for each VirtualMachine in FILE')
+      .argument('<file>', 'YAML file with VirtualMachines (and the classes they name)'),
+  ).action(async (file: string, opts: Record<string, unknown>) => {
+    const [{ loadManifests }, { renderReport }, { configFromOptions }] = await Promise.all([import('./load.js'), import('./render.js'), import('../operator/config.js')]);
+    const report = renderReport(await loadManifests([file]), configFromOptions(opts));
+    if (report.ok) process.stdout.write(report.yaml);
+    else report.errors.forEach((line) => console.error(line));
+    process.exitCode = report.ok ? EXIT.ok : EXIT.failed;
+  });
+
+  const collect = (value: string, previous: string[]) => [...previous, value];
+
+  program
+    .command('play')
+    .description('run a VirtualMachine locally through the launcher (no cluster); its serial console is on this terminal')
+    .argument('<file>', 'YAML file with the VirtualMachine (and the class it names)')
+    .option('--disk <name=path>', 'local image file or block device for a disk (repeatable)', collect, [])
+    .addOption(new Option('--accel <accel>', 'accelerator').choices(['kvm', 'tcg', 'auto']).default('auto'))
+    .option('--name <vm>', 'which VirtualMachine, when FILE holds several')
+    .option('--watch', 'apply edits of FILE while the VM runs: hotpluggable disks are attached and detached, paused pauses and resumes; other changes are reported as needing a restart')
+    .option('--timings', 'print where the time went at the end (ms since kubevmm started): CLI start, disks and cidata ISO, QEMU start, guest run, shutdown')
+    .addHelpText('after', '\nCtrl-] detaches the console; Ctrl-C shuts the guest down gracefully.')
+    .action(async (file: string, flags: { disk: string[]; accel: PlayOptions['accel']; name?: string; watch?: boolean; timings?: boolean }) => {
+      const timeline = flags.timings ? new Timeline() : undefined;
+      timeline?.mark('Node and the CLI loaded');
+      const [{ loadManifests }, { play, selectVm }] = await Promise.all([import('./load.js'), import('./play.js')]);
+      timeline?.mark('play and the launcher loaded');
+      const opts: PlayOptions = { disks: flags.disk, accel: flags.accel, ...(flags.name ? { name: flags.name } : {}), ...(flags.watch ? { watchFile: file } : {}), ...(timeline ? { timeline } : {}) };
+      const vm = selectVm(await loadManifests([file]), opts);
+      timeline?.mark('manifest read and checked');
+      process.exitCode = await play(vm, opts);
+    });
+
+  return program;
+}
+
+/** The exit code for an error out of parsing or a verb: commander's usage errors are 2, help is 0. */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  return EXIT.failed;
+}
+
+/** Runs the CLI on `argv` (process.argv's shape); resolves with the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (err) {
+    // commander has printed its own message (and the help) for a usage error.
+    if (!(err instanceof CommanderError)) console.error(`kubevmm: ${err instanceof Error ? err.message : String(err)}`);
+    return exitCodeOf(err);
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * What the operator's informers keep of each object (client-go's informer transform).
+ *
+ * The caches hold every VM and every launcher and attachment pod of the cluster, so their
+ * size is the operator's memory at scale: a launcher pod is 17.8 KB of JSON with its
+ * `managedFields`, 8.8 KB without, and the operator reads a dozen of its fields. These
+ * functions run on each listed or watched object before it enters a cache; nothing else is
+ * kept. Writes never start from a cached object (pods are applied whole from the renderer,
+ * VM status is a merge patch), so nothing is lost on the way back to the API server.
+ */
+import type { KubernetesObject, V1ContainerStatus, V1ObjectMeta, V1Pod, V1PodCondition } from '@kubernetes/client-node';
+import { SPEC_HASH_ANNOTATION } from '../../api/layout.js';
+
+/** Annotations nothing in the operator reads and that repeat the object (kubectl's client-side apply). */
+const DROPPED_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration'];
+
+/**
+ * A VM or class as the caches keep it: without `managedFields` and kubectl's copy of the
+ * last applied object. Everything else stays: the webhook validates VMs from this cache.
+ */
+export function slimObject<T extends KubernetesObject>(obj: T): T {
+  const metadata = obj.metadata;
+  if (!metadata) return obj;
+  const { managedFields: _managed, annotations, ...rest } = metadata;
+  const kept = annotations ? Object.fromEntries(Object.entries(annotations).filter(([k]) => !DROPPED_ANNOTATIONS.includes(k))) : undefined;
+  return { ...obj, metadata: { ...rest, ...(kept && Object.keys(kept).length ? { annotations: kept } : {}) } };
+}
+
+function slimMeta(meta: V1ObjectMeta | undefined): V1ObjectMeta {
+  const m = meta ?? {};
+  const hash = m.annotations?.[SPEC_HASH_ANNOTATION];
+  return {
+    name: m.name,
+    namespace: m.namespace,
+    uid: m.uid,
+    resourceVersion: m.resourceVersion,
+    ...(m.creationTimestamp ? { creationTimestamp: m.creationTimestamp } : {}),
+    ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
+    ...(m.labels ? { labels: m.labels } : {}),
+    ...(hash ? { annotations: { [SPEC_HASH_ANNOTATION]: hash } } : {}),
+    ...(m.ownerReferences ? { ownerReferences: m.ownerReferences } : {}),
+  };
+}
+
+function slimCondition(c: V1PodCondition): V1PodCondition {
+  return { type: c.type, status: c.status, ...(c.reason ? { reason: c.reason } : {}), ...(c.message ? { message: c.message } : {}) };
+}
+
+/** A container's name, readiness and how it ended (the launcher's termination message). */
+function slimContainer(c: V1ContainerStatus): V1ContainerStatus {
+  const terminated = c.state?.terminated;
+  const last = c.lastState?.terminated;
+  return {
+    name: c.name,
+    ready: c.ready,
+    ...(terminated ? { state: { terminated } } : {}),
+    ...(last ? { lastState: { terminated: last } } : {}),
+  } as V1ContainerStatus;
+}
+
+/**
+ * A launcher or attachment pod as the caches keep it: identity, labels, the spec-hash
+ * annotation, its node, and the status fields that decide a VM's state (phase, IP,
+ * conditions, how the containers ended). The pod's spec (containers, volumes, the resolved
+ * VM in its annotation) is the renderer's output and is never read back from the cache.
+ */
+export function slimPod(pod: V1Pod): V1Pod {
+  const s = pod.status;
+  return {
+    metadata: slimMeta(pod.metadata),
+    ...(pod.spec?.nodeName ? { spec: { nodeName: pod.spec.nodeName, containers: [] } } : {}),
+    status: {
+      ...(s?.phase ? { phase: s.phase } : {}),
+      ...(s?.podIP ? { podIP: s.podIP } : {}),
+      ...(s?.reason ? { reason: s.reason } : {}),
+      ...(s?.message ? { message: s.message } : {}),
+      ...(s?.conditions ? { conditions: s.conditions.map(slimCondition) } : {}),
+      ...(s?.containerStatuses ? { containerStatuses: s.containerStatuses.map(slimContainer) } : {}),
+    },
+  };
+}
