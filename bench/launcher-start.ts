@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildGuest, requireQemu } from '../test/launcher/helpers/fixture.js';
 import type { BareMode } from './lib/bare.js';
-import { load1, machineLine } from './lib/env.js';
+import { machineLine } from './lib/env.js';
 import { bareRun, launcherRun, type StartContext, type StartSample } from './lib/start-runs.js';
 import { formatSummary, formatTable, intFlag, summarize } from './lib/stats.js';
 import { benchVm, shapeLabel, type VmShape } from './lib/vm.js';
