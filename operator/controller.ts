@@ -10,11 +10,12 @@ import type { VirtualMachine, VmStatus } from '../api/schema/vm.js';
 import { validateVm } from '../api/validate.js';
 import { setCondition } from './reconcile/conditions.js';
 import { planReconcile } from './reconcile/plan.js';
-import type { LauncherReport, Observed, ReconcileSettings } from './reconcile/types.js';
+import { foreignPodMessage, ownedByVm } from './reconcile/ownership.js';
+import type { LauncherStatus, Observed, ReconcileSettings } from './reconcile/types.js';
 import { launcherPodName } from './render/pod.js';
 import type { PvcModes } from './render/volumes.js';
 import type { ClusterApi } from './kube/client.js';
-import { executePlan, forgetToken, launcherToken, type ExecutorDeps } from './kube/executor.js';
+import { executePlan, type ExecutorDeps } from './kube/executor.js';
 import type { HandlerResult } from './queue.js';
 import { observeHotplug } from './hotplug-observe.js';
 
@@ -57,10 +58,26 @@ async function pvcState(deps: ControllerDeps, vm: VirtualMachine): Promise<{ mis
   return { missing, modes };
 }
 
-async function launcherReport(deps: ControllerDeps, vm: VirtualMachine, pod: V1Pod | undefined): Promise<LauncherReport | undefined> {
-  const ip = pod?.status?.podIP;
-  if (!ip || pod?.status?.phase !== 'Running' || pod.metadata?.deletionTimestamp) return undefined;
-  return deps.launcher.status(ip, await launcherToken(deps.api, vm));
+/** The pod IP of a running launcher that is not being deleted. */
+function runningIp(pod: V1Pod | undefined): string | undefined {
+  return pod?.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp ? pod.status.podIP : undefined;
+}
+
+async function launcherReport(deps: ControllerDeps, vm: VirtualMachine, pod: V1Pod | undefined): Promise<LauncherStatus | undefined> {
+  const ip = runningIp(pod);
+  if (!ip) return undefined;
+  const key = vmKey(vm.metadata.namespace, vm.metadata.name);
+  try {
+    const seen = await deps.launcher.status({ ip, vmUid: vm.metadata.uid ?? '' });
+    const notAfter = seen?.certificateNotAfter;
+    if (notAfter && (await deps.credentials.renewIfDue(vm, notAfter))) deps.log('launcher certificate renewed', { vm: key, notAfter: notAfter.toISOString() });
+    return seen?.status;
+  } catch (err) {
+    // Refused TLS, an error status or an answer off the contract: said once per quiet period,
+    // and the reconcile goes on from the pod's own state.
+    deps.log('launcher status unusable', { vm: key, err: err instanceof Error ? err.message : String(err) });
+    return undefined;
+  }
 }
 
 /** An invalid spec is terminal: reported in status, not retried, and nothing is started. */
@@ -76,7 +93,10 @@ async function reportInvalid(deps: ControllerDeps, vm: VirtualMachine, messages:
 }
 
 /** Everything planning needs about `vm`, from the caches, the API and its launcher. */
-async function observe(deps: ControllerDeps, vm: VirtualMachine, pod: V1Pod | undefined, vmClass: VirtualMachineClass | undefined): Promise<Observed> {
+async function observe(deps: ControllerDeps, vm: VirtualMachine, found: V1Pod | undefined, vmClass: VirtualMachineClass | undefined): Promise<Observed> {
+  // A pod of the right name that the VM does not own is neither started over, used nor deleted.
+  const pod = found && ownedByVm(found, vm) ? found : undefined;
+  const foreignPod = found && !pod ? foreignPodMessage(found, vm) : undefined;
   const pvcs = pod ? { missing: [], modes: {} } : await pvcState(deps, vm);
   const launcher = await launcherReport(deps, vm, pod);
   const running = pod?.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp;
@@ -88,6 +108,7 @@ async function observe(deps: ControllerDeps, vm: VirtualMachine, pod: V1Pod | un
     pvcModes: pvcs.modes,
     now: deps.now(),
     ...(vmClass ? { vmClass } : {}),
+    ...(foreignPod ? { foreignPod } : {}),
     ...(launcher ? { launcher } : {}),
     ...(hotplug ? { hotplug } : {}),
   };
@@ -98,7 +119,7 @@ export async function reconcile(deps: ControllerDeps, key: string): Promise<Hand
   const [namespace, name] = splitKey(key);
   const cached = deps.vms.get(namespace, name);
   if (!cached) return {}; // deleted: its pod and Secret go with it (owner references)
-  if (cached.metadata.deletionTimestamp && !deps.pods.get(namespace, launcherPodName(name))) forgetToken(cached.metadata.uid);
+  if (cached.metadata.deletionTimestamp && !deps.pods.get(namespace, launcherPodName(name))) deps.credentials.forget(cached.metadata.uid);
   const classes = new Map(deps.classes.list().map((c) => [c.metadata.name, c]));
   const checked = validateVm(cached, { classes, complete: true });
   if (!checked.value && !cached.metadata.deletionTimestamp) {
@@ -106,9 +127,10 @@ export async function reconcile(deps: ControllerDeps, key: string): Promise<Hand
     return {};
   }
   const vm = checked.value ?? cached;
-  const pod = deps.pods.get(namespace, launcherPodName(name));
-  const observed = await observe(deps, vm, pod, vm.spec.className ? classes.get(vm.spec.className) : undefined);
+  const found = deps.pods.get(namespace, launcherPodName(name));
+  const observed = await observe(deps, vm, found, vm.spec.className ? classes.get(vm.spec.className) : undefined);
   const plan = planReconcile(observed, deps.settings);
   if (plan.actions.length) deps.log('reconcile', { vm: key, actions: plan.actions.map((a) => a.kind), status: plan.status.printableStatus });
-  return executePlan(deps, { vm, ...(pod ? { pod } : {}) }, plan);
+  // Only an owned pod is acted on (its IP, its deletion): observe left a foreign one out.
+  return executePlan(deps, { vm, ...(observed.pod ? { pod: observed.pod } : {}) }, plan);
 }

@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { CoreV1Api, CustomObjectsApi, KubeConfig, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { VM_LABEL } from '../api/layout.js';
 import type { VirtualMachineClass } from '../api/schema/class.js';
@@ -14,7 +14,10 @@ import { configFromOptions, withConfigOptions } from './config.js';
 import { reconcile, vmKey, type ControllerDeps } from './controller.js';
 import { ClusterApi } from './kube/client.js';
 import { createInformer, type Informer } from './kube/informer.js';
+import { loadLauncherAuthority } from './kube/launcher-ca.js';
 import { LauncherClient } from './kube/launcher-client.js';
+import { LauncherCredentials } from './kube/launcher-credentials.js';
+import { ClientIdentity } from './pki/launcher.js';
 import { runLeaderElection } from './kube/leader.js';
 import { startHealthServer } from './health.js';
 import { createMetrics, queueHooks, type OperatorMetrics } from './metrics.js';
@@ -32,6 +35,7 @@ interface RunFlags {
   identity: string;
   leaderElect: boolean;
   healthPort: number;
+  launcherCaSecret: string;
 }
 
 /** The queue handler: one reconcile, timed and counted. */
@@ -121,11 +125,15 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
     log,
     observe: (verb, resource, code, seconds) => metrics.observeApiRequest(verb, resource, code, seconds),
   });
+  // The launcher CA lives in the operator's namespace; without it no launcher can be reached.
+  const authority = await loadLauncherAuthority({ api, namespace: flags.leaseNamespace, name: flags.launcherCaSecret, log: (msg, fields) => log.info(fields ?? {}, msg) });
+  const identity = new ClientIdentity(authority, 'kubevmm-operator');
   const health = await startHealthServer({ port: flags.healthPort, metrics, ready: () => synced() && webhook.serving(), healthy: () => true });
   log.info({ url: health.url }, 'serving /healthz, /readyz and /metrics');
   const deps: ControllerDeps = {
     api,
-    launcher: new LauncherClient({ timeoutMs: 1000, quietMs: 30_000 }),
+    launcher: new LauncherClient({ timeoutMs: 1000, quietMs: 30_000, tls: () => identity.current() }),
+    credentials: new LauncherCredentials(api, authority),
     quotaRetryMs: 10_000,
     now: () => new Date(),
     // The API server validated these against the CRD schema; reconcile validates them again.
@@ -176,7 +184,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option('--workers <n>', 'concurrent reconciles', Number, 4)
     .option('--resync-seconds <n>', 'look at every VM this often', Number, 300)
     .option('--crash-loop-base-seconds <n>', 'first delay before restarting a failed VM', Number, 10)
-    .option('--lease-namespace <ns>', "the operator's namespace: the leader-election Lease and the webhook certificate Secret", process.env.POD_NAMESPACE ?? 'default')
+    .option('--lease-namespace <ns>', "the operator's namespace: the leader-election Lease, the launcher CA and the webhook certificate Secret", process.env.POD_NAMESPACE ?? 'default')
+    .addOption(new Option('--launcher-ca-secret <name>', "Secret in the operator's namespace holding the launcher CA (created when absent)").env('KUBEVMM_LAUNCHER_CA_SECRET').default('kubevmm-launcher-ca'))
     .option('--lease-name <name>', 'name of the leader-election Lease', 'kubevmm-operator')
     .option('--identity <id>', 'this replica in the Lease', process.env.POD_NAME ?? `${hostname()}-${process.pid}`)
     .option('--no-leader-elect', 'reconcile without electing a leader (one replica only)')

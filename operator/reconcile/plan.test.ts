@@ -4,7 +4,7 @@ import type { VirtualMachine, VmStatus } from '../../api/schema/vm.js';
 import { renderLauncherPod } from '../render/pod.js';
 import { crashLoopDelayMs } from './lifecycle.js';
 import { planReconcile } from './plan.js';
-import { FINALIZER, type LauncherReport, type Observed, type ReconcileSettings } from './types.js';
+import { FINALIZER, type LauncherStatus, type Observed, type ReconcileSettings } from './types.js';
 
 const now = new Date('2026-11-26T12:00:00Z');
 const settings: ReconcileSettings = { config: DEFAULT_CONFIG, crashLoopBaseMs: 10_000, crashLoopMaxMs: 300_000, pollMs: 5_000 };
@@ -105,7 +105,7 @@ describe('planReconcile: running', () => {
   });
 
   it('pauses and resumes through the launcher to follow spec.paused', () => {
-    const report = (state: LauncherReport['state'], reason?: string): LauncherReport => ({ state, accelerator: 'tcg', ...(reason ? { reason } : {}) });
+    const report = (state: LauncherStatus['state'], reason?: string): LauncherStatus => ({ state, accelerator: 'tcg', startedAt: '2026-01-01T00:00:00Z', disks: [], ...(reason ? { reason } : {}) });
     const v = (paused: boolean) => vm({ paused }, { startedAt: at(-30) });
     const p = (x: VirtualMachine) => pod(x, running(), { node: 'node-a' });
     expect(kinds(observe(v(true), { pod: p(v(true)), launcher: report('running') }))).toEqual(['pause']);

@@ -11,7 +11,7 @@ import { API_VERSION } from '../../api/schema/common.js';
 import type { OperatorConfig } from '../../api/schema/config.js';
 import type { VirtualMachine } from '../../api/schema/vm.js';
 import { containerSecurityContext, podSecurityContext } from './security.js';
-import { controlSecretName } from './volumes.js';
+import { credentialsSecretName } from './volumes.js';
 
 /** Value of `app.kubernetes.io/component` on attachment pods. */
 export const ATTACHMENT_COMPONENT = 'attachment';
@@ -133,7 +133,7 @@ export function renderAttachmentPod(input: AttachmentInput): V1Pod {
           terminationMessagePolicy: 'FallbackToLogsOnError',
         },
       ],
-      volumes: [volume, { name: 'psk', secret: { secretName: controlSecretName(name), items: [{ key: PSK_KEY, path: PSK_KEY }], defaultMode: 0o400 } }],
+      volumes: [volume, { name: 'psk', secret: { secretName: credentialsSecretName(name), items: [{ key: PSK_KEY, path: PSK_KEY }], defaultMode: 0o400 } }],
     },
   };
 }

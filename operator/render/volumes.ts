@@ -20,7 +20,7 @@ export interface DiskVolumes {
 
 const diskVolume = (disk: ResolvedDisk) => `disk-${disk.name}`;
 
-/** Volumes the launcher always has: the VM description, the control token, scratch space. */
+/** Volumes the launcher always has: the VM description, its credentials, scratch space. */
 export function baseVolumes(vm: ResolvedVm): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
   return {
     volumes: [
@@ -28,14 +28,14 @@ export function baseVolumes(vm: ResolvedVm): { volumes: V1Volume[]; mounts: V1Vo
         name: 'podinfo',
         downwardAPI: { items: [{ path: 'vm.json', fieldRef: { fieldPath: `metadata.annotations['${VM_ANNOTATION}']` } }] },
       },
-      { name: 'control', secret: { secretName: controlSecretName(vm.name), defaultMode: 0o400 } },
+      { name: 'credentials', secret: { secretName: credentialsSecretName(vm.name), defaultMode: 0o400 } },
       { name: 'runtime', emptyDir: {} },
       { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
       ...(vm.memory.hugepages ? [{ name: 'hugepages', emptyDir: { medium: `HugePages-${vm.memory.hugepages}` } }] : []),
     ],
     mounts: [
       { name: 'podinfo', mountPath: LAYOUT.podinfoDir, readOnly: true },
-      { name: 'control', mountPath: LAYOUT.tokenDir, readOnly: true },
+      { name: 'credentials', mountPath: LAYOUT.credentialsDir, readOnly: true },
       { name: 'runtime', mountPath: LAYOUT.runtimeDir },
       { name: 'tmp', mountPath: '/tmp' },
       ...(vm.memory.hugepages ? [{ name: 'hugepages', mountPath: LAYOUT.hugepagesDir }] : []),
@@ -43,9 +43,12 @@ export function baseVolumes(vm: ResolvedVm): { volumes: V1Volume[]; mounts: V1Vo
   };
 }
 
-/** Name of the per-VM Secret holding the control API token. */
-export function controlSecretName(vm: string): string {
-  return `${vm}-launcher-token`;
+/**
+ * Name of the per-VM Secret the operator writes (and never reads back): the launcher's
+ * certificate and key, the CA of its clients, the NBD key (CREDENTIAL_KEYS).
+ */
+export function credentialsSecretName(vm: string): string {
+  return `${vm}-launcher-credentials`;
 }
 
 function pvcVolumes(disk: ResolvedDisk, modes: PvcModes): Partial<DiskVolumes> {
