@@ -11,8 +11,13 @@ export const LAYOUT = {
   /** Downward-API file holding the resolved VM as JSON (the kubevmm.io/vm annotation). */
   vmFile: `${RUN_DIR}/podinfo/vm.json`,
   podinfoDir: `${RUN_DIR}/podinfo`,
-  /** Per-disk directory: Filesystem PVCs, emptyDisks and copied containerDisks hold disk.img here. */
+  /** Per-disk directory: Filesystem PVCs and emptyDisks hold disk.img here. */
   diskDir: (disk: string) => `${RUN_DIR}/disks/${disk}`,
+  /**
+   * Where a containerDisk's `path` is copied to (a copy of the directory, holding the image
+   * file under its own name); the launcher takes the one regular file in it.
+   */
+  containerDiskCopy: (disk: string) => `${RUN_DIR}/disks/${disk}/containerdisk`,
   /** File name of a disk image inside its directory. */
   diskImage: 'disk.img',
   /** Block-mode PVCs appear as this device. */

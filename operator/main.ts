@@ -17,6 +17,8 @@ import { createInformer, type Informer } from './kube/informer.js';
 import { loadLauncherAuthority } from './kube/launcher-ca.js';
 import { LauncherClient } from './kube/launcher-client.js';
 import { LauncherCredentials } from './kube/launcher-credentials.js';
+import { LauncherNetworkPolicies } from './kube/network-policy.js';
+import { parseLauncherNetworkPolicy } from './render/network-policy.js';
 import { ClientIdentity } from './pki/launcher.js';
 import { runLeaderElection } from './kube/leader.js';
 import { startHealthServer } from './health.js';
@@ -36,6 +38,7 @@ interface RunFlags {
   leaderElect: boolean;
   healthPort: number;
   launcherCaSecret: string;
+  launcherNetworkPolicy?: string;
 }
 
 /** The queue handler: one reconcile, timed and counted. */
@@ -106,6 +109,7 @@ function informers(kc: KubeConfig, onVm: (ns: string | undefined, name: string) 
 async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void> {
   const log = pino({ base: { component: 'kubevmm-operator' }, timestamp: pino.stdTimeFunctions.isoTime });
   const config = configFromOptions(opts);
+  const networkPolicy = flags.launcherNetworkPolicy ? parseLauncherNetworkPolicy(flags.launcherNetworkPolicy) : undefined;
   const kc = new KubeConfig();
   kc.loadFromDefault();
   let queue: WorkQueue | undefined;
@@ -134,6 +138,7 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
     api,
     launcher: new LauncherClient({ timeoutMs: 1000, quietMs: 30_000, tls: () => identity.current() }),
     credentials: new LauncherCredentials(api, authority),
+    ...(networkPolicy ? { networkPolicies: new LauncherNetworkPolicies(api, networkPolicy) } : {}),
     quotaRetryMs: 10_000,
     now: () => new Date(),
     // The API server validated these against the CRD schema; reconcile validates them again.
@@ -185,6 +190,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option('--resync-seconds <n>', 'look at every VM this often', Number, 300)
     .option('--crash-loop-base-seconds <n>', 'first delay before restarting a failed VM', Number, 10)
     .option('--lease-namespace <ns>', "the operator's namespace: the leader-election Lease, the launcher CA and the webhook certificate Secret", process.env.POD_NAMESPACE ?? 'default')
+    .addOption(new Option('--launcher-network-policy <json>', 'write NetworkPolicies for launcher and attachment pods in VM namespaces: {"controlFrom": [peers], "guestFrom": [peers]}').env('KUBEVMM_LAUNCHER_NETWORK_POLICY'))
     .addOption(new Option('--launcher-ca-secret <name>', "Secret in the operator's namespace holding the launcher CA (created when absent)").env('KUBEVMM_LAUNCHER_CA_SECRET').default('kubevmm-launcher-ca'))
     .option('--lease-name <name>', 'name of the leader-election Lease', 'kubevmm-operator')
     .option('--identity <id>', 'this replica in the Lease', process.env.POD_NAME ?? `${hostname()}-${process.pid}`)

@@ -38,9 +38,20 @@ const diskName = dnsLabel.max(48);
 
 const pvcSource = z.strictObject({ claimName: z.string().min(1), readOnly: z.boolean().optional() });
 const emptyDiskSource = z.strictObject({ capacity: quantity });
+/**
+ * Where the image sits in a containerDisk: an absolute path of plain segments (letters,
+ * digits, '.', '_', '-'; none starting with '.'), so it can only ever be a path, never options
+ * or shell syntax, and cannot climb out with '..'.
+ */
+export const CONTAINER_DISK_PATH_PATTERN = '^(/[A-Za-z0-9_][A-Za-z0-9._-]*)+/?$';
+
 const containerDiskSource = z.strictObject({
   image: z.string().min(1),
-  path: z.string().optional(),
+  path: z
+    .string()
+    .max(1024)
+    .regex(new RegExp(CONTAINER_DISK_PATH_PATTERN), 'must be an absolute path of letters, digits, ".", "_" and "-" (no segment starting with "."), e.g. /disk')
+    .optional(),
   imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional(),
 });
 const secretRef = z.strictObject({ name: z.string().min(1) });

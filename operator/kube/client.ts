@@ -7,10 +7,12 @@ import {
   ApiException,
   CoreV1Api,
   CustomObjectsApi,
+  NetworkingV1Api,
   PatchStrategy,
   setHeaderOptions,
   type CoreV1Event,
   type KubeConfig,
+  type V1NetworkPolicy,
   type V1PersistentVolumeClaim,
   type V1Pod,
   type V1Secret,
@@ -35,6 +37,8 @@ export interface ApiCall {
    * `named`: only on the object the chart names (RBAC resourceNames).
    */
   scope?: 'own-namespace' | 'named';
+  /** Granted only when the chart turns this option on. */
+  feature?: 'launcherNetworkPolicy';
 }
 
 /** Every call ClusterApi and the informers make: the operator's RBAC, exactly. */
@@ -61,6 +65,9 @@ export const OPERATOR_API_CALLS: readonly ApiCall[] = [
   { verb: 'create', group: '', resource: 'secrets' },
   { verb: 'update', group: '', resource: 'secrets' },
   { verb: 'create', group: '', resource: 'events' },
+  // launcherNetworkPolicy: the operator's NetworkPolicies in VM namespaces (server-side apply).
+  { verb: 'create', group: 'networking.k8s.io', resource: 'networkpolicies', feature: 'launcherNetworkPolicy' },
+  { verb: 'patch', group: 'networking.k8s.io', resource: 'networkpolicies', feature: 'launcherNetworkPolicy' },
   { verb: 'get', group: 'coordination.k8s.io', resource: 'leases', scope: 'own-namespace' },
   { verb: 'create', group: 'coordination.k8s.io', resource: 'leases', scope: 'own-namespace' },
   { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', scope: 'own-namespace' },
@@ -115,6 +122,7 @@ function safeJson(text: string): unknown {
 export class ClusterApi {
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
+  private readonly networking: NetworkingV1Api;
 
   constructor(
     kc: KubeConfig,
@@ -122,6 +130,7 @@ export class ClusterApi {
   ) {
     this.core = kc.makeApiClient(CoreV1Api);
     this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.networking = kc.makeApiClient(NetworkingV1Api);
   }
 
   private call<T>(verb: string, resource: string, fn: () => Promise<T>): Promise<T> {
@@ -182,6 +191,14 @@ export class ClusterApi {
     const name = service.metadata?.name ?? '';
     return this.call('patch', 'services', () =>
       this.core.patchNamespacedService({ namespace, name, body: service, fieldManager: FIELD_MANAGER, force: true }, setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply)),
+    );
+  }
+
+  /** Creates or updates a NetworkPolicy by server-side apply (launcherNetworkPolicy mode); sent as given. */
+  applyNetworkPolicy(policy: { metadata: { name: string; namespace: string } }): Promise<V1NetworkPolicy> {
+    const { namespace, name } = policy.metadata;
+    return this.call('patch', 'networkpolicies', () =>
+      this.networking.patchNamespacedNetworkPolicy({ namespace, name, body: policy, fieldManager: FIELD_MANAGER, force: true }, setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply)),
     );
   }
 

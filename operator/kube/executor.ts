@@ -12,6 +12,7 @@ import { launcherPodName } from '../render/pod.js';
 import { apiMessage, statusCode, type ClusterApi } from './client.js';
 import type { LauncherClient } from './launcher-client.js';
 import type { LauncherCredentials } from './launcher-credentials.js';
+import type { LauncherNetworkPolicies } from './network-policy.js';
 import { statusPatch } from './status-patch.js';
 
 /** What the executor needs. */
@@ -20,6 +21,8 @@ export interface ExecutorDeps {
   launcher: LauncherClient;
   /** Writes the VMs' credentials Secrets (never reads them). */
   credentials: LauncherCredentials;
+  /** launcherNetworkPolicy mode: the namespace's NetworkPolicies; absent when off. */
+  networkPolicies?: LauncherNetworkPolicies;
   /** Polling interval while a quota blocks the pod. */
   quotaRetryMs: number;
   now: () => Date;
@@ -44,6 +47,7 @@ async function createPod(deps: ExecutorDeps, vm: VirtualMachine, pod: V1Pod): Pr
   // The credentials first: the pod's Secret volume waits for them, and only a pod the
   // operator itself creates for this VM ever names them.
   await deps.credentials.ensure(vm);
+  await deps.networkPolicies?.ensure(vm.metadata.namespace ?? 'default');
   await deps.api.applyPod(pod);
 }
 

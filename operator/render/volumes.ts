@@ -74,14 +74,16 @@ function emptyDiskVolumes(disk: ResolvedDisk): Partial<DiskVolumes> {
 
 /**
  * A containerDisk image usually holds nothing but /disk/<image file> (no shell, no cp), so a
- * static busybox that the launcher image ships is handed over in the tools volume and does the copy.
+ * static busybox that the launcher image ships is handed over in the tools volume and does the
+ * copy. No shell: `path` is one argument of `cp`, after `--`, whatever it holds (validateVm
+ * refuses odd paths too). `-L` resolves the image's symbolic links here, inside the
+ * containerDisk's own container, so the launcher never follows one; the launcher then takes the
+ * one regular file in the copy.
  */
 function containerDiskVolumes(disk: ResolvedDisk): Partial<DiskVolumes> {
   const source = disk.spec.containerDisk;
   if (!source) return {};
-  const dir = source.path ?? '/disk';
-  const target = `${LAYOUT.diskDir(disk.name)}/${LAYOUT.diskImage}`;
-  const copy = `for f in ${dir}/*; do ${LAYOUT.toolsDir}/busybox cp "$f" ${target}.part && ${LAYOUT.toolsDir}/busybox mv ${target}.part ${target}; exit $?; done; echo "no disk image in ${dir}" >&2; exit 1`;
+  const copy = [`${LAYOUT.toolsDir}/busybox`, 'cp', '-R', '-L', '--', source.path ?? '/disk', LAYOUT.containerDiskCopy(disk.name)];
   return {
     volumes: [{ name: diskVolume(disk), emptyDir: {} }],
     mounts: [{ name: diskVolume(disk), mountPath: LAYOUT.diskDir(disk.name), readOnly: disk.readOnly }],
@@ -90,7 +92,7 @@ function containerDiskVolumes(disk: ResolvedDisk): Partial<DiskVolumes> {
         name: `containerdisk-${disk.name}`,
         image: source.image,
         ...(source.imagePullPolicy ? { imagePullPolicy: source.imagePullPolicy } : {}),
-        command: [`${LAYOUT.toolsDir}/busybox`, 'sh', '-c', copy],
+        command: copy,
         volumeMounts: [
           { name: 'tools', mountPath: LAYOUT.toolsDir, readOnly: true },
           { name: diskVolume(disk), mountPath: LAYOUT.diskDir(disk.name) },
