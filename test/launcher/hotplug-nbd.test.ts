@@ -12,9 +12,9 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { NBD_EXPORT } from '../../api/layout.js';
 import { startLauncher, type LauncherHandle } from '../../launcher/main.js';
-import { buildGuest, requireQemu } from './helpers/fixture.js';
+import { buildGuest, requireQemu } from '../../harness/guest.js';
 import { control, controlCredentials, type ControlCredentials } from './helpers/control.js';
-import { Exporter, writePskFile } from './helpers/export.js';
+import { Exporter, writePskFile } from '../../harness/exporter.js';
 import { SerialLog } from './helpers/serial.js';
 import { GUEST_ROOT_DISK, smallSpec, testVm } from './helpers/vm.js';
 

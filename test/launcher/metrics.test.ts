@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLauncher, type LauncherHandle } from '../../launcher/main.js';
 import { control, controlCredentials, type ControlCredentials } from './helpers/control.js';
-import { buildGuest, requireQemu } from './helpers/fixture.js';
+import { buildGuest, requireQemu } from '../../harness/guest.js';
 import { SerialLog } from './helpers/serial.js';
 import { GUEST_ROOT_DISK, smallSpec, testVm } from './helpers/vm.js';
 

@@ -78,7 +78,7 @@ export const TEST_VM_UID = '5e0b2c6e-8d4a-4f1e-9a7b-0c1d2e3f4a5b';
 
 /** Issues a launcher's credentials into `dir` (as the operator's Secret volume lays them out). */
 export async function controlCredentials(dir: string, vm: { name: string; namespace?: string }): Promise<ControlCredentials> {
-  const { testAuthority, testClient, writeLauncherCredentials } = await import('../../helpers/pki.js');
+  const { testAuthority, testClient, writeLauncherCredentials } = await import('../../../harness/pki.js');
   const authority = await testAuthority();
   const files = await writeLauncherCredentials(authority, { name: vm.name, namespace: vm.namespace ?? 'default', uid: TEST_VM_UID }, dir);
   const [client, foreign] = await Promise.all([testClient(authority), testClient(await testAuthority('another-ca'))]);

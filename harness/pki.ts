@@ -1,12 +1,12 @@
-// A launcher CA for tests, made by the operator's own PKI code: the per-VM credentials as the
+// A launcher CA for tests and benchmarks, made by the operator's own PKI code: the per-VM credentials as the
 // operator writes them into a Secret, laid out as files the way the pod's Secret volume does,
 // and client certificates (good ones, and ones a launcher must refuse).
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CREDENTIAL_KEYS } from '../../api/layout.js';
-import { createCa, issueCertificate } from '../../operator/pki/certs.js';
-import { LAUNCHER_CA_LIFETIME_MS, issueClientTls, issueLauncherCredentials, type ClientTls, type LauncherAuthority, type VmIdentity } from '../../operator/pki/launcher.js';
+import { CREDENTIAL_KEYS } from '../api/layout.js';
+import { createCa, issueCertificate } from '../operator/pki/certs.js';
+import { LAUNCHER_CA_LIFETIME_MS, issueClientTls, issueLauncherCredentials, type ClientTls, type LauncherAuthority, type VmIdentity } from '../operator/pki/launcher.js';
 
 export type { ClientTls, LauncherAuthority };
 

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { NBD_EXPORT } from '../../../api/layout.js';
+import { NBD_EXPORT } from '../api/layout.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 
