@@ -5,7 +5,7 @@
 // label but that the VM does not own. The launcher is the stand-in (simulated pods run no QEMU),
 // serving the very Secret the operator wrote.
 import { X509Certificate } from 'node:crypto';
-import { CONTROL_PLANE_TIMEOUT_MS, useControlPlane, type ControlPlane } from './helpers/control-plane.js';
+import { CONTROL_PLANE_TIMEOUT_MS, useControlPlaneWithCrds, type ControlPlane } from './helpers/control-plane.js';
 import { startLauncherStandin, type LauncherStandin } from './helpers/launcher-standin.js';
 import { getJson, kubectl, startOperator, waitFor as waitForAny, type OperatorProcess } from './helpers/operator-process.js';
 
@@ -40,9 +40,7 @@ function waitFor<T>(what: string, fn: () => T | undefined | false, ms?: number):
 }
 
 beforeAll(async () => {
-  cp = await useControlPlane();
-  await cp.kubectl('apply', '--server-side', '--force-conflicts', '-f', 'crds/');
-  await cp.kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd/virtualmachines.kubevmm.io');
+  cp = await useControlPlaneWithCrds();
   launcher = await startLauncherStandin();
   kubectl(['create', 'namespace', NS]);
   kubectl(['create', 'namespace', HOME]);

@@ -4,7 +4,7 @@
 // another VM holds, detaches and cleans up on removal, and converges after an operator kill.
 // The launcher is a stand-in speaking the control API (simulated pods run no QEMU); the
 // launcher's real hotplug over NBD is tested in test/launcher/hotplug-nbd.test.ts.
-import { CONTROL_PLANE_TIMEOUT_MS, useControlPlane, type ControlPlane } from './helpers/control-plane.js';
+import { CONTROL_PLANE_TIMEOUT_MS, useControlPlaneWithCrds, type ControlPlane } from './helpers/control-plane.js';
 import { startLauncherStandin, type LauncherStandin } from './helpers/launcher-standin.js';
 import { getJson, kubectl, startOperator, waitFor as waitForAny, type OperatorProcess } from './helpers/operator-process.js';
 
@@ -51,9 +51,7 @@ function waitFor<T>(what: string, fn: () => T | undefined | false, ms?: number):
 const hotplug = (name: string, claimName: string) => ({ name, hotpluggable: true, persistentVolumeClaim: { claimName } });
 
 beforeAll(async () => {
-  cp = await useControlPlane();
-  await cp.kubectl('apply', '--server-side', '--force-conflicts', '-f', 'crds/');
-  await cp.kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd/virtualmachines.kubevmm.io');
+  cp = await useControlPlaneWithCrds();
   launcher = await startLauncherStandin();
   kubectl(['create', 'namespace', NS]);
 }, CONTROL_PLANE_TIMEOUT_MS);
