@@ -54,6 +54,15 @@ describe('planReconcile: starting', () => {
     expect(plan.events).toEqual([{ type: 'Normal', reason: 'Starting', message: 'VM is Starting' }]);
   });
 
+  it('starts nothing while a pod it does not own has the launcher name, and says so', () => {
+    const message = 'pod team-a/web-1-launcher exists but kubevmm did not create it for this VirtualMachine';
+    const plan = planReconcile(observe(vm({}, {}, { finalizers: [] }), { foreignPod: message }), settings);
+    expect(plan.actions.map((a) => a.kind)).toEqual(['addFinalizer']);
+    expect(plan.status.printableStatus).toBe('Stopped');
+    expect(plan.status.conditions?.find((c) => c.type === 'Failure')).toMatchObject({ status: 'True', reason: 'LauncherPodConflict', message });
+    expect(plan.requeueAfterMs).toBe(settings.pollMs);
+  });
+
   it('waits for missing PVCs with ErrorPvcNotFound and looks again', () => {
     const plan = planReconcile(observe(vm(), { missingPvcs: ['root'] }), settings);
     expect(plan.actions).toEqual([]);
