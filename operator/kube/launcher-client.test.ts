@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testAuthority, testClient, writeLauncherCredentials } from '../../harness/pki.js';
 import type { ClientTls, LauncherAuthority } from '../pki/launcher.js';
-import { LauncherCallError, LauncherClient, LauncherContractError } from './launcher-client.js';
+import { LauncherCallError, LauncherClient, LauncherContractError, LauncherIdentityError } from './launcher-client.js';
 
 const STATUS = { state: 'running', accelerator: 'tcg', startedAt: '2026-01-01T00:00:00Z', disks: [{ name: 'data', phase: 'Detaching' }] };
 const UID = '1b4e28ba-2fa1-41d2-883f-0016d3cca427';
@@ -100,7 +100,13 @@ describe('LauncherClient', () => {
     const { server, port } = await launcher((_req, res) => json(res, 200, STATUS), 'c0ffee00-0000-4000-8000-000000000000');
     const c = clientFor(port);
     try {
-      await expect(c.pause(target)).rejects.toThrow(/unreachable:.*(altnames|does not match)/i);
+      await expect(c.pause(target)).rejects.toThrow(LauncherIdentityError);
+      await expect(c.status(target)).resolves.toBeUndefined(); // quiet for a while after the first refusal
+      const fresh = clientFor(port);
+      const err = (await fresh.status(target).catch((e: unknown) => e)) as Error;
+      fresh.close();
+      expect(err).toBeInstanceOf(LauncherIdentityError);
+      expect(err.message).toMatch(new RegExp(`not the launcher of VM ${UID}: .*altnames`, 'i'));
     } finally {
       c.close();
       stop(server);

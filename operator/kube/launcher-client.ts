@@ -66,6 +66,18 @@ export class LauncherContractError extends LauncherCallError {
   override readonly name = 'LauncherContractError';
 }
 
+/**
+ * The launcher presented a certificate that is not the VM's (another VM's, another CA's,
+ * expired): whoever answers at that IP is not taken for the launcher.
+ */
+export class LauncherIdentityError extends LauncherCallError {
+  override readonly reason = 'LauncherIdentityRejected';
+  override readonly name = 'LauncherIdentityError';
+}
+
+/** Node's codes for a peer certificate that failed verification (not for a peer that speaks no TLS). */
+const IDENTITY_CODES = /^(ERR_TLS_CERT_ALTNAME_INVALID|CERT_|UNABLE_TO_(VERIFY|GET_ISSUER)|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)/;
+
 /** Largest answer read: a status with many disks is a few KiB. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
 
@@ -134,6 +146,11 @@ export class LauncherClient {
       req.on('error', reject);
       req.end(payload);
     }).catch((err: unknown) => {
+      const code = String((err as { code?: unknown } | null)?.code ?? '');
+      if (IDENTITY_CODES.test(code)) {
+        this.quietUntil.set(target.ip, Date.now() + this.opts.quietMs);
+        throw new LauncherIdentityError(`the server at ${target.ip} is not the launcher of VM ${target.vmUid}: ${String(err)}`, 0);
+      }
       // A slow answer is not an absent launcher: only the latter silences it for a while.
       const timedOut = signal.aborted;
       if (!timedOut) this.quietUntil.set(target.ip, Date.now() + this.opts.quietMs);
@@ -174,7 +191,9 @@ export class LauncherClient {
       const { value, notAfter } = await this.call(target, { method: 'GET', path: '/status' }, launcherStatus);
       return { status: value, ...(notAfter ? { certificateNotAfter: notAfter } : {}) };
     } catch (err) {
-      if (err instanceof LauncherCallError && err.status === 0 && !(err instanceof LauncherContractError)) return undefined;
+      // Nobody there (yet): quiet. Somebody refusing us, or not the VM's launcher: the caller says so.
+      const absent = err instanceof LauncherCallError && err.status === 0 && !(err instanceof LauncherContractError) && !(err instanceof LauncherIdentityError);
+      if (absent) return undefined;
       this.quietUntil.set(target.ip, Date.now() + this.opts.quietMs);
       throw err;
     }
