@@ -100,7 +100,8 @@ function describe(issue: z.core.$ZodIssue, schema: z.ZodType): { path: PropertyK
     case 'too_big':
       return [{ path, message: `must be at most ${String(issue.maximum)}${unitOf(issue.origin)}` }];
     case 'invalid_format':
-      return [{ path, message: formatHint(issue.format, issue.pattern) }];
+      // A schema's own message says it best; zod's default ("Invalid string: ...") only names the pattern.
+      return [{ path, message: issue.message && !issue.message.startsWith('Invalid') ? issue.message : formatHint(issue.format, issue.pattern) }];
     case 'invalid_union':
       return [{ path, message: 'must be a quantity such as 512Mi, 2Gi or a number of bytes' }];
     default:

@@ -11,20 +11,29 @@ export const LAYOUT = {
   /** Downward-API file holding the resolved VM as JSON (the kubevmm.io/vm annotation). */
   vmFile: `${RUN_DIR}/podinfo/vm.json`,
   podinfoDir: `${RUN_DIR}/podinfo`,
-  /** Per-disk directory: Filesystem PVCs, emptyDisks and copied containerDisks hold disk.img here. */
+  /** Per-disk directory: Filesystem PVCs and emptyDisks hold disk.img here. */
   diskDir: (disk: string) => `${RUN_DIR}/disks/${disk}`,
+  /**
+   * Where a containerDisk's `path` is copied to (a copy of the directory, holding the image
+   * file under its own name); the launcher takes the one regular file in it.
+   */
+  containerDiskCopy: (disk: string) => `${RUN_DIR}/disks/${disk}/containerdisk`,
   /** File name of a disk image inside its directory. */
   diskImage: 'disk.img',
   /** Block-mode PVCs appear as this device. */
   blockDevice: (disk: string) => `/dev/kubevmm/${disk}`,
   /** Cloud-init user and network data from a Secret. */
   cloudInitSecretDir: (disk: string) => `${RUN_DIR}/cloudinit/${disk}`,
-  /** Bearer token of the control API (a per-VM Secret). */
-  tokenDir: `${RUN_DIR}/control`,
-  tokenFile: `${RUN_DIR}/control/token`,
+  /** The per-VM credentials Secret (CREDENTIAL_KEYS): the control API's TLS and the NBD key. */
+  credentialsDir: `${RUN_DIR}/control`,
+  /** The launcher's certificate for its VM, issued by the operator's launcher CA. */
+  tlsCertFile: `${RUN_DIR}/control/tls.crt`,
+  tlsKeyFile: `${RUN_DIR}/control/tls.key`,
+  /** The launcher CA's certificate: control API clients must present a certificate it issued. */
+  clientCaFile: `${RUN_DIR}/control/ca.crt`,
   /**
-   * TLS-PSK key of the VM's NBD exports, a second key of the same per-VM Secret, so it sits
-   * in tokenDir. QEMU's tls-creds-psk reads `<dir>/keys.psk` with lines `user:hexkey`.
+   * TLS-PSK key of the VM's NBD exports, in the same Secret. QEMU's tls-creds-psk reads
+   * `<dir>/keys.psk` with lines `user:hexkey`.
    */
   pskFile: `${RUN_DIR}/control/keys.psk`,
   /** Writable scratch: sockets, logs, EFI vars, the cidata ISO. */
@@ -38,6 +47,12 @@ export const LAYOUT = {
   toolsDir: `${RUN_DIR}/tools`,
   hugepagesDir: '/dev/hugepages',
 } as const;
+
+/**
+ * The user and group the launcher runs as: the qemu user of Debian's packages, which the
+ * launcher image creates with this ID and launcher pods run as (runAsUser, fsGroup).
+ */
+export const LAUNCHER_UID = 107;
 
 /** TCP port of the launcher's control API. */
 export const CONTROL_PORT = 9500;
@@ -70,10 +85,22 @@ export const NBD_EXPORT = {
   pskDir: `${RUN_DIR}/nbd`,
 } as const;
 
-/** Secret key of the per-VM Secret holding the control token. */
-export const TOKEN_KEY = 'token';
+/** Keys of the per-VM credentials Secret (`<vm>-launcher-credentials`, type kubernetes.io/tls). */
+export const CREDENTIAL_KEYS = { cert: 'tls.crt', key: 'tls.key', clientCa: 'ca.crt', psk: 'keys.psk' } as const;
 /** Secret key of the per-VM Secret holding the NBD TLS-PSK (`kubevmm:<hex>`). */
-export const PSK_KEY = 'keys.psk';
+export const PSK_KEY = CREDENTIAL_KEYS.psk;
+
+/**
+ * The name a launcher's certificate carries for its VM, checked by every client: the VM's
+ * UID, so a launcher of a deleted VM of the same name is not taken for the new one. It is an
+ * identity only (`.invalid` never resolves); clients dial the pod IP.
+ */
+export function launcherServerName(vmUid: string): string {
+  return `${vmUid}.launcher.kubevmm.invalid`;
+}
+
+/** A second name in every launcher certificate, for scrapers that verify with the CA alone. */
+export const LAUNCHER_SHARED_NAME = 'launcher.kubevmm.invalid';
 
 /** Label on attachment pods naming the hotplugged disk they export. */
 export const DISK_LABEL = 'kubevmm.io/disk';

@@ -2,6 +2,7 @@
  * The effective VM: the user's spec with the class merged in (explicit VM fields win) and
  * every default applied. Renderers and the launcher read only this, so defaults live in one place.
  */
+import type { LauncherVm, ResolvedDisk, ResolvedInterface, ResolvedVm } from './contract/launcher-vm.js';
 import { parseQuantity } from './quantity.js';
 import { diskSources } from './rules/disks.js';
 import type { VirtualMachineClass } from './schema/class.js';
@@ -21,50 +22,7 @@ export const DEFAULTS = {
 };
 
 export type DiskSourceKind = ReturnType<typeof diskSources>[number];
-
-/** A disk with its defaults applied and its source kind named. */
-export interface ResolvedDisk {
-  name: string;
-  bus: 'virtio' | 'scsi' | 'sata';
-  /** 1-based boot position; undefined for disks that are not boot candidates. */
-  bootOrder?: number;
-  readOnly: boolean;
-  cache: 'none' | 'writethrough' | 'writeback';
-  hotpluggable: boolean;
-  source: DiskSourceKind;
-  spec: DiskSpec;
-}
-
-export interface ResolvedInterface {
-  name: string;
-  model: 'virtio' | 'e1000e';
-  binding: 'masquerade' | 'bridge';
-  ports: { port: number; protocol: 'TCP' | 'UDP'; name?: string }[];
-  macAddress?: string;
-}
-
-/** The VM as renderers and the launcher see it: every field present. */
-export interface ResolvedVm {
-  name: string;
-  namespace: string;
-  uid?: string;
-  runStrategy: RunStrategy;
-  cpu: { sockets: number; cores: number; threads: number; vcpus: number; model: string; dedicated: boolean };
-  memory: { guestBytes: number; hugepages: '' | '2Mi' | '1Gi' };
-  overcommit: { cpuAllocationRatio: number; memoryPercent: number };
-  firmware: 'bios' | 'efi';
-  disks: ResolvedDisk[];
-  interfaces: ResolvedInterface[];
-  devices: { rng: boolean; balloon: boolean; graphics: 'vnc' | 'none'; guestAgent: boolean };
-  paused: boolean;
-  terminationGracePeriodSeconds: number;
-  scheduling: {
-    nodeSelector: Record<string, string>;
-    affinity?: Record<string, unknown>;
-    tolerations: NonNullable<VirtualMachine['spec']['tolerations']>;
-    priorityClassName?: string;
-  };
-}
+export type { ResolvedDisk, ResolvedInterface, ResolvedVm, LauncherVm };
 
 /** Boot positions: explicit bootOrder values when any disk sets one, else list order of boot candidates. */
 function bootOrders(disks: readonly DiskSpec[]): (number | undefined)[] {
@@ -165,15 +123,6 @@ export function resolveVm(vm: VirtualMachine, cls: VirtualMachineClass | undefin
     devices: { ...DEFAULTS.devices, ...spec.devices },
     scheduling: resolveScheduling(spec, cls?.spec),
   };
-}
-
-/**
- * What the launcher is told (the kubevmm.io/vm annotation, or `kubevmm play`'s manifest):
- * the resolved VM plus the operator settings that shape QEMU.
- */
-export interface LauncherVm extends ResolvedVm {
-  accelerator: OperatorConfig['accelerator'];
-  hotplugPorts: number;
 }
 
 /** The resolved VM with the operator settings the launcher needs. */

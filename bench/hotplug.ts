@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { NBD_EXPORT } from '../api/layout.js';
 import type { AttachRequest } from '../launcher/main.js';
-import { buildGuest, requireQemu } from '../test/launcher/helpers/fixture.js';
+import { buildGuest, requireQemu } from '../harness/guest.js';
 import { load1, machineLine } from './lib/env.js';
 import { startExport, writePskFile, type NbdExport } from './lib/hotplug-export.js';
 import { parseFailures, parseResults, standardJobs, type DiskbenchJob, type DiskbenchResult } from './lib/hotplug-guest.js';

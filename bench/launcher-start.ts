@@ -11,7 +11,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildGuest, requireQemu } from '../test/launcher/helpers/fixture.js';
+import { buildGuest, requireQemu } from '../harness/guest.js';
 import type { BareMode } from './lib/bare.js';
 import { machineLine } from './lib/env.js';
 import { bareRun, launcherRun, type StartContext, type StartSample } from './lib/start-runs.js';

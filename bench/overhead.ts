@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { memoryOverhead, OVERHEAD } from '../operator/render/overhead.js';
-import { buildGuest, requireQemu } from '../test/launcher/helpers/fixture.js';
+import { buildGuest, requireQemu } from '../harness/guest.js';
 import { machineLine } from './lib/env.js';
 import { bundleLauncher, type Loader } from './lib/launcher-process.js';
 import { anonOverhead, measuredOverhead, measureOnce, qemuBeyondGuest, type Measurement } from './lib/measure.js';

@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import type { VirtualMachineClass } from '../api/schema/class.js';
 import type { VirtualMachine } from '../api/schema/vm.js';
 import { admit, type AdmissionCaches } from '../operator/webhook/admit.js';
-import { createCa, createServing, type PemPair } from '../operator/webhook/certs.js';
+import { createCa, createServing, type PemPair } from '../operator/pki/certs.js';
 import { startWebhookServer } from '../operator/webhook/server.js';
 import { machineLine } from './lib/env.js';
 import { formatTable, intFlag } from './lib/stats.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
 import { pino } from 'pino';
-import { FakeKubelet, type PluginClient } from './fake-kubelet.js';
+import { FakeKubelet, type PluginClient } from '../test/fakes/kubelet.js';
 import { KubevmmDevicePlugin, type DevicePluginConfig } from './plugin.js';
 import type { ListAndWatchResponse } from './proto.js';
 

@@ -52,14 +52,24 @@ describe('launcher run: failures before QEMU starts', () => {
     expect(await readFile(log, 'utf8')).toMatch(/^InvalidVmFile: cannot read the vm description/);
     const foreign = join(dir, 'foreign.json');
     await writeFile(foreign, JSON.stringify({ apiVersion: 'kubevmm.io/v1alpha1', kind: 'VirtualMachine' }));
-    await expect(readVmFile(foreign)).rejects.toMatchObject({ reason: 'InvalidVmFile', message: expect.stringContaining('missing name, cpu, memory, disks, devices') });
+    await expect(readVmFile(foreign)).rejects.toMatchObject({ reason: 'InvalidVmFile', message: expect.stringMatching(/not a resolved vm as the operator writes it.*name: .*cpu: /) });
+  });
+
+  it('holds an edited annotation to the contract before anything reaches QEMU or a path', async () => {
+    const vm = JSON.parse(await readFile(await vmFile(), 'utf8')) as { cpu: { model: string }; disks: { name: string }[] };
+    const edited = join(dir, 'edited.json');
+    vm.cpu.model = 'max,+vmx';
+    vm.disks[0]!.name = '../../etc';
+    await writeFile(edited, JSON.stringify(vm));
+    expect(await run('--vm', edited)).toBe(1);
+    const line = await readFile(log, 'utf8');
+    expect(line).toMatch(/^InvalidVmFile: .*cpu\.model: a CPU model is letters, digits/);
+    expect(line).toMatch(/disks\.0\.name: /);
   });
 
   it('checks the control flags', async () => {
     expect(await run('--vm', await vmFile(), '--control-port', 'http')).toBe(1);
     expect(await readFile(log, 'utf8')).toMatch(/^InvalidArgument: --control-port http: not a port number/);
-    expect(await run('--vm', await vmFile(), '--tls-cert', '/c.pem')).toBe(1);
-    expect(await readFile(log, 'utf8')).toMatch(/^InvalidArgument: --tls-cert and --tls-key go together/);
   });
 
   it('returns commander exit codes for usage errors', async () => {

@@ -8,8 +8,9 @@ import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
 import { LAYOUT, NBD_EXPORT } from '../api/layout.js';
-import type { LauncherVm } from '../api/resolve.js';
-import { startControlServer, type ControlServer } from './control/index.js';
+import { describeIssues } from '../api/contract/control.js';
+import { launcherVm, type LauncherVm } from '../api/contract/launcher-vm.js';
+import { startControlServer, type ControlServer, type ControlTlsFiles } from './control/index.js';
 import { exportCommand, type ExportFlags } from './export/index.js';
 import { vmMetrics } from './metrics/index.js';
 import { PROGRAMS } from './programs.js';
@@ -20,19 +21,19 @@ import { parseDiskMappings, parseDiskSizes } from './runtime/diskpaths.js';
 import { LauncherError, describeError, reasonOf } from './runtime/errors.js';
 import { launchVm, type LaunchOptions } from './runtime/launch.js';
 import { outcomeLine, type RunOutcome } from './runtime/outcome.js';
-import type { AttachRequest, DiskStatus, StopRequest, VmStatus } from './runtime/status.js';
+import type { AttachRequest, DiskStatus, StopRequest, LauncherStatus } from './runtime/status.js';
 
 export { TCG_NOTICE } from './runtime/launch.js';
 export { attachConsole } from './runtime/console.js';
-export type { AttachRequest, DiskStatus, StopRequest, VmStatus, RunOutcome };
+export type { AttachRequest, DiskStatus, StopRequest, LauncherStatus, RunOutcome };
 
 /** Default file the kubelet reads the termination message from. */
 export const TERMINATION_LOG = '/dev/termination-log';
 
 /** Options of {@link startLauncher}: the VM, its disks, and optionally the control API. */
 export interface LauncherOptions extends LaunchOptions {
-  /** Serve the control API; omitted: none (play drives the VM through the handle). */
-  control?: { port: number; host?: string; tokenFile: string; tls?: { certFile: string; keyFile: string } };
+  /** Serve the control API over mutual TLS; omitted: none (play drives the VM through the handle). */
+  control?: { port: number; host?: string; tls: ControlTlsFiles };
   /** Write the one-line reason here when the VM ends (pods); omitted: not written. */
   terminationLog?: string;
   /** Stop the VM gracefully on SIGTERM/SIGINT (a pod's deletion, Ctrl-C). Default false. */
@@ -49,7 +50,7 @@ export interface LauncherResult {
 
 /** A running VM, for the caller that started it. */
 export interface LauncherHandle {
-  status(): VmStatus;
+  status(): LauncherStatus;
   pause(): Promise<void>;
   resume(): Promise<void>;
   reset(): Promise<void>;
@@ -100,7 +101,7 @@ export async function startLauncher(options: LauncherOptions): Promise<LauncherH
   const vmm = await launchVm(options);
   let control: ControlServer | undefined;
   try {
-    if (options.control) control = await startControlServer({ vmm, metrics: vmMetrics(vmm, options.vm), ...options.control });
+    if (options.control) control = await startControlServer({ vmm, metrics: vmMetrics(vmm, options.vm), log, ...options.control });
   } catch (err) {
     await vmm.stop({ reason: 'ControlServerFailed', message: describeError(err) });
     throw new LauncherError({ reason: 'ControlServerFailed', message: `control API on port ${options.control?.port}: ${describeError(err)}`, cause: err });
@@ -143,17 +144,19 @@ export async function runLauncher(options: LauncherOptions): Promise<LauncherRes
 
 /** Read the VM description (the operator's `kubevmm.io/vm` annotation, as JSON). */
 export async function readVmFile(path: string): Promise<LauncherVm> {
-  let vm: Partial<LauncherVm>;
+  let raw: unknown;
   try {
-    vm = JSON.parse(await readFile(path, 'utf8')) as Partial<LauncherVm>;
+    raw = JSON.parse(await readFile(path, 'utf8'));
   } catch (err) {
     throw new LauncherError({ reason: 'InvalidVmFile', kind: 'invalid', message: `cannot read the vm description ${path}: ${describeError(err)}` });
   }
-  const missing = (['name', 'cpu', 'memory', 'disks', 'devices'] as const).filter((k) => vm[k] === undefined);
-  if (missing.length) {
-    throw new LauncherError({ reason: 'InvalidVmFile', kind: 'invalid', message: `${path} is not a resolved vm (missing ${missing.join(', ')}); it must be the kubevmm.io/vm annotation` });
+  // Held to the contract before anything in it reaches QEMU's command line or a file path:
+  // the annotation is editable on the pod, so it is input like any other.
+  const parsed = launcherVm.safeParse(raw);
+  if (!parsed.success) {
+    throw new LauncherError({ reason: 'InvalidVmFile', kind: 'invalid', message: `${path} is not a resolved vm as the operator writes it (the kubevmm.io/vm annotation): ${describeIssues(parsed.error)}` });
   }
-  return vm as LauncherVm;
+  return parsed.data;
 }
 
 const stderrLog = (line: string): void => void process.stderr.write(`kubevmm: ${line}\n`);
@@ -165,9 +168,9 @@ interface RunFlags {
   accel?: AcceleratorChoice;
   controlPort?: string;
   controlHost?: string;
-  tokenFile: string;
-  tlsCert?: string;
-  tlsKey?: string;
+  tlsCert: string;
+  tlsKey: string;
+  clientCa: string;
   runtimeDir: string;
   terminationLog: string;
   qemu?: string;
@@ -196,16 +199,12 @@ function nbdFromFlags(flags: RunFlags): Pick<LauncherOptions, 'pskFile' | 'nbd'>
 
 /** The control API settings from the flags; none without --control-port. */
 function controlFromFlags(flags: RunFlags): LauncherOptions['control'] {
-  if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) {
-    throw new LauncherError({ reason: 'InvalidArgument', kind: 'invalid', message: '--tls-cert and --tls-key go together' });
-  }
   if (flags.controlPort === undefined) return undefined;
   const port = Number(flags.controlPort);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new LauncherError({ reason: 'InvalidArgument', kind: 'invalid', message: `--control-port ${flags.controlPort}: not a port number` });
   }
-  const tls = flags.tlsCert && flags.tlsKey ? { certFile: flags.tlsCert, keyFile: flags.tlsKey } : undefined;
-  return { port, host: flags.controlHost, tokenFile: flags.tokenFile, ...(tls ? { tls } : {}) };
+  return { port, host: flags.controlHost, tls: { certFile: flags.tlsCert, keyFile: flags.tlsKey, clientCaFile: flags.clientCa } };
 }
 
 async function optionsFromFlags(flags: RunFlags): Promise<LauncherOptions> {
@@ -249,9 +248,9 @@ function program(setExit: (code: number) => void): Command {
     .addOption(new Option('--accel <accel>', 'accelerator (default: the VM description)').choices(['kvm', 'tcg', 'auto']))
     .option('--control-port <port>', 'serve the control API on this port')
     .option('--control-host <host>', 'address for the control API (default: all)')
-    .option('--token-file <file>', 'bearer token of the control API', LAYOUT.tokenFile)
-    .option('--tls-cert <file>', 'serve the control API over HTTPS with this certificate')
-    .option('--tls-key <file>', 'key of --tls-cert')
+    .option('--tls-cert <file>', 'the control API\'s certificate (PEM), issued for this VM by the operator\'s launcher CA', LAYOUT.tlsCertFile)
+    .option('--tls-key <file>', 'key of --tls-cert', LAYOUT.tlsKeyFile)
+    .option('--client-ca <file>', 'CA whose client certificates the control API accepts (mutual TLS)', LAYOUT.clientCaFile)
     .option('--runtime-dir <dir>', 'sockets, logs, cidata ISO, EFI vars', LAYOUT.runtimeDir)
     .option('--termination-log <file>', 'where the one-line exit reason goes', TERMINATION_LOG)
     .option('--qemu <binary>', 'QEMU binary', PROGRAMS.qemu)

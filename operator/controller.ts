@@ -10,11 +10,12 @@ import type { VirtualMachine, VmStatus } from '../api/schema/vm.js';
 import { validateVm } from '../api/validate.js';
 import { setCondition } from './reconcile/conditions.js';
 import { planReconcile } from './reconcile/plan.js';
-import type { LauncherReport, Observed, ReconcileSettings } from './reconcile/types.js';
+import { foreignPodMessage, ownedByVm } from './reconcile/ownership.js';
+import type { LauncherStatus, Observed, ReconcileSettings } from './reconcile/types.js';
 import { launcherPodName } from './render/pod.js';
 import type { PvcInfo } from './render/volumes.js';
 import type { ClusterApi } from './kube/client.js';
-import { executePlan, forgetToken, launcherToken, type ExecutorDeps } from './kube/executor.js';
+import { executePlan, type ExecutorDeps } from './kube/executor.js';
 import type { HandlerResult } from './queue.js';
 import { observeHotplug, pvcInfo } from './hotplug-observe.js';
 import type { LauncherReach } from './launcher-reach.js';
@@ -63,10 +64,26 @@ async function pvcState(deps: ControllerDeps, vm: VirtualMachine): Promise<{ mis
   return { missing, infos };
 }
 
-async function launcherReport(deps: ControllerDeps, vm: VirtualMachine, pod: V1Pod | undefined): Promise<LauncherReport | undefined> {
-  const ip = pod?.status?.podIP;
-  if (!ip || pod?.status?.phase !== 'Running' || pod.metadata?.deletionTimestamp) return undefined;
-  return deps.launcher.status(ip, await launcherToken(deps.api, vm));
+/** The pod IP of a running launcher that is not being deleted. */
+function runningIp(pod: V1Pod | undefined): string | undefined {
+  return pod?.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp ? pod.status.podIP : undefined;
+}
+
+async function launcherReport(deps: ControllerDeps, vm: VirtualMachine, pod: V1Pod | undefined): Promise<LauncherStatus | undefined> {
+  const ip = runningIp(pod);
+  if (!ip) return undefined;
+  const key = vmKey(vm.metadata.namespace, vm.metadata.name);
+  try {
+    const seen = await deps.launcher.status({ ip, vmUid: vm.metadata.uid ?? '' });
+    const notAfter = seen?.certificateNotAfter;
+    if (notAfter && (await deps.credentials.renewIfDue(vm, notAfter))) deps.log('launcher certificate renewed', { vm: key, notAfter: notAfter.toISOString() });
+    return seen?.status;
+  } catch (err) {
+    // Refused TLS, an error status or an answer off the contract: said once per quiet period,
+    // and the reconcile goes on from the pod's own state.
+    deps.log('launcher status unusable', { vm: key, err: err instanceof Error ? err.message : String(err) });
+    return undefined;
+  }
 }
 
 /** An invalid spec is terminal: reported in status, not retried, and nothing is started. */
@@ -81,8 +98,15 @@ async function reportInvalid(deps: ControllerDeps, vm: VirtualMachine, messages:
   await executePlan(deps, { vm }, { actions: [], status, events: vm.status?.conditions?.some((c) => c.reason === 'InvalidSpec' && c.message === message) ? [] : [{ type: 'Warning', reason: 'InvalidSpec', message }] });
 }
 
+/** A pod of the right name that the VM does not own is neither started over, used nor deleted. */
+function ownPod(found: V1Pod | undefined, vm: VirtualMachine): { pod?: V1Pod; foreignPod?: string } {
+  if (!found) return {};
+  return ownedByVm(found, vm) ? { pod: found } : { foreignPod: foreignPodMessage(found, vm) };
+}
+
 /** Everything planning needs about `vm`, from the caches, the API and its launcher. */
-async function observe(deps: ControllerDeps, vm: VirtualMachine, pod: V1Pod | undefined, vmClass: VirtualMachineClass | undefined): Promise<Observed> {
+async function observe(deps: ControllerDeps, vm: VirtualMachine, found: V1Pod | undefined, vmClass: VirtualMachineClass | undefined): Promise<Observed> {
+  const { pod, foreignPod } = ownPod(found, vm);
   const pvcs = pod ? { missing: [], infos: {} } : await pvcState(deps, vm);
   const launcher = await launcherReport(deps, vm, pod);
   const running = pod?.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp;
@@ -96,6 +120,7 @@ async function observe(deps: ControllerDeps, vm: VirtualMachine, pod: V1Pod | un
     pvcs: pvcs.infos,
     now: deps.now(),
     ...(vmClass ? { vmClass } : {}),
+    ...(foreignPod ? { foreignPod } : {}),
     ...(launcher ? { launcher } : {}),
     ...(hotplug ? { hotplug } : {}),
   };
@@ -118,9 +143,10 @@ async function reconcileVm(deps: ControllerDeps, key: string, vm: VirtualMachine
   // The pod this operator just created is on its way to the cache: wait for it, do not create it twice.
   if (creates && deps.expectations?.pending(key)) return { requeueAfterMs: 1000, lane: 'high' };
   if (plan.actions.length) deps.log('reconcile', { vm: key, actions: plan.actions.map((a) => a.kind), status: plan.status.printableStatus });
-  const result = await executePlan(deps, { vm, ...(pod ? { pod } : {}) }, plan);
+  // Only an owned pod is acted on (its IP, its deletion): observe left a foreign one out.
+  const result = await executePlan(deps, { vm, ...(observed.pod ? { pod: observed.pod } : {}) }, plan);
   if (creates) deps.expectations?.expectPod(key);
-  return withLauncherRetry(deps, pod, observed, result);
+  return withLauncherRetry(deps, observed.pod, observed, result);
 }
 
 /** Reconciles one VM; the work queue's handler. */
@@ -128,7 +154,7 @@ export async function reconcile(deps: ControllerDeps, key: string): Promise<Hand
   const [namespace, name] = splitKey(key);
   const cached = deps.vms.get(namespace, name);
   if (!cached) return forgetVm(deps, key);
-  if (cached.metadata.deletionTimestamp && !deps.pods.get(namespace, launcherPodName(name))) forgetToken(cached.metadata.uid);
+  if (cached.metadata.deletionTimestamp && !deps.pods.get(namespace, launcherPodName(name))) deps.credentials.forget(cached.metadata.uid);
   const classes = new Map(deps.classes.list().map((c) => [c.metadata.name, c]));
   const checked = validateVm(cached, { classes, complete: true });
   if (!checked.value && !cached.metadata.deletionTimestamp) {

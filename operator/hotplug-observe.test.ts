@@ -35,8 +35,15 @@ describe('claimConflicts', () => {
 
 describe('attachmentsOf and pvcInfo', () => {
   it('finds the VM attachment pods by label, and a PVC size from its capacity or request', () => {
-    const pod = (vmName: string, disk: string, ns = 'team') => ({ metadata: { namespace: ns, labels: { 'kubevmm.io/vm': vmName, 'kubevmm.io/disk': disk } }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } });
-    expect(attachmentsOf(vm('web', []), [pod('web', 'data'), pod('db', 'x'), pod('web', 'y', 'other'), { metadata: { namespace: 'team', labels: { 'kubevmm.io/vm': 'web' } } }])).toEqual({ data: { ready: true, deleting: false } });
+    const web = { ...vm('web', []), metadata: { name: 'web', namespace: 'team', uid: 'uid-web' } };
+    const ownerReferences = [{ apiVersion: 'kubevmm.io/v1alpha1', kind: 'VirtualMachine', name: 'web', uid: 'uid-web', controller: true }];
+    const pod = (vmName: string, disk: string, ns = 'team') => ({ metadata: { name: `${vmName}-hotplug-${disk}`, namespace: ns, labels: { 'kubevmm.io/vm': vmName, 'kubevmm.io/disk': disk }, ownerReferences }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } });
+    const planted = { metadata: { name: 'web-hotplug-z', namespace: 'team', labels: { 'kubevmm.io/vm': 'web', 'kubevmm.io/disk': 'z' } }, status: { phase: 'Running' } };
+    expect(attachmentsOf(web, [pod('web', 'data'), pod('db', 'x'), pod('web', 'y', 'other'), planted, { metadata: { namespace: 'team', labels: { 'kubevmm.io/vm': 'web' } } }])).toEqual({
+      data: { ready: true, deleting: false },
+      // Right name and labels, but not owned by the VM: kept apart, never used.
+      z: { ready: false, deleting: false, foreign: expect.stringMatching(/pod team\/web-hotplug-z exists but kubevmm did not create it/) },
+    });
     expect(pvcInfo({ spec: { volumeMode: 'Block', resources: { requests: { storage: '1Gi' } } }, status: { capacity: { storage: '2Gi' } } })).toEqual({ mode: 'Block', sizeBytes: 2 * 2 ** 30 });
     expect(pvcInfo({ spec: { resources: { requests: { storage: '1Gi' } } } })).toEqual({ mode: 'Filesystem', sizeBytes: 2 ** 30 });
   });

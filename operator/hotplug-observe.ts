@@ -7,6 +7,7 @@ import { DISK_LABEL, VM_LABEL } from '../api/layout.js';
 import { parseQuantity } from '../api/quantity.js';
 import type { VirtualMachine } from '../api/schema/vm.js';
 import { wantedDisks } from './reconcile/hotplug.js';
+import { foreignPodMessage, ownedByVm } from './reconcile/ownership.js';
 import type { AttachmentState, HotplugObserved } from './reconcile/types.js';
 import type { PvcInfo } from './render/volumes.js';
 import type { ClusterApi } from './kube/client.js';
@@ -18,7 +19,8 @@ export interface HotplugSources {
   pods: { list(): V1Pod[] };
 }
 
-function attachmentState(pod: V1Pod): AttachmentState {
+function attachmentState(pod: V1Pod, vm: VirtualMachine): AttachmentState {
+  if (!ownedByVm(pod, vm)) return { ready: false, deleting: false, foreign: foreignPodMessage(pod, vm) };
   const ready = pod.status?.phase === 'Running' && (pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false);
   return { ready, deleting: !!pod.metadata?.deletionTimestamp };
 }
@@ -30,7 +32,7 @@ export function attachmentsOf(vm: VirtualMachine, pods: readonly V1Pod[]): Recor
   for (const pod of pods) {
     const labels = pod.metadata?.labels ?? {};
     const disk = labels[DISK_LABEL];
-    if (disk && labels[VM_LABEL] === vm.metadata.name && (pod.metadata?.namespace ?? 'default') === ns) out[disk] = attachmentState(pod);
+    if (disk && labels[VM_LABEL] === vm.metadata.name && (pod.metadata?.namespace ?? 'default') === ns) out[disk] = attachmentState(pod, vm);
   }
   return out;
 }

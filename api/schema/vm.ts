@@ -41,9 +41,21 @@ const pvcSource = z.strictObject({
   readOnly: z.boolean().optional().describe('Mount the claim read-only; it is also the disk’s default readOnly. Default false.'),
 });
 const emptyDiskSource = z.strictObject({ capacity: quantity.describe('The disk’s size as the guest sees it: at least 1Mi, such as 10Gi.') });
+/**
+ * Where the image sits in a containerDisk: an absolute path of plain segments (letters,
+ * digits, '.', '_', '-'; none starting with '.'), so it can only ever be a path, never options
+ * or shell syntax, and cannot climb out with '..'.
+ */
+export const CONTAINER_DISK_PATH_PATTERN = '^(/[A-Za-z0-9_][A-Za-z0-9._-]*)+/?$';
+
 const containerDiskSource = z.strictObject({
   image: z.string().min(1).describe('The container image reference, such as registry.example/os/debian:12.'),
-  path: z.string().optional().describe('The directory in the image that holds the disk image; its first file is copied. Default /disk.'),
+  path: z
+    .string()
+    .max(1024)
+    .regex(new RegExp(CONTAINER_DISK_PATH_PATTERN), 'must be an absolute path of letters, digits, ".", "_" and "-" (no segment starting with "."), e.g. /disk')
+    .optional()
+    .describe('Where the disk image is in the container image: the file itself, or a directory holding exactly one file. An absolute path of plain segments. Default /disk.'),
   imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional().describe('Pull policy of the container that copies the image: Always, IfNotPresent or Never. Default: Kubernetes’ default for the tag.'),
 });
 const secretRef = z.strictObject({ name: z.string().min(1).describe('The Secret’s name, in the VM’s namespace.') });

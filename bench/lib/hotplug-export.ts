@@ -5,9 +5,9 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../launcher/runtime/ports.js';
-import { Exporter } from '../../test/launcher/helpers/export.js';
+import { Exporter } from '../../harness/exporter.js';
 
-export { writePskFile } from '../../test/launcher/helpers/export.js';
+export { writePskFile } from '../../harness/exporter.js';
 
 /** A running `launcher export`. */
 export interface NbdExport {

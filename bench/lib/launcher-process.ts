@@ -6,6 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { LauncherVm } from '../../api/resolve.js';
+import { testAuthority, writeLauncherCredentials } from '../../harness/pki.js';
 import { childPids } from './proc.js';
 
 const run = promisify(execFile);
@@ -37,7 +38,7 @@ export interface LauncherProcessOptions {
   nodeFlags: readonly string[];
   vm: LauncherVm;
   image: string;
-  /** Directory for the VM file, the token and the runtime directory. */
+  /** Directory for the VM file, the control API's credentials and the runtime directory. */
   dir: string;
 }
 
@@ -61,14 +62,15 @@ export async function spawnLauncher(options: LauncherProcessOptions): Promise<La
   const { dir } = options;
   const runtimeDir = join(dir, 'run');
   await writeFile(join(dir, 'vm.json'), JSON.stringify(options.vm));
-  await writeFile(join(dir, 'token'), 'bench-token\n');
+  // The control API serves mutual TLS only, as in a pod: credentials from a throwaway CA.
+  const tls = await writeLauncherCredentials(await testAuthority('bench-launcher-ca'), { name: options.vm.name, namespace: options.vm.namespace, uid: options.vm.uid ?? 'bench' }, join(dir, 'credentials'));
   const args = [
     ...options.nodeFlags,
     ...entry(options),
     'run',
     ...['--vm', join(dir, 'vm.json'), '--disk', `root=${options.image}`, '--accel', 'tcg'],
     ...['--runtime-dir', runtimeDir, '--termination-log', join(dir, 'termination-log')],
-    ...['--control-port', '0', '--control-host', '127.0.0.1', '--token-file', join(dir, 'token')],
+    ...['--control-port', '0', '--control-host', '127.0.0.1', '--tls-cert', tls.certFile, '--tls-key', tls.keyFile, '--client-ca', tls.clientCaFile],
   ];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let tail = '';

@@ -1,9 +1,8 @@
 // The control API's routes, independent of node:http: a request goes in, a status code and a
 // JSON body come out. Errors become `{reason, message}` with the status their kind calls for.
 
-import { z } from 'zod';
-import { NBD_EXPORT } from '../../api/layout.js';
-import { dnsLabel } from '../../api/schema/common.js';
+import type { z } from 'zod';
+import { attachRequest, describeIssues } from '../../api/contract/control.js';
 import { describeError, type LauncherErrorKind } from '../runtime/errors.js';
 import type { VmController } from '../runtime/status.js';
 
@@ -20,31 +19,6 @@ export interface ControlResponse {
   status: number;
   body: unknown;
 }
-
-/** An attachment pod's NBD export (ADR 0005); port and export default to NBD_EXPORT's. */
-export const nbdSourceBody = z.strictObject({
-  host: z.string().min(1).max(253).regex(/^[A-Za-z0-9._:-]+$/, 'host must be a DNS name or an IP address'),
-  port: z.number().int().min(1).max(65535).default(NBD_EXPORT.port),
-  export: z.string().min(1).max(256).default(NBD_EXPORT.name),
-});
-
-/** Body of POST /disks: exactly one of `path` (a local image) and `nbd` (an export). */
-export const attachDiskBody = z
-  .strictObject({
-    name: dnsLabel,
-    path: z.string().min(1).startsWith('/', 'path must be absolute').optional(),
-    nbd: nbdSourceBody.optional(),
-    format: z.enum(['raw', 'qcow2']).optional(),
-    bus: z.enum(['virtio', 'scsi']).optional(),
-    readOnly: z.boolean().optional(),
-    cache: z.enum(['none', 'writethrough', 'writeback']).optional(),
-  })
-  .superRefine((body, ctx) => {
-    if ((body.path === undefined) === (body.nbd === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['path'], message: 'give exactly one of path (a local image) and nbd ({host, port, export} of an export)' });
-    }
-    if (body.nbd && body.format) ctx.addIssue({ code: 'custom', path: ['format'], message: 'not with nbd: the export serves the guest-visible bytes; drop format' });
-  });
 
 const STATUS_OF_KIND: Record<LauncherErrorKind, number> = { invalid: 400, conflict: 409, 'not-found': 404, failed: 500 };
 
@@ -70,8 +44,7 @@ function parseJson(body: string): unknown {
 }
 
 function validationError(error: z.ZodError): ControlResponse {
-  const detail = error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-  return errorResponse(400, 'InvalidRequest', detail);
+  return errorResponse(400, 'InvalidRequest', describeIssues(error));
 }
 
 type Handler = (vmm: VmController, req: ControlRequest, param?: string) => Promise<ControlResponse>;
@@ -86,7 +59,7 @@ const handlers: Record<string, Handler> = {
   // Accepted, not done: the stop takes up to the grace period; GET /status follows it.
   'POST /shutdown': async (vmm) => (void vmm.stop(), ok(vmm, 202)),
   'POST /disks': async (vmm, req) => {
-    const parsed = attachDiskBody.safeParse(parseJson(req.body));
+    const parsed = attachRequest.safeParse(parseJson(req.body));
     if (!parsed.success) return validationError(parsed.error);
     return { status: 201, body: await vmm.attachDisk(parsed.data) };
   },

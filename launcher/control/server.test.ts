@@ -1,21 +1,23 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile, rename } from 'node:fs/promises';
-import https from 'node:https';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:tls';
+import { launcherServerName } from '../../api/layout.js';
+import { servingCertAsClient, testAuthority, testClient, writeLauncherCredentials, type ClientTls, type CredentialFiles, type LauncherAuthority } from '../../harness/pki.js';
+import { control, type Caller } from '../../test/launcher/helpers/control.js';
 import { HotplugError, VmStateError } from '../runtime/errors.js';
-import type { AttachRequest, DiskStatus, RunOutcome, VmController, VmStatus } from '../runtime/status.js';
+import type { AttachRequest, DiskStatus, RunOutcome, VmController, LauncherStatus } from '../runtime/status.js';
 import { startControlServer, type ControlServer } from './server.js';
-import { bearerToken, tokensMatch } from './auth.js';
 
 /** A VM model just rich enough to check that each endpoint maps onto the controller. */
 class FakeVmm implements VmController {
-  state: VmStatus['state'] = 'running';
+  state: LauncherStatus['state'] = 'running';
   disks: DiskStatus[] = [{ name: 'root', phase: 'Attached', target: 'vda' }];
   stops = 0;
   resets = 0;
 
-  status(): VmStatus {
+  status(): LauncherStatus {
     return { state: this.state, accelerator: 'tcg', startedAt: '2026-01-01T00:00:00.000Z', disks: this.disks };
   }
   async pause(): Promise<void> {
@@ -49,61 +51,92 @@ class FakeVmm implements VmController {
   }
 }
 
-const TOKEN = 's3cret-token';
+const VM = { name: 'web', namespace: 'ns', uid: '6f1f8f0e-3b7a-4c55-9f3e-1d2a3b4c5d6e' };
+
+let authority: LauncherAuthority;
+let operator: ClientTls;
+
+beforeAll(async () => {
+  authority = await testAuthority();
+  operator = await testClient(authority);
+});
 
 describe('control server', () => {
   let dir: string;
+  let files: CredentialFiles;
   let vmm: FakeVmm;
   let server: ControlServer;
-  let tokenFile: string;
+  const lines: string[] = [];
 
-  const call = async (method: string, path: string, opts: { token?: string | null; body?: unknown } = {}) => {
-    const headers: Record<string, string> = {};
-    const token = opts.token === undefined ? TOKEN : opts.token;
-    if (token !== null) headers.authorization = `Bearer ${token}`;
-    if (opts.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers,
-      body: opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body),
-    });
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = text;
-    }
-    return { status: res.status, body: json as Record<string, unknown> };
-  };
+  const as = (client: ClientTls | undefined, extra: Partial<Caller> = {}): Caller => ({ ca: authority.ca.certPem, vmUid: VM.uid, ...(client ? { cert: client.cert, key: client.key } : {}), ...extra });
+  const call = (method: string, path: string, opts: { as?: Caller; body?: unknown } = {}) => control(server.url, method, path, opts.as ?? as(operator), opts.body);
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'control-'));
-    tokenFile = join(dir, 'token');
-    await writeFile(tokenFile, `${TOKEN}\n`);
+    files = await writeLauncherCredentials(authority, VM, join(dir, 'credentials'));
     vmm = new FakeVmm();
-    server = await startControlServer({ vmm, tokenFile, port: 0, host: '127.0.0.1' });
+    lines.length = 0;
+    const metrics = { render: async () => ({ contentType: 'text/plain; version=0.0.4', body: 'kubevmm_vm_info{vm="web"} 1\n' }) };
+    server = await startControlServer({ vmm, port: 0, host: '127.0.0.1', tls: files, metrics, tlsReloadMs: 100, log: (l) => lines.push(l) });
   });
   afterEach(async () => {
     await server.close();
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('answers /readyz without a token: 200 while running, 503 otherwise, no detail', async () => {
-    expect(await call('GET', '/readyz', { token: null })).toEqual({ status: 200, body: 'ok\n' });
-    vmm.state = 'paused';
-    expect(await call('GET', '/readyz', { token: null })).toEqual({ status: 503, body: 'not ready\n' });
+  it('refuses plain HTTP on the control port with 400 TlsRequired, and nothing behind it runs', async () => {
+    const plain = server.url.replace(/^https:/, 'http:');
+    const pause = await fetch(`${plain}/pause`, { method: 'POST' });
+    expect(pause.status).toBe(400);
+    expect(await pause.json()).toEqual({ reason: 'TlsRequired', message: expect.stringMatching(/HTTPS only/) });
+    expect(vmm.state).toBe('running');
+    // Not even the open endpoints: a probe left on scheme HTTP fails and says why.
+    expect((await fetch(`${plain}/readyz`)).status).toBe(400);
   });
 
-  it('rejects requests without or with a wrong token (401)', async () => {
-    expect(await call('GET', '/status', { token: null })).toEqual({ status: 401, body: { reason: 'Unauthorized', message: 'missing bearer token' } });
-    expect(await call('GET', '/status', { token: 'nope' })).toEqual({ status: 401, body: { reason: 'Unauthorized', message: 'invalid bearer token' } });
-    expect((await call('POST', '/pause', { token: 'nope' })).status).toBe(401);
+  it('answers /readyz as the kubelet probes it (HTTPS, no verification, no client certificate): 200 while running, 503 otherwise', async () => {
+    const kubelet = as(undefined, { verify: false, ca: '' });
+    expect(await call('GET', '/readyz', { as: kubelet })).toMatchObject({ status: 200, text: 'ok\n' });
+    vmm.state = 'paused';
+    expect(await call('GET', '/readyz', { as: kubelet })).toMatchObject({ status: 503, text: 'not ready\n' });
+  });
+
+  it('serves /metrics to a scraper without a client certificate', async () => {
+    expect(await call('GET', '/metrics', { as: as(undefined) })).toMatchObject({ status: 200, text: 'kubevmm_vm_info{vm="web"} 1\n' });
+  });
+
+  it('refuses every other endpoint without a client certificate (401 ClientCertificateRequired)', async () => {
+    const res = await call('POST', '/pause', { as: as(undefined) });
+    expect(res).toMatchObject({ status: 401, body: { reason: 'ClientCertificateRequired' } });
+    expect((await call('GET', '/status', { as: as(undefined) })).status).toBe(401);
     expect(vmm.state).toBe('running');
   });
 
-  it('serves status, pause, resume and reset with the token', async () => {
+  it('refuses a client certificate from another CA (401 ClientCertificateRejected)', async () => {
+    const stranger = await testClient(await testAuthority('another-ca'));
+    const res = await call('POST', '/pause', { as: as(stranger) });
+    expect(res).toMatchObject({ status: 401, body: { reason: 'ClientCertificateRejected' } });
+    expect(res.body.message).toMatch(/not accepted/);
+    expect(vmm.state).toBe('running');
+  });
+
+  it("refuses another launcher's serving certificate from the same CA as a client certificate", async () => {
+    const res = await call('POST', '/pause', { as: as(await servingCertAsClient(authority)) });
+    expect(res).toMatchObject({ status: 401, body: { reason: 'ClientCertificateRejected' } });
+    expect(vmm.state).toBe('running');
+  });
+
+  it('lets a client with a certificate from the launcher CA through, and names it in the audit line', async () => {
     expect(await call('GET', '/status')).toMatchObject({ status: 200, body: { state: 'running', accelerator: 'tcg' } });
+    expect(await call('POST', '/pause')).toMatchObject({ status: 200, body: { state: 'paused' } });
+    expect(lines).toContain('control: POST /pause by kubevmm-operator: 200');
+  });
+
+  it('is refused by a client that expects the launcher of another VM (its UID is in the certificate)', async () => {
+    await expect(call('GET', '/status', { as: as(operator, { vmUid: '00000000-0000-4000-8000-000000000000' }) })).rejects.toThrow(/does not match certificate|altnames/i);
+  });
+
+  it('serves status, pause, resume and reset', async () => {
     expect(await call('POST', '/pause')).toMatchObject({ status: 200, body: { state: 'paused' } });
     expect(await call('POST', '/resume')).toMatchObject({ status: 200, body: { state: 'running' } });
     expect((await call('POST', '/reset')).status).toBe(200);
@@ -112,7 +145,7 @@ describe('control server', () => {
 
   it('answers 409 with the reason when the state forbids the operation', async () => {
     vmm.state = 'stopping';
-    expect(await call('POST', '/pause')).toEqual({ status: 409, body: { reason: 'WrongState', message: 'cannot pause while the vm is stopping' } });
+    expect(await call('POST', '/pause')).toMatchObject({ status: 409, body: { reason: 'WrongState', message: 'cannot pause while the vm is stopping' } });
   });
 
   it('accepts a shutdown (202) and leaves it running in the background', async () => {
@@ -121,7 +154,7 @@ describe('control server', () => {
   });
 
   it('attaches and detaches disks, validating the body', async () => {
-    expect(await call('POST', '/disks', { body: { name: 'data', path: '/images/data.img' } })).toEqual({
+    expect(await call('POST', '/disks', { body: { name: 'data', path: '/images/data.img' } })).toMatchObject({
       status: 201,
       body: { name: 'data', phase: 'Attached', target: 'vdb' },
     });
@@ -154,56 +187,27 @@ describe('control server', () => {
     expect(res.status).toBe(413);
   });
 
-  it('picks up a rotated token file', async () => {
-    const next = join(dir, 'token.new');
-    await writeFile(next, 'rotated');
-    await rename(next, tokenFile);
-    expect((await call('GET', '/status')).status).toBe(401);
-    expect((await call('GET', '/status', { token: 'rotated' })).status).toBe(200);
-  });
-
-  it('fails closed when the token file is missing (503)', async () => {
-    await rm(tokenFile);
-    expect(await call('GET', '/status')).toMatchObject({ status: 503, body: { reason: 'TokenUnavailable' } });
-  });
-});
-
-describe('control server over TLS', () => {
-  it('serves https with the given certificate', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'control-tls-'));
-    const [cert, key, tokenFile] = ['cert.pem', 'key.pem', 'token'].map((f) => join(dir, f)) as [string, string, string];
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', key, '-out', cert], { stdio: 'ignore' });
-    await writeFile(tokenFile, TOKEN);
-    const server = await startControlServer({ vmm: new FakeVmm(), tokenFile, port: 0, host: '127.0.0.1', tls: { certFile: cert, keyFile: key } });
-    try {
-      expect(server.url).toMatch(/^https:/);
-      const status = await new Promise<number>((resolve, reject) => {
-        https
-          .get(`${server.url}/status`, { headers: { authorization: `Bearer ${TOKEN}` }, rejectUnauthorized: false }, (res) => {
-            res.resume();
-            resolve(res.statusCode ?? 0);
-          })
-          .on('error', reject);
+  it('serves a renewed certificate once its Secret volume files change, without a restart', async () => {
+    const servedSerial = () =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port: server.port, ca: authority.ca.certPem, servername: launcherServerName(VM.uid) }, () => {
+          resolve(new X509Certificate(socket.getPeerX509Certificate()!.raw).serialNumber);
+          socket.end();
+        });
+        socket.on('error', reject);
       });
-      expect(status).toBe(200);
-    } finally {
-      await server.close();
-      await rm(dir, { recursive: true, force: true });
+    const before = await servedSerial();
+    // The kubelet swaps a Secret volume's files at once: write the new set aside, then rename.
+    const next = await writeLauncherCredentials(authority, VM, join(dir, 'next'));
+    await Promise.all([rename(next.certFile, files.certFile), rename(next.keyFile, files.keyFile)]);
+    const deadline = Date.now() + 5000;
+    let after = before;
+    while (after === before && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = await servedSerial();
     }
-  });
-});
-
-describe('auth helpers', () => {
-  it('parses bearer headers', () => {
-    expect(bearerToken('Bearer abc')).toBe('abc');
-    expect(bearerToken('bearer  abc ')).toBe('abc');
-    expect(bearerToken('Basic abc')).toBeUndefined();
-    expect(bearerToken(undefined)).toBeUndefined();
-  });
-  it('compares tokens, never matching an empty expected token', () => {
-    expect(tokensMatch('a', 'a')).toBe(true);
-    expect(tokensMatch('a', 'b')).toBe(false);
-    expect(tokensMatch('a', 'aa')).toBe(false);
-    expect(tokensMatch('', '')).toBe(false);
+    expect(after).not.toBe(before);
+    expect(lines).toContain('control: TLS certificate reloaded');
+    expect((await call('GET', '/status')).status).toBe(200);
   });
 });

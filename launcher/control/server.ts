@@ -1,14 +1,16 @@
-// The control API over HTTP(S): what the operator (and `kubevmm play`) use to drive a VM.
-// Only /readyz is open, for the kubelet's readiness probe, and it says nothing but yes/no;
-// everything else needs the bearer token.
+// The control API over mutual TLS (ADR 0009): what the operator (and, next, the subresource
+// server) use to drive a VM. /readyz (the kubelet's probe) and /metrics (Prometheus) are open
+// over TLS, because neither presents a client certificate; everything else needs a client
+// certificate from the operator's launcher CA. Plain HTTP on the port is refused.
 
-import { readFile } from 'node:fs/promises';
-import http from 'node:http';
 import https from 'node:https';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { VmController } from '../runtime/status.js';
-import { TokenFile, bearerToken, tokensMatch } from './auth.js';
+import { tlsOnlyFront } from './plain-http.js';
 import { errorResponse, handleControlRequest, type ControlResponse } from './routes.js';
+import { clientName, loadTls, refuseClient, tlsSignature, type ControlTlsFiles } from './tls.js';
 
 /** Largest accepted request body; the API's bodies are a few hundred bytes. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -16,19 +18,22 @@ export const MAX_BODY_BYTES = 64 * 1024;
 /** Options of {@link startControlServer}. */
 export interface ControlServerOptions {
   vmm: VmController;
-  tokenFile: string;
   port: number;
   /** Default: all interfaces (the pod IP is what the operator dials). */
   host?: string;
-  /** Serve HTTPS with this certificate and key (PEM files). */
-  tls?: { certFile: string; keyFile: string };
-  /** Serves GET /metrics without a token, like /readyz (launcher/metrics); omitted: 404. */
+  /** The launcher's certificate and key, and the CA of the clients it accepts (PEM files). */
+  tls: ControlTlsFiles;
+  /** How often the TLS files are checked for a renewed certificate. Default 30 s. */
+  tlsReloadMs?: number;
+  /** Serves GET /metrics without a client certificate, like /readyz (launcher/metrics); omitted: 404. */
   metrics?: { render(): Promise<{ contentType: string; body: string }> };
+  /** Audit lines: each authenticated request with its client, and TLS reloads. Default: dropped. */
+  log?: (line: string) => void;
 }
 
 /** A listening control server. */
 export interface ControlServer {
-  /** e.g. `http://127.0.0.1:9500`. */
+  /** e.g. `https://127.0.0.1:9500`. */
   url: string;
   port: number;
   close(): Promise<void>;
@@ -58,24 +63,10 @@ function readBody(req: http.IncomingMessage): Promise<string> {
 function send(res: http.ServerResponse, response: ControlResponse): void {
   const body = `${JSON.stringify(response.body)}\n`;
   const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json', 'cache-control': 'no-store' };
-  if (response.status === 401) headers['www-authenticate'] = 'Bearer realm="kubevmm-launcher"';
   res.writeHead(response.status, headers).end(body);
 }
 
-async function authorized(tokens: TokenFile, header: string | undefined): Promise<ControlResponse | undefined> {
-  const given = bearerToken(header);
-  if (!given) return errorResponse(401, 'Unauthorized', 'missing bearer token');
-  let expected: string;
-  try {
-    expected = await tokens.token();
-  } catch {
-    // Fail closed: no token file means nobody gets in, and the reason says why.
-    return errorResponse(503, 'TokenUnavailable', 'the launcher cannot read its control token');
-  }
-  return tokensMatch(given, expected) ? undefined : errorResponse(401, 'Unauthorized', 'invalid bearer token');
-}
-
-/** The endpoints that need no token: /readyz (kubelet) and /metrics (Prometheus). True when answered. */
+/** The open endpoints: /readyz (kubelet) and /metrics (Prometheus). True when answered. */
 async function serveOpen(options: ControlServerOptions, path: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
   if (path === '/readyz') {
@@ -89,11 +80,12 @@ async function serveOpen(options: ControlServerOptions, path: string, req: http.
   return true;
 }
 
-async function serve(options: ControlServerOptions, tokens: TokenFile, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  const path = new URL(req.url ?? '/', 'http://launcher').pathname;
+async function serve(options: ControlServerOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const path = new URL(req.url ?? '/', 'https://launcher').pathname;
   if (await serveOpen(options, path, req, res)) return;
-  const denied = await authorized(tokens, req.headers.authorization);
-  if (denied) return send(res, denied);
+  const socket = req.socket as TLSSocket;
+  const refused = refuseClient(socket);
+  if (refused) return send(res, errorResponse(401, refused.reason, refused.message));
   let body: string;
   try {
     body = await readBody(req);
@@ -101,38 +93,59 @@ async function serve(options: ControlServerOptions, tokens: TokenFile, req: http
     if (err instanceof BodyTooLarge) return send(res, errorResponse(413, 'BodyTooLarge', `request body exceeds ${MAX_BODY_BYTES} bytes`));
     throw err;
   }
-  send(res, await handleControlRequest(options.vmm, { method: req.method ?? 'GET', path, body }));
+  const response = await handleControlRequest(options.vmm, { method: req.method ?? 'GET', path, body });
+  if (req.method !== 'GET') options.log?.(`control: ${req.method} ${path} by ${clientName(socket)}: ${response.status}`);
+  send(res, response);
 }
 
-async function createServer(options: ControlServerOptions): Promise<http.Server> {
-  if (!options.tls) return http.createServer();
-  const [cert, key] = await Promise.all([readFile(options.tls.certFile), readFile(options.tls.keyFile)]);
-  return https.createServer({ cert, key });
+/**
+ * Re-reads the TLS files when they change (the kubelet swaps a Secret volume's files
+ * atomically); a half-written or mismatched pair is retried at the next tick.
+ */
+function watchTls(server: https.Server, options: ControlServerOptions, loaded: string): () => void {
+  let current = loaded;
+  const timer = setInterval(() => {
+    void (async () => {
+      if ((await tlsSignature(options.tls).catch(() => current)) === current) return;
+      const next = await loadTls(options.tls);
+      server.setSecureContext({ ...next.context });
+      current = next.signature;
+      options.log?.('control: TLS certificate reloaded');
+    })().catch((err: unknown) => options.log?.(`control: TLS files changed but cannot be loaded yet: ${String(err)}`));
+  }, options.tlsReloadMs ?? 30_000);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** Start serving the control API; resolves once listening. */
 export async function startControlServer(options: ControlServerOptions): Promise<ControlServer> {
-  const tokens = new TokenFile(options.tokenFile);
-  const server = await createServer(options);
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    serve(options, tokens, req, res).catch((err: unknown) => {
+  const { context, signature } = await loadTls(options.tls);
+  // Ask every client for a certificate but let the handshake succeed without one: the
+  // kubelet's HTTPS probe and Prometheus present none, and /readyz and /metrics serve them.
+  const tls = https.createServer({ ...context, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' });
+  tls.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    serve(options, req, res).catch((err: unknown) => {
       if (!res.headersSent) send(res, errorResponse(500, 'InternalError', String(err)));
       else res.destroy();
     });
   });
+  const { server: front, destroyAll } = tlsOnlyFront(tls);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
+    front.once('error', reject);
+    front.listen(options.port, options.host, () => resolve());
   });
-  const { port, address } = server.address() as AddressInfo;
+  const stopWatching = watchTls(tls, options, signature);
+  const { port, address } = front.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
   return {
-    url: `${options.tls ? 'https' : 'http'}://${host === '[::]' ? '127.0.0.1' : host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    url: `https://${host === '[::]' || host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     port,
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
+        stopWatching();
+        front.close(() => resolve());
+        tls.closeAllConnections();
+        destroyAll();
       }),
   };
 }

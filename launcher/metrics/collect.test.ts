@@ -2,11 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectQmp, type QmpClient } from '../qmp/index.js';
-import { FakeQmpServer, type CommandHandler } from '../qmp/fake-server.js';
+import { FakeQmpServer, type CommandHandler } from '../../test/fakes/qmp-server.js';
 import type { VmPhase } from '../runtime/state.js';
 import { collectSnapshot, type VmMetricsSource } from './collect.js';
 import { vmMetrics } from './index.js';
-import { SCSI_VM, VIRTIO_VM } from './testdata.js';
+import { SCSI_VM, VIRTIO_VM } from '../../test/fakes/qmp-metrics-data.js';
 
 let dir: string;
 let server: FakeQmpServer;

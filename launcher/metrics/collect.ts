@@ -4,7 +4,7 @@
 
 import { readFile } from 'node:fs/promises';
 import type { QmpExecutor } from '../qmp/index.js';
-import type { VmStatus } from '../runtime/status.js';
+import type { LauncherStatus } from '../runtime/status.js';
 import { balloonBytes, diskIo, guestMemoryBytes, residentBytes, statCpuSeconds, vcpuThreads } from './parse.js';
 import type { VmSnapshot } from './render.js';
 
@@ -14,7 +14,7 @@ export const DEFAULT_QUERY_TIMEOUT_MS = 2_000;
 /** What the collector reads a VM through (the supervisor, or a fake in tests). */
 export interface VmMetricsSource {
   vm: { name: string; namespace: string; devices: { balloon: boolean } };
-  status(): Pick<VmStatus, 'state' | 'accelerator'>;
+  status(): Pick<LauncherStatus, 'state' | 'accelerator'>;
   /** The QMP connection while it is open; undefined before QEMU's monitor answers and after it exits. */
   qmp(): QmpExecutor | undefined;
   /** QEMU's pid while it runs. */

@@ -1,5 +1,5 @@
 import { balloonBytes, diskIo, diskOfQdev, guestMemoryBytes, MetricsParseError, residentBytes, statCpuSeconds, vcpuThreads } from './parse.js';
-import { SCSI_VM, VIRTIO_VM } from './testdata.js';
+import { SCSI_VM, VIRTIO_VM } from '../../test/fakes/qmp-metrics-data.js';
 
 describe('vcpuThreads', () => {
   it('maps each vCPU index to its host thread (recorded query-cpus-fast)', () => {

@@ -1,5 +1,5 @@
 import { baseFragment, qmpArgs, SANDBOX } from './base.js';
-import { flagValues } from './testing.js';
+import { flagValues } from '../../test/fakes/launcher-vm.js';
 
 const UID = '6F1C1B52-8D8A-4F8E-9C59-1C2F7E0E9A11';
 

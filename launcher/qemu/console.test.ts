@@ -1,7 +1,7 @@
 import { consoleFragment, GUEST_AGENT_PORT_NAME, VGA_MEMORY_MIB } from './console.js';
 import type { LauncherVm } from '../../api/resolve.js';
 import { runtimeSockets } from './sockets.js';
-import { deviceById, flagValues } from './testing.js';
+import { deviceById, flagValues } from '../../test/fakes/launcher-vm.js';
 
 const DEVICES: LauncherVm['devices'] = { rng: false, balloon: false, graphics: 'vnc', guestAgent: true };
 const sockets = (devices = DEVICES) => runtimeSockets('/run', devices);

@@ -1,5 +1,5 @@
 import { devicesFragment } from './devices.js';
-import { deviceById, flagValues } from './testing.js';
+import { deviceById, flagValues } from '../../test/fakes/launcher-vm.js';
 
 const ALL = { rng: true, balloon: true, graphics: 'none' as const, guestAgent: false };
 

@@ -1,7 +1,7 @@
 import type { DiskSpec } from '../../api/schema/vm.js';
 import { diskFragment, driveLetters, MAX_SATA_DISKS, SCSI_CONTROLLER } from './disks.js';
 import { LauncherInputError, UnsupportedSpecError } from './errors.js';
-import { deviceById, flagValues, parseOpts, testVm } from './testing.js';
+import { deviceById, flagValues, parseOpts, testVm } from '../../test/fakes/launcher-vm.js';
 import type { DiskBacking } from './types.js';
 
 const PVC = { persistentVolumeClaim: { claimName: 'pvc' } };

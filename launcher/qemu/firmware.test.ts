@@ -1,6 +1,6 @@
 import { LauncherInputError } from './errors.js';
 import { firmwareFragment, OVMF_CODE, OVMF_VARS_TEMPLATE } from './firmware.js';
-import { flagValues } from './testing.js';
+import { flagValues } from '../../test/fakes/launcher-vm.js';
 
 describe('firmwareFragment', () => {
   it('bios needs nothing: SeaBIOS is built in', () => {

@@ -1,5 +1,5 @@
 import { accelFragment, machineFragment, TCG_TB_SIZE_MIB } from './machine.js';
-import { flagValues } from './testing.js';
+import { flagValues } from '../../test/fakes/launcher-vm.js';
 
 describe('machineFragment', () => {
   it.each([

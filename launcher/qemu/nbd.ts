@@ -2,15 +2,12 @@
 // TLS-PSK client credentials, an `nbd` protocol node under a raw format node, and what QEMU's
 // connection errors mean. Pure: the runtime sends these with object-add and blockdev-add.
 
+import type { NbdSource } from '../../api/contract/control.js';
 import { NBD_EXPORT } from '../../api/layout.js';
 import { blockNodeNames } from './blockdev.js';
 
 /** Where an attachment pod serves a disk: its address, port and export name. */
-export interface NbdServer {
-  host: string;
-  port: number;
-  export: string;
-}
+export type NbdServer = NbdSource;
 
 /** How the NBD client rides out a lost export; seconds, as QEMU takes them. */
 export interface NbdClientTiming {

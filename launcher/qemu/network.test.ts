@@ -1,6 +1,6 @@
 import { UnsupportedSpecError } from './errors.js';
 import { hostForwards, MAC_PREFIX, macAddress, networkFragment } from './network.js';
-import { deviceById, flagValues, testVm } from './testing.js';
+import { deviceById, flagValues, testVm } from '../../test/fakes/launcher-vm.js';
 
 const VM = { name: 'web-1', namespace: 'team-a' };
 

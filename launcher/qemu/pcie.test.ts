@@ -1,6 +1,6 @@
 import { LauncherInputError, UnsupportedSpecError } from './errors.js';
 import { MAX_ROOT_PORTS, pcieTopology, rootPortId, sparePortIds } from './pcie.js';
-import { flagValues, parseOpts } from './testing.js';
+import { flagValues, parseOpts } from '../../test/fakes/launcher-vm.js';
 
 const ports = (occupied: string[], spare: number) =>
   flagValues(pcieTopology(occupied, spare).args, '-device').map((d) => parseOpts(d));

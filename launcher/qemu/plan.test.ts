@@ -1,7 +1,7 @@
 import { LauncherInputError, QemuPlanError, UnsupportedSpecError } from './errors.js';
 import { OVMF_CODE } from './firmware.js';
 import { planQemu } from './plan.js';
-import { flagValues, parseOpts, testVm } from './testing.js';
+import { flagValues, parseOpts, testVm } from '../../test/fakes/launcher-vm.js';
 import type { QemuInput } from './types.js';
 
 const PVC = { persistentVolumeClaim: { claimName: 'pvc' } };

@@ -10,8 +10,8 @@ import {
   QmpProtocolError,
   QmpTimeoutError,
 } from './errors.js';
-import { FakeQmpServer } from './fake-server.js';
-import type { ReceivedCommand } from './fake-server.js';
+import { FakeQmpServer } from '../../test/fakes/qmp-server.js';
+import type { ReceivedCommand } from '../../test/fakes/qmp-server.js';
 import type { QmpEvent } from './protocol.js';
 
 let dir: string;

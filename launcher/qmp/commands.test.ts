@@ -23,8 +23,8 @@ import {
 import type { PciDeviceInfo, PciInfo } from './commands.js';
 import { connectQmp } from './connect.js';
 import { QmpCommandError } from './errors.js';
-import { FakeQmpServer } from './fake-server.js';
-import type { FakeQmpConnection, ReceivedCommand } from './fake-server.js';
+import { FakeQmpServer } from '../../test/fakes/qmp-server.js';
+import type { FakeQmpConnection, ReceivedCommand } from '../../test/fakes/qmp-server.js';
 
 /** A tiny model of QEMU's state, enough to see that each helper sends what QEMU expects. */
 class FakeVm {

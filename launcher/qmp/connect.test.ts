@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectQmp } from './connect.js';
 import { QmpConnectError, QmpTimeoutError } from './errors.js';
-import { FakeQmpServer } from './fake-server.js';
+import { FakeQmpServer } from '../../test/fakes/qmp-server.js';
 
 let dir: string;
 let path: string;

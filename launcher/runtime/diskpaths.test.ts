@@ -1,5 +1,8 @@
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { LauncherVm, ResolvedDisk } from '../../api/resolve.js';
-import { parseDiskMappings, parseDiskSizes, podDiskLocations, unknownDiskMappings } from './diskpaths.js';
+import { containerDiskImage, parseDiskMappings, parseDiskSizes, podDiskLocations, unknownDiskMappings } from './diskpaths.js';
 
 const disk = (name: string, source: ResolvedDisk['source'], spec: Record<string, unknown> = {}, hotpluggable = false) =>
   ({ name, source, hotpluggable, spec: { name, ...spec } }) as ResolvedDisk;
@@ -18,12 +21,13 @@ const vm = {
 describe('podDiskLocations', () => {
   it('follows the pod layout: block device when present, else disk.img; Secret dirs for cloud-init', async () => {
     const isBlock = async (path: string) => path === '/dev/kubevmm/blk';
-    expect(await podDiskLocations(vm, isBlock)).toEqual({
+    const image = async (_disk: string, copy: string) => `${copy}/fedora.qcow2`;
+    expect(await podDiskLocations(vm, isBlock, image)).toEqual({
       paths: {
         root: '/var/run/kubevmm/disks/root/disk.img',
         blk: '/dev/kubevmm/blk',
         scratch: '/var/run/kubevmm/disks/scratch/disk.img',
-        os: '/var/run/kubevmm/disks/os/disk.img',
+        os: '/var/run/kubevmm/disks/os/containerdisk/fedora.qcow2',
       },
       secretDirs: { ci: '/var/run/kubevmm/cloudinit/ci' },
     });
@@ -41,6 +45,34 @@ describe('parseDiskSizes', () => {
 
   it('refuses a disk given twice', () => {
     expect(() => parseDiskSizes(['a=1', 'a=2'])).toThrow(/--disk-size a is given twice/);
+  });
+});
+
+describe('containerDiskImage', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'containerdisk-'));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it('takes the copy itself when the path named a file, else the one regular file in it', async () => {
+    await writeFile(join(dir, 'single'), 'x');
+    expect(await containerDiskImage('os', join(dir, 'single'))).toBe(join(dir, 'single'));
+    const copy = join(dir, 'copy');
+    await mkdir(join(copy, 'nested'), { recursive: true });
+    await writeFile(join(copy, 'disk.qcow2'), 'x');
+    expect(await containerDiskImage('os', copy)).toBe(join(copy, 'disk.qcow2'));
+  });
+
+  it.each([
+    ['nothing copied', async () => undefined, /disk os: the containerDisk was not copied to/],
+    ['an empty directory', (copy: string) => mkdir(copy), /holds no regular file; it must hold exactly one disk image/],
+    ['two images', async (copy: string) => (await mkdir(copy), await writeFile(join(copy, 'a.img'), ''), await writeFile(join(copy, 'b.img'), '')), /holds 2 files \(a\.img, b\.img\)/],
+    ['only a symbolic link (never followed here)', async (copy: string) => (await mkdir(copy), await symlink('/etc/passwd', join(copy, 'disk.img'))), /holds no regular file/],
+  ])('refuses %s, saying what it found', async (_what, make, message) => {
+    const copy = join(dir, 'copy');
+    await make(copy);
+    await expect(containerDiskImage('os', copy)).rejects.toMatchObject({ reason: 'ContainerDiskInvalid', message: expect.stringMatching(message) });
   });
 });
 

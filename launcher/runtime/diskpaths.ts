@@ -2,8 +2,8 @@
 // operator's volume layout (api/layout.ts) says it; in `kubevmm play` the user says it with
 // `--disk NAME=PATH`.
 
-import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { lstat, readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { LAYOUT } from '../../api/layout.js';
 import type { LauncherVm } from '../../api/resolve.js';
 import { LauncherError } from './errors.js';
@@ -27,11 +27,15 @@ async function isBlockDevice(path: string): Promise<boolean> {
  * it as one (volumeDevices), else a disk.img in its mount; the launcher cannot read the PVC's
  * volumeMode, so it looks at what is there.
  */
-export async function podDiskLocations(vm: LauncherVm, blockDevice = isBlockDevice): Promise<DiskLocations> {
+export async function podDiskLocations(vm: LauncherVm, blockDevice = isBlockDevice, findImage = containerDiskImage): Promise<DiskLocations> {
   const out: DiskLocations = { paths: {}, secretDirs: {} };
   for (const disk of vm.disks.filter((d) => !d.hotpluggable)) {
     if (disk.source === 'cloudInit') {
       if (disk.spec.cloudInit?.userDataSecretRef) out.secretDirs[disk.name] = LAYOUT.cloudInitSecretDir(disk.name);
+      continue;
+    }
+    if (disk.source === 'containerDisk') {
+      out.paths[disk.name] = await findImage(disk.name, LAYOUT.containerDiskCopy(disk.name));
       continue;
     }
     const device = LAYOUT.blockDevice(disk.name);
@@ -39,6 +43,24 @@ export async function podDiskLocations(vm: LauncherVm, blockDevice = isBlockDevi
     out.paths[disk.name] = disk.source === 'persistentVolumeClaim' && (await blockDevice(device)) ? device : image;
   }
   return out;
+}
+
+/**
+ * The image in a containerDisk copy: the copy itself when `path` named a file, else the one
+ * regular file in it. Symbolic links are not followed (the copy dereferenced the image's own,
+ * inside its container); anything else is refused with what was found.
+ */
+export async function containerDiskImage(disk: string, copy: string): Promise<string> {
+  const fail = (message: string) => new LauncherError({ reason: 'ContainerDiskInvalid', kind: 'invalid', message: `disk ${disk}: ${message}` });
+  const info = await lstat(copy).catch(() => undefined);
+  if (!info) throw fail(`the containerDisk was not copied to ${copy}`);
+  if (info.isFile()) return copy;
+  if (!info.isDirectory()) throw fail(`${copy} is neither a file nor a directory`);
+  const entries = await readdir(copy, { withFileTypes: true });
+  const files = entries.filter((e) => e.isFile()).map((e) => e.name).sort();
+  if (files.length === 1) return join(copy, files[0]!);
+  const found = files.length ? `${files.length} files (${files.slice(0, 5).join(', ')})` : 'no regular file';
+  throw fail(`the containerDisk's path holds ${found}; it must hold exactly one disk image (set containerDisk.path to the directory or the file)`);
 }
 
 /** Parse `--disk NAME=PATH` values (paths made absolute); a malformed or repeated one is an error. */

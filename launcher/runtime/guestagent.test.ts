@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { GuestAgentError } from './errors.js';
 import { AgentStreamDecoder, connectGuestAgent, GuestAgentClient } from './guestagent.js';
 import { GuestAgentMonitor, summarizeGuest } from './guestinfo.js';
-import { standardAgent, startFakeAgent, type AgentHandler } from './fake-agent.js';
+import { standardAgent, startFakeAgent, type AgentHandler } from '../../test/fakes/guest-agent.js';
 
 async function fakeAgent(path: string, handler: AgentHandler): Promise<{ server: { close: (cb: (v?: unknown) => void) => void }; received: string[] }> {
   const agent = await startFakeAgent(path, handler);

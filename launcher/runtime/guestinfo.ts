@@ -3,16 +3,10 @@
 // agent is normal and costs one short handshake attempt per poll.
 
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { GuestInfo } from '../../api/contract/control.js';
 import { connectGuestAgent, type GuestAgentClient, type GuestInterface, type GuestOsInfo } from './guestagent.js';
 
-/** The guest section of the VM status. */
-export interface GuestInfo {
-  agentConnected: boolean;
-  hostname?: string;
-  osName?: string;
-  kernel?: string;
-  interfaces?: { name: string; macAddress?: string; ipAddresses: string[] }[];
-}
+export type { GuestInfo };
 
 /** Status fields from the agent's answers (pure). Loopback is left out: it says nothing. */
 export function summarizeGuest(hostname: string | undefined, os: GuestOsInfo | undefined, ifaces: GuestInterface[] | undefined): GuestInfo {

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectQmp, type QmpClient } from '../qmp/index.js';
-import { FakeQmpServer, type FakeQmpConnection, type ReceivedCommand } from '../qmp/fake-server.js';
+import { FakeQmpServer, type FakeQmpConnection, type ReceivedCommand } from '../../test/fakes/qmp-server.js';
 import { DiskHotplug, nextTarget } from './hotplug.js';
 
 /** QEMU's block layer and qdev as far as hotplug touches them. */

@@ -6,35 +6,16 @@
 
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { AttachRequest, DiskStatus } from '../../api/contract/control.js';
 import { LAYOUT, NBD_EXPORT } from '../../api/layout.js';
-import type { ResolvedDisk } from '../../api/resolve.js';
 import { QmpCommandError, QmpTimeoutError, blockdevAdd, blockdevDel, deviceAdd, deviceDel, objectAdd, objectDel, type BlockdevAddOptions, type DeviceAddOptions, type QmpEvent, type QmpSession } from '../qmp/index.js';
-import { blockNodes, diskDeviceId, type DiskBacking, type QemuPlan } from '../qemu/index.js';
+import { blockNodes, diskDeviceId, type QemuPlan } from '../qemu/index.js';
 import { driveLetters } from '../qemu/disks.js';
 import { DEFAULT_NBD_TIMING, NBD_TLS_CREDS_ID, classifyNbdError, describeNbdServer, hasPskKey, nbdNodes, tlsPskClient, type NbdClientTiming, type NbdServer } from '../qemu/nbd.js';
 import { inspectDisk, requireWritable } from './disks.js';
 import { HotplugError, describeError } from './errors.js';
 
-/** A disk as reported in status.disks. */
-export interface DiskStatus {
-  name: string;
-  phase: 'Pending' | 'Attaching' | 'Attached' | 'Detaching' | 'Failed';
-  target?: string;
-  message?: string;
-}
-
-/** What to attach: a local image file or block device, or an NBD export; exactly one. */
-export interface AttachRequest {
-  name: string;
-  path?: string;
-  /** An attachment pod's export (TLS-PSK with the launcher's keys.psk). */
-  nbd?: NbdServer;
-  /** `path` only: detected from the image's magic bytes when absent. */
-  format?: DiskBacking['format'];
-  bus?: 'virtio' | 'scsi';
-  readOnly?: boolean;
-  cache?: ResolvedDisk['cache'];
-}
+export type { AttachRequest, DiskStatus };
 
 interface Attached {
   status: DiskStatus;

@@ -2,10 +2,11 @@
 // The supervisor feeds every event through `reduceVmState` and reacts to the difference
 // (retry an io-error pause, quit a panicked guest), so the rules live in one testable place.
 
+import type { VmPhase } from '../../api/contract/control.js';
 import type { KnownQmpEvents, QmpEvent } from '../qmp/index.js';
 
-/** Lifecycle states reported in status; `succeeded` and `failed` are final. */
-export type VmPhase = 'starting' | 'running' | 'paused' | 'stopping' | 'succeeded' | 'failed';
+/** Lifecycle states reported in status (the contract's); `succeeded` and `failed` are final. */
+export type { VmPhase };
 
 /** The last I/O error that paused the VM (werror/rerror=stop). */
 export interface IoErrorInfo {

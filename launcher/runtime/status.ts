@@ -1,29 +1,13 @@
 // What the outside (control API, `kubevmm play`) sees of a VM and may ask of it. The control
 // server depends on this interface only, so it is tested with a fake.
 
+import type { AttachRequest, DiskStatus, GuestInfo, LauncherStatus } from '../../api/contract/control.js';
 import type { LauncherVm } from '../../api/resolve.js';
 import type { QemuPlan } from '../qemu/index.js';
-import type { Accelerator } from './accel.js';
-import type { GuestInfo } from './guestinfo.js';
-import type { AttachRequest, DiskStatus } from './hotplug.js';
 import type { RunOutcome } from './outcome.js';
 import type { VmPhase } from './state.js';
 
-export type { AttachRequest, DiskStatus, GuestInfo, RunOutcome, VmPhase };
-
-/** The launcher's report on its VM (GET /status). */
-export interface VmStatus {
-  state: VmPhase;
-  reason?: string;
-  message?: string;
-  /** What QEMU actually uses (query-kvm), not what was asked for. */
-  accelerator: Accelerator;
-  /** When QEMU was started (RFC 3339). */
-  startedAt: string;
-  disks: DiskStatus[];
-  /** Present when the VM has a guest agent channel. */
-  guest?: GuestInfo;
-}
+export type { AttachRequest, DiskStatus, GuestInfo, LauncherStatus, RunOutcome, VmPhase };
 
 /** Why a stop was requested; ends up in the outcome when the guest does not power off itself. */
 export interface StopRequest {
@@ -36,7 +20,7 @@ export interface StopRequest {
  * the wrong state (e.g. pause while stopping), not-found/invalid for bad disk requests.
  */
 export interface VmController {
-  status(): VmStatus;
+  status(): LauncherStatus;
   pause(): Promise<void>;
   resume(): Promise<void>;
   /** Hard reset (the reset button). */

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LauncherVm } from '../../api/resolve.js';
-import { FakeQmpServer, type FakeQmpConnection, type ReceivedCommand } from '../qmp/fake-server.js';
+import { FakeQmpServer, type FakeQmpConnection, type ReceivedCommand } from '../../test/fakes/qmp-server.js';
 import type { QemuPlan } from '../qemu/index.js';
-import { startFakeAgent } from './fake-agent.js';
+import { startFakeAgent } from '../../test/fakes/guest-agent.js';
 import type { QemuExit, QemuProcessLike } from './process.js';
 import { VmSupervisor, type SupervisorOptions } from './vmm.js';
 

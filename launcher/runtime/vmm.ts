@@ -25,7 +25,7 @@ import { decideOutcome, type RunOutcome, type StopRecord } from './outcome.js';
 import { QemuProcess, type QemuExit, type QemuProcessLike, type SpawnQemuOptions } from './process.js';
 import { SerialHub } from './serial.js';
 import { INITIAL_STATE, isFinal, reduceVmState, type VmAction, type VmState } from './state.js';
-import { diskStatuses, type StopRequest, type VmController, type VmStatus } from './status.js';
+import { diskStatuses, type LauncherStatus, type StopRequest, type VmController } from './status.js';
 import { Terminator, powerOffGuest } from './terminate.js';
 
 /** Options of {@link VmSupervisor.start}. */
@@ -120,7 +120,7 @@ export class VmSupervisor implements VmController {
     return this.options.plan.sockets.serialLog;
   }
 
-  status(): VmStatus {
+  status(): LauncherStatus {
     const { state, reason, message } = this.state;
     return {
       state,

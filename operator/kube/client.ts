@@ -7,10 +7,12 @@ import {
   ApiException,
   CoreV1Api,
   CustomObjectsApi,
+  NetworkingV1Api,
   PatchStrategy,
   setHeaderOptions,
   type CoreV1Event,
   type KubeConfig,
+  type V1NetworkPolicy,
   type V1PersistentVolumeClaim,
   type V1Pod,
   type V1Secret,
@@ -35,6 +37,8 @@ export interface ApiCall {
    * `named`: only on the object the chart names (RBAC resourceNames).
    */
   scope?: 'own-namespace' | 'named';
+  /** Granted only when the chart turns this option on. */
+  feature?: 'launcherNetworkPolicy';
 }
 
 /** Every call ClusterApi and the informers make: the operator's RBAC, exactly. */
@@ -55,15 +59,22 @@ export const OPERATOR_API_CALLS: readonly ApiCall[] = [
   // The headless Service giving a VM's attachment pods stable names (server-side apply).
   { verb: 'create', group: '', resource: 'services' },
   { verb: 'patch', group: '', resource: 'services' },
-  { verb: 'get', group: '', resource: 'secrets' },
+  // Per-VM credentials Secrets are written, never read (ADR 0009): create, and a replace
+  // (update) when one of that name exists. Both answer with what was sent. No get, list,
+  // watch, patch or delete: each of those returns a Secret's data to the caller.
   { verb: 'create', group: '', resource: 'secrets' },
+  { verb: 'update', group: '', resource: 'secrets' },
   { verb: 'create', group: '', resource: 'events' },
+  // launcherNetworkPolicy: the operator's NetworkPolicies in VM namespaces (server-side apply).
+  { verb: 'create', group: 'networking.k8s.io', resource: 'networkpolicies', feature: 'launcherNetworkPolicy' },
+  { verb: 'patch', group: 'networking.k8s.io', resource: 'networkpolicies', feature: 'launcherNetworkPolicy' },
   { verb: 'get', group: 'coordination.k8s.io', resource: 'leases', scope: 'own-namespace' },
   { verb: 'create', group: 'coordination.k8s.io', resource: 'leases', scope: 'own-namespace' },
   { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', scope: 'own-namespace' },
-  // The webhook's self-managed certificates (operator/webhook/kube.ts): the shared Secret is
-  // renewed in place, and the CA goes into the operator's own webhook configuration.
-  { verb: 'update', group: '', resource: 'secrets', scope: 'own-namespace' },
+  // Read back only in its own namespace, by name: the launcher CA (operator/kube/launcher-ca.ts)
+  // and the webhook's self-managed certificates (operator/webhook/kube.ts; renewed in place
+  // by the update above), whose CA goes into the operator's own webhook configuration.
+  { verb: 'get', group: '', resource: 'secrets', scope: 'own-namespace' },
   { verb: 'get', group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', scope: 'named' },
   { verb: 'patch', group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', scope: 'named' },
 ];
@@ -111,6 +122,7 @@ function safeJson(text: string): unknown {
 export class ClusterApi {
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
+  private readonly networking: NetworkingV1Api;
 
   constructor(
     kc: KubeConfig,
@@ -118,6 +130,7 @@ export class ClusterApi {
   ) {
     this.core = kc.makeApiClient(CoreV1Api);
     this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.networking = kc.makeApiClient(NetworkingV1Api);
   }
 
   private call<T>(verb: string, resource: string, fn: () => Promise<T>): Promise<T> {
@@ -139,21 +152,28 @@ export class ClusterApi {
     return this.getOrUndefined('persistentvolumeclaims', () => this.core.readNamespacedPersistentVolumeClaim({ namespace, name }));
   }
 
-  /** A Secret, or undefined when it does not exist. */
+  /** A Secret in the operator's own namespace (RBAC allows no other), or undefined when it does not exist. */
   getSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
     return this.getOrUndefined('secrets', () => this.core.readNamespacedSecret({ namespace, name }));
   }
 
-  /** Creates a Secret; an existing one of the same name is returned instead (409). */
-  async createSecret(secret: V1Secret): Promise<V1Secret> {
+  /** Creates a Secret; 'exists' when one of that name does (409). Never reads it. */
+  async createSecret(secret: V1Secret): Promise<'created' | 'exists'> {
     const namespace = secret.metadata?.namespace ?? 'default';
     try {
-      return await this.call('create', 'secrets', () => this.core.createNamespacedSecret({ namespace, body: secret }));
+      await this.call('create', 'secrets', () => this.core.createNamespacedSecret({ namespace, body: secret, fieldManager: FIELD_MANAGER }));
+      return 'created';
     } catch (err) {
-      const existing = statusCode(err) === 409 ? await this.getSecret(namespace, secret.metadata?.name ?? '') : undefined;
-      if (existing) return existing;
+      if (statusCode(err) === 409) return 'exists';
       throw err;
     }
+  }
+
+  /** Replaces a Secret whole (no resourceVersion: the previous content is not needed, nor returned). */
+  async replaceSecret(secret: V1Secret): Promise<void> {
+    const namespace = secret.metadata?.namespace ?? 'default';
+    const name = secret.metadata?.name ?? '';
+    await this.call('update', 'secrets', () => this.core.replaceNamespacedSecret({ namespace, name, body: secret, fieldManager: FIELD_MANAGER }));
   }
 
   /** Creates or updates the pod by server-side apply with the operator's field manager. */
@@ -171,6 +191,14 @@ export class ClusterApi {
     const name = service.metadata?.name ?? '';
     return this.call('patch', 'services', () =>
       this.core.patchNamespacedService({ namespace, name, body: service, fieldManager: FIELD_MANAGER, force: true }, setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply)),
+    );
+  }
+
+  /** Creates or updates a NetworkPolicy by server-side apply (launcherNetworkPolicy mode); sent as given. */
+  applyNetworkPolicy(policy: { metadata: { name: string; namespace: string } }): Promise<V1NetworkPolicy> {
+    const { namespace, name } = policy.metadata;
+    return this.call('patch', 'networkpolicies', () =>
+      this.networking.patchNamespacedNetworkPolicy({ namespace, name, body: policy, fieldManager: FIELD_MANAGER, force: true }, setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply)),
     );
   }
 

@@ -2,14 +2,14 @@ import { ApiException, type V1Pod, type V1Secret } from '@kubernetes/client-node
 import type { VirtualMachine } from '../../api/schema/vm.js';
 import type { Plan } from '../reconcile/types.js';
 import type { ClusterApi } from './client.js';
-import { executePlan, forgetToken } from './executor.js';
+import { executePlan } from './executor.js';
 import type { LauncherClient } from './launcher-client.js';
+import type { LauncherCredentials } from './launcher-credentials.js';
 
 /** Records the calls a ClusterApi would make; `quota` refuses pods as a ResourceQuota does. */
 function recordingApi(opts: { quota?: boolean; terminating?: boolean } = {}) {
   const calls: string[] = [];
   const api = {
-    getSecret: async () => (calls.push('get secret'), undefined),
     createSecret: async (s: V1Secret) => (calls.push('create secret'), { ...s, data: { token: Buffer.from('t').toString('base64') } }),
     applyPod: async (p: V1Pod) => {
       calls.push('apply pod');
@@ -35,10 +35,10 @@ const starting: Plan = {
 };
 
 function deps(api: ClusterApi) {
-  return { api, launcher: {} as LauncherClient, quotaRetryMs: 10_000, now: () => new Date('2026-11-26T12:00:00Z') };
+  // The credentials Secret is created (never read) by LauncherCredentials; here it is one recorded write.
+  const credentials = { ensure: async () => void (await api.createSecret({})) } as unknown as LauncherCredentials;
+  return { api, credentials, launcher: {} as LauncherClient, quotaRetryMs: 10_000, now: () => new Date('2026-11-26T12:00:00Z') };
 }
-
-afterEach(() => forgetToken('uid-1'));
 
 describe('executePlan', () => {
   it('starts a VM in three writes: finalizer, Secret (created without reading it first) and pod; a held status waits, in the high lane', async () => {

@@ -1,25 +1,28 @@
 /**
- * Carries out a reconcile Plan against the cluster, in order: finalizer, token Secret,
+ * Carries out a reconcile Plan against the cluster, in order: finalizer, credentials Secret,
  * launcher pod (server-side apply), deletions, pause/resume, then status and Events.
  * A ResourceQuota refusal becomes the ErrorQuotaExceeded status instead of a bare error.
  */
-import { randomBytes } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
-import { NBD_EXPORT, PSK_KEY, TOKEN_KEY } from '../../api/layout.js';
 import { API_VERSION } from '../../api/schema/common.js';
 import type { VirtualMachine, VmStatus } from '../../api/schema/vm.js';
 import { setCondition } from '../reconcile/conditions.js';
 import { FINALIZER, type Action, type Plan, type VmEvent } from '../reconcile/types.js';
 import { launcherPodName } from '../render/pod.js';
-import { controlSecretName } from '../render/volumes.js';
 import { apiMessage, statusCode, type ClusterApi } from './client.js';
 import type { LauncherClient } from './launcher-client.js';
+import type { LauncherCredentials } from './launcher-credentials.js';
+import type { LauncherNetworkPolicies } from './network-policy.js';
 import { statusPatch } from './status-patch.js';
 
 /** What the executor needs. */
 export interface ExecutorDeps {
   api: ClusterApi;
   launcher: LauncherClient;
+  /** Writes the VMs' credentials Secrets (never reads them). */
+  credentials: LauncherCredentials;
+  /** launcherNetworkPolicy mode: the namespace's NetworkPolicies; absent when off. */
+  networkPolicies?: LauncherNetworkPolicies;
   /** Polling interval while a quota blocks the pod. */
   quotaRetryMs: number;
   now: () => Date;
@@ -41,52 +44,11 @@ export function isQuotaError(err: unknown): boolean {
   return statusCode(err) === 403 && /exceeded quota/i.test(apiMessage(err));
 }
 
-function owner(vm: VirtualMachine) {
-  return [{ apiVersion: API_VERSION, kind: 'VirtualMachine', name: vm.metadata.name, uid: vm.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }];
-}
-
-/**
- * Tokens already read, by VM uid: a VM's token never changes (its Secret lives and dies
- * with the VM), and each read would cost an API call.
- */
-const tokens = new Map<string, string>();
-
-/**
- * The VM's control API token, creating its Secret (owned by the VM) on first use.
- * `expectNew`: the VM is starting its launcher, so its Secret most likely does not exist yet:
- * create it first (one call) rather than read it first (a 404, then the create).
- */
-export async function launcherToken(api: ClusterApi, vm: VirtualMachine, opts: { expectNew?: boolean } = {}): Promise<string> {
-  const cached = vm.metadata.uid ? tokens.get(vm.metadata.uid) : undefined;
-  if (cached) return cached;
-  const token = await readOrCreateToken(api, vm, opts.expectNew ?? false);
-  if (vm.metadata.uid && token) tokens.set(vm.metadata.uid, token);
-  return token;
-}
-
-/** Forgets a deleted VM's token. */
-export function forgetToken(uid: string | undefined): void {
-  if (uid) tokens.delete(uid);
-}
-
-async function readOrCreateToken(api: ClusterApi, vm: VirtualMachine, expectNew: boolean): Promise<string> {
-  const namespace = vm.metadata.namespace ?? 'default';
-  const name = controlSecretName(vm.metadata.name);
-  const create = () =>
-    api.createSecret({
-      metadata: { name, namespace, ownerReferences: owner(vm), labels: { 'kubevmm.io/vm': vm.metadata.name } },
-      type: 'Opaque',
-      // The control token, and the TLS-PSK of the VM's hotplug exports (QEMU's keys.psk format).
-      stringData: { [TOKEN_KEY]: randomBytes(32).toString('base64url'), [PSK_KEY]: `${NBD_EXPORT.pskUser}:${randomBytes(32).toString('hex')}` },
-    });
-  // createSecret answers an existing Secret (409) by reading it.
-  const secret = expectNew ? await create() : ((await api.getSecret(namespace, name)) ?? (await create()));
-  const data = secret.data?.[TOKEN_KEY];
-  return data ? Buffer.from(data, 'base64').toString('utf8') : (secret.stringData?.[TOKEN_KEY] ?? '');
-}
-
 async function createPod(deps: ExecutorDeps, vm: VirtualMachine, pod: V1Pod): Promise<void> {
-  await launcherToken(deps.api, vm, { expectNew: true });
+  // The credentials first: the pod's Secret volume waits for them, and only a pod the
+  // operator itself creates for this VM ever names them.
+  await deps.credentials.ensure(vm);
+  await deps.networkPolicies?.ensure(vm.metadata.namespace ?? 'default');
   await deps.api.applyPod(pod);
 }
 
@@ -95,10 +57,10 @@ type LauncherAction = Extract<Action, { kind: 'pause' | 'resume' | 'attachDisk' 
 async function launcherAction(deps: ExecutorDeps, vm: VirtualMachine, pod: V1Pod | undefined, action: LauncherAction): Promise<void> {
   const ip = pod?.status?.podIP;
   if (!ip) throw new Error(`cannot ${action.kind}: launcher pod has no IP yet`);
-  const token = await launcherToken(deps.api, vm);
-  if (action.kind === 'attachDisk') return deps.launcher.attach(ip, token, action.request);
-  if (action.kind === 'detachDisk') return deps.launcher.detach(ip, token, action.name);
-  await (action.kind === 'pause' ? deps.launcher.pause(ip, token) : deps.launcher.resume(ip, token));
+  const target = { ip, vmUid: vm.metadata.uid ?? '' };
+  if (action.kind === 'attachDisk') return deps.launcher.attach(target, action.request);
+  if (action.kind === 'detachDisk') return deps.launcher.detach(target, action.name);
+  await (action.kind === 'pause' ? deps.launcher.pause(target) : deps.launcher.resume(target));
 }
 
 /** The headless Service first (idempotent), then the attachment pod. */

@@ -2,7 +2,7 @@
 // speaks real HTTP to it, so resume, 410 and the watchdog are exercised end to end.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { eventually, FakeHttpApi } from './testing.js';
+import { eventually, FakeHttpApi } from '../../test/fakes/http-api.js';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import {
   backoffDelay,

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { createCa, createServing, type PemPair } from '../webhook/certs.js';
+import { createCa, createServing, type PemPair } from '../pki/certs.js';
 import { identityOf, useKeepAlive } from './keep-alive.js';
 
 /**

@@ -3,7 +3,7 @@
 // resourceVersion is stale, and MicroTime timestamps with exactly six fractional digits.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { eventually, FakeHttpApi } from './testing.js';
+import { eventually, FakeHttpApi } from '../../test/fakes/http-api.js';
 
 const eventually5s = (check: () => void) => eventually(check, 5000);
 import { electionTiming, LeaderElectionConfigError, runLeaderElection, type LeaderElection, type LeaderElectionOptions } from './leader.js';

@@ -1,6 +1,6 @@
 import type { VirtualMachine, VmStatus } from '../../api/schema/vm.js';
 import { diskEvents, planHotplug, planHotplugStopped, type HotplugContext } from './hotplug.js';
-import type { HotplugObserved, LauncherReport } from './types.js';
+import type { HotplugObserved, LauncherStatus } from './types.js';
 
 const PVC = { mode: 'Filesystem' as const, sizeBytes: 1 << 30 };
 
@@ -17,12 +17,12 @@ function vm(disks: NonNullable<VirtualMachine['spec']['disks']>, status?: VmStat
 const data = { name: 'data', hotpluggable: true, persistentVolumeClaim: { claimName: 'web-data' } };
 
 /** `launcher` null: the launcher could not be reached. */
-function ctx(v: VirtualMachine, obs: Partial<HotplugObserved>, launcher: LauncherReport | null = { state: 'running', accelerator: 'tcg', disks: [] }): HotplugContext {
+function ctx(v: VirtualMachine, obs: Partial<HotplugObserved>, launcher: LauncherStatus | null = { state: 'running', accelerator: 'tcg', startedAt: '2026-01-01T00:00:00Z', disks: [] }): HotplugContext {
   return { vm: v, launcherImage: 'launcher:1', node: 'node-a', obs: { attachments: {}, pvcs: {}, conflicts: {}, ...obs }, ...(launcher ? { launcher } : {}) };
 }
 
 const kinds = (p: { actions: { kind: string }[] }) => p.actions.map((a) => a.kind);
-const report = (disks: LauncherReport['disks']): LauncherReport => ({ state: 'running', accelerator: 'tcg', disks });
+const report = (disks: LauncherStatus['disks']): LauncherStatus => ({ state: 'running', accelerator: 'tcg', startedAt: '2026-01-01T00:00:00Z', disks });
 
 describe('planHotplug', () => {
   it.each([

@@ -7,10 +7,10 @@
 import { NBD_EXPORT } from '../../api/layout.js';
 import type { VirtualMachine, VmStatus } from '../../api/schema/vm.js';
 import { attachmentHost, attachmentPodName, renderAttachmentPod, renderHotplugService } from '../render/attachment.js';
-import type { Action, HotplugObserved, LauncherReport, VmEvent } from './types.js';
+import type { Action, HotplugObserved, LauncherStatus, VmEvent } from './types.js';
 
 type DiskStatus = NonNullable<VmStatus['disks']>[number];
-type LauncherDisk = NonNullable<LauncherReport['disks']>[number];
+type LauncherDisk = NonNullable<LauncherStatus['disks']>[number];
 
 /** A hotpluggable disk as the spec wants it. */
 export interface WantedDisk {
@@ -36,7 +36,7 @@ export interface HotplugContext {
   node: string;
   obs: HotplugObserved;
   /** The launcher's report; undefined when it could not be reached this time. */
-  launcher?: LauncherReport;
+  launcher?: LauncherStatus;
   /**
    * Disks the running launcher was started with (its pod's VM annotation, non-hotpluggable):
    * they are in its report but are never hotplug's to attach or detach.
@@ -65,8 +65,10 @@ function fromLauncher(l: LauncherDisk): DiskStatus {
   return { name: l.name, phase: l.phase, ...(l.target ? { target: l.target } : {}), message: l.message ?? '' };
 }
 
-/** A disk that cannot be attached yet: its claim is held elsewhere, or does not exist. */
+/** A disk that cannot be attached yet: a pod not ours has its attachment pod's name, its claim is held elsewhere, or does not exist. */
 function blockedBy(ctx: HotplugContext, disk: WantedDisk): DiskStatus | undefined {
+  const foreign = ctx.obs.attachments[disk.name]?.foreign;
+  if (foreign) return { name: disk.name, phase: 'Failed', message: foreign };
   const other = disk.readOnly ? undefined : ctx.obs.conflicts[disk.claimName];
   if (other) {
     const message = `PersistentVolumeClaim ${disk.claimName} is in read-write use by VirtualMachine ${other}; detach it there first, or set readOnly: true on both`;
@@ -120,7 +122,7 @@ function planUnwanted(ctx: HotplugContext, wanted: Set<string>): { disks: DiskSt
 function orphanedAttachments(ctx: HotplugContext, wanted: Set<string>, running: boolean): Action[] {
   const inLauncher = new Set(hotplugged(ctx).map((d) => d.name));
   return Object.entries(ctx.obs.attachments)
-    .filter(([disk, pod]) => !pod.deleting && (!running || (!wanted.has(disk) && ctx.launcher !== undefined && !inLauncher.has(disk))))
+    .filter(([disk, pod]) => !pod.deleting && !pod.foreign && (!running || (!wanted.has(disk) && ctx.launcher !== undefined && !inLauncher.has(disk))))
     .map(([disk]) => ({ kind: 'deleteAttachment', name: attachmentPodName(ctx.vm.metadata.name, disk) }));
 }
 

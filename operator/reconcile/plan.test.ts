@@ -4,7 +4,7 @@ import type { VirtualMachine, VmStatus } from '../../api/schema/vm.js';
 import { renderLauncherPod } from '../render/pod.js';
 import { crashLoopDelayMs } from './lifecycle.js';
 import { planReconcile } from './plan.js';
-import { FINALIZER, type LauncherReport, type Observed, type ReconcileSettings } from './types.js';
+import { FINALIZER, type LauncherStatus, type Observed, type ReconcileSettings } from './types.js';
 
 const now = new Date('2026-11-26T12:00:00Z');
 const settings: ReconcileSettings = { config: DEFAULT_CONFIG, crashLoopBaseMs: 10_000, crashLoopMaxMs: 300_000, pollMs: 5_000 };
@@ -52,6 +52,15 @@ describe('planReconcile: starting', () => {
     expect(create?.kind === 'createPod' && create.pod.metadata?.name).toBe('web-1-launcher');
     expect(plan.status).toMatchObject({ printableStatus: 'Starting', startedAt: now.toISOString(), cpus: 2, memory: '1Gi', launcherPod: 'web-1-launcher', observedGeneration: 2 });
     expect(plan.events).toEqual([{ type: 'Normal', reason: 'Starting', message: 'VM is Starting' }]);
+  });
+
+  it('starts nothing while a pod it does not own has the launcher name, and says so', () => {
+    const message = 'pod team-a/web-1-launcher exists but kubevmm did not create it for this VirtualMachine';
+    const plan = planReconcile(observe(vm({}, {}, { finalizers: [] }), { foreignPod: message }), settings);
+    expect(plan.actions.map((a) => a.kind)).toEqual(['addFinalizer']);
+    expect(plan.status.printableStatus).toBe('Stopped');
+    expect(plan.status.conditions?.find((c) => c.type === 'Failure')).toMatchObject({ status: 'True', reason: 'LauncherPodConflict', message });
+    expect(plan.requeueAfterMs).toBe(settings.pollMs);
   });
 
   it('waits for missing PVCs with ErrorPvcNotFound and looks again', () => {
@@ -105,7 +114,7 @@ describe('planReconcile: running', () => {
   });
 
   it('pauses and resumes through the launcher to follow spec.paused', () => {
-    const report = (state: LauncherReport['state'], reason?: string): LauncherReport => ({ state, accelerator: 'tcg', ...(reason ? { reason } : {}) });
+    const report = (state: LauncherStatus['state'], reason?: string): LauncherStatus => ({ state, accelerator: 'tcg', startedAt: '2026-01-01T00:00:00Z', disks: [], ...(reason ? { reason } : {}) });
     const v = (paused: boolean) => vm({ paused }, { startedAt: at(-30) });
     const p = (x: VirtualMachine) => pod(x, running(), { node: 'node-a' });
     expect(kinds(observe(v(true), { pod: p(v(true)), launcher: report('running') }))).toEqual(['pause']);
@@ -139,7 +148,7 @@ describe('planReconcile: hotplug while the guest is paused', () => {
   it('a guest paused by an I/O error (its pod no longer Ready) gets its lost export back instead of losing the rest', () => {
     const disks = [{ name: 'root', persistentVolumeClaim: { claimName: 'root' } }, { name: 'data', hotpluggable: true, persistentVolumeClaim: { claimName: 'data' } }];
     const v = vm({ disks }, { printableStatus: 'Running', startedAt: at(-600), disks: [{ name: 'data', phase: 'Attached', target: 'vdb' }] });
-    const launcher: LauncherReport = { state: 'paused', reason: 'IoError', accelerator: 'tcg', disks: [{ name: 'root', phase: 'Attached', target: 'vda' }, { name: 'data', phase: 'Attached', target: 'vdb' }] };
+    const launcher: LauncherStatus = { state: 'paused', reason: 'IoError', accelerator: 'tcg', startedAt: at(-600), disks: [{ name: 'root', phase: 'Attached', target: 'vda' }, { name: 'data', phase: 'Attached', target: 'vdb' }] };
     const hotplug = { attachments: {}, pvcs: { data: { mode: 'Filesystem' as const, sizeBytes: 2 ** 30 } }, conflicts: {} };
     const plan = planReconcile(observe(v, { pod: pod(v, running(false), { node: 'node-a' }), launcher, hotplug }), settings);
     expect(plan.actions.map((a) => a.kind)).toEqual(['createAttachment']);

@@ -286,6 +286,14 @@ function startingHold(d: Draft): number | undefined {
   return Math.min(holdMs, Math.max(1, holdMs - age));
 }
 
+/** A pod the VM does not own has the launcher's name: nothing starts, and status says why. */
+function planForeignPod(d: Draft, message: string): void {
+  delete d.status.nodeName;
+  delete d.status.interfaces;
+  requeue(d, d.settings.pollMs);
+  setPrintable(d, 'Stopped', { reason: 'LauncherPodConflict', message });
+}
+
 /** Decides one reconcile of `obs.vm`. */
 export function planReconcile(obs: Observed, settings: ReconcileSettings): Plan {
   const d: Draft = { obs, settings, status: baseStatus(obs, settings), actions: [] };
@@ -294,7 +302,8 @@ export function planReconcile(obs: Observed, settings: ReconcileSettings): Plan 
     planDeletion(d, pod);
   } else {
     if (!obs.vm.metadata.finalizers?.includes(FINALIZER)) d.actions.push({ kind: 'addFinalizer' });
-    planPod(d, pod);
+    if (obs.foreignPod) planForeignPod(d, obs.foreignPod);
+    else planPod(d, pod);
     restartRequired(d);
   }
   hotplug(d, pod);

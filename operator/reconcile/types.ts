@@ -1,20 +1,10 @@
 /** What reconcile reads (Observed) and what it decides (Plan). Plain data, no clients. */
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
+import type { AttachRequest, LauncherStatus } from '../../api/contract/control.js';
 import type { VirtualMachineClass } from '../../api/schema/class.js';
 import type { OperatorConfig } from '../../api/schema/config.js';
 import type { VirtualMachine, VmStatus } from '../../api/schema/vm.js';
 import type { PvcInfo, PvcInfos } from '../render/volumes.js';
-
-/** The launcher's own report (its control API's GET /status), when it could be reached. */
-export interface LauncherReport {
-  state: 'starting' | 'running' | 'paused' | 'stopping' | 'succeeded' | 'failed';
-  reason?: string;
-  message?: string;
-  accelerator: 'kvm' | 'tcg';
-  startedAt?: string;
-  disks?: { name: string; phase: 'Pending' | 'Attaching' | 'Attached' | 'Detaching' | 'Failed'; target?: string; message?: string }[];
-  guest?: { agentConnected: boolean; hostname?: string; osName?: string; kernel?: string };
-}
 
 /** Settings of the reconciler beyond the operator config shared with the renderer. */
 export interface ReconcileSettings {
@@ -36,6 +26,8 @@ export interface ReconcileSettings {
 export interface AttachmentState {
   ready: boolean;
   deleting: boolean;
+  /** Set when the VM does not own the pod: why kubevmm leaves it alone. */
+  foreign?: string;
 }
 
 /** What hotplug planning reads besides the VM and the launcher's report. */
@@ -48,26 +40,23 @@ export interface HotplugObserved {
   conflicts: Record<string, string>;
 }
 
-/** The launcher control API's POST /disks body for an NBD export. */
-export interface AttachRequest {
-  name: string;
-  nbd: { host: string; port: number; export: string };
-  bus: 'virtio' | 'scsi';
-  readOnly: boolean;
-  cache: 'none' | 'writethrough' | 'writeback';
-}
-
 /** Everything reconcile(key) knows about one VM at one moment. */
 export interface Observed {
   vm: VirtualMachine;
   /** The class the VM names, when it exists. */
   vmClass?: VirtualMachineClass;
-  /** The launcher pod from the cache, if any. */
+  /** The launcher pod from the cache, if any, and only when the VM owns it. */
   pod?: V1Pod;
+  /**
+   * Set when a pod has the launcher's name but the VM does not own it (ownership.ts): why
+   * kubevmm leaves it alone. Nothing is started while it is there.
+   */
+  foreignPod?: string;
   /** PVCs the launcher pod needs that do not exist. */
   missingPvcs: string[];
   pvcs: PvcInfos;
-  launcher?: LauncherReport;
+  /** The launcher's report (GET /status), when it could be reached. */
+  launcher?: LauncherStatus;
   /** Hotplug state; absent when the VM has no hotplug disks and no attachment pods. */
   hotplug?: HotplugObserved;
   now: Date;
@@ -108,3 +97,5 @@ export interface Plan {
 
 /** The finalizer that keeps a VM until its launcher pod is gone. */
 export const FINALIZER = 'kubevmm.io/launcher-cleanup';
+
+export type { AttachRequest, LauncherStatus };

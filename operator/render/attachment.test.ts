@@ -29,7 +29,7 @@ describe('renderAttachmentPod', () => {
     expect(container.args).toEqual(['export', '--source', '/var/run/kubevmm/export', '--mode', 'filesystem', '--size', String(10 * 2 ** 30), '--port', '10809', '--psk-dir', '/var/run/kubevmm/nbd']);
     expect(pod.spec?.volumes).toEqual([
       { name: 'disk', persistentVolumeClaim: { claimName: 'web-data', readOnly: false } },
-      { name: 'psk', secret: { secretName: 'web-launcher-token', items: [{ key: 'keys.psk', path: 'keys.psk' }], defaultMode: 0o400 } },
+      { name: 'psk', secret: { secretName: 'web-launcher-credentials', items: [{ key: 'keys.psk', path: 'keys.psk' }], defaultMode: 0o400 } },
     ]);
     expect(container.volumeMounts?.map((m) => m.mountPath)).toEqual(['/var/run/kubevmm/nbd', '/var/run/kubevmm/export']);
   });

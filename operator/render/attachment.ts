@@ -11,7 +11,7 @@ import { API_VERSION } from '../../api/schema/common.js';
 import type { OperatorConfig } from '../../api/schema/config.js';
 import type { VirtualMachine } from '../../api/schema/vm.js';
 import { containerSecurityContext, podSecurityContext } from './security.js';
-import { controlSecretName } from './volumes.js';
+import { credentialsSecretName } from './volumes.js';
 
 /** Value of `app.kubernetes.io/component` on attachment pods. */
 export const ATTACHMENT_COMPONENT = 'attachment';
@@ -128,12 +128,15 @@ export function renderAttachmentPod(input: AttachmentInput): V1Pod {
           resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '160Mi' } },
           securityContext: containerSecurityContext(),
           readinessProbe: { tcpSocket: { port: NBD_EXPORT.port }, periodSeconds: 2, failureThreshold: 1 },
+          // An export that stops accepting connections for a minute is restarted in place
+          // (restartPolicy Always, same IP); QEMU's NBD reconnect rides it out.
+          livenessProbe: { tcpSocket: { port: NBD_EXPORT.port }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 6 },
           volumeMounts: [{ name: 'psk', mountPath: NBD_EXPORT.pskDir, readOnly: true }, ...(block ? [] : [{ name: 'disk', mountPath: NBD_EXPORT.volumeDir, readOnly: disk.readOnly }])],
           ...(block ? { volumeDevices: [{ name: 'disk', devicePath: NBD_EXPORT.blockDevice }] } : {}),
           terminationMessagePolicy: 'FallbackToLogsOnError',
         },
       ],
-      volumes: [volume, { name: 'psk', secret: { secretName: controlSecretName(name), items: [{ key: PSK_KEY, path: PSK_KEY }], defaultMode: 0o400 } }],
+      volumes: [volume, { name: 'psk', secret: { secretName: credentialsSecretName(name), items: [{ key: PSK_KEY, path: PSK_KEY }], defaultMode: 0o400 } }],
     },
   };
 }

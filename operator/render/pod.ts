@@ -80,13 +80,20 @@ export function renderLauncherPod(input: RenderInput): V1Pod {
         {
           name: 'launcher',
           image: input.config.launcherImage,
-          args: ['run', '--vm', LAYOUT.vmFile, '--control-port', String(CONTROL_PORT), '--token-file', LAYOUT.tokenFile, ...diskSizeArgs(vm, input.pvcs ?? {})],
+          args: [
+            'run',
+            ...['--vm', LAYOUT.vmFile, '--control-port', String(CONTROL_PORT)],
+            ...['--tls-cert', LAYOUT.tlsCertFile, '--tls-key', LAYOUT.tlsKeyFile, '--client-ca', LAYOUT.clientCaFile],
+            ...diskSizeArgs(vm, input.pvcs ?? {}),
+          ],
           ports: containerPorts(vm),
           resources: launcherResources(vm, input.config),
           securityContext: security,
           volumeMounts: [...base.mounts, ...disks.mounts],
           ...(disks.devices.length ? { volumeDevices: disks.devices } : {}),
-          readinessProbe: { httpGet: { path: '/readyz', port: CONTROL_PORT }, periodSeconds: 2, failureThreshold: 1 },
+          // HTTPS: the kubelet does not verify the certificate and sends none of its own,
+          // which /readyz allows (launcher/control/README.md).
+          readinessProbe: { httpGet: { path: '/readyz', port: CONTROL_PORT, scheme: 'HTTPS' }, periodSeconds: 2, failureThreshold: 1 },
           terminationMessagePolicy: 'FallbackToLogsOnError',
         },
       ],

@@ -97,13 +97,13 @@ describe('diskVolumes', () => {
     expect(disks([{ name: 's', emptyDisk: { capacity: '10Gi' } }]).volumes).toEqual([{ name: 'disk-s', emptyDir: { sizeLimit: '10241Mi' } }]);
   });
 
-  it('copies a containerDisk with the launcher’s static busybox', () => {
+  it('copies a containerDisk with the launcher’s static busybox, the path one argument of cp, no shell', () => {
     const out = disks([{ name: 'os', containerDisk: { image: 'reg/os:1' } }]);
     expect(out.initContainers.map((c) => [c.name, c.image])).toEqual([
       ['tools', 'launcher:1'],
       ['containerdisk-os', 'reg/os:1'],
     ]);
-    expect(out.initContainers[1]?.command?.slice(0, 3)).toEqual(['/var/run/kubevmm/tools/busybox', 'sh', '-c']);
+    expect(out.initContainers[1]?.command).toEqual(['/var/run/kubevmm/tools/busybox', 'cp', '-R', '-L', '--', '/disk', '/var/run/kubevmm/disks/os/containerdisk']);
     expect(out.volumes.map((v) => v.name)).toEqual(['disk-os', 'tools']);
   });
 

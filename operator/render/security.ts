@@ -1,8 +1,8 @@
 /** The launcher runs unprivileged: non-root UID 107, no capabilities, RuntimeDefault seccomp. */
 import type { V1PodSecurityContext, V1SecurityContext } from '@kubernetes/client-node';
+import { LAUNCHER_UID } from '../../api/layout.js';
 
-/** The qemu user of Debian's packages, which the launcher image runs as. */
-export const LAUNCHER_UID = 107;
+export { LAUNCHER_UID } from '../../api/layout.js';
 
 /** Pod-level security context. */
 export function podSecurityContext(): V1PodSecurityContext {

@@ -26,7 +26,7 @@ export interface DiskVolumes {
 
 const diskVolume = (disk: ResolvedDisk) => `disk-${disk.name}`;
 
-/** Volumes the launcher always has: the VM description, the control token, scratch space. */
+/** Volumes the launcher always has: the VM description, its credentials, scratch space. */
 export function baseVolumes(vm: ResolvedVm): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
   return {
     volumes: [
@@ -34,14 +34,14 @@ export function baseVolumes(vm: ResolvedVm): { volumes: V1Volume[]; mounts: V1Vo
         name: 'podinfo',
         downwardAPI: { items: [{ path: 'vm.json', fieldRef: { fieldPath: `metadata.annotations['${VM_ANNOTATION}']` } }] },
       },
-      { name: 'control', secret: { secretName: controlSecretName(vm.name), defaultMode: 0o400 } },
+      { name: 'credentials', secret: { secretName: credentialsSecretName(vm.name), defaultMode: 0o400 } },
       { name: 'runtime', emptyDir: {} },
       { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
       ...(vm.memory.hugepages ? [{ name: 'hugepages', emptyDir: { medium: `HugePages-${vm.memory.hugepages}` } }] : []),
     ],
     mounts: [
       { name: 'podinfo', mountPath: LAYOUT.podinfoDir, readOnly: true },
-      { name: 'control', mountPath: LAYOUT.tokenDir, readOnly: true },
+      { name: 'credentials', mountPath: LAYOUT.credentialsDir, readOnly: true },
       { name: 'runtime', mountPath: LAYOUT.runtimeDir },
       { name: 'tmp', mountPath: '/tmp' },
       ...(vm.memory.hugepages ? [{ name: 'hugepages', mountPath: LAYOUT.hugepagesDir }] : []),
@@ -49,9 +49,12 @@ export function baseVolumes(vm: ResolvedVm): { volumes: V1Volume[]; mounts: V1Vo
   };
 }
 
-/** Name of the per-VM Secret holding the control API token. */
-export function controlSecretName(vm: string): string {
-  return `${vm}-launcher-token`;
+/**
+ * Name of the per-VM Secret the operator writes (and never reads back): the launcher's
+ * certificate and key, the CA of its clients, the NBD key (CREDENTIAL_KEYS).
+ */
+export function credentialsSecretName(vm: string): string {
+  return `${vm}-launcher-credentials`;
 }
 
 function pvcVolumes(disk: ResolvedDisk, pvcs: PvcInfos): Partial<DiskVolumes> {
@@ -77,14 +80,16 @@ function emptyDiskVolumes(disk: ResolvedDisk): Partial<DiskVolumes> {
 
 /**
  * A containerDisk image usually holds nothing but /disk/<image file> (no shell, no cp), so a
- * static busybox that the launcher image ships is handed over in the tools volume and does the copy.
+ * static busybox that the launcher image ships is handed over in the tools volume and does the
+ * copy. No shell: `path` is one argument of `cp`, after `--`, whatever it holds (validateVm
+ * refuses odd paths too). `-L` resolves the image's symbolic links here, inside the
+ * containerDisk's own container, so the launcher never follows one; the launcher then takes the
+ * one regular file in the copy.
  */
 function containerDiskVolumes(disk: ResolvedDisk): Partial<DiskVolumes> {
   const source = disk.spec.containerDisk;
   if (!source) return {};
-  const dir = source.path ?? '/disk';
-  const target = `${LAYOUT.diskDir(disk.name)}/${LAYOUT.diskImage}`;
-  const copy = `for f in ${dir}/*; do ${LAYOUT.toolsDir}/busybox cp "$f" ${target}.part && ${LAYOUT.toolsDir}/busybox mv ${target}.part ${target}; exit $?; done; echo "no disk image in ${dir}" >&2; exit 1`;
+  const copy = [`${LAYOUT.toolsDir}/busybox`, 'cp', '-R', '-L', '--', source.path ?? '/disk', LAYOUT.containerDiskCopy(disk.name)];
   return {
     volumes: [{ name: diskVolume(disk), emptyDir: {} }],
     mounts: [{ name: diskVolume(disk), mountPath: LAYOUT.diskDir(disk.name), readOnly: disk.readOnly }],
@@ -93,7 +98,7 @@ function containerDiskVolumes(disk: ResolvedDisk): Partial<DiskVolumes> {
         name: `containerdisk-${disk.name}`,
         image: source.image,
         ...(source.imagePullPolicy ? { imagePullPolicy: source.imagePullPolicy } : {}),
-        command: [`${LAYOUT.toolsDir}/busybox`, 'sh', '-c', copy],
+        command: copy,
         volumeMounts: [
           { name: 'tools', mountPath: LAYOUT.toolsDir, readOnly: true },
           { name: diskVolume(disk), mountPath: LAYOUT.diskDir(disk.name) },

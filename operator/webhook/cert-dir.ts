@@ -8,8 +8,8 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { PemPair } from './certs.js';
-import { CertificateError } from './certs.js';
+import type { PemPair } from '../pki/certs.js';
+import { CertificateError } from '../pki/certs.js';
 
 /** Reads and checks tls.crt and tls.key from `dir`; throws CertificateError saying what is wrong. */
 export async function readCertDir(dir: string): Promise<PemPair> {

@@ -2,22 +2,9 @@
  * When the self-managed webhook certificates are replaced, and what the serving certificate
  * must name. Pure: the clock and the certificates' facts are passed in.
  */
-import { isIP } from 'node:net';
+import type { CertFacts } from '../pki/certs.js';
 
-/** The CA outlives many serving certificates: 5 years. */
-export const CA_LIFETIME_MS = 5 * 365 * 24 * 3600_000;
-/** The serving certificate: 90 days. */
-export const SERVING_LIFETIME_MS = 90 * 24 * 3600_000;
-/** Certificates start this much in the past, so a node whose clock lags still accepts them. */
-export const BACKDATE_MS = 5 * 60_000;
-
-/** The facts of one certificate the plan needs. */
-export interface CertFacts {
-  notBefore: Date;
-  notAfter: Date;
-  /** Subject alternative names (DNS names and IP addresses, as text). */
-  sans: readonly string[];
-}
+export type { CertFacts } from '../pki/certs.js';
 
 /**
  * The names the API server may use to reach the webhook Service (`<service>.<ns>.svc` is the
@@ -28,10 +15,6 @@ export function webhookSans(service: string, namespace: string, extra: readonly 
   return [...new Set(names.map((n) => n.trim()).filter(Boolean))];
 }
 
-/** Splits names into the SAN kinds X.509 encodes differently. */
-export function sanKinds(names: readonly string[]): { dns: string[]; ip: string[] } {
-  return { dns: names.filter((n) => isIP(n) === 0), ip: names.filter((n) => isIP(n) !== 0) };
-}
 
 /** True when less than a third of the certificate's lifetime is left (or it is not valid now). */
 export function rotationDue(now: Date, cert: Pick<CertFacts, 'notBefore' | 'notAfter'>): boolean {

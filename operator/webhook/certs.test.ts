@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { connect, createServer } from 'node:tls';
 import { planCertificates, rotationDue, webhookSans, type CertFacts } from './cert-policy.js';
-import { certFacts, createCa, createServing, pemBlocks, signedBy } from './certs.js';
+import { certFacts, createCa, createServing, pemBlocks, signedBy } from '../pki/certs.js';
 
 const DAY = 24 * 3600_000;
 const NOW = new Date('2026-06-01T00:00:00Z');

@@ -1,5 +1,5 @@
 import type { V1Secret, V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
-import { certFacts, pemBlocks, signedBy } from './certs.js';
+import { certFacts, pemBlocks, signedBy } from '../pki/certs.js';
 import type { JsonPatchOp, WebhookKubeApi } from './kube.js';
 import { ensureCertificates, syncCaBundle } from './self-managed.js';
 

@@ -8,7 +8,7 @@
  */
 import type { V1Secret } from '@kubernetes/client-node';
 import { planCertificates, type CertFacts, type CertPlan } from './cert-policy.js';
-import { certFacts, createCa, createServing, pemBlocks, signedBy, type PemPair } from './certs.js';
+import { certFacts, createCa, createServing, pemBlocks, signedBy, type PemPair } from '../pki/certs.js';
 import type { JsonPatchOp, WebhookKubeApi } from './kube.js';
 
 /** Where the certificates live and what they must name. */

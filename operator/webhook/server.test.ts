@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import type { AdmissionCaches } from './admit.js';
 import { readCertDir, watchCertDir } from './cert-dir.js';
-import { createCa, createServing, type PemPair } from './certs.js';
+import { createCa, createServing, type PemPair } from '../pki/certs.js';
 import { webhookSettings } from './options.js';
 import { BODY_LIMIT_BYTES, startWebhookServer, type WebhookServer } from './server.js';
 import { reviewOutcome, type ReviewOutcome } from './start.js';

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { listen } from '../listen.js';
 import { admit, type AdmissionCaches } from './admit.js';
-import type { PemPair } from './certs.js';
+import type { PemPair } from '../pki/certs.js';
 import { denyBadRequest, type AdmissionReviewResponse } from './review.js';
 
 /** The paths the webhook configuration points at. */

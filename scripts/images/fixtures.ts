@@ -8,7 +8,7 @@ import { access, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { LAUNCHER_UID } from '../../operator/render/security.js';
+import { LAUNCHER_UID } from '../../api/layout.js';
 import { SCRATCH } from './bases.js';
 import { fileDigest, keyOf } from './cache.js';
 import { parseDockerfile } from './dockerfile.js';

@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildGuest, requireQemu } from '../launcher/helpers/fixture.js';
+import { buildGuest, requireQemu } from '../../harness/guest.js';
 import { installKubevmm, type InstalledKubevmm } from './helpers/kubevmm.js';
 
 const SESSION = `kubevmm-play-${process.pid}`;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { OPERATOR_API_CALLS } from '../../operator/kube/client.js';
 import { configFromOptions, withConfigOptions } from '../../operator/config.js';
+import { parseLauncherNetworkPolicy } from '../../operator/render/network-policy.js';
 import { CHART_DIR, helm, pick, template, type Manifest } from './helpers/helm.js';
 import { grantedLines, neededLines, ruleStrings } from './helpers/rbac.js';
 
@@ -57,6 +58,29 @@ describe('helm/kubevmm', () => {
     const objects = await template();
     expect(grantedLines(objects)).toEqual(neededLines(OPERATOR_API_CALLS));
     expect(ruleStrings(objects)).not.toContain('*');
+  });
+
+  it('grants no read of Secrets outside its namespace: only create and update there, and get by name at home', async () => {
+    const objects = await template();
+    const secrets = grantedLines(objects).filter((l) => l.includes('core/secrets'));
+    expect(secrets).toEqual(['create core/secrets cluster', 'get core/secrets own-namespace', 'update core/secrets cluster']);
+    const role = pick(objects, 'Role');
+    const secretRule = (role.rules as { resources: string[]; resourceNames?: string[] }[]).find((r) => r.resources.includes('secrets'));
+    expect(secretRule?.resourceNames).toEqual(['kubevmm-launcher-ca', 'kubevmm-webhook-tls']);
+    expect(envOf(pick(objects, 'Deployment')).KUBEVMM_LAUNCHER_CA_SECRET).toBe('kubevmm-launcher-ca');
+  });
+
+  it('launcherNetworkPolicy: off by default; on, it grants the NetworkPolicy writes and hands the operator its peers', async () => {
+    expect(envOf(pick(await template(), 'Deployment')).KUBEVMM_LAUNCHER_NETWORK_POLICY).toBeUndefined();
+    const monitoring = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } };
+    const objects = await template({ 'launcherNetworkPolicy.enabled': true, 'launcherNetworkPolicy.controlFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name': 'monitoring' });
+    expect(grantedLines(objects)).toEqual(neededLines(OPERATOR_API_CALLS, ['launcherNetworkPolicy']));
+    const settings = parseLauncherNetworkPolicy(envOf(pick(objects, 'Deployment')).KUBEVMM_LAUNCHER_NETWORK_POLICY!);
+    expect(settings.controlFrom).toEqual([
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kubevmm-system' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'kubevmm', 'app.kubernetes.io/instance': 'kubevmm', 'app.kubernetes.io/component': 'operator' } } },
+      monitoring,
+    ]);
+    expect(settings.guestFrom).toEqual([]);
   });
 
   it('with cert-manager, the operator may no longer touch its webhook configuration', async () => {

@@ -1,7 +1,9 @@
 // `helm install` of the chart on the real local control plane, then the operator run with
 // the chart's ServiceAccount token (no kubelet runs the Deployment here, so it has 0 replicas):
-// the RBAC the chart grants is enough to reconcile a VM end to end, and the API server
-// reports nothing granted beyond the calls the code declares.
+// the RBAC the chart grants is enough to run a VM, hotplug a disk into it and clean up, the
+// API server reports nothing granted beyond the calls the code declares, and in particular no
+// read of Secrets outside the operator's namespace (ADR 0009). The launcher is the stand-in
+// serving the credentials the operator wrote, over mutual TLS.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +13,7 @@ import { CONTROL_PLANE_TIMEOUT_MS, useControlPlane, type ControlPlane } from '..
 import { getJson, kubectl, startOperator, waitFor, type OperatorProcess } from '../operator/helpers/operator-process.js';
 import { CHART_DIR, helm, helmBinDir, type Manifest } from './helpers/helm.js';
 import { neededLines } from './helpers/rbac.js';
+import { startLauncherStandin, type LauncherStandin } from '../operator/helpers/launcher-standin.js';
 
 const RUN = Date.now().toString(36).slice(-5);
 const RELEASE = `kubevmm-${RUN}`;
@@ -19,6 +22,7 @@ const VM_NS = `helm-vms-${RUN}`;
 
 let cp: ControlPlane;
 let operator: OperatorProcess | undefined;
+let launcher: LauncherStandin | undefined;
 let installOutput = '';
 let saKubeconfig = '';
 /** The namespace's default ServiceAccount, bound to nothing: what every ServiceAccount may do. */
@@ -93,6 +97,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await operator?.stop();
+  await launcher?.close();
+  kubectl(['delete', 'pv', `${VM_NS}-data`, '--wait=false'], { allowFail: true });
   kubectl(['delete', 'namespace', VM_NS, '--wait=false'], { allowFail: true });
   await helm('uninstall', RELEASE, '--namespace', SYSTEM_NS).catch(() => undefined);
   kubectl(['delete', 'namespace', SYSTEM_NS, '--wait=false'], { allowFail: true });
@@ -125,7 +131,24 @@ describe('helm install on the local control plane', () => {
     }
   }, 60_000);
 
-  it('the operator running as that ServiceAccount reconciles a VM end to end', async () => {
+  it('can read no Secret outside its namespace, and at home only the launcher CA and the webhook certificate', () => {
+    // SelfSubjectRulesReview as the ServiceAccount: no get, list or watch of Secrets (nor patch
+    // or delete, which return a Secret's data too) in a VM namespace.
+    const reads = /^(get|list|watch|patch|delete) core\/secrets /;
+    expect([...rulesIn(saKubeconfig, VM_NS)].filter((l) => reads.test(l))).toEqual([]);
+    expect([...rulesIn(saKubeconfig, 'default')].filter((l) => reads.test(l))).toEqual([]);
+    const home = [...rulesIn(saKubeconfig, SYSTEM_NS)].filter((l) => reads.test(l));
+    expect(home).toEqual(['get core/secrets named']);
+    const can = (...args: string[]) => kubectl(['--kubeconfig', saKubeconfig, 'auth', 'can-i', ...args], { allowFail: true }).stdout.trim();
+    expect(can('get', `secret/${RELEASE}-launcher-ca`, '-n', SYSTEM_NS)).toBe('yes');
+    expect(can('get', `secret/${RELEASE}-webhook-tls`, '-n', SYSTEM_NS)).toBe('yes');
+    expect(can('get', 'secret/anything-else', '-n', SYSTEM_NS)).toBe('no');
+    expect(can('get', 'secret/web-launcher-credentials', '-n', VM_NS)).toBe('no');
+    expect(can('watch', 'secrets', '-A')).toBe('no');
+  }, 60_000);
+
+  it('the operator running as that ServiceAccount runs a VM, hotplugs a disk and cleans up', async () => {
+    launcher = await startLauncherStandin();
     const manifests = parseAllDocuments(await helm('get', 'manifest', RELEASE, '--namespace', SYSTEM_NS)).map((d) => d.toJSON() as Manifest);
     const env = { ...process.env, ...chartEnv(manifests), KUBECONFIG: saKubeconfig, POD_NAMESPACE: SYSTEM_NS, POD_NAME: `operator-${RUN}`, KUBEVMM_WEBHOOK_PORT: String(20000 + (process.pid % 20000)), KUBEVMM_WEBHOOK_EXTRA_SANS: '127.0.0.1' };
     operator = startOperator(['--lease-namespace', SYSTEM_NS, '--lease-name', RELEASE, '--health-port', '0', '--resync-seconds', '30'], env);
@@ -146,7 +169,22 @@ describe('helm install on the local control plane', () => {
     });
     expect(status.accelerator).toBe('tcg');
     expect(getJson(['pod', '-n', VM_NS, 'web-launcher'])).toBeDefined();
-    expect(getJson(['secret', '-n', VM_NS, 'web-launcher-token'])).toBeDefined();
+    expect(getJson(['secret', '-n', VM_NS, 'web-launcher-credentials'])).toBeDefined();
+    expect(getJson(['secret', '-n', SYSTEM_NS, `${RELEASE}-launcher-ca`])).toBeDefined();
+
+    // Hotplug: a PVC disk added to the running VM is attached through the launcher (mutual TLS).
+    const pv = { apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: `${VM_NS}-data` }, spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], storageClassName: '', hostPath: { path: `/tmp/${VM_NS}/data` }, claimRef: { namespace: VM_NS, name: 'data' } } };
+    const pvc = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'data', namespace: VM_NS }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: '', volumeName: pv.metadata.name, resources: { requests: { storage: '1Gi' } } } };
+    kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [pv, pvc] }) });
+    const disks = [{ name: 'scratch', emptyDisk: { capacity: '1Gi' } }, { name: 'data', hotpluggable: true, persistentVolumeClaim: { claimName: 'data' } }];
+    kubectl(['patch', 'vm', '-n', VM_NS, 'web', '--type=merge', '-p', JSON.stringify({ spec: { disks } })]);
+    const diskPhase = () => getJson<{ status?: { disks?: { name: string; phase: string }[] } }>(['vm', '-n', VM_NS, 'web'])?.status?.disks?.find((d) => d.name === 'data')?.phase;
+    await waitFor('the disk Attached', () => diskPhase() === 'Attached', 120_000).catch((err: Error) => {
+      throw new Error(`${err.message}\noperator log:\n${operator?.logs().slice(-4000)}`);
+    });
+    expect(launcher.calls.find((c) => c.method === 'POST' && c.path === '/disks')).toMatchObject({ authorized: true, client: 'kubevmm-operator' });
+    kubectl(['patch', 'vm', '-n', VM_NS, 'web', '--type=merge', '-p', JSON.stringify({ spec: { disks: disks.slice(0, 1) } })]);
+    await waitFor('the disk detached and its attachment pod gone', () => diskPhase() === undefined && !getJson(['pod', '-n', VM_NS, 'web-hotplug-data']), 60_000);
     // The webhook's certificate: the operator stores it in its namespace and patches the CA
     // into the chart's webhook configuration, with nothing but the chart's grants.
     await waitFor('the CA in the webhook configuration', () => {

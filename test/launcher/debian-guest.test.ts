@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { startLauncher, type LauncherHandle } from '../../launcher/main.js';
 import { freePort } from '../../launcher/runtime/ports.js';
 import type { GuestInfo } from '../../launcher/runtime/status.js';
-import { buildDebianGuest, requireQemu } from './helpers/fixture.js';
+import { buildDebianGuest, requireQemu } from '../../harness/guest.js';
 import { SerialLog } from './helpers/serial.js';
 import { requireSshClient, sshKeyPair, sshRun, type SshTarget } from './helpers/ssh.js';
 import { testVm } from './helpers/vm.js';

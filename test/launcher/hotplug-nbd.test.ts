@@ -4,7 +4,7 @@
 // I/O through the console shell, so the write demonstrably starts while the export is gone.
 
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { freePort } from '../../launcher/runtime/ports.js';
 import { tmpdir } from 'node:os';
@@ -12,16 +12,15 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { NBD_EXPORT } from '../../api/layout.js';
 import { startLauncher, type LauncherHandle } from '../../launcher/main.js';
-import { buildGuest, requireQemu } from './helpers/fixture.js';
-import { control } from './helpers/control.js';
-import { Exporter, writePskFile } from './helpers/export.js';
+import { buildGuest, requireQemu } from '../../harness/guest.js';
+import { control, controlCredentials, type ControlCredentials } from './helpers/control.js';
+import { Exporter, writePskFile } from '../../harness/exporter.js';
 import { SerialLog } from './helpers/serial.js';
 import { GUEST_ROOT_DISK, smallSpec, testVm } from './helpers/vm.js';
 
 const BUILD_TIMEOUT_MS = 20 * 60_000;
 const BOOT_MS = 90_000;
 const MiB = 2 ** 20;
-const TOKEN = 'nbd-test-token';
 /** Long enough for `launcher export` to come back (tsx start-up on a busy machine) within it. */
 const RECONNECT_DELAY_S = 30;
 
@@ -91,6 +90,7 @@ describe('a disk hotplugged over NBD from `launcher export`', () => {
   let keyDir: string;
   let volume: string;
   let port: number;
+  let creds: ControlCredentials;
   const SIZE = 16 * MiB;
 
   const startExport = async (dir = keyDir): Promise<Exporter> => {
@@ -98,7 +98,7 @@ describe('a disk hotplugged over NBD from `launcher export`', () => {
     exporters.push(exporter);
     return exporter;
   };
-  const attach = (name: string) => control(url, 'POST', '/disks', TOKEN, { name, nbd: { host: '127.0.0.1', port, export: NBD_EXPORT.name } });
+  const attach = (name: string) => control(url, 'POST', '/disks', creds.operator, { name, nbd: { host: '127.0.0.1', port, export: NBD_EXPORT.name } });
   const diskStatus = (name: string) => handle!.status().disks.find((d) => d.name === name);
 
   beforeAll(async () => {
@@ -110,15 +110,14 @@ describe('a disk hotplugged over NBD from `launcher export`', () => {
     volume = join(work, 'volume');
     await mkdir(volume);
     port = await freePort();
-    const tokenFile = join(work, 'token');
-    await writeFile(tokenFile, TOKEN);
+    creds = await controlCredentials(join(work, 'credentials'), { name: 'nbd' });
     const vm = testVm('nbd', smallSpec({ disks: [GUEST_ROOT_DISK] }));
     handle = await startLauncher({
       vm,
       accel: 'tcg',
       runtimeDir: join(work, 'runtime'),
       disks: { root: image },
-      control: { port: 0, host: '127.0.0.1', tokenFile },
+      control: { port: 0, host: '127.0.0.1', tls: creds.tls },
       pskFile: join(keyDir, 'keys.psk'),
       nbd: { reconnectDelaySeconds: RECONNECT_DELAY_S },
       // Resume attempts every few seconds, so the test sees the VM back soon after the export.
@@ -143,10 +142,10 @@ describe('a disk hotplugged over NBD from `launcher export`', () => {
   }, 120_000);
 
   it('refuses a body with both path and nbd, or with neither', async () => {
-    const both = await control(url, 'POST', '/disks', TOKEN, { name: 'data-x', path: '/x.img', nbd: { host: '127.0.0.1' } });
+    const both = await control(url, 'POST', '/disks', creds.operator, { name: 'data-x', path: '/x.img', nbd: { host: '127.0.0.1' } });
     expect(both).toMatchObject({ status: 400, body: { reason: 'InvalidRequest', message: expect.stringContaining('exactly one of path') } });
-    expect(await control(url, 'POST', '/disks', TOKEN, { name: 'data-x' })).toMatchObject({ status: 400, body: { reason: 'InvalidRequest' } });
-    expect(await control(url, 'POST', '/disks', TOKEN, { name: 'data-x', nbd: { host: 'a b' } })).toMatchObject({ status: 400, body: { message: expect.stringContaining('nbd.host') } });
+    expect(await control(url, 'POST', '/disks', creds.operator, { name: 'data-x' })).toMatchObject({ status: 400, body: { reason: 'InvalidRequest' } });
+    expect(await control(url, 'POST', '/disks', creds.operator, { name: 'data-x', nbd: { host: 'a b' } })).toMatchObject({ status: 400, body: { message: expect.stringContaining('nbd.host') } });
   });
 
   it('(b) refuses an export holding another key with a clear error, and leaves nothing attached', async () => {
@@ -169,7 +168,7 @@ describe('a disk hotplugged over NBD from `launcher export`', () => {
     expect(attached.body.target).toBe(dev);
     await serial.waitFor(new RegExp(`KUBEVMM-GUEST wrote disk=data-nbd dev=${dev}`), 60_000);
 
-    expect(await control(url, 'DELETE', '/disks/data-nbd', TOKEN)).toMatchObject({ status: 200 });
+    expect(await control(url, 'DELETE', '/disks/data-nbd', creds.operator)).toMatchObject({ status: 200 });
     await serial.waitFor(new RegExp(`KUBEVMM-GUEST disk-removed dev=${dev}`), 60_000);
     expect(diskStatus('data-nbd')).toBeUndefined();
     expect(await exporter.stop()).toBe(0);
@@ -190,7 +189,7 @@ describe('a disk hotplugged over NBD from `launcher export`', () => {
     expect(handle!.status().state).toBe('running');
     expect(logs.filter((l) => l.startsWith('vm paused'))).toHaveLength(pausesBefore);
 
-    expect(await control(url, 'DELETE', '/disks/data-nbd', TOKEN)).toMatchObject({ status: 200 });
+    expect(await control(url, 'DELETE', '/disks/data-nbd', creds.operator)).toMatchObject({ status: 200 });
     await serial.waitFor(new RegExp(`KUBEVMM-GUEST disk-removed dev=${dev}`), 60_000);
     expect(await exporter.stop()).toBe(0);
     expect(await readAt(join(volume, 'disk.img'), 4096)).toBe('KUBEVMM-OUTAGE short');
@@ -213,14 +212,14 @@ describe('a disk hotplugged over NBD from `launcher export`', () => {
       phase: 'Attached',
       message: expect.stringContaining(`on nbd export 127.0.0.1:${port}/disk`),
     });
-    expect(await control(url, 'GET', '/readyz', null)).toMatchObject({ status: 503 });
+    expect(await control(url, 'GET', '/readyz', creds.anonymous)).toMatchObject({ status: 503 });
 
     exporter = await startExport();
     await serial.waitFor(/KUBEVMM-IO long-ok-42/, 120_000);
     await eventually('running again', () => (handle!.status().state === 'running' ? true : undefined), 60_000);
     expect(diskStatus('data-nbd')).toEqual({ name: 'data-nbd', phase: 'Attached', target: dev });
 
-    expect(await control(url, 'DELETE', '/disks/data-nbd', TOKEN)).toMatchObject({ status: 200 });
+    expect(await control(url, 'DELETE', '/disks/data-nbd', creds.operator)).toMatchObject({ status: 200 });
     await serial.waitFor(new RegExp(`KUBEVMM-GUEST disk-removed dev=${dev}`), 60_000);
     expect(await exporter.stop()).toBe(0);
     expect(await readAt(join(volume, 'disk.img'), 4096)).toBe('KUBEVMM-OUTAGE long');

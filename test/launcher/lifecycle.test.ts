@@ -4,13 +4,13 @@
 // ends with the ACPI shutdown; the endings that need their own guest (ACPI ignored, QEMU
 // killed, kernel panic) use small single-vCPU VMs.
 
-import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLauncher, TCG_NOTICE, type LauncherHandle, type LauncherOptions } from '../../launcher/main.js';
 import type { LauncherVm } from '../../api/resolve.js';
-import { buildGuest, requireQemu } from './helpers/fixture.js';
-import { control } from './helpers/control.js';
+import { buildGuest, requireQemu } from '../../harness/guest.js';
+import { control, controlCredentials, type ControlCredentials } from './helpers/control.js';
 import { SerialLog } from './helpers/serial.js';
 import { GUEST_ROOT_DISK, smallSpec, testVm } from './helpers/vm.js';
 
@@ -79,11 +79,11 @@ async function cleanup(started: Started | undefined): Promise<void> {
 }
 
 describe('a guest driven through the control API', () => {
-  const TOKEN = 'lifecycle-test-token';
   const USER_DATA = '#cloud-config\n# written by the lifecycle test\nruncmd: [echo hello]\n';
   const GRACE_SECONDS = 30;
   let vm: Started | undefined;
   let url: string;
+  let creds: ControlCredentials;
   let dataBoot: string;
   let dataHot: string;
   let terminationLog: string;
@@ -92,8 +92,7 @@ describe('a guest driven through the control API', () => {
     dataBoot = await rawDisk('data-boot.img', 8);
     dataHot = await rawDisk('data-hot.img', 4);
     terminationLog = join(work, 'termination-log');
-    const tokenFile = join(work, 'token');
-    await writeFile(tokenFile, `${TOKEN}\n`);
+    creds = await controlCredentials(join(work, 'credentials'), { name: 'lifecycle' });
     const spec = smallSpec({
       cpu: { cores: 2 },
       memory: { guest: '192Mi' },
@@ -109,7 +108,7 @@ describe('a guest driven through the control API', () => {
     });
     vm = await start(testVm('lifecycle', spec), {
       disks: { 'data-boot': dataBoot },
-      control: { port: 0, host: '127.0.0.1', tokenFile },
+      control: { port: 0, host: '127.0.0.1', tls: creds.tls },
       terminationLog,
     });
     url = vm.handle.controlUrl!;
@@ -139,12 +138,13 @@ describe('a guest driven through the control API', () => {
     await vm!.serial.waitFor(/KUBEVMM-GUEST ready/, BOOT_MS);
   }, BOOT_MS);
 
-  it('answers /readyz without a token and refuses everything else without the right one', async () => {
-    expect(await control(url, 'GET', '/readyz', null)).toMatchObject({ status: 200, text: 'ok\n' });
-    expect(await control(url, 'GET', '/status', null)).toMatchObject({ status: 401, body: { reason: 'Unauthorized' } });
-    expect(await control(url, 'POST', '/pause', 'wrong-token')).toMatchObject({ status: 401 });
+  it('answers /readyz over HTTPS without a client certificate and refuses everything else without the right one', async () => {
+    expect(await control(url, 'GET', '/readyz', creds.anonymous)).toMatchObject({ status: 200, text: 'ok\n' });
+    expect(await control(url, 'GET', '/status', creds.anonymous)).toMatchObject({ status: 401, body: { reason: 'ClientCertificateRequired' } });
+    expect(await control(url, 'POST', '/pause', creds.stranger)).toMatchObject({ status: 401, body: { reason: 'ClientCertificateRejected' } });
+    expect((await fetch(`${url.replace('https:', 'http:')}/readyz`)).status).toBe(400);
     expect(vm!.handle.status().state).toBe('running');
-    const status = await control(url, 'GET', '/status', TOKEN);
+    const status = await control(url, 'GET', '/status', creds.operator);
     expect(status).toMatchObject({ status: 200, body: { state: 'running', accelerator: 'tcg' } });
     expect(status.body.disks).toEqual([
       { name: 'root', phase: 'Attached', target: 'vda' },
@@ -155,23 +155,23 @@ describe('a guest driven through the control API', () => {
     expect(status.body.guest).toEqual({ agentConnected: false });
   });
 
-  it('pauses and resumes over HTTP; not ready while paused', async () => {
-    expect(await control(url, 'POST', '/pause', TOKEN)).toMatchObject({ status: 200, body: { state: 'paused', reason: 'PausedByUser' } });
-    expect(await control(url, 'GET', '/readyz', null)).toMatchObject({ status: 503 });
-    expect(await control(url, 'POST', '/resume', TOKEN)).toMatchObject({ status: 200, body: { state: 'running' } });
-    expect(await control(url, 'GET', '/readyz', null)).toMatchObject({ status: 200 });
+  it('pauses and resumes over HTTPS; not ready while paused', async () => {
+    expect(await control(url, 'POST', '/pause', creds.operator)).toMatchObject({ status: 200, body: { state: 'paused', reason: 'PausedByUser' } });
+    expect(await control(url, 'GET', '/readyz', creds.anonymous)).toMatchObject({ status: 503 });
+    expect(await control(url, 'POST', '/resume', creds.operator)).toMatchObject({ status: 200, body: { state: 'running' } });
+    expect(await control(url, 'GET', '/readyz', creds.anonymous)).toMatchObject({ status: 200 });
   });
 
   it('hotplugs a raw disk that the guest sees and writes, and unplugs it again', async () => {
-    const attached = await control(url, 'POST', '/disks', TOKEN, { name: 'data-hot', path: dataHot });
+    const attached = await control(url, 'POST', '/disks', creds.operator, { name: 'data-hot', path: dataHot });
     expect(attached).toMatchObject({ status: 201, body: { name: 'data-hot', phase: 'Attached' } });
     const [, dev, size] = (await vm!.serial.waitFor(/KUBEVMM-GUEST disk-added dev=(vd[a-z]+) serial=data-hot size=(\d+)/, 60_000)) as string[];
     expect(Number(size)).toBe((4 * MiB) / 512);
     expect(attached.body.target).toBe(dev); // the best guess matches Linux's lowest-free-letter rule
     await vm!.serial.waitFor(new RegExp(`KUBEVMM-GUEST wrote disk=data-hot dev=${dev}`), 60_000);
-    expect(await control(url, 'DELETE', '/disks/root', TOKEN)).toMatchObject({ status: 409, body: { reason: 'NotHotplugged' } });
+    expect(await control(url, 'DELETE', '/disks/root', creds.operator)).toMatchObject({ status: 409, body: { reason: 'NotHotplugged' } });
 
-    expect(await control(url, 'DELETE', '/disks/data-hot', TOKEN)).toMatchObject({ status: 200 });
+    expect(await control(url, 'DELETE', '/disks/data-hot', creds.operator)).toMatchObject({ status: 200 });
     await vm!.serial.waitFor(new RegExp(`KUBEVMM-GUEST disk-removed dev=${dev}`), 60_000);
     expect(vm!.handle.status().disks.find((d) => d.name === 'data-hot')).toEqual({ name: 'data-hot', phase: 'Pending' });
     expect(await firstLine(dataHot)).toBe('KUBEVMM-DATA data-hot written-by-guest');
@@ -179,7 +179,7 @@ describe('a guest driven through the control API', () => {
 
   it('shuts down through ACPI within the grace period and exits 0: guest powered off', async () => {
     const asked = Date.now();
-    expect(await control(url, 'POST', '/shutdown', TOKEN)).toMatchObject({ status: 202, body: { state: 'stopping' } });
+    expect(await control(url, 'POST', '/shutdown', creds.operator)).toMatchObject({ status: 202, body: { state: 'stopping' } });
     const result = await vm!.handle.done;
     expect(result).toMatchObject({ exitCode: 0, reason: 'GuestShutdown: guest powered off' });
     expect(Date.now() - asked).toBeLessThan(GRACE_SECONDS * 1000);

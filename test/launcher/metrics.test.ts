@@ -1,13 +1,13 @@
 // The launcher's per-VM metrics against real QEMU (TCG) and the fixture guest: GET /metrics
-// on the control port, scraped as Prometheus would (no token), once right after QEMU starts
+// on the control port, scraped as Prometheus would (HTTPS, no client certificate), once right after QEMU starts
 // the guest and again once the guest has booted and written its data disk.
 
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLauncher, type LauncherHandle } from '../../launcher/main.js';
-import { control } from './helpers/control.js';
-import { buildGuest, requireQemu } from './helpers/fixture.js';
+import { control, controlCredentials, type ControlCredentials } from './helpers/control.js';
+import { buildGuest, requireQemu } from '../../harness/guest.js';
 import { SerialLog } from './helpers/serial.js';
 import { GUEST_ROOT_DISK, smallSpec, testVm } from './helpers/vm.js';
 
@@ -15,7 +15,6 @@ const BUILD_TIMEOUT_MS = 20 * 60_000;
 /** Boot to `ready` takes ~12 s under TCG on two cores; leave room for a loaded CI machine. */
 const BOOT_MS = 90_000;
 const MiB = 2 ** 20;
-const TOKEN = 'metrics-test-token';
 const LABELS = 'namespace="test",vm="metrics"';
 
 /** One scrape: series (name and labels, as printed) -> value, and the raw reply. */
@@ -26,17 +25,17 @@ interface Scrape {
   series: Map<string, number>;
 }
 
-/** GET /metrics without any Authorization header. */
+/** GET /metrics over HTTPS without a client certificate, as a scraper does. */
 async function scrape(baseUrl: string): Promise<Scrape> {
-  const res = await fetch(`${baseUrl}/metrics`);
-  const text = await res.text();
+  const res = await control(baseUrl, 'GET', '/metrics', creds.anonymous);
+  const { text } = res;
   const series = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (!line || line.startsWith('#')) continue;
     const cut = line.lastIndexOf(' ');
     series.set(line.slice(0, cut), Number(line.slice(cut + 1)));
   }
-  return { status: res.status, contentType: res.headers.get('content-type') ?? '', text, series };
+  return { status: res.status, contentType: res.contentType, text, series };
 }
 
 /** The value of one series; fails with the whole scrape when it is missing. */
@@ -52,6 +51,7 @@ let handle: LauncherHandle | undefined;
 let serial: SerialLog;
 let url: string;
 let early: Scrape;
+let creds: ControlCredentials;
 
 beforeAll(async () => {
   await requireQemu();
@@ -61,8 +61,7 @@ beforeAll(async () => {
   const file = await open(data, 'w');
   await file.truncate(8 * MiB);
   await file.close();
-  const tokenFile = join(work, 'token');
-  await writeFile(tokenFile, `${TOKEN}\n`);
+  creds = await controlCredentials(join(work, 'credentials'), { name: 'metrics', namespace: 'test' });
   const spec = smallSpec({
     cpu: { cores: 2 },
     memory: { guest: '192Mi' },
@@ -74,7 +73,7 @@ beforeAll(async () => {
     accel: 'tcg',
     runtimeDir: await mkdtemp(join(work, 'run-')),
     disks: { root: guestImage, data1: data },
-    control: { port: 0, host: '127.0.0.1', tokenFile },
+    control: { port: 0, host: '127.0.0.1', tls: creds.tls },
   });
   serial = new SerialLog(handle.serialLog);
   url = handle.controlUrl!;
@@ -99,7 +98,7 @@ describe('GET /metrics on the control port', () => {
     late = await scrape(url);
   }, BOOT_MS);
 
-  it('answers Prometheus text without the bearer token, and every source worked', () => {
+  it('answers Prometheus text without a client certificate, and every source worked', () => {
     expect(early.status).toBe(200);
     expect(early.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(late.text).toContain('# TYPE kubevmm_vm_vcpu_seconds_total counter');
@@ -143,13 +142,13 @@ describe('GET /metrics on the control port', () => {
   });
 
   it('follows a pause and a resume', async () => {
-    expect(await control(url, 'POST', '/pause', TOKEN)).toMatchObject({ status: 200, body: { state: 'paused' } });
+    expect(await control(url, 'POST', '/pause', creds.operator)).toMatchObject({ status: 200, body: { state: 'paused' } });
     const paused = await scrape(url);
     expect(value(paused, `kubevmm_vm_state{state="paused",${LABELS}}`)).toBe(1);
     expect(value(paused, `kubevmm_vm_state{state="running",${LABELS}}`)).toBe(0);
     // A paused VM still reports its counters.
     expect(value(paused, `kubevmm_vm_disk_bytes_total{disk="data1",op="write",${LABELS}}`)).toBeGreaterThanOrEqual(512);
-    expect(await control(url, 'POST', '/resume', TOKEN)).toMatchObject({ status: 200, body: { state: 'running' } });
+    expect(await control(url, 'POST', '/resume', creds.operator)).toMatchObject({ status: 200, body: { state: 'running' } });
     expect(value(await scrape(url), `kubevmm_vm_state{state="running",${LABELS}}`)).toBe(1);
   });
 });

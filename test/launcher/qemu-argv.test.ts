@@ -17,7 +17,7 @@ import type { VirtualMachine } from '../../api/schema/vm.js';
 import { nocloudFiles, writeCidataIso } from '../../launcher/cloudinit/index.js';
 import { blockNodes, OVMF_CODE, OVMF_VARS_TEMPLATE, planQemu } from '../../launcher/qemu/index.js';
 import type { DiskBacking, QemuInput, QemuPlan } from '../../launcher/qemu/index.js';
-import { testVm } from '../../launcher/qemu/testing.js';
+import { testVm } from '../fakes/launcher-vm.js';
 import {
   QmpCommandError,
   blockdevAdd,

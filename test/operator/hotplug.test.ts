@@ -4,7 +4,7 @@
 // another VM holds, detaches and cleans up on removal, and converges after an operator kill.
 // The launcher is a stand-in speaking the control API (simulated pods run no QEMU); the
 // launcher's real hotplug over NBD is tested in test/launcher/hotplug-nbd.test.ts.
-import { CONTROL_PLANE_TIMEOUT_MS, useControlPlane, type ControlPlane } from './helpers/control-plane.js';
+import { CONTROL_PLANE_TIMEOUT_MS, useControlPlaneWithCrds, type ControlPlane } from './helpers/control-plane.js';
 import { startLauncherStandin, type LauncherStandin } from './helpers/launcher-standin.js';
 import { getJson, kubectl, startOperator, waitFor as waitForAny, type OperatorProcess } from './helpers/operator-process.js';
 
@@ -51,9 +51,7 @@ function waitFor<T>(what: string, fn: () => T | undefined | false, ms?: number):
 const hotplug = (name: string, claimName: string) => ({ name, hotpluggable: true, persistentVolumeClaim: { claimName } });
 
 beforeAll(async () => {
-  cp = await useControlPlane();
-  await cp.kubectl('apply', '--server-side', '--force-conflicts', '-f', 'crds/');
-  await cp.kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd/virtualmachines.kubevmm.io');
+  cp = await useControlPlaneWithCrds();
   launcher = await startLauncherStandin();
   kubectl(['create', 'namespace', NS]);
 }, CONTROL_PLANE_TIMEOUT_MS);
@@ -70,9 +68,8 @@ describe('hotplug of PVC disks into a running VM', () => {
   it('attaches through an attachment pod on the VM node, reports status and events, and detaches cleanly', async () => {
     operator = startOperator(OPERATOR_ARGS);
     applyVm('web');
-    // The operator creates the VM's Secret before its pod, so the stand-in knows the token first.
-    const secret = await waitFor('the VM Secret', () => getJson<Json>(['secret', '-n', NS, 'web-launcher-token']));
-    launcher.token = Buffer.from(secret.data.token, 'base64').toString();
+    // The operator writes the VM's credentials before its pod; the stand-in serves them.
+    const secret = await waitFor('the VM Secret', () => getJson<Json>(['secret', '-n', NS, 'web-launcher-credentials']));
     const running = await waitFor('web Running', () => vm()?.status?.printableStatus === 'Running' && vm()!.status);
     expect(Buffer.from(secret.data['keys.psk'], 'base64').toString()).toMatch(/^kubevmm:[0-9a-f]{64}$/);
 
@@ -87,7 +84,7 @@ describe('hotplug of PVC disks into a running VM', () => {
     expect(attachment.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0]).toEqual({ key: 'metadata.name', operator: 'In', values: [running.nodeName] });
     expect(attachment.spec.volumes).toEqual(expect.arrayContaining([
       { name: 'disk', persistentVolumeClaim: { claimName: 'web-data' } },
-      expect.objectContaining({ name: 'psk', secret: expect.objectContaining({ secretName: 'web-launcher-token', items: [{ key: 'keys.psk', path: 'keys.psk' }] }) }),
+      expect.objectContaining({ name: 'psk', secret: expect.objectContaining({ secretName: 'web-launcher-credentials', items: [{ key: 'keys.psk', path: 'keys.psk' }] }) }),
     ]));
     expect(attachment.spec.containers[0].args).toEqual(expect.arrayContaining(['export', '--size', String(2 * 2 ** 30)]));
     expect(attachment.metadata.ownerReferences[0]).toMatchObject({ kind: 'VirtualMachine', name: 'web' });
@@ -96,7 +93,7 @@ describe('hotplug of PVC disks into a running VM', () => {
     // PV binding and the scheduler's retry take a while on this control plane.
     const attached = await waitFor('data Attached', diskPhase('data', 'Attached'), 120_000);
     expect(attached.target).toBe('vdb');
-    expect(attachCalls()).toEqual([expect.objectContaining({ authorized: true, body: { name: 'data', nbd: { host: `disk-data.hotplug-web.${NS}.svc`, port: 10809, export: 'disk' }, bus: 'virtio', readOnly: false, cache: 'none' } })]);
+    expect(attachCalls()).toEqual([expect.objectContaining({ authorized: true, client: 'kubevmm-operator', body: { name: 'data', nbd: { host: `disk-data.hotplug-web.${NS}.svc`, port: 10809, export: 'disk' }, bus: 'virtio', readOnly: false, cache: 'none' } })]);
     expect(vm()?.status?.printableStatus).toBe('Running');
     expect(vm()?.status?.conditions.find((c: Json) => c.type === 'RestartRequired')?.status).toBe('False');
     await waitFor('DiskAttached event', () => events().includes('DiskAttached'));
@@ -151,7 +148,7 @@ describe('hotplug of PVC disks into a running VM', () => {
     await waitFor('data Attached again', diskPhase('data', 'Attached'), 120_000);
     kubectl(['delete', 'vm', '-n', NS, 'web', '--wait=false']);
     await waitFor('VM, pods, Service and Secret gone', () =>
-      !vm() && !pod('web-launcher') && !pod('web-hotplug-data') && !getJson(['service', '-n', NS, 'hotplug-web']) && !getJson(['secret', '-n', NS, 'web-launcher-token']),
+      !vm() && !pod('web-launcher') && !pod('web-hotplug-data') && !getJson(['service', '-n', NS, 'hotplug-web']) && !getJson(['secret', '-n', NS, 'web-launcher-credentials']),
     120_000);
   }, 180_000);
 });

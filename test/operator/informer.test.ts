@@ -4,7 +4,7 @@
 import { CustomObjectsApi, type KubernetesObject } from '@kubernetes/client-node';
 import { createInformer, type Informer, type InformerEventType, type RestartReason } from '../../operator/kube/informer.js';
 import { CONTROL_PLANE_TIMEOUT_MS, useControlPlane, type ControlPlane } from './helpers/control-plane.js';
-import { eventually } from '../../operator/kube/testing.js';
+import { eventually } from '../fakes/http-api.js';
 
 const GROUP = 'kubevmm.io';
 const VERSION = 'v1alpha1';

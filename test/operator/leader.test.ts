@@ -4,7 +4,7 @@
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import { runLeaderElection, type LeaderElection } from '../../operator/kube/leader.js';
 import { CONTROL_PLANE_TIMEOUT_MS, useControlPlane, type ControlPlane } from './helpers/control-plane.js';
-import { eventually } from '../../operator/kube/testing.js';
+import { eventually } from '../fakes/http-api.js';
 
 const NS = `leader-${process.pid}`;
 /** Short durations: whole seconds for the lease, as the API stores it. */

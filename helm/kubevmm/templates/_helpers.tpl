@@ -44,3 +44,7 @@ app.kubernetes.io/component: operator
 {{- define "kubevmm.webhookSecret" -}}
 {{- printf "%s-webhook-tls" (include "kubevmm.fullname" .) -}}
 {{- end -}}
+
+{{- define "kubevmm.launcherCaSecret" -}}
+{{- printf "%s-launcher-ca" (include "kubevmm.fullname" .) -}}
+{{- end -}}

@@ -33,9 +33,12 @@ export function grantedLines(objects: Manifest[]): string[] {
     .sort();
 }
 
-/** Every permission the operator's code needs, sorted. */
-export function neededLines(calls: readonly ApiCall[]): string[] {
-  return calls.map((c) => line(c.verb, c.group, c.resource, c.scope ?? 'cluster')).sort();
+/** Every permission the operator's code needs with the chart options `features` on, sorted. */
+export function neededLines(calls: readonly ApiCall[], features: readonly NonNullable<ApiCall['feature']>[] = []): string[] {
+  return calls
+    .filter((c) => !c.feature || features.includes(c.feature))
+    .map((c) => line(c.verb, c.group, c.resource, c.scope ?? 'cluster'))
+    .sort();
 }
 
 /** Every string in the roles' rules, to look for wildcards. */

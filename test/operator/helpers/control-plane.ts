@@ -31,6 +31,14 @@ function applyExports(stdout: string): void {
   }
 }
 
+/** The control plane with kubevmm's CRDs applied and established. */
+export async function useControlPlaneWithCrds(): Promise<ControlPlane> {
+  const cp = await useControlPlane();
+  await cp.kubectl('apply', '--server-side', '--force-conflicts', '-f', 'crds/');
+  await cp.kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd/virtualmachines.kubevmm.io');
+  return cp;
+}
+
 /** Brings the control plane up (or finds it up) and points this process's env at it. */
 export async function useControlPlane(): Promise<ControlPlane> {
   const up = spawnSync('bash', ['test/cluster/cluster.sh', 'up'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,10 +1,16 @@
 // A stand-in for the launchers of simulated pods: KWOK gives pods loopback addresses
-// (127.244.x.y, see test/cluster/cluster.sh), so an HTTP server on this host's CONTROL_PORT
-// answers the operator at any pod's IP. It speaks the control API contract
-// (launcher/control/README.md) for status and disks, checks the bearer token, and records
-// the calls. The real launcher's side of hotplug is tested with QEMU in test/launcher.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { CONTROL_PORT } from '../../../api/layout.js';
+// (127.244.x.y, see test/cluster/cluster.sh), so one server on this host's CONTROL_PORT
+// answers the operator at any pod's IP. It serves mutual TLS exactly as a launcher pod would:
+// for the VM the operator names (TLS server name <uid>.launcher.kubevmm.invalid) it loads that
+// VM's credentials Secret, as the pod's Secret volume would hold it, and takes only client
+// certificates from the CA in it. It speaks the control API contract for status and disks,
+// and records every connection (by the pod IP dialled) and call. The real launcher's side of
+// hotplug is tested with QEMU in test/launcher.
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
+import { CONTROL_PORT, CREDENTIAL_KEYS } from '../../../api/layout.js';
+import { getJson } from './operator-process.js';
 
 /** A disk as the stand-in's launcher has it. */
 export interface StandinDisk {
@@ -19,19 +25,26 @@ export interface StandinCall {
   method: string;
   path: string;
   body?: Record<string, unknown>;
+  /** The client certificate verified against the VM's client CA. */
   authorized: boolean;
+  /** The client certificate's common name. */
+  client?: string;
+  /** The pod IP the caller dialled. */
+  ip: string;
 }
 
 /** The running stand-in. */
 export interface LauncherStandin {
   calls: StandinCall[];
+  /** Pod IPs TCP connections were made to, TLS or not. */
+  connections: string[];
   disks: Map<string, StandinDisk>;
-  /** The token the operator must present (from the VM's Secret); unset: none accepted. */
-  token?: string;
   /** While set, attach requests are held unanswered. */
   holdAttach: boolean;
   close(): Promise<void>;
 }
+
+type Json = Record<string, any>;
 
 async function readBody(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
   let text = '';
@@ -45,16 +58,42 @@ function nextTarget(disks: Map<string, StandinDisk>): string {
   return 'vdz';
 }
 
+/** The credentials Secret of the VM with this UID, as its launcher pod would mount it. */
+function contextFor(servername: string): SecureContext | undefined {
+  const uid = /^([0-9a-f-]+)\.launcher\.kubevmm\.invalid$/.exec(servername)?.[1];
+  const vms = getJson<{ items: Json[] }>(['vm', '-A'])?.items ?? [];
+  const vm = vms.find((v) => v.metadata.uid === uid);
+  if (!vm) return undefined;
+  const secret = getJson<Json>(['secret', '-n', vm.metadata.namespace, `${vm.metadata.name}-launcher-credentials`]);
+  if (!secret) return undefined;
+  const file = (key: string) => Buffer.from(secret.data[key] as string, 'base64');
+  return createSecureContext({ cert: file(CREDENTIAL_KEYS.cert), key: file(CREDENTIAL_KEYS.key), ca: file(CREDENTIAL_KEYS.clientCa) });
+}
+
 /** Listens on 0.0.0.0:CONTROL_PORT; fails loudly if the port is taken. */
 export async function startLauncherStandin(): Promise<LauncherStandin> {
-  const standin: LauncherStandin = { calls: [], disks: new Map(), holdAttach: false, close: async () => undefined };
-  const server: Server = createServer((req, res) => {
+  const standin: LauncherStandin = { calls: [], connections: [], disks: new Map(), holdAttach: false, close: async () => undefined };
+  const server: Server = createServer({
+    requestCert: true,
+    rejectUnauthorized: false,
+    SNICallback: (servername, cb) => {
+      try {
+        cb(null, contextFor(servername));
+      } catch (err) {
+        cb(err as Error);
+      }
+    },
+  });
+  server.on('connection', (socket: { localAddress?: string }) => standin.connections.push(socket.localAddress ?? ''));
+  server.on('request', (req: IncomingMessage, res) => {
     void (async () => {
       const body = await readBody(req);
-      const authorized = !!standin.token && req.headers.authorization === `Bearer ${standin.token}`;
-      standin.calls.push({ method: req.method ?? '', path: req.url ?? '', ...(body ? { body } : {}), authorized });
+      const socket = req.socket as TLSSocket;
+      const authorized = socket.authorized;
+      const client = socket.getPeerCertificate()?.subject?.CN as string | undefined;
+      standin.calls.push({ method: req.method ?? '', path: req.url ?? '', ...(body ? { body } : {}), authorized, ...(client ? { client } : {}), ip: socket.localAddress ?? '' });
       const reply = (code: number, value: unknown) => res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(value));
-      if (!authorized) return reply(401, { reason: 'Unauthorized', message: 'missing or wrong token' });
+      if (!authorized) return reply(401, { reason: 'ClientCertificateRejected', message: String(socket.authorizationError) });
       const status = () => ({ state: 'running', accelerator: 'tcg', startedAt: new Date().toISOString(), disks: [...standin.disks.values()] });
       if (req.method === 'GET' && req.url === '/status') return reply(200, status());
       if (req.method === 'POST' && req.url === '/disks') {
@@ -77,6 +116,10 @@ export async function startLauncherStandin(): Promise<LauncherStandin> {
     server.once('error', (err) => reject(new Error(`the launcher stand-in cannot listen on port ${CONTROL_PORT}: ${err.message}`, { cause: err })));
     server.listen(CONTROL_PORT, '0.0.0.0', resolve);
   });
-  standin.close = () => new Promise((resolve) => server.close(() => resolve()));
+  standin.close = () =>
+    new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
   return standin;
 }

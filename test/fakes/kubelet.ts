@@ -24,7 +24,7 @@ import {
   type DevicePluginOptions,
   type ListAndWatchResponse,
   type RegisterRequest,
-} from './proto.js';
+} from '../../deviceplugin/proto.js';
 
 /** Values that arrive over time, taken in order by waiters. */
 export class Inbox<T> {

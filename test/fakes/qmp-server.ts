@@ -5,7 +5,7 @@
 
 import { rm } from 'node:fs/promises';
 import net from 'node:net';
-import { QmpFrameDecoder } from './framing.js';
+import { QmpFrameDecoder } from '../../launcher/qmp/framing.js';
 
 /** A command as the server received it. */
 export interface ReceivedCommand {

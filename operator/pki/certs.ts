@@ -1,11 +1,12 @@
 /**
- * The webhook's own small PKI: an ECDSA P-256 CA and serving certificates it signs, made
- * with @peculiar/x509 on Node's WebCrypto, all PEM (certificates, PKCS#8 keys) so they go
- * into a kubernetes.io/tls Secret and straight into node:tls.
+ * The operator's small PKIs (the webhook's, the launchers'): ECDSA P-256 CAs and the
+ * certificates they sign, made with @peculiar/x509 on Node's WebCrypto, all PEM
+ * (certificates, PKCS#8 keys) so they go into kubernetes.io/tls Secrets and straight into
+ * node:tls.
  */
 import { webcrypto } from 'node:crypto';
+import { isIP } from 'node:net';
 import type * as X509 from '@peculiar/x509';
-import { BACKDATE_MS, CA_LIFETIME_MS, SERVING_LIFETIME_MS, sanKinds, type CertFacts } from './cert-policy.js';
 
 const crypto = webcrypto as unknown as Crypto;
 
@@ -21,6 +22,26 @@ function lib(): Promise<X509Lib> {
   return loading;
 }
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+
+/** Certificates start this much in the past, so a node whose clock lags still accepts them. */
+export const BACKDATE_MS = 5 * 60_000;
+/** Default lifetime of a CA: 5 years. */
+export const CA_LIFETIME_MS = 5 * 365 * 24 * 3600_000;
+/** Default lifetime of a webhook serving certificate: 90 days. */
+export const SERVING_LIFETIME_MS = 90 * 24 * 3600_000;
+
+/** The facts of one certificate a renewal plan needs. */
+export interface CertFacts {
+  notBefore: Date;
+  notAfter: Date;
+  /** Subject alternative names (DNS names and IP addresses, as text). */
+  sans: readonly string[];
+}
+
+/** Splits names into DNS names and IP addresses. */
+export function sanKinds(names: readonly string[]): { dns: string[]; ip: string[] } {
+  return { dns: names.filter((n) => isIP(n) === 0), ip: names.filter((n) => isIP(n) !== 0) };
+}
 
 /** A certificate and its private key, PEM. */
 export interface PemPair {
@@ -42,8 +63,8 @@ async function keyPem(key: CryptoKey): Promise<string> {
   return x509.PemConverter.encode(await crypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY');
 }
 
-/** Creates a self-signed CA valid from (now - 5 min) for five years. */
-export async function createCa(now: Date, commonName = 'kubevmm-webhook-ca'): Promise<PemPair> {
+/** Creates a self-signed CA valid from (now - 5 min) for `lifetimeMs` (default five years). */
+export async function createCa(now: Date, commonName = 'kubevmm-webhook-ca', lifetimeMs = CA_LIFETIME_MS): Promise<PemPair> {
   const x509 = await lib();
   const keys = await newKeys();
   const cert = await x509.X509CertificateGenerator.createSelfSigned(
@@ -51,7 +72,7 @@ export async function createCa(now: Date, commonName = 'kubevmm-webhook-ca'): Pr
       name: `CN=${commonName}`,
       keys,
       notBefore: new Date(now.getTime() - BACKDATE_MS),
-      notAfter: new Date(now.getTime() + CA_LIFETIME_MS),
+      notAfter: new Date(now.getTime() + lifetimeMs),
       signingAlgorithm: ALGORITHM,
       extensions: [
         new x509.BasicConstraintsExtension(true, 0, true),
@@ -64,20 +85,31 @@ export async function createCa(now: Date, commonName = 'kubevmm-webhook-ca'): Pr
   return { certPem: cert.toString('pem'), keyPem: await keyPem(keys.privateKey) };
 }
 
-/**
- * Issues a serving certificate for `sans` (DNS names and IP addresses) signed by `ca`, valid
- * for 90 days but never past the CA.
- */
-export async function createServing(ca: PemPair, sans: readonly string[], now: Date): Promise<PemPair> {
+/** What {@link issueCertificate} puts into a certificate. */
+export interface CertificateRequest {
+  /** Subject DN, e.g. `CN=kubevmm-operator,O=kubevmm`. */
+  subject: string;
+  /** DNS names and IP addresses. */
+  sans: readonly string[];
+  /** serverAuth or clientAuth: a certificate is one or the other, never both. */
+  usage: 'server' | 'client';
+  lifetimeMs: number;
+  now: Date;
+}
+
+/** Issues a certificate signed by `ca`, never valid past the CA. */
+export async function issueCertificate(ca: PemPair, request: CertificateRequest): Promise<PemPair> {
   const x509 = await lib();
   const caCert = await parse(ca.certPem);
   const caKey = await crypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(ca.keyPem), ALGORITHM, false, ['sign']);
   const keys = await newKeys();
-  const { dns, ip } = sanKinds(sans);
-  const notAfter = Math.min(now.getTime() + SERVING_LIFETIME_MS, caCert.notAfter.getTime());
+  const { dns, ip } = sanKinds(request.sans);
+  const { now } = request;
+  const notAfter = Math.min(now.getTime() + request.lifetimeMs, caCert.notAfter.getTime());
+  const names = [...dns.map((value) => ({ type: 'dns' as const, value })), ...ip.map((value) => ({ type: 'ip' as const, value }))];
   const cert = await x509.X509CertificateGenerator.create(
     {
-      subject: `CN=${dns[0] ?? ip[0] ?? 'kubevmm-webhook'}`,
+      subject: request.subject,
       issuer: caCert.subject,
       publicKey: keys.publicKey,
       signingKey: caKey,
@@ -87,14 +119,23 @@ export async function createServing(ca: PemPair, sans: readonly string[], now: D
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-        new x509.SubjectAlternativeNameExtension([...dns.map((value) => ({ type: 'dns' as const, value })), ...ip.map((value) => ({ type: 'ip' as const, value }))]),
+        new x509.ExtendedKeyUsageExtension([request.usage === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
+        ...(names.length ? [new x509.SubjectAlternativeNameExtension(names)] : []),
         await x509.AuthorityKeyIdentifierExtension.create(caCert, false, crypto),
       ],
     },
     crypto,
   );
   return { certPem: cert.toString('pem'), keyPem: await keyPem(keys.privateKey) };
+}
+
+/**
+ * Issues a webhook serving certificate for `sans` (DNS names and IP addresses) signed by
+ * `ca`, valid for 90 days but never past the CA.
+ */
+export async function createServing(ca: PemPair, sans: readonly string[], now: Date): Promise<PemPair> {
+  const { dns, ip } = sanKinds(sans);
+  return issueCertificate(ca, { subject: `CN=${dns[0] ?? ip[0] ?? 'kubevmm-webhook'}`, sans, usage: 'server', lifetimeMs: SERVING_LIFETIME_MS, now });
 }
 
 /** The PEM blocks of a bundle, in order. */

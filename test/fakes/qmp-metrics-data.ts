@@ -1,4 +1,3 @@
-/* eslint-disable max-lines -- recorded replies, kept whole */
 // QMP replies and /proc files recorded from QEMU 7.2 (Debian bookworm) running the fixture
 // guest under TCG with the launcher's own command line (planQemu), 15-20 s after `cont`.
 // Test data only, so the parsers are table-tested against what QEMU and Linux really answer;

@@ -5,9 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { NBD_EXPORT } from '../../../api/layout.js';
+import { NBD_EXPORT } from '../api/layout.js';
 
-const ROOT = resolve(import.meta.dirname, '../../..');
+const ROOT = resolve(import.meta.dirname, '..');
 
 /** `<dir>/keys.psk` with a fresh `kubevmm:<hex>` key; resolves with the file's path. */
 export async function writePskFile(dir: string): Promise<string> {

@@ -1,0 +1,94 @@
+/**
+ * The launcher control API's contract (launcher/control/README.md): what a client sends and
+ * what the launcher answers. The launcher parses requests with these schemas and builds its
+ * answers from their types; the operator (and any other client) parses the answers with
+ * them. One definition, so the two ends cannot drift apart silently: a mismatch is a
+ * ControlContractError naming the field, never a crash.
+ */
+import { z } from 'zod';
+import { NBD_EXPORT } from '../layout.js';
+import { dnsLabel } from '../schema/common.js';
+import { diskPhase } from '../schema/vm.js';
+
+/** The launcher's lifecycle state of its VM. */
+export const vmPhase = z.enum(['starting', 'running', 'paused', 'stopping', 'succeeded', 'failed']);
+
+/** The accelerator QEMU actually uses (query-kvm), not the one asked for. */
+export const accelerator = z.enum(['kvm', 'tcg']);
+
+/** An attachment pod's NBD export (ADR 0005); port and export default to NBD_EXPORT's. */
+export const nbdSource = z.strictObject({
+  host: z.string().min(1).max(253).regex(/^[A-Za-z0-9._:-]+$/, 'host must be a DNS name or an IP address'),
+  port: z.number().int().min(1).max(65535).default(NBD_EXPORT.port),
+  export: z.string().min(1).max(256).default(NBD_EXPORT.name),
+});
+
+/** Body of POST /disks: exactly one of `path` (a local image) and `nbd` (an export). */
+export const attachRequest = z
+  .strictObject({
+    name: dnsLabel,
+    path: z.string().min(1).startsWith('/', 'path must be absolute').optional(),
+    nbd: nbdSource.optional(),
+    format: z.enum(['raw', 'qcow2']).optional(),
+    bus: z.enum(['virtio', 'scsi']).optional(),
+    readOnly: z.boolean().optional(),
+    cache: z.enum(['none', 'writethrough', 'writeback']).optional(),
+  })
+  .superRefine((body, ctx) => {
+    if ((body.path === undefined) === (body.nbd === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['path'], message: 'give exactly one of path (a local image) and nbd ({host, port, export} of an export)' });
+    }
+    if (body.nbd && body.format) ctx.addIssue({ code: 'custom', path: ['format'], message: 'not with nbd: the export serves the guest-visible bytes; drop format' });
+  });
+
+/** A disk as the launcher reports it (GET /status `disks`, POST /disks). */
+export const diskStatus = z.object({
+  name: z.string(),
+  phase: diskPhase,
+  target: z.string().optional(),
+  message: z.string().optional(),
+});
+
+/** What the guest agent told the launcher. */
+export const guestInfo = z.object({
+  agentConnected: z.boolean(),
+  hostname: z.string().optional(),
+  osName: z.string().optional(),
+  kernel: z.string().optional(),
+  interfaces: z.array(z.object({ name: z.string(), macAddress: z.string().optional(), ipAddresses: z.array(z.string()) })).optional(),
+});
+
+/**
+ * The launcher's report on its VM (GET /status, and the answer of pause, resume, reset,
+ * shutdown and detach). Not the VirtualMachine's status: the operator builds that from this
+ * and the pod. Unknown fields are ignored, so a newer launcher may add some.
+ */
+export const launcherStatus = z.object({
+  state: vmPhase,
+  reason: z.string().optional(),
+  message: z.string().optional(),
+  accelerator,
+  /** When QEMU was started (RFC 3339). */
+  startedAt: z.string(),
+  disks: z.array(diskStatus),
+  /** Present when the VM has a guest agent channel. */
+  guest: guestInfo.optional(),
+});
+
+/** Every error answer: a stable CamelCase reason and a sentence. */
+export const controlError = z.object({ reason: z.string().min(1), message: z.string() });
+
+export type VmPhase = z.infer<typeof vmPhase>;
+export type Accelerator = z.infer<typeof accelerator>;
+export type NbdSource = z.output<typeof nbdSource>;
+/** An attach request with its defaults applied (what the launcher acts on; clients may omit defaulted fields). */
+export type AttachRequest = z.output<typeof attachRequest>;
+export type DiskStatus = z.infer<typeof diskStatus>;
+export type GuestInfo = z.infer<typeof guestInfo>;
+export type LauncherStatus = z.infer<typeof launcherStatus>;
+export type ControlError = z.infer<typeof controlError>;
+
+/** One line per zod issue, `field: message`, for errors that must name the field. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+}

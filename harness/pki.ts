@@ -1,0 +1,50 @@
+// A launcher CA for tests and benchmarks, made by the operator's own PKI code: the per-VM credentials as the
+// operator writes them into a Secret, laid out as files the way the pod's Secret volume does,
+// and client certificates (good ones, and ones a launcher must refuse).
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CREDENTIAL_KEYS } from '../api/layout.js';
+import { createCa, issueCertificate } from '../operator/pki/certs.js';
+import { LAUNCHER_CA_LIFETIME_MS, issueClientTls, issueLauncherCredentials, type ClientTls, type LauncherAuthority, type VmIdentity } from '../operator/pki/launcher.js';
+
+export type { ClientTls, LauncherAuthority };
+
+/** A fresh launcher CA (what the operator keeps in its namespace). */
+export async function testAuthority(name = 'test-launcher-ca'): Promise<LauncherAuthority> {
+  return { ca: await createCa(new Date(), name, LAUNCHER_CA_LIFETIME_MS), deriveKey: randomBytes(32) };
+}
+
+/** Where a launcher finds its TLS files, as `launcher run --tls-cert --tls-key --client-ca` take them. */
+export interface CredentialFiles {
+  dir: string;
+  certFile: string;
+  keyFile: string;
+  clientCaFile: string;
+  pskFile: string;
+}
+
+/** Writes a VM's credentials into `dir` under the Secret's key names (the pod's Secret volume). */
+export async function writeLauncherCredentials(authority: LauncherAuthority, vm: VmIdentity, dir: string): Promise<CredentialFiles> {
+  await mkdir(dir, { recursive: true });
+  const data = await issueLauncherCredentials(authority, vm, new Date());
+  await Promise.all(Object.entries(data).map(([key, value]) => writeFile(join(dir, key), value, { mode: 0o600 })));
+  return {
+    dir,
+    certFile: join(dir, CREDENTIAL_KEYS.cert),
+    keyFile: join(dir, CREDENTIAL_KEYS.key),
+    clientCaFile: join(dir, CREDENTIAL_KEYS.clientCa),
+    pskFile: join(dir, CREDENTIAL_KEYS.psk),
+  };
+}
+
+/** A client certificate from `authority`, as the operator presents it. */
+export function testClient(authority: LauncherAuthority, name = 'kubevmm-operator'): Promise<ClientTls> {
+  return issueClientTls(authority, name, new Date());
+}
+
+/** A certificate from `authority` that is for serving, not for clients (another launcher's). */
+export async function servingCertAsClient(authority: LauncherAuthority): Promise<ClientTls> {
+  const pair = await issueCertificate(authority.ca, { subject: 'CN=launcher other/vm,O=kubevmm', sans: ['other.launcher.kubevmm.invalid'], usage: 'server', lifetimeMs: 3600_000, now: new Date() });
+  return { ca: authority.ca.certPem, cert: pair.certPem, key: pair.keyPem, notAfter: new Date(Date.now() + 3600_000) };
+}

@@ -1,0 +1,46 @@
+// The control port speaks TLS only. A connection whose first byte is not a TLS handshake
+// record gets one HTTP answer saying so (a kubelet probe or a curl left on http:// should
+// read why, not a reset) and is closed; nothing behind the port is reached.
+
+import type { Server } from 'node:net';
+import { createServer, type Socket } from 'node:net';
+
+/** First byte of every TLS connection: a handshake record (ClientHello). */
+const TLS_HANDSHAKE = 0x16;
+
+const REFUSAL = JSON.stringify({ reason: 'TlsRequired', message: 'the launcher control API speaks HTTPS only (mutual TLS): use https://' });
+
+function refuse(socket: Socket): void {
+  // Drain what the client sent, so its close is seen and the socket goes.
+  socket.resume();
+  socket.setTimeout(5000, () => socket.destroy());
+  const head = ['HTTP/1.1 400 Bad Request', 'content-type: application/json', 'connection: close', `content-length: ${Buffer.byteLength(REFUSAL) + 1}`];
+  socket.end(`${head.join('\r\n')}\r\n\r\n${REFUSAL}\n`);
+}
+
+/** The front server, and a way to drop every connection it accepted (at close). */
+export interface TlsOnlyFront {
+  server: Server;
+  destroyAll(): void;
+}
+
+/**
+ * A TCP server that hands TLS connections to `tls` (an https.Server) and answers anything
+ * else with 400 TlsRequired.
+ */
+export function tlsOnlyFront(tls: Pick<Server, 'emit'>): TlsOnlyFront {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.once('readable', function sniff() {
+      const first = socket.read(1) as Buffer | null;
+      if (first === null) return socket.once('readable', sniff);
+      socket.unshift(first);
+      if (first[0] === TLS_HANDSHAKE) tls.emit('connection', socket);
+      else refuse(socket);
+    });
+  });
+  return { server, destroyAll: () => sockets.forEach((s) => s.destroy()) };
+}
