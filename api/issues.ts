@@ -98,9 +98,10 @@ function describe(issue: z.core.$ZodIssue, schema: z.ZodType): { path: PropertyK
     case 'too_small':
       return [{ path, message: `must be at least ${String(issue.minimum)}${unitOf(issue.origin)}` }];
     case 'too_big':
-      return [{ path, message: `must be at most ${String(issue.maximum)}${unitOf(issue.origin)}` }];
+      return [{ path, message: issue.message.startsWith('Too') ? `must be at most ${String(issue.maximum)}${unitOf(issue.origin)}` : issue.message }];
     case 'invalid_format':
-      return [{ path, message: formatHint(issue.format, issue.pattern) }];
+      // Schemas in api/schema/kube.ts carry their own sentence; zod's default starts "Invalid".
+      return [{ path, message: issue.message.startsWith('Invalid') ? formatHint(issue.format, issue.pattern) : issue.message }];
     case 'invalid_union':
       return [{ path, message: 'must be a quantity such as 512Mi, 2Gi or a number of bytes' }];
     default:

@@ -1,6 +1,7 @@
 /** The VirtualMachineClass kind (cluster-scoped): sizes and policy set by the platform team. */
 import { z } from 'zod';
-import { API_VERSION, objectMeta, quantity, stringMap, toleration } from './common.js';
+import { API_VERSION, objectMeta, quantity, toleration } from './common.js';
+import { cpuModel, dnsSubdomain, labelValue } from './kube.js';
 
 export const classSpec = z.strictObject({
   cpu: z
@@ -8,7 +9,7 @@ export const classSpec = z.strictObject({
       cores: z.number().int().min(1).max(512).optional(),
       sockets: z.number().int().min(1).max(512).optional(),
       threads: z.number().int().min(1).max(512).optional(),
-      model: z.string().min(1).optional(),
+      model: cpuModel.optional(),
       dedicated: z.boolean().optional(),
     })
     .optional(),
@@ -26,14 +27,14 @@ export const classSpec = z.strictObject({
       maxDisks: z.number().int().min(1).optional(),
     })
     .optional(),
-  nodeSelector: stringMap.optional(),
-  tolerations: z.array(toleration).optional(),
+  nodeSelector: z.record(z.string(), labelValue).optional(),
+  tolerations: z.array(toleration).max(64).optional(),
 });
 
 export const virtualMachineClass = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('VirtualMachineClass'),
-  metadata: objectMeta,
+  metadata: objectMeta.extend({ name: dnsSubdomain }),
   spec: classSpec,
 });
 

@@ -1,6 +1,7 @@
 /** The VirtualMachine kind (namespaced): spec as users write it, status as the operator reports it. */
 import { z } from 'zod';
-import { API_VERSION, condition, dnsLabel, freeForm, objectMeta, quantity, stringMap, toleration } from './common.js';
+import { API_VERSION, condition, dnsLabel, freeForm, objectMeta, quantity, toleration } from './common.js';
+import { cpuModel, dnsSubdomain, imageRef, labelValue, macAddress, gracePeriod, MAX_BOOT_ORDER, optionalSubdomain, portName, vmName } from './kube.js';
 
 /** Upper bounds that keep CEL validation cost bounded and objects small. */
 export const LIMITS = { disks: 64, interfaces: 16, ports: 64, userDataBytes: 64 * 1024 } as const;
@@ -12,7 +13,7 @@ export const cpuSpec = z.strictObject({
   cores: topologyValue.optional(),
   sockets: topologyValue.optional(),
   threads: topologyValue.optional(),
-  model: z.string().min(1).optional(),
+  model: cpuModel.optional(),
   dedicated: z.boolean().optional(),
 });
 
@@ -20,9 +21,6 @@ export const memorySpec = z.strictObject({
   guest: quantity.optional(),
   hugepages: z.enum(['', '2Mi', '1Gi']).optional(),
 });
-
-/** A Kubernetes port name (IANA service name): at most 15 lower-case letters, digits and '-'. */
-const portName = z.string().max(15).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
 
 const port = z.strictObject({
   port: z.number().int().min(1).max(65535),
@@ -36,14 +34,14 @@ const port = z.strictObject({
  */
 const diskName = dnsLabel.max(48);
 
-const pvcSource = z.strictObject({ claimName: z.string().min(1), readOnly: z.boolean().optional() });
+const pvcSource = z.strictObject({ claimName: dnsSubdomain, readOnly: z.boolean().optional() });
 const emptyDiskSource = z.strictObject({ capacity: quantity });
 const containerDiskSource = z.strictObject({
-  image: z.string().min(1),
+  image: imageRef,
   path: z.string().optional(),
   imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional(),
 });
-const secretRef = z.strictObject({ name: z.string().min(1) });
+const secretRef = z.strictObject({ name: dnsSubdomain });
 const cloudInitSource = z.strictObject({
   userData: z.string().optional(),
   userDataSecretRef: secretRef.optional(),
@@ -57,7 +55,7 @@ export const diskSpec = z
   .strictObject({
     name: diskName,
     bus: z.enum(['virtio', 'scsi', 'sata']).optional(),
-    bootOrder: z.number().int().min(1).optional(),
+    bootOrder: z.number().int().min(1).max(MAX_BOOT_ORDER).optional(),
     readOnly: z.boolean().optional(),
     cache: z.enum(['none', 'writethrough', 'writeback']).optional(),
     hotpluggable: z.boolean().optional(),
@@ -81,10 +79,7 @@ export const interfaceSpec = z.strictObject({
   model: z.enum(['virtio', 'e1000e']).optional(),
   binding: z.enum(['masquerade', 'bridge']).optional(),
   ports: z.array(port).max(LIMITS.ports).optional(),
-  macAddress: z
-    .string()
-    .regex(/^$|^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/)
-    .optional(),
+  macAddress: macAddress.optional(),
 });
 
 export const devicesSpec = z.strictObject({
@@ -104,7 +99,7 @@ const uniqueNames = (what: string) => ({
 
 export const vmSpec = z.strictObject({
   runStrategy: runStrategy.optional(),
-  className: z.string().optional(),
+  className: optionalSubdomain.optional(),
   cpu: cpuSpec.optional(),
   memory: memorySpec.optional(),
   firmware: z.enum(['bios', 'efi']).optional(),
@@ -121,11 +116,11 @@ export const vmSpec = z.strictObject({
   devices: devicesSpec.optional(),
   paused: z.boolean().optional(),
   restartRequestedAt: z.string().optional(),
-  terminationGracePeriodSeconds: z.number().int().min(0).optional(),
-  nodeSelector: stringMap.optional(),
+  terminationGracePeriodSeconds: gracePeriod.optional(),
+  nodeSelector: z.record(z.string(), labelValue).optional(),
   affinity: freeForm.optional(),
-  tolerations: z.array(toleration).optional(),
-  priorityClassName: z.string().optional(),
+  tolerations: z.array(toleration).max(64).optional(),
+  priorityClassName: optionalSubdomain.optional(),
 });
 
 export const printableStatus = z.enum([
@@ -185,8 +180,8 @@ export const vmStatus = z.looseObject({
 export const virtualMachine = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('VirtualMachine'),
-  // The VM name is the value of the kubevmm.io/vm label on its pods: at most 63 characters.
-  metadata: objectMeta.extend({ name: z.string().min(1).max(63) }),
+  // The VM name becomes pod, Secret and Service names (hotplug-<vm>) and a label value.
+  metadata: objectMeta.extend({ name: vmName }),
   spec: vmSpec,
   status: vmStatus.optional(),
 });
