@@ -29,13 +29,7 @@ const TOO_DEEP = `nested too deeply (no kubevmm manifest nests more than ${MAX_N
 
 /** Parses every non-empty document of `text`. */
 export function parseManifests(text: string, file: string): LoadedDocument[] {
-  let docs: ReturnType<typeof parseAllDocuments>;
-  try {
-    docs = parseAllDocuments(text, { prettyErrors: true });
-  } catch (err) {
-    if (err instanceof RangeError && tooDeep(err.message)) throw new ManifestLoadError(`${file}: invalid YAML: ${TOO_DEEP}`);
-    throw err;
-  }
+  const docs = guarded(file, () => parseAllDocuments(text, { prettyErrors: true }));
   const out: LoadedDocument[] = [];
   for (const doc of docs) {
     const error = doc.errors[0];
@@ -44,16 +38,17 @@ export function parseManifests(text: string, file: string): LoadedDocument[] {
       const message = tooDeep(error.message) ? TOO_DEEP : error.message.split('\n')[0];
       throw new ManifestLoadError(`${file}:${at ? `${at.line}:${at.col}` : '?'}: invalid YAML: ${message}`);
     }
-    const value: unknown = toJs(doc, file);
+    const value: unknown = guarded(file, () => doc.toJS());
     if (value === null || value === undefined) continue;
     out.push({ file, line: lineOf(text, doc.contents?.range[0] ?? doc.range[0]), value });
   }
   return out;
 }
 
-function toJs(doc: ReturnType<typeof parseAllDocuments>[number], file: string): unknown {
+/** Runs a step of the YAML parser, turning a stack overflow into the nesting message. */
+function guarded<T>(file: string, step: () => T): T {
   try {
-    return doc.toJS();
+    return step();
   } catch (err) {
     if (err instanceof RangeError && tooDeep(err.message)) throw new ManifestLoadError(`${file}: invalid YAML: ${TOO_DEEP}`);
     throw err;
