@@ -172,6 +172,8 @@ export const vmStatus = z.looseObject({
     })
     .optional(),
   restartCount: z.number().int().optional(),
+  consecutiveFailures: z.number().int().optional(),
+  lastRestartRequestedAt: z.string().optional(),
   lastFailure: z
     .looseObject({ reason: z.string().optional(), message: z.string().optional(), at: z.string().optional() })
     .optional(),

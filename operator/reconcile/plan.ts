@@ -3,6 +3,7 @@
  * Level-triggered and pure: the same Observed always gives the same Plan; the executor
  * (operator/kube) carries it out and feeds the result back on the next reconcile.
  */
+import type { V1Pod } from '@kubernetes/client-node';
 import { formatBytes } from '../../api/quantity.js';
 import { resolveVm } from '../../api/resolve.js';
 import type { VmStatus } from '../../api/schema/vm.js';
@@ -10,7 +11,7 @@ import { SPEC_HASH_ANNOTATION } from '../../api/layout.js';
 import { launcherPodName, renderLauncherPod } from '../render/pod.js';
 import { setCondition, type ConditionInput } from './conditions.js';
 import { diskEvents, planHotplug, planHotplugStopped, wantedDisks, type HotplugPlan } from './hotplug.js';
-import { backoffRemainingMs, restartRequested, restartsAfter, wantsStart } from './lifecycle.js';
+import { backoffRemainingMs, failuresInARow, HEALTHY_RUN_MS, honouredBy, RESTART_ANNOTATION, restartRequested, restartsAfter, runLengthMs, wantsStart } from './lifecycle.js';
 import { podState, type PodState } from './pod-state.js';
 import { FINALIZER, type Action, type Observed, type Plan, type ReconcileSettings, type VmEvent } from './types.js';
 
@@ -72,14 +73,29 @@ function planStart(d: Draft): void {
     const names = obs.missingPvcs.join(', ');
     return setPrintable(d, 'ErrorPvcNotFound', { reason: 'PvcNotFound', message: `PersistentVolumeClaim ${names} not found in namespace ${obs.vm.metadata.namespace ?? 'default'}; create it` });
   }
-  d.actions.push({ kind: 'createPod', pod: desiredPod(obs, settings) });
+  d.actions.push({ kind: 'createPod', pod: withRestartHonoured(d, desiredPod(obs, settings)) });
   d.status.startedAt = obs.now.toISOString();
   setPrintable(d, 'Starting');
+}
+
+/**
+ * A new launcher honours the restart request standing at its start (one made before the
+ * start is satisfied by it): recorded in status and on the pod, so a lost status write
+ * cannot make the next reconcile restart the VM again.
+ */
+function withRestartHonoured(d: Draft, pod: V1Pod): V1Pod {
+  const at = d.obs.vm.spec.restartRequestedAt;
+  if (!at) return pod;
+  d.status.lastRestartRequestedAt = at;
+  return { ...pod, metadata: { ...pod.metadata, annotations: { ...pod.metadata?.annotations, [RESTART_ANNOTATION]: at } } };
 }
 
 function recordFailure(d: Draft, end: Extract<PodState, { phase: 'failed' }>): void {
   if (failureCounted(d)) return;
   const restarts = restartsAfter('failed', d.obs.vm.spec.runStrategy ?? 'Always');
+  // A run that lasted HEALTHY_RUN_MS ends the crash loop: the backoff starts over.
+  const healthy = runLengthMs(d.obs.pod, d.status, d.obs.now) >= HEALTHY_RUN_MS;
+  if (restarts) d.status.consecutiveFailures = healthy ? 1 : failuresInARow(d.status) + 1;
   d.status.restartCount = (d.status.restartCount ?? 0) + (restarts ? 1 : 0);
   d.status.lastFailure = { reason: end.reason, message: end.message, at: d.obs.now.toISOString() };
 }
@@ -87,7 +103,7 @@ function recordFailure(d: Draft, end: Extract<PodState, { phase: 'failed' }>): v
 function planEnded(d: Draft, end: Extract<PodState, { phase: 'succeeded' | 'failed' }>): void {
   const strategy = d.obs.vm.spec.runStrategy ?? 'Always';
   if (end.phase === 'failed') recordFailure(d, end);
-  const again = strategy !== 'Halted' && (restartsAfter(end.phase, strategy) || restartRequested(d.obs.vm, d.status));
+  const again = strategy !== 'Halted' && (restartsAfter(end.phase, strategy) || restartRequested(d.obs.vm, d.status, d.obs.pod));
   if (again || strategy === 'Halted') d.actions.push({ kind: 'deletePod', reason: again ? 'restart' : 'halted' });
   if (again) requeue(d, 0);
   if (end.phase === 'failed') return setPrintable(d, again ? 'CrashLoopBackOff' : 'Stopped', { reason: end.reason, message: end.message });
@@ -118,6 +134,9 @@ function syncLauncher(d: Draft): void {
 
 function planRunning(d: Draft, pod: Extract<PodState, { phase: 'running' }>): void {
   d.status.nodeName = pod.node;
+  // The pod says which request its start honoured: repairs a status write that was lost.
+  const honoured = honouredBy(d.obs.pod);
+  if (honoured && honoured === d.obs.vm.spec.restartRequestedAt) d.status.lastRestartRequestedAt = honoured;
   if (pod.ip) d.status.interfaces = [{ name: 'default', ipAddress: pod.ip }];
   if (stopWanted(d)) return;
   syncLauncher(d);
@@ -131,7 +150,7 @@ function planRunning(d: Draft, pod: Extract<PodState, { phase: 'running' }>): vo
 /** Halted or a restart request: the running launcher is deleted (gracefully). */
 function stopWanted(d: Draft): boolean {
   const halted = d.obs.vm.spec.runStrategy === 'Halted';
-  if (!halted && !restartRequested(d.obs.vm, d.status)) return false;
+  if (!halted && !restartRequested(d.obs.vm, d.status, d.obs.pod)) return false;
   d.actions.push({ kind: 'deletePod', reason: halted ? 'halted' : 'restart' });
   setPrintable(d, 'Stopping');
   return true;
