@@ -14,6 +14,7 @@ import { configFromOptions, withConfigOptions } from './config.js';
 import { reconcile, vmKey, type ControllerDeps } from './controller.js';
 import { ClusterApi } from './kube/client.js';
 import { createInformer, type Informer } from './kube/informer.js';
+import { makeTimedClient } from './kube/timeout.js';
 import { LauncherClient } from './kube/launcher-client.js';
 import { runLeaderElection } from './kube/leader.js';
 import { startHealthServer } from './health.js';
@@ -60,8 +61,8 @@ function countByStatus(vms: readonly KubernetesObject[]): Record<string, number>
 
 function informers(kc: KubeConfig, onVm: (ns: string | undefined, name: string) => void, opts: { log: pino.Logger; metrics: OperatorMetrics }) {
   const { log, metrics } = opts;
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  const core = kc.makeApiClient(CoreV1Api);
+  const custom = makeTimedClient(kc, CustomObjectsApi);
+  const core = makeTimedClient(kc, CoreV1Api);
   const onError = (err: unknown) => log.warn({ err: String(err) }, 'informer error');
   const restarts = (resource: string) => (reason: string) => {
     metrics.informerRestarts.inc({ resource });

@@ -135,6 +135,8 @@ export const printableStatus = z.enum([
   'ErrorUnschedulable',
   'ErrorPvcNotFound',
   'ErrorQuotaExceeded',
+  'ErrorRefused',
+  'ErrorPvcInUse',
   'Unknown',
 ]);
 

@@ -1,19 +1,20 @@
 /**
  * Carries out a reconcile Plan against the cluster, in order: finalizer, token Secret,
  * launcher pod (server-side apply), deletions, pause/resume, then status and Events.
- * A ResourceQuota refusal becomes the ErrorQuotaExceeded status instead of a bare error.
+ * A write the API server refuses is reported in status and an Event (refusal.ts) and
+ * retried with backoff; the status write itself is guarded by the VM's resourceVersion.
  */
 import { randomBytes } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
-import { NBD_EXPORT, PSK_KEY, TOKEN_KEY } from '../../api/layout.js';
+import { DISK_LABEL, NBD_EXPORT, PSK_KEY, TOKEN_KEY } from '../../api/layout.js';
 import { API_VERSION } from '../../api/schema/common.js';
-import type { VirtualMachine, VmStatus } from '../../api/schema/vm.js';
-import { setCondition } from '../reconcile/conditions.js';
+import type { VirtualMachine } from '../../api/schema/vm.js';
 import { FINALIZER, type Action, type Plan, type VmEvent } from '../reconcile/types.js';
 import { launcherPodName } from '../render/pod.js';
 import { controlSecretName } from '../render/volumes.js';
-import { apiMessage, statusCode, type ClusterApi } from './client.js';
+import { statusCode, type ClusterApi } from './client.js';
 import type { LauncherClient } from './launcher-client.js';
+import { isNamespaceTerminating, refusalEvents, refusalOf, refusedStatus, writing, WriteError, WriteRefusedError, type Refusal } from './refusal.js';
 import { statusPatch } from './status-patch.js';
 
 /** What the executor needs. */
@@ -30,15 +31,7 @@ export interface ExecResult {
   requeueAfterMs?: number;
 }
 
-/** True when the VM's namespace is being deleted: nothing new can be created in it. */
-export function isNamespaceTerminating(err: unknown): boolean {
-  return statusCode(err) === 403 && /being terminated/i.test(apiMessage(err));
-}
-
-/** True for the API server's refusal of a pod by a ResourceQuota. */
-export function isQuotaError(err: unknown): boolean {
-  return statusCode(err) === 403 && /exceeded quota/i.test(apiMessage(err));
-}
+export { isNamespaceTerminating } from './refusal.js';
 
 function owner(vm: VirtualMachine) {
   return [{ apiVersion: API_VERSION, kind: 'VirtualMachine', name: vm.metadata.name, uid: vm.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }];
@@ -70,19 +63,21 @@ async function readOrCreateToken(api: ClusterApi, vm: VirtualMachine): Promise<s
   const existing = await api.getSecret(namespace, name);
   const secret =
     existing ??
-    (await api.createSecret({
+    (await writing({ kind: 'ControlSecret', object: `${namespace}/${name}` }, () => api.createSecret({
       metadata: { name, namespace, ownerReferences: owner(vm), labels: { 'kubevmm.io/vm': vm.metadata.name } },
       type: 'Opaque',
       // The control token, and the TLS-PSK of the VM's hotplug exports (QEMU's keys.psk format).
       stringData: { [TOKEN_KEY]: randomBytes(32).toString('base64url'), [PSK_KEY]: `${NBD_EXPORT.pskUser}:${randomBytes(32).toString('hex')}` },
-    }));
+    })));
   const data = secret.data?.[TOKEN_KEY];
   return data ? Buffer.from(data, 'base64').toString('utf8') : (secret.stringData?.[TOKEN_KEY] ?? '');
 }
 
+const objectName = (o: { metadata?: { namespace?: string; name?: string } }) => `${o.metadata?.namespace ?? 'default'}/${o.metadata?.name ?? ''}`;
+
 async function createPod(deps: ExecutorDeps, vm: VirtualMachine, pod: V1Pod): Promise<void> {
   await launcherToken(deps.api, vm);
-  await deps.api.applyPod(pod);
+  await writing({ kind: 'LauncherPod', object: objectName(pod) }, () => deps.api.applyPod(pod));
 }
 
 type LauncherAction = Extract<Action, { kind: 'pause' | 'resume' | 'attachDisk' | 'detachDisk' }>;
@@ -98,8 +93,9 @@ async function launcherAction(deps: ExecutorDeps, vm: VirtualMachine, pod: V1Pod
 
 /** The headless Service first (idempotent), then the attachment pod. */
 async function createAttachment(deps: ExecutorDeps, action: Extract<Action, { kind: 'createAttachment' }>): Promise<void> {
-  await deps.api.applyService(action.service);
-  await deps.api.applyPod(action.pod);
+  const disk = action.pod.metadata?.labels?.[DISK_LABEL];
+  await writing({ kind: 'HotplugService', object: objectName(action.service), ...(disk ? { disk } : {}) }, () => deps.api.applyService(action.service));
+  await writing({ kind: 'AttachmentPod', object: objectName(action.pod), ...(disk ? { disk } : {}) }, () => deps.api.applyPod(action.pod));
 }
 
 async function run(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod }, action: Action): Promise<VirtualMachine> {
@@ -128,12 +124,6 @@ async function run(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod },
   }
 }
 
-function quotaStatus(status: VmStatus, message: string, now: Date): VmStatus {
-  const { startedAt: _startedAt, ...rest } = status;
-  const failure = { type: 'Failure', status: 'True' as const, reason: 'QuotaExceeded', message };
-  return { ...rest, printableStatus: 'ErrorQuotaExceeded', conditions: setCondition(status.conditions, failure, { now }) };
-}
-
 function eventFor(vm: VirtualMachine, e: VmEvent, now: Date) {
   const ns = vm.metadata.namespace ?? 'default';
   return {
@@ -149,30 +139,54 @@ function eventFor(vm: VirtualMachine, e: VmEvent, now: Date) {
   };
 }
 
-/**
- * Executes `plan` for `vm` (as read from the cache) and its launcher `pod`.
- * Errors other than a quota refusal propagate: the work queue retries with backoff.
- */
-export async function executePlan(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod }, plan: Plan): Promise<ExecResult> {
+/** Runs the actions in order; a refused write is kept and the remaining actions still run. */
+async function runActions(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod }, actions: readonly Action[]): Promise<{ vm: VirtualMachine; refusals: Refusal[] } | undefined> {
   let vm = ctx.vm;
-  let status = plan.status;
-  let events = plan.events;
-  let requeueAfterMs = plan.requeueAfterMs;
-  for (const action of plan.actions) {
+  const refusals: Refusal[] = [];
+  for (const action of actions) {
     try {
       vm = await run(deps, { vm, ...(ctx.pod ? { pod: ctx.pod } : {}) }, action);
     } catch (err) {
       // The namespace controller is deleting everything in it: starting anything is moot,
       // and the VM's own deletion will come through the informer.
-      if (isNamespaceTerminating(err)) return {};
-      if (action.kind !== 'createPod' || !isQuotaError(err)) throw err;
-      status = quotaStatus(status, apiMessage(err), deps.now());
-      events = ctx.vm.status?.printableStatus === 'ErrorQuotaExceeded' ? [] : [{ type: 'Warning', reason: 'ErrorQuotaExceeded', message: apiMessage(err) }];
-      requeueAfterMs = deps.quotaRetryMs;
+      if (isNamespaceTerminating(err)) return undefined;
+      const refusal = refusalOf(err);
+      if (!refusal) throw err instanceof WriteError ? err.cause : err;
+      refusals.push(refusal);
     }
   }
-  const patch = statusPatch(ctx.vm.status, status);
-  if (patch && !(plan.actions.some((a) => a.kind === 'removeFinalizer'))) await deps.api.patchVmStatus(vm, patch);
-  for (const e of events) await deps.api.createEvent(eventFor(vm, e, deps.now()));
-  return requeueAfterMs !== undefined ? { requeueAfterMs } : {};
+  return { vm, refusals };
 }
+
+/**
+ * Executes `plan` for `vm` (as read from the cache) and its launcher `pod`. A refused write
+ * is reported in status and an Event, then thrown as WriteRefusedError so the work queue
+ * retries with backoff (a quota refusal is polled instead: it clears when usage drops).
+ * A status write that lost a race with another writer (409) is retried soon.
+ */
+export async function executePlan(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod }, plan: Plan): Promise<ExecResult> {
+  const done = await runActions(deps, ctx, plan.actions);
+  if (!done) return {};
+  const { vm, refusals } = done;
+  let status = plan.status;
+  let events: VmEvent[] = plan.events;
+  for (const r of refusals) status = refusedStatus(status, r, deps.now());
+  if (refusals.length) events = refusalEvents(ctx.vm.status, status);
+  const patch = statusPatch(ctx.vm.status, status);
+  if (patch && !plan.actions.some((a) => a.kind === 'removeFinalizer')) {
+    try {
+      await deps.api.patchVmStatus(vm, patch);
+    } catch (err) {
+      if (statusCode(err) === 409) return { requeueAfterMs: CONFLICT_RETRY_MS };
+      throw err;
+    }
+  }
+  for (const e of events) await deps.api.createEvent(eventFor(vm, e, deps.now()));
+  const blocking = refusals.find((r) => !r.quota);
+  if (blocking) throw new WriteRefusedError(blocking);
+  if (refusals.length) return { requeueAfterMs: deps.quotaRetryMs };
+  return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
+}
+
+/** Another writer changed the VM since the cache saw it: look again once the watch caught up. */
+const CONFLICT_RETRY_MS = 1_000;

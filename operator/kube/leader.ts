@@ -10,6 +10,7 @@
  */
 import { ApiException, CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { wakeableSleep } from './sleep.js';
+import { makeTimedClient } from './timeout.js';
 
 export interface LeaderElectionOptions {
   kc: KubeConfig;
@@ -99,7 +100,8 @@ class LeaseElector implements LeaderElection {
 
   constructor(private readonly opts: LeaderElectionOptions) {
     this.timing = electionTiming(opts);
-    this.api = opts.kc.makeApiClient(CoordinationV1Api);
+    // A hung renewal must give up well before the renew deadline, leaving time for another try.
+    this.api = makeTimedClient(opts.kc, CoordinationV1Api, Math.max(this.timing.retryPeriodMs, this.timing.renewDeadlineMs / 2));
   }
 
   start(): void {
