@@ -18,6 +18,7 @@ import { makeTimedClient } from './kube/timeout.js';
 import { LauncherClient } from './kube/launcher-client.js';
 import { runLeaderElection } from './kube/leader.js';
 import { startHealthServer } from './health.js';
+import { livenessProblems } from './liveness.js';
 import { createMetrics, queueHooks, type OperatorMetrics } from './metrics.js';
 import { WorkQueue, type HandlerResult } from './queue.js';
 import { webhookSettings, withWebhookOptions } from './webhook/options.js';
@@ -33,6 +34,7 @@ interface RunFlags {
   identity: string;
   leaderElect: boolean;
   healthPort: number;
+  queueStallSeconds: number;
 }
 
 /** The queue handler: one reconcile, timed and counted. */
@@ -122,7 +124,14 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
     log,
     observe: (verb, resource, code, seconds) => metrics.observeApiRequest(verb, resource, code, seconds),
   });
-  const health = await startHealthServer({ port: flags.healthPort, metrics, ready: () => synced() && webhook.serving(), healthy: () => true });
+  const healthy = () =>
+    livenessProblems({
+      informers: { virtualmachines: caches.vms, virtualmachineclasses: caches.classes, pods: caches.pods },
+      ...(queue ? { queueStalledMs: queue.stalledMs() } : {}),
+      queueStallLimitMs: flags.queueStallSeconds * 1000,
+      now: Date.now(),
+    });
+  const health = await startHealthServer({ port: flags.healthPort, metrics, ready: () => synced() && webhook.serving(), healthy });
   log.info({ url: health.url }, 'serving /healthz, /readyz and /metrics');
   const deps: ControllerDeps = {
     api,
@@ -182,6 +191,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option('--identity <id>', 'this replica in the Lease', process.env.POD_NAME ?? `${hostname()}-${process.pid}`)
     .option('--no-leader-elect', 'reconcile without electing a leader (one replica only)')
     .option('--health-port <n>', 'port of /healthz, /readyz and /metrics (0: any free port)', Number, 8081)
+    .option('--queue-stall-seconds <n>', '/healthz fails when the work queue has work but finishes no reconcile for this long', Number, 300)
     .action(async (opts: RunFlags & Record<string, unknown>) => run(opts, opts));
   await program.parseAsync([...argv]);
 }

@@ -37,6 +37,8 @@ export class WorkQueue {
   private readonly addedAt = new Map<string, number>();
   private running = 0;
   private stopped = false;
+  /** When a handler last finished, or the queue last left idle (performance.now()). */
+  private lastProgressAt = performance.now();
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: WorkQueueOptions) {}
@@ -55,6 +57,7 @@ export class WorkQueue {
       return;
     }
     if (this.queued.has(key)) return;
+    if (this.running === 0 && this.ready.length === 0) this.lastProgressAt = performance.now();
     this.queued.add(key);
     this.ready.push(key);
     this.addedAt.set(key, performance.now());
@@ -73,6 +76,15 @@ export class WorkQueue {
     }, ms);
     timer.unref();
     this.timers.set(key, timer);
+  }
+
+  /**
+   * How long the queue has had work without a handler finishing (0 when idle): a queue that
+   * stopped draining (a wedged handler, a lost worker) shows here, and /healthz fails on it.
+   */
+  stalledMs(now = performance.now()): number {
+    if (this.running === 0 && this.ready.length === 0) return 0;
+    return now - this.lastProgressAt;
   }
 
   /** Failures in a row for `key` (0 after a success). */
@@ -129,6 +141,7 @@ export class WorkQueue {
     } finally {
       this.active.delete(key);
       this.running--;
+      this.lastProgressAt = performance.now();
     }
     if (this.dirty.delete(key)) this.add(key);
     else if (retryIn !== undefined) this.addAfter(key, retryIn);
