@@ -31,6 +31,8 @@ export interface ReconcileSettings {
 export interface AttachmentState {
   ready: boolean;
   deleting: boolean;
+  /** Why the pod ended for good (Failed, evicted): it will never serve again and is replaced. */
+  failed?: string;
 }
 
 /** What hotplug planning reads besides the VM and the launcher's report. */
