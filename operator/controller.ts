@@ -9,6 +9,7 @@ import type { VirtualMachineClass } from '../api/schema/class.js';
 import type { VirtualMachine, VmStatus } from '../api/schema/vm.js';
 import { validateVm } from '../api/validate.js';
 import { setCondition } from './reconcile/conditions.js';
+import { claimConflicts } from './reconcile/claims.js';
 import { planReconcile } from './reconcile/plan.js';
 import type { LauncherReport, Observed, ReconcileSettings } from './reconcile/types.js';
 import { launcherPodName } from './render/pod.js';
@@ -78,6 +79,7 @@ async function reportInvalid(deps: ControllerDeps, vm: VirtualMachine, messages:
 /** Everything planning needs about `vm`, from the caches, the API and its launcher. */
 async function observe(deps: ControllerDeps, vm: VirtualMachine, pod: V1Pod | undefined, vmClass: VirtualMachineClass | undefined): Promise<Observed> {
   const pvcs = pod ? { missing: [], modes: {} } : await pvcState(deps, vm);
+  const conflicts = pod ? [] : claimConflicts(vm, deps.vms.list(), deps.pods.list());
   const launcher = await launcherReport(deps, vm, pod);
   const running = pod?.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp;
   const hotplug = await observeHotplug(deps, vm, running);
@@ -90,6 +92,7 @@ async function observe(deps: ControllerDeps, vm: VirtualMachine, pod: V1Pod | un
     ...(vmClass ? { vmClass } : {}),
     ...(launcher ? { launcher } : {}),
     ...(hotplug ? { hotplug } : {}),
+    ...(conflicts.length ? { claimConflicts: conflicts } : {}),
   };
 }
 

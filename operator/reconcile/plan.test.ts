@@ -54,6 +54,14 @@ describe('planReconcile: starting', () => {
     expect(plan.events).toEqual([{ type: 'Normal', reason: 'Starting', message: 'VM is Starting' }]);
   });
 
+  it('does not start on a claim another VM has: ErrorPvcInUse naming it, and looks again', () => {
+    const plan = planReconcile(observe(vm(), { claimConflicts: [{ claim: 'root', holder: 'db', running: true }] }), settings);
+    expect(plan.actions.map((a) => a.kind)).toEqual([]);
+    expect(plan.status.printableStatus).toBe('ErrorPvcInUse');
+    expect(plan.status.conditions?.find((c) => c.type === 'Failure')).toMatchObject({ reason: 'PvcInUse', message: expect.stringMatching(/^PersistentVolumeClaim root is in read-write use by VirtualMachine db/) });
+    expect(plan.requeueAfterMs).toBe(5_000);
+  });
+
   it('waits for missing PVCs with ErrorPvcNotFound and looks again', () => {
     const plan = planReconcile(observe(vm(), { missingPvcs: ['root'] }), settings);
     expect(plan.actions).toEqual([]);

@@ -9,6 +9,7 @@ import { resolveVm } from '../../api/resolve.js';
 import type { VmStatus } from '../../api/schema/vm.js';
 import { SPEC_HASH_ANNOTATION } from '../../api/layout.js';
 import { launcherPodName, renderLauncherPod } from '../render/pod.js';
+import { conflictMessage } from './claims.js';
 import { setCondition, type ConditionInput } from './conditions.js';
 import { diskEvents, planHotplug, planHotplugStopped, wantedDisks, type HotplugPlan } from './hotplug.js';
 import { backoffRemainingMs, failuresInARow, HEALTHY_RUN_MS, honouredBy, RESTART_ANNOTATION, restartRequested, restartsAfter, runLengthMs, wantsStart } from './lifecycle.js';
@@ -67,6 +68,10 @@ function planStart(d: Draft): void {
     requeue(d, wait);
     const last = d.status.lastFailure;
     return setPrintable(d, 'CrashLoopBackOff', { reason: last?.reason || 'LauncherFailed', message: `${last?.message ?? ''}; next start in ${Math.ceil(wait / 1000)}s` });
+  }
+  if (obs.claimConflicts?.length) {
+    requeue(d, settings.pollMs);
+    return setPrintable(d, 'ErrorPvcInUse', { reason: 'PvcInUse', message: conflictMessage(obs.claimConflicts) });
   }
   if (obs.missingPvcs.length) {
     requeue(d, settings.pollMs);

@@ -4,6 +4,7 @@ import type { VirtualMachineClass } from '../../api/schema/class.js';
 import type { OperatorConfig } from '../../api/schema/config.js';
 import type { VirtualMachine, VmStatus } from '../../api/schema/vm.js';
 import type { PvcModes } from '../render/volumes.js';
+import type { ClaimConflict } from './claims.js';
 
 /** The launcher's own report (its control API's GET /status), when it could be reached. */
 export interface LauncherReport {
@@ -67,6 +68,8 @@ export interface Observed {
   launcher?: LauncherReport;
   /** Hotplug state; absent when the VM has no hotplug disks and no attachment pods. */
   hotplug?: HotplugObserved;
+  /** Claims the launcher would open read-write that another VM has (looked at before a start). */
+  claimConflicts?: ClaimConflict[];
   now: Date;
 }
 
