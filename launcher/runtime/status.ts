@@ -29,6 +29,8 @@ export interface VmStatus {
 export interface StopRequest {
   reason: string;
   message: string;
+  /** Do not wait for the guest: `quit` QEMU at once (a second Ctrl-C in `kubevmm play`). */
+  force?: boolean;
 }
 
 /**

@@ -43,6 +43,8 @@ export interface SupervisorOptions {
   spawn?: (options: SpawnQemuOptions) => QemuProcessLike;
   /** NBD client settings for disks hotplugged from attachment pods (key file, reconnect). */
   nbd?: Partial<NbdClientOptions>;
+  /** QEMU ends when this process dies, however it dies (`kubevmm play`). */
+  dieWithParent?: boolean;
 }
 
 const DEFAULT_STOP: StopRequest = { reason: 'StopRequested', message: 'stop requested' };
@@ -71,7 +73,7 @@ export class VmSupervisor implements VmController {
     this.timing = { ...DEFAULT_TIMING, ...options.timing };
     this.accelerator = options.accelerator;
     const spawn = options.spawn ?? ((o: SpawnQemuOptions) => QemuProcess.spawn(o));
-    this.process = spawn({ binary: options.qemuBinary, argv: options.plan.argv, stderrSink: options.stderrSink });
+    this.process = spawn({ binary: options.qemuBinary, argv: options.plan.argv, stderrSink: options.stderrSink, ...(options.dieWithParent ? { dieWithParent: true } : {}) });
     this.terminator = new Terminator({ process: this.process, qmp: () => this.qmp, waitMs: this.timing.quitWaitMs, onSignal: (s) => this.stopRecord?.signalsSent.push(s) });
     const agentSocket = options.plan.sockets.guestAgent;
     this.agent = agentSocket ? new GuestAgentMonitor({ socketPath: agentSocket, pollIntervalMs: this.timing.agentPollMs }) : undefined;
@@ -159,7 +161,16 @@ export class VmSupervisor implements VmController {
     if (!this.stopping && !this.process.exit && !isFinal(this.state.state)) {
       this.stopping = this.runStop(request).catch((err) => this.log(`stop: ${describeError(err)}`));
     }
+    if (request.force) this.forceQuit();
     return this.done;
+  }
+
+  /** A forced stop (a second Ctrl-C): `quit` now, without waiting for the guest. */
+  private forceQuit(): void {
+    if (this.process.exit) return;
+    if (this.stopRecord) this.stopRecord.forced = true;
+    this.log('forced stop: quitting qemu without waiting for the guest');
+    void this.terminator.terminate();
   }
 
   async attachDisk(request: AttachRequest): Promise<DiskStatus> {
@@ -223,11 +234,11 @@ export class VmSupervisor implements VmController {
   private async runStop(request: StopRequest): Promise<void> {
     const from = this.state.state;
     const graceSeconds = this.options.vm.terminationGracePeriodSeconds;
-    const record: StopRecord = { ...request, graceSeconds, method: 'none', graceExpired: false, signalsSent: [], from };
+    const record: StopRecord = { reason: request.reason, graceSeconds, method: 'none', graceExpired: false, forced: !!request.force, signalsSent: [], from };
     this.stopRecord = record;
     this.ioRetry.cancel();
-    this.dispatch({ type: 'stop-requested', ...request });
-    if (from === 'running' && this.qmp) {
+    this.dispatch({ type: 'stop-requested', reason: request.reason, message: request.message });
+    if (from === 'running' && this.qmp && !request.force) {
       record.method = await powerOffGuest({ qmp: this.qmp, agent: this.agent?.client, log: (l) => this.log(l) });
       const ended = record.method !== 'none' && (await this.waitForEnd(graceSeconds * 1000));
       record.graceExpired = !ended;
