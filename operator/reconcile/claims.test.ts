@@ -41,7 +41,7 @@ describe('claimConflicts: one read-write user per claim, enforced by the operato
   it('stopped, Halted, deleting, waiting or read-only users, terminal pods and other namespaces hold nothing', () => {
     const me = vm('m');
     const others = [
-      vm('a', { printableStatus: 'Stopped' }),
+      vm('a', { printableStatus: 'Stopped' }, { runStrategy: 'RerunOnFailure' }),
       vm('b', undefined, { runStrategy: 'Halted' }),
       vm('c', { printableStatus: 'ErrorPvcInUse' }),
       vm('d', undefined, { disks: [{ name: 'root', readOnly: true, persistentVolumeClaim: { claimName: 'shared' } }] }),
@@ -49,6 +49,11 @@ describe('claimConflicts: one read-write user per claim, enforced by the operato
       { ...vm('f'), metadata: { name: 'f', namespace: 'team', deletionTimestamp: '2026-11-26T10:00:00Z' } },
     ];
     expect(holders(me, [me, ...others], [podOf('g', 'shared', 'Failed'), podOf('h', 'shared', 'Running', true)])).toEqual([]);
+  });
+
+  it('a VM Stopped under Always is restarting and keeps its claim', () => {
+    const restarting = vm('z', { printableStatus: 'Stopped', startedAt: '2026-11-26T10:00:00Z' });
+    expect(holders(vm('a'), [restarting, vm('a')])).toEqual(['shared:z:false']);
   });
 
   it('says who has the claim and what to do', () => {

@@ -50,13 +50,15 @@ function claimsInUse(pods: readonly V1Pod[], namespace: string): Map<string, str
 function contends(other: VirtualMachine, claim: string): boolean {
   if (other.metadata.deletionTimestamp || other.spec.runStrategy === 'Halted') return false;
   const status = other.status?.printableStatus;
-  if (status === 'Stopped' || status === 'ErrorPvcInUse') return false;
+  // Stopped under Always is a restart in progress: the VM keeps its claims through it.
+  if ((status === 'Stopped' && (other.spec.runStrategy ?? 'Always') !== 'Always') || status === 'ErrorPvcInUse') return false;
   return (other.spec.disks ?? []).some((d) => writesClaim(d) === claim);
 }
 
 /** In the middle of a run: started, and not stopped since (a restart keeps its disks). */
 function inARun(vm: VirtualMachine): boolean {
-  return !!vm.status?.startedAt && vm.status.printableStatus !== 'Stopped';
+  const status = vm.status?.printableStatus;
+  return !!vm.status?.startedAt && (status !== 'Stopped' || (vm.spec.runStrategy ?? 'Always') === 'Always') && status !== 'ErrorPvcInUse';
 }
 
 /** Whether `a` comes before `b` in line for a claim. */

@@ -89,13 +89,18 @@ describe('admit: VirtualMachines', () => {
       ]);
     });
 
+    it('counts a VM that is Stopped under runStrategy Always as a writer: it is restarting and keeps its disks', () => {
+      const restarting = { ...running, status: { printableStatus: 'Stopped' } };
+      expect(admit(review(vm('web', want)), caches([restarting])).response.allowed).toBe(false);
+    });
+
     it('counts a VM that has no status yet as a writer', () => {
       const fresh = vm('db', { memory: { guest: '1Gi' }, disks: [pvcDisk('data', 'shared')] });
       expect(admit(review(vm('web', want)), caches([fresh])).response.status?.details?.causes?.[0]?.message).toMatch(/\(not started yet\)/);
     });
 
     it.each([
-      ['the other VM is Stopped', [{ ...running, status: { printableStatus: 'Stopped' } }], want],
+      ['the other VM is Stopped and stays so (Manual)', [{ ...running, spec: { ...(running.spec as object), runStrategy: 'Manual' }, status: { printableStatus: 'Stopped' } }], want],
       ['the other VM is in another namespace', [{ ...running, metadata: { name: 'db', namespace: 'team-b' } }], want],
       ['the other VM reads it only', [vm('db', { memory: { guest: '1Gi' }, disks: [pvcDisk('data', 'shared', { readOnly: true })] }, { status: { printableStatus: 'Running' } })], want],
       ['this VM reads it only (claim readOnly)', [running], { memory: { guest: '1Gi' }, disks: [{ name: 'data', persistentVolumeClaim: { claimName: 'shared', readOnly: true } }] }],
