@@ -17,7 +17,7 @@ import {
 import type { QemuPlan } from '../qemu/index.js';
 import type { Accelerator } from './accel.js';
 import { IoRetry } from './backoff.js';
-import { DEFAULT_TIMING, type SupervisorTiming } from './timing.js';
+import { DEFAULT_TIMING, longTimeout, type SupervisorTiming } from './timing.js';
 import { VmStateError, describeError, reasonOf } from './errors.js';
 import { GuestAgentMonitor } from './guestinfo.js';
 import { DiskHotplug, type AttachRequest, type DiskStatus, type NbdClientOptions } from './hotplug.js';
@@ -251,14 +251,15 @@ export class VmSupervisor implements VmController {
   private waitForEnd(ms: number): Promise<boolean> {
     return new Promise((resolve) => {
       const settle = (value: boolean): void => {
-        clearTimeout(timer);
+        cancel();
         this.changes.off('state', onState);
         resolve(value);
       };
       const onState = (s: VmState): void => {
         if (isFinal(s.state)) settle(true);
       };
-      const timer = setTimeout(() => settle(false), ms);
+      // A grace period can exceed what one setTimeout holds; it must never end early.
+      const cancel = longTimeout(() => settle(false), ms);
       this.changes.on('state', onState);
       void this.process.exited.then(() => settle(true));
       if (isFinal(this.state.state)) settle(true);
