@@ -72,6 +72,15 @@ const refusedVms: [string, unknown, string, RegExp][] = [
   ['the broadcast MAC', vm({ interfaces: [{ name: 'default', macAddress: 'ff:ff:ff:ff:ff:ff' }] }), 'spec.interfaces[0].macAddress', /unicast MAC/],
   ['the all-zero MAC', vm({ interfaces: [{ name: 'default', macAddress: '00:00:00:00:00:00' }] }), 'spec.interfaces[0].macAddress', /must not be all zeros/],
   ['a bootOrder beyond QEMU’s int32', vm({ disks: [pvc('root', 'r', { bootOrder: 2 ** 31 })] }), 'spec.disks[0].bootOrder', /at most 2147483647/],
+  // affinity, copied into the pod: the API server's rules
+  ['a misspelt affinity field', vm({ affinity: { nodeAfinity: {} } }), 'spec.affinity.nodeAfinity', /did you mean "nodeAffinity"/],
+  ['node affinity In without values', vm({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'In' }] }] } } } }), 'spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values', /non-empty when operator is In/],
+  ['node affinity Gt with a word', vm({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'cores', operator: 'Gt', values: ['many'] }] }] } } } }), 'spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values', /single integer/],
+  ['no node selector terms', vm({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [] } } } }), 'spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms', /at least 1/],
+  ['a pod affinity weight of 0', vm({ affinity: { podAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 0, podAffinityTerm: { topologyKey: 'zone' } }] } } }), 'spec.affinity.podAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight', /at least 1/],
+  ['a pod affinity term without topologyKey', vm({ affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: {} }] } } }), 'spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey', /is required/],
+  ['a label selector value with a space', vm({ affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'zone', labelSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['a b'] }] } }] } } }), 'spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector.matchExpressions[0].values[0]', /label value/],
+  ['matchFields with two node names', vm({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['a', 'b'] }] }] } } } }), 'spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0].values', /exactly one node name/],
   // shapes that would crash recursive code
   ['deeply nested affinity', vm({ affinity: nested(10_000) }), 'spec.affinity' + '.x'.repeat(30), /nested more than 32 levels deep/],
   ['deeply nested unknown field', vm({ cpu: nested(40) }), 'spec.cpu' + '.x'.repeat(30), /nested more than 32 levels deep/],
@@ -96,7 +105,7 @@ describe('validateVm refuses odd and hostile input, naming the field', () => {
       vm({ disks: [pvc('root', 'r.v1'), { name: 'os', containerDisk: { image: 'registry.example:5000/os/debian:12@sha256:' + 'a'.repeat(64) } }] }),
       vm({ interfaces: [{ name: 'default', macAddress: '52:54:00:12:34:56', ports: [{ port: 9500, protocol: 'UDP', name: 'p9500' }] }] }),
       vm({ terminationGracePeriodSeconds: 604800, priorityClassName: '', className: '' }),
-      vm({ affinity: nested(20) }),
+      vm({ affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['web'] }] } } }] } } }),
     ];
     for (const manifest of ok) expect(validateVm(manifest).issues).toEqual([]);
   });

@@ -55,9 +55,10 @@ describe('CRDs', () => {
     expect(disks.maxItems).toBe(64);
   });
 
-  it('keeps free-form fields free-form and quantities int-or-string', () => {
+  it('types affinity as core/v1 Affinity (nothing free-form reaches the pod) and keeps quantities int-or-string', () => {
     const text = renderCrdFiles().map((f) => f.text).join('\n');
-    expect(text).toMatch(/affinity:\n\s+type: object\n\s+x-kubernetes-preserve-unknown-fields: true/);
+    expect(text).toMatch(/affinity:\n\s+type: object\n\s+properties:\n\s+nodeAffinity:/);
+    expect(text).not.toMatch(/x-kubernetes-preserve-unknown-fields/);
     expect(text).toMatch(/guest:\n\s+x-kubernetes-int-or-string: true\n\s+anyOf:/);
   });
 });

@@ -95,14 +95,20 @@ const toleration = fc.oneof(
   fc.record({ key: labelKey, operator: fc.constant('Exists'), effect: fc.constant('NoExecute'), tolerationSeconds: fc.integer({ min: 0, max: 3600 }) }),
 );
 
+const podTerm = fc.record({
+  topologyKey: fc.constantFrom('kubernetes.io/hostname', 'topology.kubernetes.io/zone'),
+  labelSelector: fc.record({ matchLabels: fc.dictionary(labelKey, labelValue, { maxKeys: 2 }), matchExpressions: fc.array(fc.record({ key: labelKey, operator: fc.constantFrom('Exists', 'DoesNotExist') }), { maxLength: 2 }) }),
+});
+
 const affinity = fc.option(
   fc.record({
+    podAntiAffinity: fc.record({ preferredDuringSchedulingIgnoredDuringExecution: fc.array(fc.record({ weight: fc.integer({ min: 1, max: 100 }), podAffinityTerm: podTerm }), { minLength: 1, maxLength: 2 }) }),
     nodeAffinity: fc.record({
       requiredDuringSchedulingIgnoredDuringExecution: fc.record({
         nodeSelectorTerms: fc.array(fc.record({ matchExpressions: fc.array(fc.record({ key: labelKey, operator: fc.constantFrom('In', 'NotIn'), values: fc.array(dns1035(10), { minLength: 1, maxLength: 3 }) }), { minLength: 1, maxLength: 2 }) }), { minLength: 1, maxLength: 2 }),
       }),
     }),
-  }),
+  }, { requiredKeys: [] }),
   { nil: undefined },
 );
 

@@ -5,6 +5,7 @@
  */
 import { qualifiedName } from '../schema/kube.js';
 import type { ClassSpec } from '../schema/class.js';
+import { vmAffinity } from './affinity.js';
 import type { Finding, Rule } from './context.js';
 
 type Toleration = NonNullable<ClassSpec['tolerations']>[number];
@@ -42,4 +43,4 @@ export const vmScheduling: Rule = ({ spec }) => [
 ];
 
 /** Every scheduling rule of a VM. */
-export const schedulingRules: Rule[] = [vmScheduling];
+export const schedulingRules: Rule[] = [vmScheduling, vmAffinity];

@@ -33,9 +33,6 @@ const TOLERATION_RULES = [
 /** A map of string labels or selectors. */
 export const stringMap = z.record(z.string(), z.string());
 
-/** A free-form object whose shape Kubernetes itself defines (affinity). */
-export const freeForm = z.record(z.string(), z.unknown()).meta({ 'x-kubernetes-preserve-unknown-fields': true });
-
 /** A core/v1 Toleration, with the API server's cross-field rules (also in api/rules/scheduling.ts). */
 export const toleration = z
   .strictObject({

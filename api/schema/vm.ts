@@ -1,6 +1,7 @@
 /** The VirtualMachine kind (namespaced): spec as users write it, status as the operator reports it. */
 import { z } from 'zod';
-import { API_VERSION, condition, dnsLabel, freeForm, objectMeta, quantity, toleration } from './common.js';
+import { affinity } from './affinity.js';
+import { API_VERSION, condition, dnsLabel, objectMeta, quantity, toleration } from './common.js';
 import { cpuModel, dnsSubdomain, imageRef, labelValue, macAddress, gracePeriod, MAX_BOOT_ORDER, optionalSubdomain, portName, vmName } from './kube.js';
 
 /** Upper bounds that keep CEL validation cost bounded and objects small. */
@@ -118,7 +119,7 @@ export const vmSpec = z.strictObject({
   restartRequestedAt: z.string().optional(),
   terminationGracePeriodSeconds: gracePeriod.optional(),
   nodeSelector: z.record(z.string(), labelValue).optional(),
-  affinity: freeForm.optional(),
+  affinity: affinity.optional(),
   tolerations: z.array(toleration).max(64).optional(),
   priorityClassName: optionalSubdomain.optional(),
 });
