@@ -1,20 +1,27 @@
 /** The CustomResourceDefinitions of kubevmm.io, built from the zod schemas (never edited by hand). */
 import { classSpec } from '../schema/class.js';
+import { DNS_1035_PATTERN, MAX_VM_NAME } from '../schema/kube.js';
 import { vmSpec, vmStatus } from '../schema/vm.js';
 import { structuralSchema } from './structural.js';
 
 const GROUP = 'kubevmm.io';
 const VERSION = 'v1alpha1';
 
+/**
+ * A VM's name becomes pod, Secret and Service names (hotplug-<vm>): the one metadata field a
+ * CRD may constrain, so the API server refuses a bad one even without the webhook.
+ */
+const VM_METADATA = { type: 'object', properties: { name: { type: 'string', maxLength: MAX_VM_NAME, pattern: DNS_1035_PATTERN } } };
+
 /** The top level every kind shares; the API server owns metadata's schema. */
-function rootSchema(spec: object, status?: object) {
+function rootSchema(spec: object, status?: object, metadata: object = { type: 'object' }) {
   return {
     type: 'object',
     required: ['spec'],
     properties: {
       apiVersion: { type: 'string' },
       kind: { type: 'string' },
-      metadata: { type: 'object' },
+      metadata,
       spec,
       ...(status ? { status } : {}),
     },
@@ -54,7 +61,7 @@ export function virtualMachineCrd() {
       { name: 'IP', type: 'string', jsonPath: '.status.interfaces[0].ipAddress' },
       { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
     ],
-    schema: { openAPIV3Schema: rootSchema(structuralSchema(vmSpec), structuralSchema(vmStatus)) },
+    schema: { openAPIV3Schema: rootSchema(structuralSchema(vmSpec), structuralSchema(vmStatus), VM_METADATA) },
   });
 }
 

@@ -174,3 +174,19 @@ describe('admit: malformed reviews are denied with a message that says what is w
     expect(response).toMatchObject({ uid, allowed: false, status: { code: 400, reason: 'BadRequest', message: expect.stringMatching(message) } });
   });
 });
+
+describe('the webhook refuses what kubevmm validate refuses (issue 16), naming the field', () => {
+  const base = { memory: { guest: '1Gi' }, disks: [{ name: 'root', persistentVolumeClaim: { claimName: 'root' } }] };
+  it.each([
+    ['a dotted VM name', vm('web.1', base), 'metadata.name'],
+    ['a cpu.model smuggling flags', vm('web', { ...base, cpu: { model: 'host,+vmx' } }), 'spec.cpu.model'],
+    ['an infinite memory size', vm('web', { ...base, memory: { guest: '9e999' } }), 'spec.memory.guest'],
+    ['a grace period of 3,000,000 s', vm('web', { ...base, terminationGracePeriodSeconds: 3_000_000 }), 'spec.terminationGracePeriodSeconds'],
+    ['the same claim twice', vm('web', { ...base, disks: [...base.disks, { name: 'again', hotpluggable: true, persistentVolumeClaim: { claimName: 'root' } }] }), 'spec.disks[1].persistentVolumeClaim.claimName'],
+    ['a guest port on the control port', vm('web', { ...base, interfaces: [{ name: 'default', ports: [{ port: 9500 }] }] }), 'spec.interfaces[0].ports[0].port'],
+  ])('%s', (_what, object, field) => {
+    const { response } = admit(review(object), caches());
+    expect(response.allowed).toBe(false);
+    expect(response.status?.details?.causes?.map((c) => c.field)).toContain(field);
+  });
+});
