@@ -31,8 +31,6 @@ export interface ExecResult {
   requeueAfterMs?: number;
 }
 
-export { isNamespaceTerminating } from './refusal.js';
-
 function owner(vm: VirtualMachine) {
   return [{ apiVersion: API_VERSION, kind: 'VirtualMachine', name: vm.metadata.name, uid: vm.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }];
 }
