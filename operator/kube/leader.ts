@@ -100,8 +100,9 @@ class LeaseElector implements LeaderElection {
 
   constructor(private readonly opts: LeaderElectionOptions) {
     this.timing = electionTiming(opts);
-    // A hung renewal must give up well before the renew deadline, leaving time for another try.
-    this.api = makeTimedClient(opts.kc, CoordinationV1Api, Math.max(this.timing.retryPeriodMs, this.timing.renewDeadlineMs / 2));
+    // No lease call outlives the renew deadline (past it the lease is lost anyway); a shorter
+    // deadline would lose leadership to a slow but working API server.
+    this.api = makeTimedClient(opts.kc, CoordinationV1Api, this.timing.renewDeadlineMs);
   }
 
   start(): void {
