@@ -98,7 +98,7 @@ function describe(issue: z.core.$ZodIssue, schema: z.ZodType): { path: PropertyK
     case 'too_small':
       return [{ path, message: `must be at least ${String(issue.minimum)}${unitOf(issue.origin)}` }];
     case 'too_big':
-      return [{ path, message: `must be at most ${String(issue.maximum)}${unitOf(issue.origin)}` }];
+      return [{ path, message: issue.message.startsWith('Too') ? `must be at most ${String(issue.maximum)}${unitOf(issue.origin)}` : issue.message }];
     case 'invalid_format':
       // A schema's own message says it best; zod's default ("Invalid string: ...") only names the pattern.
       return [{ path, message: issue.message && !issue.message.startsWith('Invalid') ? issue.message : formatHint(issue.format, issue.pattern) }];

@@ -3,16 +3,19 @@
  * semantic rules. Pure: classes are passed in, never fetched.
  */
 import type { z } from 'zod';
+import { jsonBytes, MAX_NESTING_DEPTH, MAX_SPEC_BYTES, tooDeepAt } from './depth.js';
 import { fromZod, type ValidationIssue } from './issues.js';
+import { classRules } from './rules/class.js';
 import { computeRules } from './rules/compute.js';
 import type { Rule, RuleContext } from './rules/context.js';
 import { diskRules } from './rules/disks.js';
 import { miscRules } from './rules/misc.js';
+import { schedulingRules } from './rules/scheduling.js';
 import { virtualMachineClass, type VirtualMachineClass } from './schema/class.js';
 import { virtualMachine, type VirtualMachine } from './schema/vm.js';
 
 /** The rules applied to every VirtualMachine that passed the schema, in reporting order. */
-export const VM_RULES: readonly Rule[] = [...diskRules, ...computeRules, ...miscRules];
+export const VM_RULES: readonly Rule[] = [...diskRules, ...computeRules, ...schedulingRules, ...miscRules];
 
 /** A parsed object, or the issues that kept it from parsing. */
 export interface Validated<T> {
@@ -38,7 +41,22 @@ export function objectLabel(raw: unknown): string {
   return `${kind} ${ns}${name}`;
 }
 
+/** Refuses input nested too deep or too large before anything walks it recursively. */
+function shapeIssues(raw: unknown): ValidationIssue[] {
+  const object = objectLabel(raw);
+  const deep = tooDeepAt(raw);
+  if (deep !== undefined) return [{ object, path: deep, message: `is nested more than ${MAX_NESTING_DEPTH} levels deep; no kubevmm field nests that deep` }];
+  const spec = (raw as { spec?: unknown } | null)?.spec;
+  const bytes = jsonBytes(spec);
+  if (bytes > MAX_SPEC_BYTES) {
+    return [{ object, path: 'spec', message: `is ${bytes} bytes as JSON; at most ${MAX_SPEC_BYTES} fit in the launcher pod's annotation: move cloud-init data to a Secret (userDataSecretRef)` }];
+  }
+  return [];
+}
+
 function parseWith<T>(schema: z.ZodType<T>, raw: unknown): Validated<T> {
+  const shape = shapeIssues(raw);
+  if (shape.length) return { issues: shape };
   const result = schema.safeParse(raw, { reportInput: true });
   if (result.success) return { value: result.data, issues: [] };
   return { issues: fromZod(result.error, schema, objectLabel(raw)) };
@@ -60,9 +78,13 @@ export function validateVm(raw: unknown, lookup: ClassLookup = NO_CLASSES): Vali
   return issues.length ? { issues } : parsed;
 }
 
-/** Validates a VirtualMachineClass. */
+/** Validates a VirtualMachineClass: the schema, then the class rules. */
 export function validateClass(raw: unknown): Validated<VirtualMachineClass> {
-  return parseWith(virtualMachineClass, raw);
+  const parsed = parseWith(virtualMachineClass, raw);
+  if (!parsed.value) return parsed;
+  const object = objectLabel(raw);
+  const issues = classRules(parsed.value.spec).map((f) => ({ object, ...f }));
+  return issues.length ? { issues } : parsed;
 }
 
 /** The outcome for one input document. */

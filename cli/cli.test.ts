@@ -47,6 +47,12 @@ describe('validateReport', () => {
   it('reports YAML syntax errors with file and line', () => {
     expect(() => parseManifests('a: [1, 2\nb: 3\n', 'bad.yaml')).toThrow(/^bad\.yaml:\d+:\d+: invalid YAML/);
   });
+
+  it('says a hostile, deeply nested file is nested too deeply, not that a stack overflowed', () => {
+    const deep = `spec: ${'{x: '.repeat(5000)}{}${'}'.repeat(5000)}\n`;
+    expect(() => parseManifests(deep, 'deep.yaml')).toThrow(/^deep\.yaml:.*invalid YAML: nested too deeply \(no kubevmm manifest nests more than 32 levels\)$/);
+    expect(() => parseManifests(`${'['.repeat(5000)}${']'.repeat(5000)}`, 'deep.yaml')).toThrow(/nested too deeply/);
+  });
 });
 
 describe('renderReport', () => {

@@ -1,7 +1,8 @@
 /**
  * `kubevmm play FILE [--disk NAME=PATH]... [--accel kvm|tcg|auto] [--watch]`: runs a VM locally
  * through the launcher, with no cluster. The serial console is on the terminal: Ctrl-] detaches
- * it, Ctrl-C asks the guest to shut down. Exit code 0 when the guest powered off. With --watch,
+ * it, Ctrl-C asks the guest to shut down, a second Ctrl-C stops it at once. QEMU never outlives
+ * play, even a killed one. Exit code 0 when the guest powered off. With --watch,
  * edits of FILE apply live where they can (cli/watch.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -143,8 +144,9 @@ export async function play(vm: LauncherVm, opts: PlayOptions): Promise<number> {
   const runtimeDir = await mkdtemp(join(tmpdir(), `kubevmm-${vm.name.slice(0, 20)}-`));
   let handle: LauncherHandle;
   try {
+    // dieWithParent: QEMU must not outlive a play that is killed (kill -9 leaves no guest behind).
     const onPhase = (phase: 'disks' | 'spawned') => opts.timeline?.mark(phase === 'disks' ? 'disks ready (cidata ISO written)' : 'QEMU spawned');
-    handle = await startLauncher({ vm, disks, accel: opts.accel, runtimeDir, hostPorts: ports, log, onPhase });
+    handle = await startLauncher({ vm, disks, accel: opts.accel, runtimeDir, hostPorts: ports, log, onPhase, dieWithParent: true });
   } catch (err) {
     await rm(runtimeDir, { recursive: true, force: true });
     throw err;
@@ -153,10 +155,14 @@ export async function play(vm: LauncherVm, opts: PlayOptions): Promise<number> {
   let stopping = false;
   let watcher: ManifestWatch | undefined;
   const interrupt = () => {
-    if (stopping) return;
+    if (stopping) {
+      consoleLine('stopping now without waiting for the guest (second Ctrl-C)');
+      void handle.stop({ reason: 'Interrupted', message: 'second Ctrl-C in kubevmm play', force: true });
+      return;
+    }
     stopping = true;
     watcher?.close();
-    log('shutting down the guest (ACPI); it is stopped when the grace period ends');
+    consoleLine(`shutting down the guest (ACPI); it is stopped when the grace period (${vm.terminationGracePeriodSeconds}s) ends. Ctrl-C again stops it now`);
     void handle.stop({ reason: 'Interrupted', message: 'Ctrl-C in kubevmm play' });
   };
   process.on('SIGINT', interrupt);

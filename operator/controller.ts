@@ -9,6 +9,7 @@ import type { VirtualMachineClass } from '../api/schema/class.js';
 import type { VirtualMachine, VmStatus } from '../api/schema/vm.js';
 import { validateVm } from '../api/validate.js';
 import { setCondition } from './reconcile/conditions.js';
+import { claimConflicts } from './reconcile/claims.js';
 import { planReconcile } from './reconcile/plan.js';
 import { foreignPodMessage, ownedByVm } from './reconcile/ownership.js';
 import type { LauncherStatus, Observed, ReconcileSettings } from './reconcile/types.js';
@@ -104,14 +105,20 @@ function ownPod(found: V1Pod | undefined, vm: VirtualMachine): { pod?: V1Pod; fo
   return ownedByVm(found, vm) ? { pod: found } : { foreignPod: foreignPodMessage(found, vm) };
 }
 
+/** Tracks a launcher that runs but gave no status (a metric and an alert), logged once when it starts. */
+function noteReach(deps: ControllerDeps, vm: VirtualMachine, pod: V1Pod | undefined, unreachable: boolean): void {
+  const key = vmKey(vm.metadata.namespace, vm.metadata.name);
+  if (deps.reach?.record(key, !unreachable)) deps.log('launcher unreachable: its pod runs but its control API gave no status', { vm: key, ip: pod?.status?.podIP });
+}
+
 /** Everything planning needs about `vm`, from the caches, the API and its launcher. */
 async function observe(deps: ControllerDeps, vm: VirtualMachine, found: V1Pod | undefined, vmClass: VirtualMachineClass | undefined): Promise<Observed> {
   const { pod, foreignPod } = ownPod(found, vm);
   const pvcs = pod ? { missing: [], infos: {} } : await pvcState(deps, vm);
+  const conflicts = pod ? [] : claimConflicts(vm, deps.vms.list(), deps.pods.list());
   const launcher = await launcherReport(deps, vm, pod);
-  const running = pod?.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp;
-  const key = vmKey(vm.metadata.namespace, vm.metadata.name);
-  if (deps.reach?.record(key, !running || !!launcher)) deps.log('launcher unreachable: its pod runs but its control API gave no status', { vm: key, ip: pod?.status?.podIP });
+  const running = !!runningIp(pod);
+  noteReach(deps, vm, pod, running && !launcher);
   const hotplug = await observeHotplug(deps, vm, running);
   return {
     vm,
@@ -123,6 +130,7 @@ async function observe(deps: ControllerDeps, vm: VirtualMachine, found: V1Pod | 
     ...(foreignPod ? { foreignPod } : {}),
     ...(launcher ? { launcher } : {}),
     ...(hotplug ? { hotplug } : {}),
+    ...(conflicts.length ? { claimConflicts: conflicts } : {}),
   };
 }
 

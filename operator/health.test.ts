@@ -35,6 +35,11 @@ test('/healthz follows healthy()', async () => {
   expect((await get('/healthz')).status).toBe(500);
 });
 
+test('/healthz names the reasons when healthy() lists problems', async () => {
+  server = await startHealthServer({ port: 0, host: '127.0.0.1', metrics: createMetrics({ queueDepth: () => 0 }), ready: () => true, healthy: () => ['informer pods made no progress for 500 s'] });
+  expect(await get('/healthz')).toMatchObject({ status: 500, body: 'informer pods made no progress for 500 s\n' });
+});
+
 test('/readyz follows ready(), independent of health', async () => {
   await start();
   expect((await get('/readyz')).status).toBe(500);

@@ -14,7 +14,8 @@ export interface HealthServerOptions {
   host?: string;
   metrics: Pick<OperatorMetrics, 'render'>;
   ready: () => boolean;
-  healthy: () => boolean;
+  /** True/false, or the reasons the process is not healthy (none: healthy). */
+  healthy: () => boolean | readonly string[];
 }
 
 export interface HealthServer {
@@ -58,15 +59,16 @@ async function handle(opts: HealthServerOptions, req: IncomingMessage, res: Serv
   }
 }
 
-/** 200 "ok" or 500 (a check that throws counts as failing). */
-function probe(res: ServerResponse, check: () => boolean): void {
-  let ok: boolean;
+/** 200 "ok" or 500 with the reasons (a check that throws counts as failing). */
+function probe(res: ServerResponse, check: () => boolean | readonly string[]): void {
+  let problems: readonly string[];
   try {
-    ok = check();
-  } catch {
-    ok = false;
+    const result = check();
+    problems = typeof result === 'boolean' ? (result ? [] : ['not ok']) : result;
+  } catch (err) {
+    problems = [`check failed: ${String(err)}`];
   }
-  send(res, ok ? 200 : 500, ok ? 'ok\n' : 'not ok\n');
+  send(res, problems.length ? 500 : 200, problems.length ? `${problems.join('\n')}\n` : 'ok\n');
 }
 
 function send(res: ServerResponse, code: number, body: string, contentType = 'text/plain; charset=utf-8'): void {

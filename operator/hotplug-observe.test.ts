@@ -47,4 +47,10 @@ describe('attachmentsOf and pvcInfo', () => {
     expect(pvcInfo({ spec: { volumeMode: 'Block', resources: { requests: { storage: '1Gi' } } }, status: { capacity: { storage: '2Gi' } } })).toEqual({ mode: 'Block', sizeBytes: 2 * 2 ** 30 });
     expect(pvcInfo({ spec: { resources: { requests: { storage: '1Gi' } } } })).toEqual({ mode: 'Filesystem', sizeBytes: 2 ** 30 });
   });
+
+  it('tells an evicted or Failed attachment pod, with its reason', () => {
+    const labels = { 'kubevmm.io/vm': 'web', 'kubevmm.io/disk': 'data' };
+    const evicted = { metadata: { namespace: 'team', labels }, status: { phase: 'Failed', reason: 'Evicted', message: 'The node was low on resource: memory.' } };
+    expect(attachmentsOf(vm('web', []), [evicted])).toEqual({ data: { ready: false, deleting: false, failed: 'Evicted: The node was low on resource: memory.' } });
+  });
 });

@@ -19,10 +19,18 @@ export interface HotplugSources {
   pods: { list(): V1Pod[] };
 }
 
+/** A pod that ended for good despite restartPolicy Always: evicted, or failed by its node. */
+function failure(pod: V1Pod): string | undefined {
+  const { phase, reason, message } = pod.status ?? {};
+  if (phase !== 'Failed' && phase !== 'Succeeded') return undefined;
+  return [reason ?? phase, message].filter(Boolean).join(': ');
+}
+
 function attachmentState(pod: V1Pod, vm: VirtualMachine): AttachmentState {
   if (!ownedByVm(pod, vm)) return { ready: false, deleting: false, foreign: foreignPodMessage(pod, vm) };
   const ready = pod.status?.phase === 'Running' && (pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false);
-  return { ready, deleting: !!pod.metadata?.deletionTimestamp };
+  const failed = failure(pod);
+  return { ready, deleting: !!pod.metadata?.deletionTimestamp, ...(failed ? { failed } : {}) };
 }
 
 /** The VM's attachment pods by disk name (pure over the pod list). */

@@ -17,6 +17,7 @@ import { ClusterApi } from './kube/client.js';
 import { createInformer, type Informer } from './kube/informer.js';
 import { useKeepAlive } from './kube/keep-alive.js';
 import { loadLauncherAuthority } from './kube/launcher-ca.js';
+import { makeTimedClient } from './kube/timeout.js';
 import { LauncherClient } from './kube/launcher-client.js';
 import { LauncherCredentials } from './kube/launcher-credentials.js';
 import { LauncherNetworkPolicies } from './kube/network-policy.js';
@@ -26,6 +27,7 @@ import { parseLauncherNetworkPolicy } from './render/network-policy.js';
 import { ClientIdentity } from './pki/launcher.js';
 import { runLeaderElection } from './kube/leader.js';
 import { startHealthServer } from './health.js';
+import { livenessProblems } from './liveness.js';
 import { createMetrics, queueHooks, type OperatorMetrics } from './metrics.js';
 import { WorkQueue, type HandlerResult, type Lane } from './queue.js';
 import { launcherPodName } from './render/pod.js';
@@ -45,6 +47,7 @@ interface RunFlags {
   startingHoldSeconds: number;
   launcherCaSecret: string;
   launcherNetworkPolicy?: string;
+  queueStallSeconds: number;
 }
 
 /** The queue handler: one reconcile, timed and counted. */
@@ -89,8 +92,8 @@ function countDisksByPhase(vms: readonly KubernetesObject[]): Record<string, num
  */
 function informers(kc: KubeConfig, onVm: (ns: string | undefined, name: string, lane: Lane) => void, opts: { log: pino.Logger; metrics: OperatorMetrics }) {
   const { log, metrics } = opts;
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  const core = kc.makeApiClient(CoreV1Api);
+  const custom = makeTimedClient(kc, CustomObjectsApi);
+  const core = makeTimedClient(kc, CoreV1Api);
   const onError = (err: unknown) => log.warn({ err: String(err) }, 'informer error');
   const restarts = (resource: string) => (reason: string) => {
     metrics.informerRestarts.inc({ resource });
@@ -168,7 +171,14 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
   // The launcher CA lives in the operator's namespace; without it no launcher can be reached.
   const authority = await loadLauncherAuthority({ api, namespace: flags.leaseNamespace, name: flags.launcherCaSecret, log: (msg, fields) => log.info(fields ?? {}, msg) });
   const identity = new ClientIdentity(authority, 'kubevmm-operator');
-  const health = await startHealthServer({ port: flags.healthPort, metrics, ready: () => synced() && webhook.serving(), healthy: () => true });
+  const healthy = () =>
+    livenessProblems({
+      informers: { virtualmachines: caches.vms, virtualmachineclasses: caches.classes, pods: caches.pods },
+      ...(queue ? { queueStalledMs: queue.stalledMs() } : {}),
+      queueStallLimitMs: flags.queueStallSeconds * 1000,
+      now: Date.now(),
+    });
+  const health = await startHealthServer({ port: flags.healthPort, metrics, ready: () => synced() && webhook.serving(), healthy });
   log.info({ url: health.url }, 'serving /healthz, /readyz and /metrics');
   const deps: ControllerDeps = {
     api,
@@ -235,6 +245,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option('--identity <id>', 'this replica in the Lease', process.env.POD_NAME ?? `${hostname()}-${process.pid}`)
     .option('--no-leader-elect', 'reconcile without electing a leader (one replica only)')
     .option('--health-port <n>', 'port of /healthz, /readyz and /metrics (0: any free port)', Number, 8081)
+    .option('--queue-stall-seconds <n>', '/healthz fails when the work queue has work but finishes no reconcile for this long', Number, 300)
     .action(async (opts: RunFlags & Record<string, unknown>) => run(opts, opts));
   await program.parseAsync([...argv]);
 }

@@ -53,6 +53,8 @@ export class WorkQueue {
   private readonly addedAt = new Map<string, number>();
   private running = 0;
   private stopped = false;
+  /** When a handler last finished, or the queue last left idle (performance.now()). */
+  private lastProgressAt = performance.now();
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: WorkQueueOptions) {}
@@ -72,6 +74,7 @@ export class WorkQueue {
     }
     const waiting = this.queued.get(key);
     if (waiting === 'high' || waiting === lane) return;
+    if (this.running === 0 && this.queued.size === 0) this.lastProgressAt = performance.now();
     this.queued.set(key, lane);
     this.lanes[lane].push(key);
     if (waiting) return this.pump(); // promoted: counted and timed from its first add
@@ -91,6 +94,15 @@ export class WorkQueue {
     }, ms);
     timer.unref();
     this.timers.set(key, timer);
+  }
+
+  /**
+   * How long the queue has had work without a handler finishing (0 when idle): a queue that
+   * stopped draining (a wedged handler, a lost worker) shows here, and /healthz fails on it.
+   */
+  stalledMs(now = performance.now()): number {
+    if (this.running === 0 && this.queued.size === 0) return 0;
+    return now - this.lastProgressAt;
   }
 
   /** Failures in a row for `key` (0 after a success). */
@@ -164,6 +176,7 @@ export class WorkQueue {
     } finally {
       this.active.delete(key);
       this.running--;
+      this.lastProgressAt = performance.now();
     }
     const rerun = this.dirty.get(key);
     this.dirty.delete(key);

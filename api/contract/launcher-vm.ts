@@ -7,7 +7,8 @@
  */
 import { z } from 'zod';
 import { DISK_SOURCES, diskSpec, interfaceSpec, runStrategy } from '../schema/vm.js';
-import { dnsLabel, freeForm, toleration } from '../schema/common.js';
+import { affinity } from '../schema/affinity.js';
+import { dnsLabel, toleration } from '../schema/common.js';
 
 /** A Kubernetes object name (DNS-1123 subdomain) of at most 63 characters: it is a label value too. */
 const objectName = z
@@ -68,7 +69,7 @@ export const resolvedVm = z.object({
   terminationGracePeriodSeconds: z.number().int().min(0),
   scheduling: z.object({
     nodeSelector: z.record(z.string(), z.string()),
-    affinity: freeForm.optional(),
+    affinity: affinity.optional(),
     tolerations: z.array(toleration),
     priorityClassName: z.string().optional(),
   }),

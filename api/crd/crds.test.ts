@@ -63,13 +63,14 @@ describe('CRDs', () => {
     expect(root.description).toMatch(/\w{3}/);
     // metadata is the API server's: a CRD may not describe it (it publishes ObjectMeta's own text).
     const bare = [...nodes(root)].filter(([path, node]) => !/(\[\]|\{\})$/.test(path) && path !== '' && path !== '.metadata' && !(typeof node.description === 'string' && node.description.length > 10));
-    expect(Object.keys((root.properties as Record<string, Node>).metadata ?? {})).toEqual(['type']);
+    expect((root.properties as Record<string, Node>).metadata?.description).toBeUndefined();
     expect(bare.map(([path]) => path)).toEqual([]);
   });
 
-  it('keeps free-form fields free-form and quantities int-or-string', () => {
+  it('types affinity as core/v1 Affinity (nothing free-form reaches the pod) and keeps quantities int-or-string', () => {
     const text = renderCrdFiles().map((f) => f.text).join('\n');
-    expect(text).toMatch(/affinity:\n\s+description: .*\n\s+type: object\n\s+x-kubernetes-preserve-unknown-fields: true/);
+    expect(text).toMatch(/affinity:\n\s+description: .*\n\s+type: object\n\s+properties:\n\s+nodeAffinity:/);
+    expect(text).not.toMatch(/x-kubernetes-preserve-unknown-fields/);
     expect(text).toMatch(/guest:\n\s+description: .*\n\s+x-kubernetes-int-or-string: true\n\s+anyOf:/);
   });
 });

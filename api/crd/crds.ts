@@ -1,25 +1,31 @@
 /** The CustomResourceDefinitions of kubevmm.io, built from the zod schemas (never edited by hand). */
 import type { z } from 'zod';
 import { virtualMachineClass } from '../schema/class.js';
+import { DNS_1035_PATTERN, MAX_VM_NAME } from '../schema/kube.js';
 import { virtualMachine } from '../schema/vm.js';
 import { structuralSchema } from './structural.js';
 
 const GROUP = 'kubevmm.io';
 const VERSION = 'v1alpha1';
 
-/** The first three fields every Kubernetes object has (as the built-in kinds describe them). */
+/** The first fields every Kubernetes object has (as the built-in kinds describe them). */
 const STANDARD_FIELDS = {
   apiVersion: { type: 'string', description: 'The versioned schema of this representation of an object: kubevmm.io/v1alpha1.' },
   kind: { type: 'string', description: 'The REST resource this object represents, in CamelCase.' },
-  // The API server refuses anything but name and generateName under metadata, a description too.
-  metadata: { type: 'object' },
 };
+
+/**
+ * A VM's name becomes pod, Secret and Service names (hotplug-<vm>): the one metadata field a
+ * CRD may constrain, so the API server refuses a bad one even without the webhook. The API
+ * server refuses anything but name and generateName under metadata, a description too.
+ */
+const VM_METADATA = { type: 'object', properties: { name: { type: 'string', maxLength: MAX_VM_NAME, pattern: DNS_1035_PATTERN } } };
 
 /** A kind's zod schema: spec, optionally status, and a description of the kind. */
 type KindSchema = z.ZodObject<{ spec: z.ZodType; status?: z.ZodType }>;
 
 /** The top level of a kind; the API server owns metadata's schema. Descriptions come from the zod schema. */
-function rootSchema(kind: KindSchema) {
+function rootSchema(kind: KindSchema, metadata: object = { type: 'object' }) {
   const { spec, status } = kind.shape;
   return {
     type: 'object',
@@ -27,6 +33,7 @@ function rootSchema(kind: KindSchema) {
     required: ['spec'],
     properties: {
       ...STANDARD_FIELDS,
+      metadata,
       spec: structuralSchema(spec),
       ...(status ? { status: structuralSchema(status) } : {}),
     },
@@ -66,7 +73,7 @@ export function virtualMachineCrd() {
       { name: 'IP', type: 'string', jsonPath: '.status.interfaces[0].ipAddress' },
       { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
     ],
-    schema: { openAPIV3Schema: rootSchema(virtualMachine) },
+    schema: { openAPIV3Schema: rootSchema(virtualMachine, VM_METADATA) },
   });
 }
 

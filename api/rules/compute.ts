@@ -1,10 +1,16 @@
 /** Rules on CPU and memory, including the limits of the VM's class. */
 import { formatBytes, isQuantity, parseQuantity } from '../quantity.js';
+import { MAX_GUEST_MEMORY_BYTES } from '../sizes.js';
 import type { Finding, Rule, RuleContext } from './context.js';
+import { byteQuantity } from './sizes.js';
 
 /** The smallest guest that boots a kernel. */
 export const MIN_GUEST_MEMORY = 16 * 1024 ** 2;
-const MAX_VCPUS = 512;
+
+/** The bounds of guest memory, wherever it is given (VM, class default, class limit). */
+export const GUEST_MEMORY_BOUNDS = { min: MIN_GUEST_MEMORY, max: MAX_GUEST_MEMORY_BYTES, example: '2Gi' };
+/** The most vCPUs QEMU's q35 machine takes here. */
+export const MAX_VCPUS = 512;
 
 /** vCPUs = sockets x cores x threads, with VM fields winning over the class's. */
 export function effectiveVcpus({ spec, classSpec }: Pick<RuleContext, 'spec' | 'classSpec'>): number {
@@ -25,9 +31,8 @@ export const guestMemory: Rule = (ctx) => {
     const why = ctx.spec.className ? `class "${ctx.spec.className}" does not set memory.guest` : 'no className gives it';
     return [{ path, message: `is required (${why}); set a size such as 2Gi` }];
   }
-  if (!isQuantity(guest)) return [{ path, message: 'must be a quantity such as 512Mi or 2Gi' }];
-  if (parseQuantity(guest) < MIN_GUEST_MEMORY) return [{ path, message: `must be at least 16Mi; got ${String(guest)}` }];
-  return hugepageMultiple(ctx, parseQuantity(guest));
+  const bad = byteQuantity(guest, path, GUEST_MEMORY_BOUNDS);
+  return bad.length ? bad : hugepageMultiple(ctx, parseQuantity(guest));
 };
 
 function hugepageMultiple({ spec }: RuleContext, bytes: number): Finding[] {

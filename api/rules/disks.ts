@@ -1,8 +1,8 @@
 /** Rules on spec.disks: names, boot order, sources, hotplug and cloud-init. */
-import { isQuantity, parseQuantity } from '../quantity.js';
-import { MAX_SATA_DISKS } from '../sizes.js';
+import { MAX_DISK_BYTES, MAX_SATA_DISKS } from '../sizes.js';
 import { DISK_SOURCES, LIMITS, type DiskSpec } from '../schema/vm.js';
 import type { Finding, Rule } from './context.js';
+import { byteQuantity } from './sizes.js';
 
 /** Paths of entries that repeat an earlier entry's key, with a message naming the first. */
 function duplicates<T>(items: readonly T[], keyOf: (item: T) => unknown, field: (i: number) => string): Finding[] {
@@ -52,9 +52,19 @@ export const hotplugOnlyPvc: Rule = ({ spec }) =>
 export const emptyDiskCapacity: Rule = ({ spec }) =>
   (spec.disks ?? []).flatMap((disk, i) => {
     const capacity = disk.emptyDisk?.capacity;
-    if (capacity === undefined || (isQuantity(capacity) && parseQuantity(capacity) >= 1024 ** 2)) return [];
-    return [{ path: `spec.disks[${i}].emptyDisk.capacity`, message: 'must be at least 1Mi, such as 10Gi' }];
+    if (capacity === undefined) return [];
+    return byteQuantity(capacity, `spec.disks[${i}].emptyDisk.capacity`, { min: 2 ** 20, max: MAX_DISK_BYTES, example: '10Gi' });
   });
+
+/**
+ * One disk per claim: the same PVC twice (two disks, or a boot disk and a hotplug disk) is one
+ * disk image opened twice by one QEMU, which corrupts it or fails on its lock.
+ */
+export const uniqueClaims: Rule = ({ spec }) =>
+  duplicates(spec.disks ?? [], (d) => d.persistentVolumeClaim?.claimName, (i) => `spec.disks[${i}].persistentVolumeClaim.claimName`).map((f) => ({
+    path: f.path,
+    message: f.message.replace('; use a unique value', '; a claim can back one disk of a VM only (one disk image opened twice corrupts it)'),
+  }));
 
 export const cloudInitDisks: Rule = ({ spec }) => {
   const disks = spec.disks ?? [];
@@ -96,4 +106,4 @@ export const sataLimits: Rule = ({ spec }) => {
 };
 
 /** Every rule on disks, in the order their findings are reported. */
-export const diskRules: Rule[] = [uniqueDiskNames, uniqueBootOrder, oneSourcePerDisk, hotplugOnlyPvc, emptyDiskCapacity, cloudInitDisks, sataLimits];
+export const diskRules: Rule[] = [uniqueDiskNames, uniqueBootOrder, uniqueClaims, oneSourcePerDisk, hotplugOnlyPvc, emptyDiskCapacity, cloudInitDisks, sataLimits];

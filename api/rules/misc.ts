@@ -1,4 +1,5 @@
 /** Rules on interfaces and the remaining top-level fields. */
+import { CONTROL_PORT } from '../layout.js';
 import type { Finding, Rule } from './context.js';
 
 export const uniqueInterfaces: Rule = ({ spec }) => {
@@ -23,6 +24,44 @@ export const uniquePorts: Rule = ({ spec }) =>
       return [{ path: `spec.interfaces[${i}].ports[${j}]`, message: `port ${key} is listed twice; list each port once` }];
     });
   });
+
+/**
+ * Guest ports are forwarded from the same port of the pod, where the launcher's control API
+ * (and its /metrics) listens on CONTROL_PORT: the forward could never be set up.
+ */
+export const reservedPorts: Rule = ({ spec }) =>
+  (spec.interfaces ?? []).flatMap((iface, i) =>
+    (iface.ports ?? []).flatMap((p, j): Finding[] =>
+      p.port === CONTROL_PORT && (p.protocol ?? 'TCP') === 'TCP'
+        ? [{ path: `spec.interfaces[${i}].ports[${j}].port`, message: `TCP port ${CONTROL_PORT} is the launcher's control and metrics port; use another port` }]
+        : [],
+    ),
+  );
+
+/** Container port names are unique in a pod, and the launcher's own port is named `control`. */
+export const uniquePortNames: Rule = ({ spec }) => {
+  const seen = new Map<string, string>([['control', "the launcher's control port"]]);
+  return (spec.interfaces ?? []).flatMap((iface, i) =>
+    (iface.ports ?? []).flatMap((p, j): Finding[] => {
+      if (!p.name) return [];
+      const path = `spec.interfaces[${i}].ports[${j}].name`;
+      const first = seen.get(p.name);
+      if (first === undefined) {
+        seen.set(p.name, path);
+        return [];
+      }
+      return [{ path, message: `port name "${p.name}" is already used by ${first}; port names must be unique in the pod` }];
+    }),
+  );
+};
+
+/** 00:00:00:00:00:00 is no address: QEMU refuses it. */
+export const zeroMac: Rule = ({ spec }) =>
+  (spec.interfaces ?? []).flatMap((iface, i) =>
+    iface.macAddress && /^(00:){5}00$/.test(iface.macAddress)
+      ? [{ path: `spec.interfaces[${i}].macAddress`, message: 'must not be all zeros; leave it empty for a generated address' }]
+      : [],
+  );
 
 export const singleMasquerade: Rule = ({ spec }) => {
   const masq = (spec.interfaces ?? []).flatMap((iface, i) => ((iface.binding ?? 'masquerade') === 'masquerade' ? [i] : []));
@@ -49,4 +88,4 @@ export const restartTimestamp: Rule = ({ spec }) => {
 };
 
 /** Every rule on interfaces and other fields. */
-export const miscRules: Rule[] = [uniqueInterfaces, uniquePorts, singleMasquerade, bridgeUnsupported, restartTimestamp];
+export const miscRules: Rule[] = [uniqueInterfaces, uniquePorts, reservedPorts, uniquePortNames, zeroMac, singleMasquerade, bridgeUnsupported, restartTimestamp];

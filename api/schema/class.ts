@@ -1,6 +1,7 @@
 /** The VirtualMachineClass kind (cluster-scoped): sizes and policy set by the platform team. */
 import { z } from 'zod';
-import { API_VERSION, objectMeta, quantity, stringMap, toleration } from './common.js';
+import { API_VERSION, objectMeta, quantity, toleration } from './common.js';
+import { cpuModel, dnsSubdomain, labelValue } from './kube.js';
 
 export const classSpec = z.strictObject({
   cpu: z
@@ -8,7 +9,7 @@ export const classSpec = z.strictObject({
       cores: z.number().int().min(1).max(512).optional().describe('Cores per socket for VMs of the class that do not set it (1 on the VM otherwise).'),
       sockets: z.number().int().min(1).max(512).optional().describe('Sockets for VMs of the class that do not set it (1 on the VM otherwise).'),
       threads: z.number().int().min(1).max(512).optional().describe('Threads per core for VMs of the class that do not set it (1 on the VM otherwise).'),
-      model: z.string().min(1).optional().describe('The CPU model for VMs of the class that do not set one (host-passthrough on the VM otherwise).'),
+      model: cpuModel.optional().describe('The CPU model for VMs of the class that do not set one (host-passthrough on the VM otherwise).'),
       dedicated: z.boolean().optional().describe('The default of spec.cpu.dedicated for VMs of the class (false on the VM otherwise).'),
     })
     .optional()
@@ -29,14 +30,14 @@ export const classSpec = z.strictObject({
     })
     .optional()
     .describe('Bounds every VM of the class stays inside, after the class merge.'),
-  nodeSelector: stringMap.optional().describe('Node labels for the class’s VMs, merged with the VM’s own (the VM’s value wins per key).'),
-  tolerations: z.array(toleration).optional().describe('Tolerations put before each VM’s own.'),
+  nodeSelector: z.record(z.string(), labelValue).optional().describe('Node labels for the class’s VMs, merged with the VM’s own (the VM’s value wins per key).'),
+  tolerations: z.array(toleration).max(64).optional().describe('Tolerations put before each VM’s own.'),
 });
 
 export const virtualMachineClass = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('VirtualMachineClass'),
-  metadata: objectMeta,
+  metadata: objectMeta.extend({ name: dnsSubdomain }),
   spec: classSpec.describe('Defaults (CPU, memory, placement), overcommit and limits for the VMs that name the class.'),
 }).describe('A size and policy offered by the platform team; a VirtualMachine uses it through spec.className (kubevmm.io).');
 

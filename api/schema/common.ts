@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { QUANTITY_PATTERN } from '../quantity.js';
+import { labelValue, qualifiedName } from './kube.js';
 
 /** The API group and version of every kubevmm kind. */
 export const API_VERSION = 'kubevmm.io/v1alpha1';
@@ -22,20 +23,27 @@ export const quantity = z
   .union([z.string().regex(new RegExp(QUANTITY_PATTERN)), z.number().int().nonnegative()])
   .meta({ 'x-kubernetes-int-or-string': true });
 
+/** The API server's rules on a toleration, as CEL (cheap: a handful of field tests). */
+const TOLERATION_RULES = [
+  { rule: "!has(self.operator) || self.operator != 'Exists' || !has(self.value) || self.value == ''", message: 'value must be empty when operator is Exists' },
+  { rule: "(has(self.key) && self.key != '') || (has(self.operator) && self.operator == 'Exists')", message: 'operator must be Exists when key is empty (a toleration of every taint)' },
+  { rule: "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')", message: 'tolerationSeconds needs effect NoExecute' },
+];
+
 /** A map of string labels or selectors. */
 export const stringMap = z.record(z.string(), z.string());
 
-/** A free-form object whose shape Kubernetes itself defines (affinity). */
-export const freeForm = z.record(z.string(), z.unknown()).meta({ 'x-kubernetes-preserve-unknown-fields': true });
+/** A core/v1 Toleration, with the API server's cross-field rules (also in api/rules/scheduling.ts). */
+export const toleration = z
+  .strictObject({
+    key: qualifiedName.optional().describe('The taint key the toleration matches; empty with operator Exists matches every taint.'),
+    operator: z.enum(['Exists', 'Equal']).optional().describe('Exists (any value) or Equal (the value below). Default Equal.'),
+    value: labelValue.optional().describe('The taint value to match with operator Equal.'),
+    effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional().describe('The taint effect to match: NoSchedule, PreferNoSchedule or NoExecute; empty matches all.'),
+    tolerationSeconds: z.number().int().optional().describe('With effect NoExecute: how long the pod stays on the node once the taint appears.'),
+  })
+  .meta({ 'x-kubernetes-validations': TOLERATION_RULES });
 
-/** A core/v1 Toleration. */
-export const toleration = z.strictObject({
-  key: z.string().optional().describe('The taint key the toleration matches; empty with operator Exists matches every taint.'),
-  operator: z.enum(['Exists', 'Equal']).optional().describe('Exists (any value) or Equal (the value below). Default Equal.'),
-  value: z.string().optional().describe('The taint value to match with operator Equal.'),
-  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional().describe('The taint effect to match: NoSchedule, PreferNoSchedule or NoExecute; empty matches all.'),
-  tolerationSeconds: z.number().int().optional().describe('With effect NoExecute: how long the pod stays on the node once the taint appears.'),
-});
 
 /** Object metadata as far as kubevmm reads it; the API server owns the rest. */
 export const objectMeta = z.looseObject({

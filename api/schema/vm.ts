@@ -1,6 +1,8 @@
 /** The VirtualMachine kind (namespaced): spec as users write it, status as the operator reports it. */
 import { z } from 'zod';
-import { API_VERSION, condition, dnsLabel, freeForm, objectMeta, quantity, stringMap, toleration } from './common.js';
+import { affinity } from './affinity.js';
+import { API_VERSION, condition, dnsLabel, objectMeta, quantity, toleration } from './common.js';
+import { cpuModel, dnsSubdomain, imageRef, labelValue, macAddress, gracePeriod, MAX_BOOT_ORDER, optionalSubdomain, portName, vmName } from './kube.js';
 
 /** Upper bounds that keep CEL validation cost bounded and objects small. */
 export const LIMITS = { disks: 64, interfaces: 16, ports: 64, userDataBytes: 64 * 1024 } as const;
@@ -12,7 +14,7 @@ export const cpuSpec = z.strictObject({
   cores: topologyValue.optional().describe('Cores per socket. Default: the class’s value, else 1.'),
   sockets: topologyValue.optional().describe('Sockets. Default: the class’s value, else 1.'),
   threads: topologyValue.optional().describe('Threads per core. Default: the class’s value, else 1.'),
-  model: z.string().min(1).optional().describe('The CPU model QEMU presents to the guest: host-passthrough, host-model or a QEMU model name. Default: the class’s value, else host-passthrough. Applied by the launcher.'),
+  model: cpuModel.optional().describe('The CPU model QEMU presents to the guest: host-passthrough, host-model or a QEMU model name. Default: the class’s value, else host-passthrough. Applied by the launcher.'),
   dedicated: z.boolean().optional().describe('true: the launcher requests whole CPUs and its full memory, requests equal to limits (Guaranteed QoS unless the VM has a containerDisk, whose copy containers set no resources); the kubelet’s static CPU manager pins them. Default: the class’s value, else false.'),
 });
 
@@ -20,9 +22,6 @@ export const memorySpec = z.strictObject({
   guest: quantity.optional().describe('The guest’s RAM, a quantity such as 2Gi (a bare integer counts bytes). Required unless the class sets memory.guest; at least 16Mi; a multiple of the page size when hugepages is set.'),
   hugepages: z.enum(['', '2Mi', '1Gi']).optional().describe('Back guest RAM with hugepages of this size ("" = none). The launcher pod then requests hugepages-<size> equal to guest, and memory for the overhead only. A class cannot set it. Default "".'),
 });
-
-/** A Kubernetes port name (IANA service name): at most 15 lower-case letters, digits and '-'. */
-const portName = z.string().max(15).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
 
 const port = z.strictObject({
   port: z.number().int().min(1).max(65535).describe('The guest port, 1-65535. A protocol and port pair may appear once per interface.'),
@@ -37,7 +36,7 @@ const port = z.strictObject({
 const diskName = dnsLabel.max(48);
 
 const pvcSource = z.strictObject({
-  claimName: z.string().min(1).describe('The claim’s name, in the VM’s namespace.'),
+  claimName: dnsSubdomain.describe('The claim’s name, in the VM’s namespace.'),
   readOnly: z.boolean().optional().describe('Mount the claim read-only; it is also the disk’s default readOnly. Default false.'),
 });
 const emptyDiskSource = z.strictObject({ capacity: quantity.describe('The disk’s size as the guest sees it: at least 1Mi, such as 10Gi.') });
@@ -49,7 +48,7 @@ const emptyDiskSource = z.strictObject({ capacity: quantity.describe('The disk�
 export const CONTAINER_DISK_PATH_PATTERN = '^(/[A-Za-z0-9_][A-Za-z0-9._-]*)+/?$';
 
 const containerDiskSource = z.strictObject({
-  image: z.string().min(1).describe('The container image reference, such as registry.example/os/debian:12.'),
+  image: imageRef.describe('The container image reference, such as registry.example/os/debian:12.'),
   path: z
     .string()
     .max(1024)
@@ -58,7 +57,7 @@ const containerDiskSource = z.strictObject({
     .describe('Where the disk image is in the container image: the file itself, or a directory holding exactly one file. An absolute path of plain segments. Default /disk.'),
   imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional().describe('Pull policy of the container that copies the image: Always, IfNotPresent or Never. Default: Kubernetes’ default for the tag.'),
 });
-const secretRef = z.strictObject({ name: z.string().min(1).describe('The Secret’s name, in the VM’s namespace.') });
+const secretRef = z.strictObject({ name: dnsSubdomain.describe('The Secret’s name, in the VM’s namespace.') });
 const cloudInitSource = z.strictObject({
   userData: z.string().optional().describe('Inline user data (#cloud-config or a script). With networkData at most 65536 bytes. It travels in the launcher pod’s kubevmm.io/vm annotation, so anyone who can read pods can read it: put secrets in userDataSecretRef.'),
   userDataSecretRef: secretRef.optional().describe('A Secret in the VM’s namespace, mounted into the launcher pod: user data from key userdata (or userData), network config from networkdata (or networkData). Set this or userData, not both.'),
@@ -72,11 +71,11 @@ export const diskSpec = z
   .strictObject({
     name: diskName.describe('The disk’s name, unique within the VM: a DNS label of at most 48 characters (it becomes part of pod volume and container names).'),
     bus: z.enum(['virtio', 'scsi', 'sata']).optional().describe('The bus the guest sees the disk on: virtio, scsi or sata. Default virtio. Applied by the launcher.'),
-    bootOrder: z.number().int().min(1).optional().describe('The disk’s position in the boot order, unique across disks. When no disk sets it, list order is the boot order (cloudInit and hotpluggable disks never boot); when any disk sets it, only those disks boot.'),
+    bootOrder: z.number().int().min(1).max(MAX_BOOT_ORDER).optional().describe('The disk’s position in the boot order, unique across disks. When no disk sets it, list order is the boot order (cloudInit and hotpluggable disks never boot); when any disk sets it, only those disks boot.'),
     readOnly: z.boolean().optional().describe('The guest cannot write the disk; a PVC or containerDisk volume is then mounted read-only. Default: persistentVolumeClaim.readOnly, else false. A cloudInit disk is always read-only.'),
     cache: z.enum(['none', 'writethrough', 'writeback']).optional().describe('QEMU’s cache mode for the disk: none, writethrough or writeback. Default none.'),
     hotpluggable: z.boolean().optional().describe('Attach and detach the disk while the VM runs: added to a running VM it is attached live, removed it is detached live, and status.disks follows it. Only persistentVolumeClaim disks on bus virtio or scsi without bootOrder. An attachment pod exports the claim; the launcher pod never holds it, and it does not change the spec hash. Default false.'),
-    persistentVolumeClaim: pvcSource.optional().describe('Source: an existing PersistentVolumeClaim in the VM’s namespace. A Filesystem claim holds the image as disk.img at its root; a Block claim is the disk itself.'),
+    persistentVolumeClaim: pvcSource.optional().describe('Source: an existing PersistentVolumeClaim in the VM’s namespace. A Filesystem claim holds the image as disk.img at its root (a blank claim gets one of its size); a Block claim is the disk itself.'),
     emptyDisk: emptyDiskSource.optional().describe('Source: a blank disk that lives as long as the launcher pod (scratch space).'),
     containerDisk: containerDiskSource.optional().describe('Source: a disk image shipped in a container image. It is copied into the pod at start, so guest writes are lost when the pod goes.'),
     cloudInit: cloudInitSource.optional().describe('Source: cloud-init NoCloud data, given to the guest as a read-only disk. Set exactly one of userData and userDataSecretRef; at most one cloudInit disk per VM.'),
@@ -96,11 +95,7 @@ export const interfaceSpec = z.strictObject({
   model: z.enum(['virtio', 'e1000e']).optional().describe('The NIC model the guest sees: virtio or e1000e. Default virtio.'),
   binding: z.enum(['masquerade', 'bridge']).optional().describe('masquerade: the guest reaches the network through the pod’s IP, without privileges (at most one interface; one without binding counts). bridge: accepted by the API, not connected by the launcher yet. Default masquerade.'),
   ports: z.array(port).max(LIMITS.ports).optional().describe('Guest ports served through the interface, at most 64. On a masquerade interface each becomes a container port of the launcher (those of a bridge interface do not); to reach the guest, create a Service that selects kubevmm.io/vm: <vm name>.'),
-  macAddress: z
-    .string()
-    .regex(/^$|^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/)
-    .optional()
-    .describe('A fixed MAC address such as 52:54:00:12:34:56. Empty: one derived from the VM’s uid and the interface’s name. Either way it stays the same across restarts.'),
+  macAddress: macAddress.optional().describe('A fixed unicast MAC address such as 52:54:00:12:34:56. Empty: one derived from the VM’s uid and the interface’s name. Either way it stays the same across restarts.'),
 });
 
 export const devicesSpec = z.strictObject({
@@ -120,7 +115,7 @@ const uniqueNames = (what: string) => ({
 
 export const vmSpec = z.strictObject({
   runStrategy: runStrategy.optional().describe('Whether the VM runs: Always (started again after any end), RerunOnFailure (after failures only), Once (runs once), Manual (starts only when restartRequestedAt asks), Halted (stopped). Default Always. Applies live.'),
-  className: z.string().optional().describe('A cluster-scoped VirtualMachineClass giving defaults for CPU, memory, overcommit and placement. Fields set on the VM win; the class’s limits cap the result. Empty: no class.'),
+  className: optionalSubdomain.optional().describe('A cluster-scoped VirtualMachineClass giving defaults for CPU, memory, overcommit and placement. Fields set on the VM win; the class’s limits cap the result. Empty: no class.'),
   cpu: cpuSpec.optional().describe('The vCPU topology, model and pinning. vCPUs = sockets x cores x threads: at most 512, and at most the class’s limits.maxCores.'),
   memory: memorySpec.optional().describe('Guest RAM and hugepages.'),
   firmware: z.enum(['bios', 'efi']).optional().describe('The boot firmware: bios (SeaBIOS) or efi (UEFI). Default bios. Applied by the launcher; a change needs a restart.'),
@@ -138,12 +133,12 @@ export const vmSpec = z.strictObject({
     .describe('Network interfaces, at most 16 with unique names, merged by name. Absent: one interface {name: default, model: virtio, binding: masquerade}; [] means no network interface.'),
   devices: devicesSpec.optional().describe('Optional devices; a change needs a restart.'),
   paused: z.boolean().optional().describe('true stops the vCPUs and keeps guest memory; false resumes them. Applies live. Default false.'),
-  restartRequestedAt: z.string().optional().describe('An RFC 3339 time. A time later than status.startedAt restarts a running VM once (any runStrategy but Halted) and starts a Manual one. Empty: no request.'),
-  terminationGracePeriodSeconds: z.number().int().min(0).optional().describe('How long the guest gets to shut down (guest agent or ACPI) before QEMU is stopped. The launcher pod gets 15 s more. Default 60.'),
-  nodeSelector: stringMap.optional().describe('Node labels the launcher pod’s node must have; merged with the class’s, the VM’s value winning per key.'),
-  affinity: freeForm.optional().describe('A core/v1 Affinity, copied to the launcher pod as written (the API server checks it with the pod).'),
-  tolerations: z.array(toleration).optional().describe('Tolerations of the launcher pod, after the class’s.'),
-  priorityClassName: z.string().optional().describe('The launcher pod’s PriorityClass, when not empty.'),
+  restartRequestedAt: z.string().optional().describe('An RFC 3339 time. A value that differs from status.lastRestartRequestedAt restarts a running VM once (any runStrategy but Halted) and starts a Manual one; it is then recorded there. Empty: no request.'),
+  terminationGracePeriodSeconds: gracePeriod.optional().describe('How long the guest gets to shut down (guest agent or ACPI) before QEMU is stopped, at most a week. The launcher pod gets 15 s more. Default 60.'),
+  nodeSelector: z.record(z.string(), labelValue).optional().describe('Node labels the launcher pod’s node must have; merged with the class’s, the VM’s value winning per key.'),
+  affinity: affinity.optional().describe('A core/v1 Affinity for the launcher pod, checked with the API server’s rules.'),
+  tolerations: z.array(toleration).max(64).optional().describe('Tolerations of the launcher pod, after the class’s.'),
+  priorityClassName: optionalSubdomain.optional().describe('The launcher pod’s PriorityClass, when not empty.'),
 });
 
 export const printableStatus = z.enum([
@@ -160,6 +155,8 @@ export const printableStatus = z.enum([
   'ErrorQuotaExceeded',
   'ErrImagePull',
   'ImagePullBackOff',
+  'ErrorRefused',
+  'ErrorPvcInUse',
   'Unknown',
 ]);
 
@@ -206,6 +203,8 @@ export const vmStatus = z.looseObject({
     .optional()
     .describe('What the guest agent reports about the guest (spec.devices.guestAgent).'),
   restartCount: z.number().int().optional().describe('How many times the VM was started again after a failure.'),
+  consecutiveFailures: z.number().int().optional().describe('Failures in a row; the crash-loop backoff grows with it and it starts over after a run of 10 minutes.'),
+  lastRestartRequestedAt: z.string().optional().describe('The last spec.restartRequestedAt honoured.'),
   lastFailure: z
     .looseObject({
       reason: z.string().optional().describe('A CamelCase reason, such as QemuKilled or LauncherFailed.'),
@@ -219,8 +218,8 @@ export const vmStatus = z.looseObject({
 export const virtualMachine = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('VirtualMachine'),
-  // The VM name is the value of the kubevmm.io/vm label on its pods: at most 63 characters.
-  metadata: objectMeta.extend({ name: z.string().min(1).max(63) }),
+  // The VM name becomes pod, Secret and Service names (hotplug-<vm>) and a label value.
+  metadata: objectMeta.extend({ name: vmName }),
   spec: vmSpec.describe('What the VM is (CPU, memory, disks, interfaces, devices) and whether it runs; written by users.'),
   status: vmStatus.optional().describe('The running instance as the operator reports it; users never set it.'),
 }).describe('A virtual machine: the operator runs it as a launcher pod whose container runs QEMU (kubevmm.io).');

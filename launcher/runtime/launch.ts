@@ -43,6 +43,8 @@ export interface LaunchOptions {
   /** How NBD disks connect and reconnect (`--nbd-reconnect-delay`, `--nbd-open-timeout`). */
   nbd?: Partial<NbdClientTiming>;
   stderrSink?: NodeJS.WritableStream;
+  /** QEMU ends when this process dies, even by SIGKILL (`kubevmm play`; needs util-linux's setpriv). */
+  dieWithParent?: boolean;
   /** Progress and notices, one line each without a prefix. */
   log?: (line: string) => void;
   /** Called as start-up passes its steps: `disks` (prepared, cidata ISO written), `spawned` (QEMU). */
@@ -80,7 +82,7 @@ export async function launchVm(options: LaunchOptions): Promise<VmSupervisor> {
     ...(prepared.firmware ? { firmware: prepared.firmware } : {}),
     ...(options.hostPorts ? { hostPorts: options.hostPorts } : {}),
   });
-  const supervisor = VmSupervisor.start({ vm, plan, accelerator, qemuBinary: options.qemuBinary, stderrSink: options.stderrSink, timing: options.timing, nbd: { ...options.nbd, ...(options.pskFile ? { pskFile: options.pskFile } : {}) }, log });
+  const supervisor = VmSupervisor.start({ vm, plan, accelerator, qemuBinary: options.qemuBinary, stderrSink: options.stderrSink, timing: options.timing, nbd: { ...options.nbd, ...(options.pskFile ? { pskFile: options.pskFile } : {}) }, log, ...(options.dieWithParent ? { dieWithParent: true } : {}) });
   options.onPhase?.('spawned');
   const hotplugged = vm.disks.filter((d) => d.hotpluggable && paths[d.name]);
   if (hotplugged.length) {

@@ -16,6 +16,8 @@ export interface StopRecord {
   from: string;
   /** The guest did not power off within the grace period and `quit` was used. */
   graceExpired: boolean;
+  /** The stop was forced: `quit` without waiting for the guest. */
+  forced?: boolean;
   /** Signals the launcher sent to QEMU, in order. */
   signalsSent: NodeJS.Signals[];
 }
@@ -68,6 +70,7 @@ function requestedStop(input: OutcomeInput, stop: StopRecord): RunOutcome {
   }
   const ours = exit.signal ? stop.signalsSent.includes(exit.signal) : exit.code === 0;
   if (!ours) return unexpectedExit(input);
+  if (stop.forced) return ok('ForcedStop', 'stopped with quit without waiting for the guest; what it had not written to disk is lost');
   if (stop.graceExpired) {
     return ok('GracePeriodExpired', `guest did not power off within ${stop.graceSeconds}s; stopped with quit`);
   }

@@ -42,6 +42,22 @@ export interface SpawnQemuOptions {
   stderrLimit?: number;
   /** Also copy QEMU's stderr here (e.g. the launcher's own stderr, so `kubectl logs` shows it). */
   stderrSink?: NodeJS.WritableStream;
+  /**
+   * End QEMU when this process dies, even by SIGKILL (`kubevmm play`): QEMU runs under
+   * `setpriv --pdeathsig TERM`, so the kernel sends it SIGTERM (QEMU's clean quit) when its
+   * parent goes. In a pod the container's end does this already.
+   */
+  dieWithParent?: boolean;
+}
+
+/** util-linux's setpriv sets the parent-death signal, then execs QEMU under the same pid. */
+export const SETPRIV = 'setpriv';
+
+/** The command that runs QEMU: itself, or through setpriv when it must die with its parent. */
+export function qemuCommand(options: Pick<SpawnQemuOptions, 'binary' | 'argv' | 'dieWithParent'>): [string, string[]] {
+  const binary = options.binary ?? PROGRAMS.qemu;
+  if (!options.dieWithParent) return [binary, [...options.argv]];
+  return [SETPRIV, ['--pdeathsig', 'TERM', '--', binary, ...options.argv]];
 }
 
 /** What the supervisor uses of a QEMU process (tests substitute a fake). */
@@ -78,7 +94,8 @@ export class QemuProcess {
       // 'close', not 'exit': by then stderr is drained, so the failure reason is complete.
       child.once('close', (code, signal) => finish({ code, signal }));
       child.once('error', (err) => {
-        this.stderr.push(Buffer.from(`cannot run ${options.binary ?? 'qemu'}: ${err.message}\n`));
+        const via = options.dieWithParent ? ` through ${SETPRIV} (util-linux; it ends QEMU when kubevmm dies)` : '';
+        this.stderr.push(Buffer.from(`cannot run ${options.binary ?? 'qemu'}${via}: ${err.message}\n`));
         finish({ code: 127, signal: null });
       });
     });
@@ -89,7 +106,8 @@ export class QemuProcess {
     // A process group of its own: a Ctrl-C on the terminal (kubevmm play) signals the whole
     // foreground group, and QEMU would quit on it at once instead of the guest shutting
     // down. Every stop goes through the launcher.
-    const child = spawn(options.binary ?? PROGRAMS.qemu, options.argv, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const [command, args] = qemuCommand(options);
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     return new QemuProcess(child, options);
   }
 

@@ -13,6 +13,8 @@ export type { AttachRequest, DiskStatus, GuestInfo, LauncherStatus, RunOutcome, 
 export interface StopRequest {
   reason: string;
   message: string;
+  /** Do not wait for the guest: `quit` QEMU at once (a second Ctrl-C in `kubevmm play`). */
+  force?: boolean;
 }
 
 /**

@@ -28,3 +28,22 @@ export const DEFAULT_TIMING: SupervisorTiming = {
   agentPollMs: 5_000,
 };
 
+
+/** The longest delay setTimeout honours; Node fires a longer one at once (TimeoutOverflowWarning). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * setTimeout for any delay: beyond MAX_TIMER_MS it waits in steps, so a long grace period
+ * never ends at once (the API bounds it to a week; this keeps the launcher right regardless).
+ * Returns the function that cancels it. `fn` always runs asynchronously.
+ */
+export function longTimeout(fn: () => void, ms: number): () => void {
+  const end = Date.now() + ms;
+  let timer: NodeJS.Timeout;
+  const arm = (): void => {
+    const left = end - Date.now();
+    timer = setTimeout(left > MAX_TIMER_MS ? arm : fn, Math.max(0, Math.min(left, MAX_TIMER_MS)));
+  };
+  arm();
+  return () => clearTimeout(timer);
+}

@@ -243,6 +243,20 @@ describe('VmSupervisor with a fake QEMU', () => {
     expect(qemu.signals).toEqual([]);
   });
 
+  it('a forced stop during a graceful one quits at once, without waiting out the grace period', async () => {
+    behaviour.acpi = false;
+    const vmm = supervise({ vm: vm({ terminationGracePeriodSeconds: 3600 }) });
+    await vmm.started;
+    void vmm.stop();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(sent('quit')).toBe(0); // still waiting for the guest
+    const started = Date.now();
+    const outcome = await vmm.stop({ reason: 'Interrupted', message: 'second Ctrl-C', force: true });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(sent('quit')).toBe(1);
+    expect(outcome).toMatchObject({ exitCode: 0, reason: 'ForcedStop' });
+  });
+
   it('escalates to SIGTERM and then SIGKILL when QEMU ignores quit', async () => {
     Object.assign(behaviour, { acpi: false, quit: false });
     qemu.ignored.add('SIGTERM');

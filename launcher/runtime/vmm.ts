@@ -17,7 +17,7 @@ import {
 import type { QemuPlan } from '../qemu/index.js';
 import type { Accelerator } from './accel.js';
 import { IoRetry } from './backoff.js';
-import { DEFAULT_TIMING, type SupervisorTiming } from './timing.js';
+import { DEFAULT_TIMING, longTimeout, type SupervisorTiming } from './timing.js';
 import { VmStateError, describeError, reasonOf } from './errors.js';
 import { GuestAgentMonitor } from './guestinfo.js';
 import { DiskHotplug, type AttachRequest, type DiskStatus, type NbdClientOptions } from './hotplug.js';
@@ -44,6 +44,8 @@ export interface SupervisorOptions {
   spawn?: (options: SpawnQemuOptions) => QemuProcessLike;
   /** NBD client settings for disks hotplugged from attachment pods (key file, reconnect). */
   nbd?: Partial<NbdClientOptions>;
+  /** QEMU ends when this process dies, however it dies (`kubevmm play`). */
+  dieWithParent?: boolean;
 }
 
 const DEFAULT_STOP: StopRequest = { reason: 'StopRequested', message: 'stop requested' };
@@ -73,7 +75,7 @@ export class VmSupervisor implements VmController {
     this.timing = { ...DEFAULT_TIMING, ...options.timing };
     this.accelerator = options.accelerator;
     const spawn = options.spawn ?? ((o: SpawnQemuOptions) => QemuProcess.spawn(o));
-    this.process = spawn({ binary: options.qemuBinary, argv: options.plan.argv, stderrSink: options.stderrSink });
+    this.process = spawn({ binary: options.qemuBinary, argv: options.plan.argv, stderrSink: options.stderrSink, ...(options.dieWithParent ? { dieWithParent: true } : {}) });
     this.terminator = new Terminator({ process: this.process, qmp: () => this.qmp, waitMs: this.timing.quitWaitMs, onSignal: (s) => this.stopRecord?.signalsSent.push(s) });
     const agentSocket = options.plan.sockets.guestAgent;
     this.agent = agentSocket ? new GuestAgentMonitor({ socketPath: agentSocket, pollIntervalMs: this.timing.agentPollMs }) : undefined;
@@ -161,7 +163,16 @@ export class VmSupervisor implements VmController {
     if (!this.stopping && !this.process.exit && !isFinal(this.state.state)) {
       this.stopping = this.runStop(request).catch((err) => this.log(`stop: ${describeError(err)}`));
     }
+    if (request.force) this.forceQuit();
     return this.done;
+  }
+
+  /** A forced stop (a second Ctrl-C): `quit` now, without waiting for the guest. */
+  private forceQuit(): void {
+    if (this.process.exit) return;
+    if (this.stopRecord) this.stopRecord.forced = true;
+    this.log('forced stop: quitting qemu without waiting for the guest');
+    void this.terminator.terminate();
   }
 
   async attachDisk(request: AttachRequest): Promise<DiskStatus> {
@@ -228,11 +239,11 @@ export class VmSupervisor implements VmController {
   private async runStop(request: StopRequest): Promise<void> {
     const from = this.state.state;
     const graceSeconds = this.options.vm.terminationGracePeriodSeconds;
-    const record: StopRecord = { ...request, graceSeconds, method: 'none', graceExpired: false, signalsSent: [], from };
+    const record: StopRecord = { reason: request.reason, graceSeconds, method: 'none', graceExpired: false, forced: !!request.force, signalsSent: [], from };
     this.stopRecord = record;
     this.ioRetry.cancel();
-    this.dispatch({ type: 'stop-requested', ...request });
-    if (from === 'running' && this.qmp) {
+    this.dispatch({ type: 'stop-requested', reason: request.reason, message: request.message });
+    if (from === 'running' && this.qmp && !request.force) {
       record.method = await powerOffGuest({ qmp: this.qmp, agent: this.agent?.client, log: (l) => this.log(l) });
       const ended = record.method !== 'none' && (await this.waitForEnd(graceSeconds * 1000));
       record.graceExpired = !ended;
@@ -245,14 +256,15 @@ export class VmSupervisor implements VmController {
   private waitForEnd(ms: number): Promise<boolean> {
     return new Promise((resolve) => {
       const settle = (value: boolean): void => {
-        clearTimeout(timer);
+        cancel();
         this.changes.off('state', onState);
         resolve(value);
       };
       const onState = (s: VmState): void => {
         if (isFinal(s.state)) settle(true);
       };
-      const timer = setTimeout(() => settle(false), ms);
+      // A grace period can exceed what one setTimeout holds; it must never end early.
+      const cancel = longTimeout(() => settle(false), ms);
       this.changes.on('state', onState);
       void this.process.exited.then(() => settle(true));
       if (isFinal(this.state.state)) settle(true);

@@ -19,6 +19,7 @@ import {
   type V1Service,
 } from '@kubernetes/client-node';
 import type { VirtualMachine, VmStatus } from '../../api/schema/vm.js';
+import { makeTimedClient } from './timeout.js';
 
 const GROUP = 'kubevmm.io';
 const VERSION = 'v1alpha1';
@@ -128,9 +129,9 @@ export class ClusterApi {
     kc: KubeConfig,
     private readonly observe: RequestObserver = () => undefined,
   ) {
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.custom = kc.makeApiClient(CustomObjectsApi);
-    this.networking = kc.makeApiClient(NetworkingV1Api);
+    this.core = makeTimedClient(kc, CoreV1Api);
+    this.custom = makeTimedClient(kc, CustomObjectsApi);
+    this.networking = makeTimedClient(kc, NetworkingV1Api);
   }
 
   private call<T>(verb: string, resource: string, fn: () => Promise<T>): Promise<T> {
@@ -220,12 +221,17 @@ export class ClusterApi {
     ) as Promise<VirtualMachine>;
   }
 
-  /** Merge-patches the status subresource (null values remove fields). */
+  /**
+   * Merge-patches the status subresource (null values remove fields), guarded by the
+   * resourceVersion the status was computed from: a concurrent writer makes it fail with
+   * 409 Conflict instead of one status silently overwriting the other.
+   */
   patchVmStatus(vm: VirtualMachine, status: Record<string, unknown> | VmStatus): Promise<VirtualMachine> {
-    const { namespace = 'default', name } = vm.metadata;
+    const { namespace = 'default', name, resourceVersion } = vm.metadata;
+    const body = { ...(resourceVersion ? { metadata: { resourceVersion } } : {}), status };
     return this.call('patch', `${VMS}/status`, () =>
       this.custom.patchNamespacedCustomObjectStatus(
-        { group: GROUP, version: VERSION, plural: VMS, namespace, name, body: { status }, fieldManager: FIELD_MANAGER },
+        { group: GROUP, version: VERSION, plural: VMS, namespace, name, body, fieldManager: FIELD_MANAGER },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       ),
     ) as Promise<VirtualMachine>;

@@ -1,19 +1,23 @@
 /**
  * Carries out a reconcile Plan against the cluster, in order: finalizer, credentials Secret,
  * launcher pod (server-side apply), deletions, pause/resume, then status and Events.
- * A ResourceQuota refusal becomes the ErrorQuotaExceeded status instead of a bare error.
+ * A write the API server refuses is reported in status and an Event (refusal.ts) and
+ * retried with backoff; the status write itself is guarded by the VM's resourceVersion.
  */
 import type { V1Pod } from '@kubernetes/client-node';
+import { DISK_LABEL } from '../../api/layout.js';
 import { API_VERSION } from '../../api/schema/common.js';
-import type { VirtualMachine, VmStatus } from '../../api/schema/vm.js';
-import { setCondition } from '../reconcile/conditions.js';
+import type { VirtualMachine } from '../../api/schema/vm.js';
 import { FINALIZER, type Action, type Plan, type VmEvent } from '../reconcile/types.js';
 import { launcherPodName } from '../render/pod.js';
-import { apiMessage, statusCode, type ClusterApi } from './client.js';
+import { statusCode, type ClusterApi } from './client.js';
 import type { LauncherClient } from './launcher-client.js';
 import type { LauncherCredentials } from './launcher-credentials.js';
 import type { LauncherNetworkPolicies } from './network-policy.js';
+import { isNamespaceTerminating, refusalEvents, refusalOf, refusedStatus, writing, WriteError, WriteRefusedError, type Refusal } from './refusal.js';
 import { statusPatch } from './status-patch.js';
+
+export { isNamespaceTerminating } from './refusal.js';
 
 /** What the executor needs. */
 export interface ExecutorDeps {
@@ -34,22 +38,15 @@ export interface ExecResult {
   lane?: 'high' | 'normal';
 }
 
-/** True when the VM's namespace is being deleted: nothing new can be created in it. */
-export function isNamespaceTerminating(err: unknown): boolean {
-  return statusCode(err) === 403 && /being terminated/i.test(apiMessage(err));
-}
-
-/** True for the API server's refusal of a pod by a ResourceQuota. */
-export function isQuotaError(err: unknown): boolean {
-  return statusCode(err) === 403 && /exceeded quota/i.test(apiMessage(err));
-}
+const objectName = (o: { metadata?: { namespace?: string; name?: string } }) => `${o.metadata?.namespace ?? 'default'}/${o.metadata?.name ?? ''}`;
 
 async function createPod(deps: ExecutorDeps, vm: VirtualMachine, pod: V1Pod): Promise<void> {
   // The credentials first: the pod's Secret volume waits for them, and only a pod the
   // operator itself creates for this VM ever names them.
-  await deps.credentials.ensure(vm);
-  await deps.networkPolicies?.ensure(vm.metadata.namespace ?? 'default');
-  await deps.api.applyPod(pod);
+  const ns = vm.metadata.namespace ?? 'default';
+  await writing({ kind: 'CredentialsSecret', object: `${ns}/${vm.metadata.name}-launcher-credentials` }, () => deps.credentials.ensure(vm));
+  await deps.networkPolicies?.ensure(ns);
+  await writing({ kind: 'LauncherPod', object: objectName(pod) }, () => deps.api.applyPod(pod));
 }
 
 type LauncherAction = Extract<Action, { kind: 'pause' | 'resume' | 'attachDisk' | 'detachDisk' }>;
@@ -65,8 +62,9 @@ async function launcherAction(deps: ExecutorDeps, vm: VirtualMachine, pod: V1Pod
 
 /** The headless Service first (idempotent), then the attachment pod. */
 async function createAttachment(deps: ExecutorDeps, action: Extract<Action, { kind: 'createAttachment' }>): Promise<void> {
-  await deps.api.applyService(action.service);
-  await deps.api.applyPod(action.pod);
+  const disk = action.pod.metadata?.labels?.[DISK_LABEL];
+  await writing({ kind: 'HotplugService', object: objectName(action.service), ...(disk ? { disk } : {}) }, () => deps.api.applyService(action.service));
+  await writing({ kind: 'AttachmentPod', object: objectName(action.pod), ...(disk ? { disk } : {}) }, () => deps.api.applyPod(action.pod));
 }
 
 async function run(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod }, action: Action): Promise<VirtualMachine> {
@@ -95,12 +93,6 @@ async function run(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod },
   }
 }
 
-function quotaStatus(status: VmStatus, message: string, now: Date): VmStatus {
-  const { startedAt: _startedAt, ...rest } = status;
-  const failure = { type: 'Failure', status: 'True' as const, reason: 'QuotaExceeded', message };
-  return { ...rest, printableStatus: 'ErrorQuotaExceeded', conditions: setCondition(status.conditions, failure, { now }) };
-}
-
 function eventFor(vm: VirtualMachine, e: VmEvent, now: Date) {
   const ns = vm.metadata.namespace ?? 'default';
   return {
@@ -116,54 +108,74 @@ function eventFor(vm: VirtualMachine, e: VmEvent, now: Date) {
   };
 }
 
-/** What the actions leave to write: the plan's status and Events, or a quota refusal's. */
-interface Outcome {
-  vm: VirtualMachine;
-  status: VmStatus;
-  events: VmEvent[];
-  requeueAfterMs?: number;
-  /** The plan's status was replaced (a quota refusal): a hold no longer applies. */
-  replaced: boolean;
-}
-
-/** Runs the actions in order; a quota refusal of the pod becomes the outcome instead of an error. */
-async function runActions(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod }, plan: Plan): Promise<Outcome | undefined> {
-  const out: Outcome = { vm: ctx.vm, status: plan.status, events: plan.events, replaced: false, ...(plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {}) };
-  for (const action of plan.actions) {
+/** Runs the actions in order; a refused write is kept and the remaining actions still run. */
+async function runActions(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod }, actions: readonly Action[]): Promise<{ vm: VirtualMachine; refusals: Refusal[] } | undefined> {
+  let vm = ctx.vm;
+  const refusals: Refusal[] = [];
+  for (const action of actions) {
     try {
-      out.vm = await run(deps, { vm: out.vm, ...(ctx.pod ? { pod: ctx.pod } : {}) }, action);
+      vm = await run(deps, { vm, ...(ctx.pod ? { pod: ctx.pod } : {}) }, action);
     } catch (err) {
       // The namespace controller is deleting everything in it: starting anything is moot,
       // and the VM's own deletion will come through the informer.
       if (isNamespaceTerminating(err)) return undefined;
-      if (action.kind !== 'createPod' || !isQuotaError(err)) throw err;
-      out.status = quotaStatus(out.status, apiMessage(err), deps.now());
-      out.events = ctx.vm.status?.printableStatus === 'ErrorQuotaExceeded' ? [] : [{ type: 'Warning', reason: 'ErrorQuotaExceeded', message: apiMessage(err) }];
-      out.requeueAfterMs = deps.quotaRetryMs;
-      out.replaced = true;
+      const refusal = refusalOf(err);
+      if (!refusal) throw err instanceof WriteError ? err.cause : err;
+      refusals.push(refusal);
     }
   }
-  return out;
+  return { vm, refusals };
 }
 
 /**
- * Executes `plan` for `vm` (as read from the cache) and its launcher `pod`.
- * Errors other than a quota refusal propagate: the work queue retries with backoff.
+ * Writes status (guarded by resourceVersion) and Events; undefined, or a retry after a
+ * conflict. `before` is the VM as the cache had it, `vm` as the actions left it.
  */
-export async function executePlan(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod }, plan: Plan): Promise<ExecResult> {
-  const out = await runActions(deps, ctx, plan);
-  if (!out) return {};
-  // A held Starting status waits for the launcher; a quota refusal is written at once.
-  if (plan.holdStatusMs !== undefined && !out.replaced) {
-    return { requeueAfterMs: Math.min(out.requeueAfterMs ?? plan.holdStatusMs, plan.holdStatusMs), lane: 'high' };
+async function writeStatus(deps: ExecutorDeps, vms: { before: VirtualMachine; vm: VirtualMachine }, plan: Plan, refusals: readonly Refusal[]): Promise<ExecResult | undefined> {
+  const { before, vm } = vms;
+  let status = plan.status;
+  let events: VmEvent[] = plan.events;
+  for (const r of refusals) status = refusedStatus(status, r, deps.now());
+  if (refusals.length) events = refusalEvents(before.status, status);
+  const patch = statusPatch(before.status, status);
+  if (patch && !plan.actions.some((a) => a.kind === 'removeFinalizer')) {
+    try {
+      await deps.api.patchVmStatus(vm, patch);
+    } catch (err) {
+      if (statusCode(err) === 409) return { requeueAfterMs: CONFLICT_RETRY_MS };
+      throw err;
+    }
   }
-  const patch = statusPatch(ctx.vm.status, out.status);
-  if (patch && !plan.actions.some((a) => a.kind === 'removeFinalizer')) await deps.api.patchVmStatus(out.vm, patch);
-  for (const e of out.events) {
+  for (const e of events) {
     // An Event in a namespace being deleted cannot be written and would only be retried.
-    await deps.api.createEvent(eventFor(out.vm, e, deps.now())).catch((err: unknown) => {
+    await deps.api.createEvent(eventFor(vm, e, deps.now())).catch((err: unknown) => {
       if (!isNamespaceTerminating(err)) throw err;
     });
   }
-  return out.requeueAfterMs !== undefined ? { requeueAfterMs: out.requeueAfterMs } : {};
+  return undefined;
 }
+
+/**
+ * Executes `plan` for `vm` (as read from the cache) and its launcher `pod`. A refused write
+ * is reported in status and an Event, then thrown as WriteRefusedError so the work queue
+ * retries with backoff (a quota refusal is polled instead: it clears when usage drops).
+ * A status write that lost a race with another writer (409) is retried soon. A held
+ * Starting status waits for the launcher, unless a refusal must be said at once.
+ */
+export async function executePlan(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod }, plan: Plan): Promise<ExecResult> {
+  const done = await runActions(deps, ctx, plan.actions);
+  if (!done) return {};
+  const { vm, refusals } = done;
+  if (plan.holdStatusMs !== undefined && !refusals.length) {
+    return { requeueAfterMs: Math.min(plan.requeueAfterMs ?? plan.holdStatusMs, plan.holdStatusMs), lane: 'high' };
+  }
+  const conflict = await writeStatus(deps, { before: ctx.vm, vm }, plan, refusals);
+  if (conflict) return conflict;
+  const blocking = refusals.find((r) => !r.quota);
+  if (blocking) throw new WriteRefusedError(blocking);
+  if (refusals.length) return { requeueAfterMs: deps.quotaRetryMs };
+  return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
+}
+
+/** Another writer changed the VM since the cache saw it: look again once the watch caught up. */
+const CONFLICT_RETRY_MS = 1_000;

@@ -54,6 +54,14 @@ export interface Informer<T> {
   readonly synced: boolean;
   /** Watches restarted so far, for any reason but stop(). */
   readonly restarts: number;
+  /**
+   * When the loop last made progress (a list finished, a watch event, a watch ended), in ms
+   * since the epoch. A live loop moves at least every watchdogMs (the watchdog ends a silent
+   * watch); one that has not moved for much longer is wedged, and /healthz says so.
+   */
+  readonly lastActivityAt: number;
+  /** The watchdog period: the longest a healthy loop goes without activity, backoff aside. */
+  readonly watchdogMs: number;
 }
 
 /** What went wrong, as the `reason` a log line or metric can carry. */
@@ -133,7 +141,8 @@ export function backoffDelay(failures: number, backoff: { baseMs: number; maxMs:
 class SupervisedInformer<T extends KubernetesObject> implements Informer<T> {
   private readonly cache = new Map<string, T>();
   private readonly watcher: Watch;
-  private readonly watchdogMs: number;
+  readonly watchdogMs: number;
+  lastActivityAt = Date.now();
   private readonly backoff: { baseMs: number; maxMs: number };
   private readonly firstSync = deferred();
   private resourceVersion = '';
@@ -188,6 +197,7 @@ class SupervisedInformer<T extends KubernetesObject> implements Informer<T> {
   }
 
   private async run(): Promise<void> {
+    this.lastActivityAt = Date.now();
     while (!this.stopped) {
       if (this.needsList && !(await this.relist())) {
         await this.pause();
@@ -218,6 +228,7 @@ class SupervisedInformer<T extends KubernetesObject> implements Informer<T> {
       return false;
     } finally {
       this.listing = false;
+      this.lastActivityAt = Date.now();
     }
   }
 
@@ -268,6 +279,7 @@ class SupervisedInformer<T extends KubernetesObject> implements Informer<T> {
       };
       const onEvent = (type: string, obj: unknown): void => {
         if (settled) return;
+        this.lastActivityAt = Date.now();
         kick();
         const ending = this.applyWatchEvent(type, obj);
         if (ending) finish(ending);
@@ -339,6 +351,7 @@ class SupervisedInformer<T extends KubernetesObject> implements Informer<T> {
   }
 
   private afterWatch(ending: Ending): void {
+    this.lastActivityAt = Date.now();
     this.restartCount++;
     // A watch that delivered something was healthy; one that delivered nothing counts as a failure.
     this.failures = ending.sawEvents ? 0 : this.failures + 1;

@@ -10,6 +10,7 @@
  */
 import { ApiException, CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { wakeableSleep } from './sleep.js';
+import { makeTimedClient } from './timeout.js';
 
 export interface LeaderElectionOptions {
   kc: KubeConfig;
@@ -99,7 +100,9 @@ class LeaseElector implements LeaderElection {
 
   constructor(private readonly opts: LeaderElectionOptions) {
     this.timing = electionTiming(opts);
-    this.api = opts.kc.makeApiClient(CoordinationV1Api);
+    // No lease call outlives the renew deadline (past it the lease is lost anyway); a shorter
+    // deadline would lose leadership to a slow but working API server.
+    this.api = makeTimedClient(opts.kc, CoordinationV1Api, this.timing.renewDeadlineMs);
   }
 
   start(): void {

@@ -33,6 +33,8 @@ describe('planHotplug', () => {
     ['launcher attached it: Attached with its target', ctx(vm([data]), { pvcs: { 'web-data': PVC }, attachments: { data: { ready: true, deleting: false } } }, report([{ name: 'data', phase: 'Attached', target: 'vdb' }])), [], 'Attached', /^$/],
     ['attachment pod deleted while attached: recreate it, keep the launcher phase', ctx(vm([data]), { pvcs: { 'web-data': PVC } }, report([{ name: 'data', phase: 'Attached', target: 'vdb' }])), ['createAttachment'], 'Attached', /^$/],
     ['claim held read-write by another VM: Failed, nothing created', ctx(vm([data]), { pvcs: { 'web-data': PVC }, conflicts: { 'web-data': 'db' } }), [], 'Failed', /in read-write use by VirtualMachine db; detach it there first/],
+    ['attachment pod evicted: delete it so it is replaced, keep the launcher phase', ctx(vm([data]), { pvcs: { 'web-data': PVC }, attachments: { data: { ready: false, deleting: false, failed: 'Evicted: The node was low on resource: memory.' } } }, report([{ name: 'data', phase: 'Attached', target: 'vdb' }])), ['deleteAttachment'], 'Attached', /^$/],
+    ['attachment pod Failed before the attach: replaced, saying why', ctx(vm([data]), { pvcs: { 'web-data': PVC }, attachments: { data: { ready: false, deleting: false, failed: 'Failed' } } }), ['deleteAttachment'], 'Pending', /replacing the attachment pod web-hotplug-data \(Failed\)/],
     ['launcher unreachable: no attach, previous status kept', ctx(vm([data], { disks: [{ name: 'data', phase: 'Attached', target: 'vdb' }] }), { pvcs: { 'web-data': PVC }, attachments: { data: { ready: true, deleting: false } } }, null), [], 'Attached', /^$/],
   ])('%s', (_name, c, actions, phase, message) => {
     const plan = planHotplug(c);

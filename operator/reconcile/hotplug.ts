@@ -79,6 +79,15 @@ function blockedBy(ctx: HotplugContext, disk: WantedDisk): DiskStatus | undefine
   return { name: disk.name, phase: 'Pending', message: `PersistentVolumeClaim ${disk.claimName} not found in namespace ${ns}; create it` };
 }
 
+/** Failed or evicted, an attachment pod never serves again: delete it; the next pass creates a new one. */
+function replaceFailed(ctx: HotplugContext, disk: WantedDisk, reported: LauncherDisk | undefined): { status: DiskStatus; actions: Action[] } | undefined {
+  const pod = ctx.obs.attachments[disk.name];
+  if (!pod?.failed || pod.deleting) return undefined;
+  const name = attachmentPodName(ctx.vm.metadata.name, disk.name);
+  const status: DiskStatus = reported ? fromLauncher(reported) : { name: disk.name, phase: 'Pending', message: `replacing the attachment pod ${name} (${pod.failed})` };
+  return { status, actions: [{ kind: 'deleteAttachment', name }] };
+}
+
 /** One wanted disk: the first thing missing decides its status and next action. */
 function planWanted(ctx: HotplugContext, disk: WantedDisk, previous: DiskStatus | undefined): { status: DiskStatus; actions: Action[] } {
   const { vm, obs, node } = ctx;
@@ -90,6 +99,8 @@ function planWanted(ctx: HotplugContext, disk: WantedDisk, previous: DiskStatus 
   const pod = obs.attachments[disk.name];
   const reported = hotplugged(ctx).find((d) => d.name === disk.name);
   const actions: Action[] = [];
+  const replaced = replaceFailed(ctx, disk, reported);
+  if (replaced) return replaced;
   if (!pod || pod.deleting) {
     if (!pod) actions.push({ kind: 'createAttachment', service: renderHotplugService(vm), pod: renderAttachmentPod({ vm, config: { launcherImage: ctx.launcherImage }, disk, node, pvc }) });
     if (!reported) return { status: pending(`starting the attachment pod ${attachmentPodName(vm.metadata.name, disk.name)} on node ${node}`), actions };

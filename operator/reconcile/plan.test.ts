@@ -63,6 +63,14 @@ describe('planReconcile: starting', () => {
     expect(plan.requeueAfterMs).toBe(settings.pollMs);
   });
 
+  it('does not start on a claim another VM has: ErrorPvcInUse naming it, and looks again', () => {
+    const plan = planReconcile(observe(vm(), { claimConflicts: [{ claim: 'root', holder: 'db', running: true }] }), settings);
+    expect(plan.actions.map((a) => a.kind)).toEqual([]);
+    expect(plan.status.printableStatus).toBe('ErrorPvcInUse');
+    expect(plan.status.conditions?.find((c) => c.type === 'Failure')).toMatchObject({ reason: 'PvcInUse', message: expect.stringMatching(/^PersistentVolumeClaim root is in read-write use by VirtualMachine db/) });
+    expect(plan.requeueAfterMs).toBe(5_000);
+  });
+
   it('waits for missing PVCs with ErrorPvcNotFound and looks again', () => {
     const plan = planReconcile(observe(vm(), { missingPvcs: ['root'] }), settings);
     expect(plan.actions).toEqual([]);
@@ -92,6 +100,49 @@ describe('planReconcile: starting', () => {
 
   it('starts a Manual VM when restartRequestedAt is newer than the last start', () => {
     expect(kinds(observe(vm({ runStrategy: 'Manual', restartRequestedAt: at(-10) }, { startedAt: at(-60) })))).toEqual(['createPod']);
+  });
+});
+
+describe('planReconcile: restartRequestedAt restarts once', () => {
+  const future = at(3600);
+  const honoured = (p: V1Pod | undefined) => p?.metadata?.annotations?.['kubevmm.io/restart-requested-at'];
+
+  it('a time in the future restarts a running VM once, is recorded, and then leaves the new launcher alone', () => {
+    const v = vm({ restartRequestedAt: future }, { startedAt: at(-30), lastRestartRequestedAt: at(-7200) });
+    expect(planReconcile(observe(v, { pod: pod(v, running(), { node: 'n' }) }), settings).actions).toEqual([{ kind: 'deletePod', reason: 'restart' }]);
+    // the old launcher is gone: the new one records the request it honours, in status and on the pod
+    const start = planReconcile(observe(v), settings);
+    const create = start.actions.find((a) => a.kind === 'createPod');
+    expect(start.status.lastRestartRequestedAt).toBe(future);
+    expect(create?.kind === 'createPod' && honoured(create.pod)).toBe(future);
+    const after = vm({ restartRequestedAt: future }, start.status);
+    const newPod = create?.kind === 'createPod' ? { ...create.pod, spec: { ...create.pod.spec!, nodeName: 'n' }, status: running() } : undefined;
+    expect(planReconcile(observe(after, { pod: newPod }), settings).actions).toEqual([]);
+    // an hour later (the time it names has come) still nothing
+    expect(planReconcile({ ...observe(after, { pod: newPod }), now: new Date(now.getTime() + 7200_000) }, settings).actions).toEqual([]);
+  });
+
+  it('the pod’s annotation stands in for a status write that was lost, and repairs it', () => {
+    const v = vm({ restartRequestedAt: future }, { startedAt: at(-30), lastRestartRequestedAt: at(-7200) });
+    const p = pod(v, running(), { node: 'n' });
+    const annotated = { ...p, metadata: { ...p.metadata, annotations: { ...p.metadata?.annotations, 'kubevmm.io/restart-requested-at': future } } };
+    const plan = planReconcile(observe(v, { pod: annotated }), settings);
+    expect(plan.actions).toEqual([]);
+    expect(plan.status.lastRestartRequestedAt).toBe(future);
+  });
+
+  it('a new value restarts again; the same value does not', () => {
+    const v = (value: string) => vm({ restartRequestedAt: value }, { startedAt: at(-30), lastRestartRequestedAt: future });
+    expect(planReconcile(observe(v(future), { pod: pod(v(future), running(), { node: 'n' }) }), settings).actions).toEqual([]);
+    expect(planReconcile(observe(v(at(-1)), { pod: pod(v(at(-1)), running(), { node: 'n' }) }), settings).actions).toEqual([{ kind: 'deletePod', reason: 'restart' }]);
+  });
+
+  it('starts a Manual VM once per request', () => {
+    const v = vm({ runStrategy: 'Manual', restartRequestedAt: future }, { startedAt: at(-60), lastRestartRequestedAt: at(-100) });
+    const start = planReconcile(observe(v), settings);
+    expect(start.actions.map((a) => a.kind)).toEqual(['createPod']);
+    const ended = vm({ runStrategy: 'Manual', restartRequestedAt: future }, start.status);
+    expect(kinds(observe(ended))).toEqual([]);
   });
 });
 
@@ -258,6 +309,22 @@ describe('planReconcile: endings', () => {
     const plan = planReconcile(observe(v, { pod: p }), settings);
     expect(plan.actions.map((a) => a.kind)).toEqual(actions);
     expect(plan.status.printableStatus).toBe(status);
+  });
+
+  it('resets the backoff after a healthy run of 10 minutes, as the kubelet does', () => {
+    const crashLooping = { startedAt: at(-30), restartCount: 6, consecutiveFailures: 6 };
+    const ranFor = (ms: number) => {
+      const f = failed();
+      const terminated = { ...f!.containerStatuses![0]!.state!.terminated!, startedAt: new Date(now.getTime() - ms), finishedAt: now };
+      return { ...f, containerStatuses: [{ ...f!.containerStatuses![0]!, state: { terminated } }] };
+    };
+    const short = planReconcile(observe(vm({}, crashLooping), { pod: pod(vm(), ranFor(60_000)) }), settings);
+    expect(short.status).toMatchObject({ restartCount: 7, consecutiveFailures: 7 });
+    const healthy = planReconcile(observe(vm({}, crashLooping), { pod: pod(vm(), ranFor(11 * 60_000)) }), settings);
+    expect(healthy.status).toMatchObject({ restartCount: 7, consecutiveFailures: 1 });
+    // the next start waits the base delay again, not the capped 5 minutes
+    expect(planReconcile(observe(vm({}, healthy.status)), settings).requeueAfterMs).toBe(10_000);
+    expect(planReconcile(observe(vm({}, short.status)), settings).requeueAfterMs).toBe(300_000);
   });
 
   it('keeps the backoff growing and capped', () => {

@@ -9,9 +9,10 @@ import { resolveVm } from '../../api/resolve.js';
 import type { VmStatus } from '../../api/schema/vm.js';
 import { SPEC_HASH_ANNOTATION, STARTED_AT_ANNOTATION } from '../../api/layout.js';
 import { launcherPodName, renderLauncherPod } from '../render/pod.js';
+import { conflictMessage } from './claims.js';
 import { setCondition, type ConditionInput } from './conditions.js';
 import { diskEvents, planHotplug, planHotplugStopped, wantedDisks, type HotplugPlan } from './hotplug.js';
-import { backoffRemainingMs, restartRequested, restartsAfter, wantsStart } from './lifecycle.js';
+import { backoffRemainingMs, failuresInARow, HEALTHY_RUN_MS, honouredBy, RESTART_ANNOTATION, restartRequested, restartsAfter, runLengthMs, wantsStart } from './lifecycle.js';
 import { bootDisks, podState, type ContainerProblem, type PodState } from './pod-state.js';
 import { FINALIZER, type Action, type Observed, type Plan, type ReconcileSettings, type VmEvent } from './types.js';
 
@@ -81,22 +82,41 @@ function planStart(d: Draft): void {
     const last = d.status.lastFailure;
     return setPrintable(d, 'CrashLoopBackOff', { reason: last?.reason || 'LauncherFailed', message: `${last?.message ?? ''}; next start in ${Math.ceil(wait / 1000)}s` });
   }
+  if (obs.claimConflicts?.length) {
+    requeue(d, settings.pollMs);
+    return setPrintable(d, 'ErrorPvcInUse', { reason: 'PvcInUse', message: conflictMessage(obs.claimConflicts) });
+  }
   if (obs.missingPvcs.length) {
     requeue(d, settings.pollMs);
     const names = obs.missingPvcs.join(', ');
     return setPrintable(d, 'ErrorPvcNotFound', { reason: 'PvcNotFound', message: `PersistentVolumeClaim ${names} not found in namespace ${obs.vm.metadata.namespace ?? 'default'}; create it` });
   }
   const startedAt = obs.now.toISOString();
-  const pod = desiredPod(obs, settings);
+  const pod = withRestartHonoured(d, desiredPod(obs, settings));
   pod.metadata = { ...pod.metadata, annotations: { ...pod.metadata?.annotations, [STARTED_AT_ANNOTATION]: startedAt } };
   d.actions.push({ kind: 'createPod', pod });
   d.status.startedAt = startedAt;
   setPrintable(d, 'Starting');
 }
 
+/**
+ * A new launcher honours the restart request standing at its start (one made before the
+ * start is satisfied by it): recorded in status and on the pod, so a lost status write
+ * cannot make the next reconcile restart the VM again.
+ */
+function withRestartHonoured(d: Draft, pod: V1Pod): V1Pod {
+  const at = d.obs.vm.spec.restartRequestedAt;
+  if (!at) return pod;
+  d.status.lastRestartRequestedAt = at;
+  return { ...pod, metadata: { ...pod.metadata, annotations: { ...pod.metadata?.annotations, [RESTART_ANNOTATION]: at } } };
+}
+
 function recordFailure(d: Draft, end: Extract<PodState, { phase: 'failed' }>): void {
   if (failureCounted(d)) return;
   const restarts = restartsAfter('failed', d.obs.vm.spec.runStrategy ?? 'Always');
+  // A run that lasted HEALTHY_RUN_MS ends the crash loop: the backoff starts over.
+  const healthy = runLengthMs(d.obs.pod, d.status, d.obs.now) >= HEALTHY_RUN_MS;
+  if (restarts) d.status.consecutiveFailures = healthy ? 1 : failuresInARow(d.status) + 1;
   d.status.restartCount = (d.status.restartCount ?? 0) + (restarts ? 1 : 0);
   d.status.lastFailure = { reason: end.reason, message: end.message, at: d.obs.now.toISOString() };
 }
@@ -104,7 +124,7 @@ function recordFailure(d: Draft, end: Extract<PodState, { phase: 'failed' }>): v
 function planEnded(d: Draft, end: Extract<PodState, { phase: 'succeeded' | 'failed' }>): void {
   const strategy = d.obs.vm.spec.runStrategy ?? 'Always';
   if (end.phase === 'failed') recordFailure(d, end);
-  const again = strategy !== 'Halted' && (restartsAfter(end.phase, strategy) || restartRequested(d.obs.vm, d.status));
+  const again = strategy !== 'Halted' && (restartsAfter(end.phase, strategy) || restartRequested(d.obs.vm, d.status, d.obs.pod));
   if (again || strategy === 'Halted') d.actions.push({ kind: 'deletePod', reason: again ? 'restart' : 'halted' });
   if (again) requeue(d, 0);
   if (end.phase === 'failed') return setPrintable(d, again ? 'CrashLoopBackOff' : 'Stopped', { reason: end.reason, message: end.message });
@@ -135,6 +155,9 @@ function syncLauncher(d: Draft): void {
 
 function planRunning(d: Draft, pod: Extract<PodState, { phase: 'running' }>): void {
   d.status.nodeName = pod.node;
+  // The pod says which request its start honoured: repairs a status write that was lost.
+  const honoured = honouredBy(d.obs.pod);
+  if (honoured && honoured === d.obs.vm.spec.restartRequestedAt) d.status.lastRestartRequestedAt = honoured;
   if (pod.ip) d.status.interfaces = [{ name: 'default', ipAddress: pod.ip }];
   if (stopWanted(d)) return;
   syncLauncher(d);
@@ -148,7 +171,7 @@ function planRunning(d: Draft, pod: Extract<PodState, { phase: 'running' }>): vo
 /** Halted or a restart request: the running launcher is deleted (gracefully). */
 function stopWanted(d: Draft): boolean {
   const halted = d.obs.vm.spec.runStrategy === 'Halted';
-  if (!halted && !restartRequested(d.obs.vm, d.status)) return false;
+  if (!halted && !restartRequested(d.obs.vm, d.status, d.obs.pod)) return false;
   d.actions.push({ kind: 'deletePod', reason: halted ? 'halted' : 'restart' });
   setPrintable(d, 'Stopping');
   return true;

@@ -5,6 +5,7 @@ import type { VirtualMachineClass } from '../../api/schema/class.js';
 import type { OperatorConfig } from '../../api/schema/config.js';
 import type { VirtualMachine, VmStatus } from '../../api/schema/vm.js';
 import type { PvcInfo, PvcInfos } from '../render/volumes.js';
+import type { ClaimConflict } from './claims.js';
 
 /** Settings of the reconciler beyond the operator config shared with the renderer. */
 export interface ReconcileSettings {
@@ -28,6 +29,8 @@ export interface AttachmentState {
   deleting: boolean;
   /** Set when the VM does not own the pod: why kubevmm leaves it alone. */
   foreign?: string;
+  /** Why the pod ended for good (Failed, evicted): it will never serve again and is replaced. */
+  failed?: string;
 }
 
 /** What hotplug planning reads besides the VM and the launcher's report. */
@@ -59,6 +62,8 @@ export interface Observed {
   launcher?: LauncherStatus;
   /** Hotplug state; absent when the VM has no hotplug disks and no attachment pods. */
   hotplug?: HotplugObserved;
+  /** Claims the launcher would open read-write that another VM has (looked at before a start). */
+  claimConflicts?: ClaimConflict[];
   now: Date;
 }
 

@@ -89,13 +89,18 @@ describe('admit: VirtualMachines', () => {
       ]);
     });
 
+    it('counts a VM that is Stopped under runStrategy Always as a writer: it is restarting and keeps its disks', () => {
+      const restarting = { ...running, status: { printableStatus: 'Stopped' } };
+      expect(admit(review(vm('web', want)), caches([restarting])).response.allowed).toBe(false);
+    });
+
     it('counts a VM that has no status yet as a writer', () => {
       const fresh = vm('db', { memory: { guest: '1Gi' }, disks: [pvcDisk('data', 'shared')] });
       expect(admit(review(vm('web', want)), caches([fresh])).response.status?.details?.causes?.[0]?.message).toMatch(/\(not started yet\)/);
     });
 
     it.each([
-      ['the other VM is Stopped', [{ ...running, status: { printableStatus: 'Stopped' } }], want],
+      ['the other VM is Stopped and stays so (Manual)', [{ ...running, spec: { ...(running.spec as object), runStrategy: 'Manual' }, status: { printableStatus: 'Stopped' } }], want],
       ['the other VM is in another namespace', [{ ...running, metadata: { name: 'db', namespace: 'team-b' } }], want],
       ['the other VM reads it only', [vm('db', { memory: { guest: '1Gi' }, disks: [pvcDisk('data', 'shared', { readOnly: true })] }, { status: { printableStatus: 'Running' } })], want],
       ['this VM reads it only (claim readOnly)', [running], { memory: { guest: '1Gi' }, disks: [{ name: 'data', persistentVolumeClaim: { claimName: 'shared', readOnly: true } }] }],
@@ -167,5 +172,21 @@ describe('admit: malformed reviews are denied with a message that says what is w
   ])('%s', (_what, body, uid, message) => {
     const { response } = admit(body, caches());
     expect(response).toMatchObject({ uid, allowed: false, status: { code: 400, reason: 'BadRequest', message: expect.stringMatching(message) } });
+  });
+});
+
+describe('the webhook refuses what kubevmm validate refuses (issue 16), naming the field', () => {
+  const base = { memory: { guest: '1Gi' }, disks: [{ name: 'root', persistentVolumeClaim: { claimName: 'root' } }] };
+  it.each([
+    ['a dotted VM name', vm('web.1', base), 'metadata.name'],
+    ['a cpu.model smuggling flags', vm('web', { ...base, cpu: { model: 'host,+vmx' } }), 'spec.cpu.model'],
+    ['an infinite memory size', vm('web', { ...base, memory: { guest: '9e999' } }), 'spec.memory.guest'],
+    ['a grace period of 3,000,000 s', vm('web', { ...base, terminationGracePeriodSeconds: 3_000_000 }), 'spec.terminationGracePeriodSeconds'],
+    ['the same claim twice', vm('web', { ...base, disks: [...base.disks, { name: 'again', hotpluggable: true, persistentVolumeClaim: { claimName: 'root' } }] }), 'spec.disks[1].persistentVolumeClaim.claimName'],
+    ['a guest port on the control port', vm('web', { ...base, interfaces: [{ name: 'default', ports: [{ port: 9500 }] }] }), 'spec.interfaces[0].ports[0].port'],
+  ])('%s', (_what, object, field) => {
+    const { response } = admit(review(object), caches());
+    expect(response.allowed).toBe(false);
+    expect(response.status?.details?.causes?.map((c) => c.field)).toContain(field);
   });
 });

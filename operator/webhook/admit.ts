@@ -9,7 +9,6 @@ import { isDeepStrictEqual } from 'node:util';
 import type { VirtualMachineClass } from '../../api/schema/class.js';
 import type { VirtualMachine } from '../../api/schema/vm.js';
 import { validateClass, validateVm } from '../../api/validate.js';
-import { classRules } from './class-rules.js';
 import { pvcConflicts } from './pvc.js';
 import {
   allow,
@@ -105,7 +104,5 @@ function admitClass(request: AdmissionRequest): AdmissionReviewResponse {
   if (harmlessUpdate(request, object)) return allow(uid);
   const validated = validateClass(object);
   if (!validated.value) return denyInvalid(uid, target(request), validated.issues);
-  const problems = classRules(validated.value.spec);
-  if (problems.length) return denyInvalid(uid, target(request), problems);
   return allow(uid);
 }

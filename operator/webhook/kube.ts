@@ -13,6 +13,7 @@ import {
   type V1ValidatingWebhookConfiguration,
 } from '@kubernetes/client-node';
 import { FIELD_MANAGER, observedCall, statusCode, type RequestObserver } from '../kube/client.js';
+import { makeTimedClient } from '../kube/timeout.js';
 
 /** One JSON patch operation (RFC 6902) of the kinds the caBundle patch uses. */
 export interface JsonPatchOp {
@@ -44,8 +45,8 @@ export class WebhookKube implements WebhookKubeApi {
     kc: KubeConfig,
     private readonly observe: RequestObserver = () => undefined,
   ) {
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.admission = kc.makeApiClient(AdmissionregistrationV1Api);
+    this.core = makeTimedClient(kc, CoreV1Api);
+    this.admission = makeTimedClient(kc, AdmissionregistrationV1Api);
   }
 
   /** Runs a call; an HTTP status in `expected` becomes `undefined` instead of a throw. */

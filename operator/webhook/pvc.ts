@@ -20,10 +20,12 @@ function claimsWritten(vm: Pick<VirtualMachine, 'spec'>): Set<string> {
 
 /**
  * True when the VM may hold its disks open: anything but Stopped (a VM without a status yet is
- * about to start). A VM that later starts again is admitted again (its UPDATE is checked).
+ * about to start), and Stopped under runStrategy Always too: that is a restart in progress, and
+ * the VM holds its disks through it. A VM that later starts again is admitted again (its
+ * UPDATE is checked).
  */
 function mayBeRunning(vm: VirtualMachine): boolean {
-  return vm.status?.printableStatus !== 'Stopped';
+  return vm.status?.printableStatus !== 'Stopped' || (vm.spec.runStrategy ?? 'Always') === 'Always';
 }
 
 /**

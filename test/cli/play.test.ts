@@ -1,6 +1,6 @@
 // `kubevmm play` as a user runs it: a real process, real QEMU under TCG, the fixture guest.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildGuest, requireQemu } from '../../harness/guest.js';
@@ -59,6 +59,23 @@ function start(...args: string[]): Run {
   return { child, stdout: () => out, stderr: () => err, exit };
 }
 
+/** QEMU's pid: play's child (setpriv execs QEMU in place, so it keeps that pid). */
+function qemuOf(playPid: number): number {
+  const children = spawnSync('pgrep', ['-P', String(playPid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
+  const qemu = children.find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('qemu'));
+  if (!qemu) throw new Error(`no QEMU among the children of play (${children.join(', ')})`);
+  return qemu;
+}
+
+/** Whether a process exists and is not a zombie waiting to be reaped. */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 async function until(what: () => boolean, ms: number): Promise<void> {
   const end = Date.now() + ms;
   while (!what()) {
@@ -85,6 +102,35 @@ describe('kubevmm play', () => {
     expect(await run.exit).toBe(0);
     expect(run.stdout()).toContain('KUBEVMM-GUEST acpi-poweroff');
     expect(run.stderr()).toContain('GuestShutdown: guest powered off');
+  }, 180_000);
+
+  it('a second Ctrl-C stops a guest that ignores ACPI within a second', async () => {
+    const run = start(manifest('stubborn', ['#kubevmm: ignore-acpi']), '--disk', `root=${image}`, '--accel', 'tcg');
+    await until(() => run.stdout().includes('KUBEVMM-GUEST ready'), 120_000);
+    const qemu = qemuOf(run.child.pid!);
+    run.child.kill('SIGINT');
+    await until(() => run.stdout().includes('KUBEVMM-GUEST acpi-ignored'), 30_000);
+    expect(alive(qemu)).toBe(true); // the grace period (20 s) is still running
+    const t0 = performance.now();
+    run.child.kill('SIGINT');
+    await until(() => !alive(qemu), 5_000);
+    const stoppedMs = performance.now() - t0;
+    console.log(`second Ctrl-C: QEMU gone after ${stoppedMs.toFixed(0)} ms`);
+    expect(stoppedMs).toBeLessThan(1_000);
+    expect(await run.exit).toBe(0);
+    expect(run.stderr()).toContain('stopping now without waiting for the guest (second Ctrl-C)');
+    expect(run.stderr()).toContain('ForcedStop: stopped with quit without waiting for the guest');
+  }, 180_000);
+
+  it('leaves no QEMU behind when play itself is killed with kill -9', async () => {
+    const run = start(manifest('orphan', ['#cloud-config']), '--disk', `root=${image}`, '--accel', 'tcg');
+    await until(() => run.stdout().includes('KUBEVMM-GUEST booted'), 120_000);
+    const qemu = qemuOf(run.child.pid!);
+    expect(alive(qemu)).toBe(true);
+    run.child.kill('SIGKILL');
+    await run.exit;
+    await until(() => !alive(qemu), 10_000);
+    expect(alive(qemu)).toBe(false);
   }, 180_000);
 
   it('exits non-zero with the reason when the guest panics', async () => {

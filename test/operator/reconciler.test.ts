@@ -84,11 +84,23 @@ describe('the API server validates VirtualMachines with the generated CRD schema
     ['a value below its minimum', '  cpu: { cores: 0 }\n  memory: { guest: 1Gi }\n', /spec\.cpu\.cores.*should be greater than or equal to 1/],
     ['an unknown field', '  memroy: { guest: 1Gi }\n', /unknown field "spec.memroy"/],
     ['two sources on a disk (CEL)', '  memory: { guest: 1Gi }\n  disks:\n    - { name: a, emptyDisk: { capacity: 1Gi }, containerDisk: { image: x } }\n', /set exactly one source/],
+    ['a cpu.model smuggling flags', '  cpu: { model: "host,+vmx" }\n  memory: { guest: 1Gi }\n', /spec\.cpu\.model.*should match/],
+    ['a multicast MAC', '  memory: { guest: 1Gi }\n  interfaces: [ { name: default, macAddress: "01:00:5e:00:00:01" } ]\n', /macAddress.*should match/],
+    ['a grace period of 3,000,000 s', '  memory: { guest: 1Gi }\n  terminationGracePeriodSeconds: 3000000\n', /terminationGracePeriodSeconds.*less than or equal to 604800/],
+    ['a toleration with Exists and a value (CEL)', '  memory: { guest: 1Gi }\n  tolerations: [ { key: k, operator: Exists, value: v } ]\n', /value must be empty when operator is Exists/],
+    ['a claim name with a slash', '  memory: { guest: 1Gi }\n  disks: [ { name: a, persistentVolumeClaim: { claimName: "../x" } } ]\n', /claimName.*should match/],
   ])('rejects %s', (what, spec, message) => {
     const ns = schemaNamespace ?? (schemaNamespace = namespace('schema'));
     const r = kubectl(['apply', '-f', '-'], { input: vmYaml(ns, `bad-${what.length}`, spec), allowFail: true });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(message);
+  });
+
+  it('rejects a VM name that is no DNS-1035 label (its hotplug Service could never exist)', () => {
+    const ns = schemaNamespace ?? (schemaNamespace = namespace('schema'));
+    const r = kubectl(['apply', '-f', '-'], { input: vmYaml(ns, 'web.1', '  memory: { guest: 1Gi }\n'), allowFail: true });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/metadata\.name.*should match/);
   });
 });
 

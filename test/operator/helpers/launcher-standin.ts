@@ -41,6 +41,8 @@ export interface LauncherStandin {
   disks: Map<string, StandinDisk>;
   /** While set, attach requests are held unanswered. */
   holdAttach: boolean;
+  /** While set, the state /status reports instead of running (e.g. paused by an I/O error). */
+  state?: { state: 'paused' | 'running'; reason?: string; message?: string };
   close(): Promise<void>;
 }
 
@@ -94,7 +96,7 @@ export async function startLauncherStandin(): Promise<LauncherStandin> {
       standin.calls.push({ method: req.method ?? '', path: req.url ?? '', ...(body ? { body } : {}), authorized, ...(client ? { client } : {}), ip: socket.localAddress ?? '' });
       const reply = (code: number, value: unknown) => res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(value));
       if (!authorized) return reply(401, { reason: 'ClientCertificateRejected', message: String(socket.authorizationError) });
-      const status = () => ({ state: 'running', accelerator: 'tcg', startedAt: new Date().toISOString(), disks: [...standin.disks.values()] });
+      const status = () => ({ state: 'running', ...standin.state, accelerator: 'tcg', startedAt: new Date().toISOString(), disks: [...standin.disks.values()] });
       if (req.method === 'GET' && req.url === '/status') return reply(200, status());
       if (req.method === 'POST' && req.url === '/disks') {
         while (standin.holdAttach) await new Promise((r) => setTimeout(r, 100));
