@@ -50,7 +50,9 @@ describe('attachmentsOf and pvcInfo', () => {
 
   it('tells an evicted or Failed attachment pod, with its reason', () => {
     const labels = { 'kubevmm.io/vm': 'web', 'kubevmm.io/disk': 'data' };
-    const evicted = { metadata: { namespace: 'team', labels }, status: { phase: 'Failed', reason: 'Evicted', message: 'The node was low on resource: memory.' } };
-    expect(attachmentsOf(vm('web', []), [evicted])).toEqual({ data: { ready: false, deleting: false, failed: 'Evicted: The node was low on resource: memory.' } });
+    const web = { ...vm('web', []), metadata: { name: 'web', namespace: 'team', uid: 'uid-web' } };
+    const ownerReferences = [{ apiVersion: 'kubevmm.io/v1alpha1', kind: 'VirtualMachine', name: 'web', uid: 'uid-web', controller: true }];
+    const evicted = { metadata: { name: 'web-hotplug-data', namespace: 'team', labels, ownerReferences }, status: { phase: 'Failed', reason: 'Evicted', message: 'The node was low on resource: memory.' } };
+    expect(attachmentsOf(web, [evicted])).toEqual({ data: { ready: false, deleting: false, failed: 'Evicted: The node was low on resource: memory.' } });
   });
 });

@@ -8,7 +8,7 @@ describe('docs/api.md field reference', () => {
 
   it('lists every field of the VirtualMachine, with nested sources flattened and list items in their own section', () => {
     const vm = referenceParts()['virtualmachine-fields'] ?? '';
-    for (const row of ['`persistentVolumeClaim.claimName` | non-empty string, required', '`ports[].port` | integer, 1–65535, required', '`guest` | quantity']) expect(vm).toContain(row);
+    for (const row of ['`persistentVolumeClaim.claimName` | string, at most 253 characters, required', '`ports[].port` | integer, 1–65535, required', '`guest` | quantity']) expect(vm).toContain(row);
     for (const heading of ['### spec', '#### spec.disks[]', '#### spec.interfaces[]', '### status', '#### status.conditions[]']) expect(`\n${vm}`).toContain(`\n${heading}\n`);
     expect(vm).toContain('| `disks` | list of [objects](#specdisks), at most 64 |');
     // `<vm>-launcher` must show as text, not vanish as an HTML tag.
