@@ -66,6 +66,12 @@ export const SPEC_HASH_ANNOTATION = 'kubevmm.io/spec-hash';
  * travels with the pod's own create, so the run's start is known even before a status write.
  */
 export const STARTED_AT_ANNOTATION = 'kubevmm.io/started-at';
+/**
+ * Annotation on a launcher pod naming the disks its launcher boots with (comma-separated):
+ * the launcher reports them beside the hotplugged ones, and hotplug must leave them alone.
+ * Short, so the operator's pod cache keeps it where it drops the whole resolved VM.
+ */
+export const BOOT_DISKS_ANNOTATION = 'kubevmm.io/boot-disks';
 /** Label that ties launcher and attachment pods to their VM. */
 export const VM_LABEL = 'kubevmm.io/vm';
 

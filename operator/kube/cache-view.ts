@@ -9,7 +9,11 @@
  * VM status is a merge patch), so nothing is lost on the way back to the API server.
  */
 import type { KubernetesObject, V1ContainerStatus, V1ObjectMeta, V1Pod, V1PodCondition } from '@kubernetes/client-node';
-import { SPEC_HASH_ANNOTATION } from '../../api/layout.js';
+import { BOOT_DISKS_ANNOTATION, SPEC_HASH_ANNOTATION, STARTED_AT_ANNOTATION } from '../../api/layout.js';
+import { RESTART_ANNOTATION } from '../reconcile/lifecycle.js';
+
+/** The pod annotations the operator reads (the resolved VM's is dropped: it is the renderer's output). */
+const KEPT_POD_ANNOTATIONS = [SPEC_HASH_ANNOTATION, STARTED_AT_ANNOTATION, RESTART_ANNOTATION, BOOT_DISKS_ANNOTATION];
 
 /** Annotations nothing in the operator reads and that repeat the object (kubectl's client-side apply). */
 const DROPPED_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration'];
@@ -28,7 +32,7 @@ export function slimObject<T extends KubernetesObject>(obj: T): T {
 
 function slimMeta(meta: V1ObjectMeta | undefined): V1ObjectMeta {
   const m = meta ?? {};
-  const hash = m.annotations?.[SPEC_HASH_ANNOTATION];
+  const kept = Object.fromEntries(KEPT_POD_ANNOTATIONS.flatMap((k) => (m.annotations?.[k] !== undefined ? [[k, m.annotations[k]]] : [])));
   return {
     name: m.name,
     namespace: m.namespace,
@@ -37,7 +41,7 @@ function slimMeta(meta: V1ObjectMeta | undefined): V1ObjectMeta {
     ...(m.creationTimestamp ? { creationTimestamp: m.creationTimestamp } : {}),
     ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
     ...(m.labels ? { labels: m.labels } : {}),
-    ...(hash ? { annotations: { [SPEC_HASH_ANNOTATION]: hash } } : {}),
+    ...(Object.keys(kept).length ? { annotations: kept } : {}),
     ...(m.ownerReferences ? { ownerReferences: m.ownerReferences } : {}),
   };
 }
@@ -46,16 +50,35 @@ function slimCondition(c: V1PodCondition): V1PodCondition {
   return { type: c.type, status: c.status, ...(c.reason ? { reason: c.reason } : {}), ...(c.message ? { message: c.message } : {}) };
 }
 
-/** A container's name, readiness and how it ended (the launcher's termination message). */
+/**
+ * A container's name, readiness, why it waits (an image that cannot be pulled) and how it
+ * ended (the launcher's termination message).
+ */
 function slimContainer(c: V1ContainerStatus): V1ContainerStatus {
   const terminated = c.state?.terminated;
+  const waiting = c.state?.waiting;
   const last = c.lastState?.terminated;
   return {
     name: c.name,
     ready: c.ready,
-    ...(terminated ? { state: { terminated } } : {}),
+    ...(terminated ? { state: { terminated } } : waiting ? { state: { waiting: { reason: waiting.reason, message: waiting.message } } } : {}),
     ...(last ? { lastState: { terminated: last } } : {}),
   } as V1ContainerStatus;
+}
+
+/**
+ * The node, the launcher container's image (an upgrade leaves running VMs on the old one) and
+ * the claims the pod mounts (one read-write user per claim is decided from what really mounts it).
+ */
+function slimSpec(spec: V1Pod['spec']): V1Pod['spec'] | undefined {
+  if (!spec) return undefined;
+  const launcher = spec.containers.find((c) => c.name === 'launcher');
+  const claims = (spec.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim ? [{ name: v.name, persistentVolumeClaim: v.persistentVolumeClaim }] : []));
+  return {
+    ...(spec.nodeName ? { nodeName: spec.nodeName } : {}),
+    containers: launcher ? [{ name: launcher.name, image: launcher.image }] : [],
+    ...(claims.length ? { volumes: claims } : {}),
+  };
 }
 
 /**
@@ -65,17 +88,18 @@ function slimContainer(c: V1ContainerStatus): V1ContainerStatus {
  * VM in its annotation) is the renderer's output and is never read back from the cache.
  */
 export function slimPod(pod: V1Pod): V1Pod {
-  const s = pod.status;
+  const spec = slimSpec(pod.spec);
+  return { metadata: slimMeta(pod.metadata), ...(spec ? { spec } : {}), status: slimStatus(pod.status) };
+}
+
+function slimStatus(s: V1Pod['status']): NonNullable<V1Pod['status']> {
   return {
-    metadata: slimMeta(pod.metadata),
-    ...(pod.spec?.nodeName ? { spec: { nodeName: pod.spec.nodeName, containers: [] } } : {}),
-    status: {
-      ...(s?.phase ? { phase: s.phase } : {}),
-      ...(s?.podIP ? { podIP: s.podIP } : {}),
-      ...(s?.reason ? { reason: s.reason } : {}),
-      ...(s?.message ? { message: s.message } : {}),
-      ...(s?.conditions ? { conditions: s.conditions.map(slimCondition) } : {}),
-      ...(s?.containerStatuses ? { containerStatuses: s.containerStatuses.map(slimContainer) } : {}),
-    },
+    ...(s?.phase ? { phase: s.phase } : {}),
+    ...(s?.podIP ? { podIP: s.podIP } : {}),
+    ...(s?.reason ? { reason: s.reason } : {}),
+    ...(s?.message ? { message: s.message } : {}),
+    ...(s?.conditions ? { conditions: s.conditions.map(slimCondition) } : {}),
+    ...(s?.initContainerStatuses ? { initContainerStatuses: s.initContainerStatuses.map(slimContainer) } : {}),
+    ...(s?.containerStatuses ? { containerStatuses: s.containerStatuses.map(slimContainer) } : {}),
   };
 }

@@ -1,6 +1,6 @@
 /** The launcher pod's state, reduced to what decides a VM's status and next step. Pure. */
 import type { V1Pod } from '@kubernetes/client-node';
-import { VM_ANNOTATION } from '../../api/layout.js';
+import { BOOT_DISKS_ANNOTATION } from '../../api/layout.js';
 
 /**
  * Why a container of the pod is not running yet, as the kubelet says it: an image that
@@ -113,15 +113,8 @@ export function podState(pod: V1Pod | undefined): PodState {
   return activeState(pod);
 }
 
-/**
- * The disks the pod's launcher booted with: the non-hotpluggable disks of the VM it was
- * given (its annotation). Empty when the annotation cannot be read.
- */
+/** The disks the pod's launcher booted with (its boot-disks annotation); empty when unknown. */
 export function bootDisks(pod: V1Pod | undefined): Set<string> {
-  try {
-    const vm = JSON.parse(pod?.metadata?.annotations?.[VM_ANNOTATION] ?? '{}') as { disks?: { name?: unknown; hotpluggable?: unknown }[] };
-    return new Set((vm.disks ?? []).filter((d) => !d.hotpluggable && typeof d.name === 'string').map((d) => d.name as string));
-  } catch {
-    return new Set();
-  }
+  const names = pod?.metadata?.annotations?.[BOOT_DISKS_ANNOTATION];
+  return new Set(names ? names.split(',').filter(Boolean) : []);
 }

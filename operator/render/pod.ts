@@ -3,7 +3,7 @@
  * always gives the same Pod, and nothing here reads the cluster or the disk.
  */
 import type { V1ContainerPort, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
-import { CONTROL_PORT, LAYOUT, SPEC_HASH_ANNOTATION, VM_ANNOTATION, VM_LABEL } from '../../api/layout.js';
+import { BOOT_DISKS_ANNOTATION, CONTROL_PORT, LAYOUT, SPEC_HASH_ANNOTATION, VM_ANNOTATION, VM_LABEL } from '../../api/layout.js';
 import { launcherVm, type ResolvedVm } from '../../api/resolve.js';
 import type { VirtualMachineClass } from '../../api/schema/class.js';
 import { API_VERSION } from '../../api/schema/common.js';
@@ -62,7 +62,11 @@ export function renderLauncherPod(input: RenderInput): V1Pod {
       name: launcherPodName(vm.name),
       namespace: vm.namespace,
       labels: { [VM_LABEL]: vm.name, 'app.kubernetes.io/name': 'kubevmm-launcher', 'app.kubernetes.io/managed-by': 'kubevmm' },
-      annotations: { [SPEC_HASH_ANNOTATION]: specHash(vm), [VM_ANNOTATION]: stableJson(vm) },
+      annotations: {
+        [SPEC_HASH_ANNOTATION]: specHash(vm),
+        [VM_ANNOTATION]: stableJson(vm),
+        [BOOT_DISKS_ANNOTATION]: vm.disks.filter((d) => !d.hotpluggable).map((d) => d.name).join(','),
+      },
       ownerReferences: ownerReference(input.vm),
     },
     spec: {
