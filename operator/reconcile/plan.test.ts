@@ -208,6 +208,20 @@ describe('planReconcile: hotplug while the guest is paused', () => {
   });
 });
 
+describe('planReconcile: the guest agent', () => {
+  const report = (guest?: LauncherStatus['guest']): LauncherStatus => ({ state: 'running', accelerator: 'tcg', startedAt: at(-60), disks: [], ...(guest ? { guest } : {}) });
+  it.each([
+    ['the agent answers', {}, { agentConnected: true, hostname: 'web-1', osName: 'Debian GNU/Linux' }, 'True', 'AgentConnected'],
+    ['no agent answers yet', {}, { agentConnected: false }, 'False', 'AgentNotConnected'],
+    ['the VM has no agent channel', { devices: { guestAgent: false } }, undefined, 'False', 'NoAgentChannel'],
+  ] as const)('%s: AgentConnected %s, and status.guest carries what it said', (_what, spec, guest, status, reason) => {
+    const v = vm(spec, { printableStatus: 'Running', startedAt: at(-60) });
+    const plan = planReconcile(observe(v, { pod: pod(v, running(), { node: 'node-a' }), launcher: report(guest) }), settings);
+    expect(plan.status.conditions).toContainEqual(expect.objectContaining({ type: 'AgentConnected', status, reason }));
+    if (guest) expect(plan.status.guest).toEqual(guest);
+  });
+});
+
 describe('planReconcile: upgrades', () => {
   it('an operator with a new launcher image marks running VMs outdated, restarts none, and starts new ones on it', () => {
     const v = vm({}, { printableStatus: 'Running', startedAt: at(-600) });

@@ -14,7 +14,7 @@ import { setCondition, type ConditionInput } from './conditions.js';
 import { diskEvents, planHotplug, planHotplugStopped, wantedDisks, type HotplugPlan } from './hotplug.js';
 import { backoffRemainingMs, failuresInARow, HEALTHY_RUN_MS, honouredBy, RESTART_ANNOTATION, restartRequested, restartsAfter, runLengthMs, wantsStart } from './lifecycle.js';
 import { bootDisks, podState, type ContainerProblem, type PodState } from './pod-state.js';
-import { FINALIZER, type Action, type Observed, type Plan, type ReconcileSettings, type VmEvent } from './types.js';
+import { FINALIZER, type Action, type LauncherStatus, type Observed, type Plan, type ReconcileSettings, type VmEvent } from './types.js';
 
 /** The working state of one planning pass. */
 interface Draft {
@@ -137,6 +137,18 @@ function failureCounted(d: Draft): boolean {
   return !!at && !!d.status.startedAt && Date.parse(at) >= Date.parse(d.status.startedAt);
 }
 
+/** AgentConnected follows what the launcher says of qemu-guest-agent. */
+function agentCondition(d: Draft, launcher: LauncherStatus): void {
+  const connected = launcher.guest?.agentConnected === true;
+  const wanted = d.obs.vm.spec.devices?.guestAgent !== false;
+  condition(d, {
+    type: 'AgentConnected',
+    status: connected ? 'True' : 'False',
+    reason: connected ? 'AgentConnected' : wanted ? 'AgentNotConnected' : 'NoAgentChannel',
+    message: connected ? '' : wanted ? 'qemu-guest-agent does not answer in the guest (not installed or not started yet)' : 'spec.devices.guestAgent is false',
+  });
+}
+
 /** Reads the launcher's report into status and asks for pause/resume to match spec.paused. */
 function syncLauncher(d: Draft): void {
   const launcher = d.obs.launcher;
@@ -147,6 +159,7 @@ function syncLauncher(d: Draft): void {
   }
   d.status.accelerator = launcher.accelerator;
   if (launcher.guest) d.status.guest = launcher.guest;
+  agentCondition(d, launcher);
   const paused = d.obs.vm.spec.paused ?? false;
   if (paused && launcher.state === 'running') d.actions.push({ kind: 'pause' });
   // An I/O-error pause is the launcher's to lift (it retries); resuming here would fight it.
