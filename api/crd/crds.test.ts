@@ -1,5 +1,7 @@
 import { CHART_CRD_DIR, driftedCrdFiles, renderCrdFiles } from './generate.js';
 import { virtualMachineClassCrd, virtualMachineCrd } from './crds.js';
+import { guestInfo } from '../contract/control.js';
+import { structuralSchema } from './structural.js';
 
 type Node = Record<string, unknown>;
 
@@ -72,5 +74,24 @@ describe('CRDs', () => {
     expect(text).toMatch(/affinity:\n\s+description: .*\n\s+type: object\n\s+properties:\n\s+nodeAffinity:/);
     expect(text).not.toMatch(/x-kubernetes-preserve-unknown-fields/);
     expect(text).toMatch(/guest:\n\s+description: .*\n\s+x-kubernetes-int-or-string: true\n\s+anyOf:/);
+  });
+});
+
+describe('VM status in the CRD', () => {
+  /** Field paths of a structural schema (objects and array items). */
+  function fieldPaths(node: Node | undefined, prefix = ''): string[] {
+    if (!node) return [];
+    const items = node.items as Node | undefined;
+    if (items) return fieldPaths(items, `${prefix}[]`);
+    const properties = (node.properties ?? {}) as Record<string, Node>;
+    return Object.entries(properties).flatMap(([k, v]) => [`${prefix}.${k}`, ...fieldPaths(v, `${prefix}.${k}`)]);
+  }
+
+  it('has a place for everything the launcher reports of the guest: the API server prunes the rest from the status write', () => {
+    const status = (schemaOf(virtualMachineCrd()).properties as Record<string, Node>).status;
+    const guest = ((status?.properties as Record<string, Node>).guest) as Node;
+    const kept = new Set(fieldPaths(guest));
+    const reported = fieldPaths(structuralSchema(guestInfo) as Node);
+    expect(reported.filter((p) => !kept.has(p))).toEqual([]);
   });
 });

@@ -199,6 +199,16 @@ export const vmStatus = z.looseObject({
       hostname: z.string().optional().describe('The guest’s host name.'),
       osName: z.string().optional().describe('The guest operating system’s name, such as Debian GNU/Linux.'),
       kernel: z.string().optional().describe('The guest kernel’s release.'),
+      interfaces: z
+        .array(
+          z.looseObject({
+            name: z.string().describe('The interface’s name in the guest, such as eth0.'),
+            macAddress: z.string().optional().describe('Its MAC address.'),
+            ipAddresses: z.array(z.string()).optional().describe('Its addresses as the guest sees them (behind masquerade: the user-mode network’s, such as 10.0.2.15).'),
+          }),
+        )
+        .optional()
+        .describe('The guest’s network interfaces and addresses as the agent reports them (loopback left out); status.interfaces says where others reach the VM.'),
     })
     .optional()
     .describe('What the guest agent reports about the guest (spec.devices.guestAgent).'),

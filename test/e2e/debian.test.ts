@@ -3,7 +3,7 @@
 // address others reach the VM at stays the pod's (status.interfaces).
 import { spawnSync } from 'node:child_process';
 import { E2E_UP_TIMEOUT_MS, localPv, testNamespace, useE2eCluster, waitFor } from './helpers/cluster.js';
-import { apply, consoleLog, getVm, launcherPod, vmManifest, waitForConsole, waitForVm } from './helpers/vm.js';
+import { apply, getVm, launcherPod, vmManifest, waitForConsole, waitForVm } from './helpers/vm.js';
 
 /** ~70 CPU-s of TCG to a login prompt: 50 s on a quiet machine, minutes on a busy one. */
 const DEBIAN_BOOT_MS = 480_000;
@@ -38,7 +38,8 @@ it('boots Debian from a PVC: a login prompt in the console log, the guest agentâ
   );
   await waitForVm(ns.name, 'deb', 'Running', { ms: 120_000 });
   await waitForConsole(ns.name, 'deb', /deb-e2e login:/, DEBIAN_BOOT_MS);
-  expect(consoleLog(ns.name, 'deb')).toMatch(/kubevmm-e2e-runcmd deb-e2e/);
+  // cloud-init's final stage runs the user data's runcmd after the login prompt appears.
+  await waitForConsole(ns.name, 'deb', /kubevmm-e2e-runcmd deb-e2e/, 240_000);
   const vm = await waitFor('the guest agent in status.guest', () => {
     const v = getVm(ns.name, 'deb');
     return v?.status?.guest?.agentConnected && v.status.guest.hostname === 'deb-e2e' && v.status.guest.interfaces?.length ? v : undefined;
