@@ -89,6 +89,16 @@ ${tail}
     expect(await readFile(join(dir, 'argv'), 'utf8')).toContain('"driver":"qcow2"');
   });
 
+  it('refuses a qcow2 header that names another file, before the daemon could open it', async () => {
+    const head = Buffer.alloc(512);
+    head.write('QFI\xfb', 0, 'latin1');
+    head.writeUInt32BE(3, 4);
+    head.writeBigUInt64BE(0x200n, 8); // a backing file, such as the attachment pod's keys.psk
+    await writeFile(join(volume, 'disk.img'), head);
+    await expect(run(await fakeDaemon('exit 0'), { size: '1Gi' })).rejects.toMatchObject({ reason: 'SourceNotSelfContained', message: expect.stringMatching(/--source .*disk\.img is a qcow2 image that names a backing file/) });
+    await expect(stat(join(dir, 'argv'))).rejects.toThrow(); // the daemon never ran
+  });
+
   it('ends in one line with the daemon code and its last message', async () => {
     const code = await run(await fakeDaemon('echo "qemu-storage-daemon: Failed to bind socket: Address already in use" >&2; exit 1'), { size: '1Mi' });
     expect(code).toBe(1);

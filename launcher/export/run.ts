@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PROGRAMS } from '../programs.js';
 import { hasPskKey, PSK_FILE_NAME } from '../qemu/nbd.js';
-import { formatFromMagic } from '../runtime/disks.js';
+import { formatFromMagic, IMAGE_HEAD_BYTES, qcow2Reference } from '../runtime/disks.js';
 import { ExportError, type ExportOptions } from './options.js';
 import { exportImage, planExport } from './plan.js';
 
@@ -77,16 +77,21 @@ async function prepareSource(options: ExportOptions, log: RunExportOptions['log'
   else if (!(await statOrUndefined(image))?.isBlockDevice()) {
     throw new ExportError('SourceInvalid', `--source ${image} is not a block device: with --mode block give the device of a Block PVC, or use --mode filesystem for a directory`);
   }
+  let headOf: Buffer;
   try {
     await access(image, options.readOnly ? constants.R_OK : constants.R_OK | constants.W_OK);
     const handle = await open(image, constants.O_RDONLY);
-    const head = Buffer.alloc(4);
-    await handle.read(head, 0, 4, 0).finally(() => handle.close());
-    return formatFromMagic(head);
+    const head = Buffer.alloc(IMAGE_HEAD_BYTES);
+    await handle.read(head, 0, IMAGE_HEAD_BYTES, 0).finally(() => handle.close());
+    headOf = head;
   } catch (err) {
     const fix = options.readOnly ? 'fix its permissions' : 'fix its permissions or pass --read-only';
     throw new ExportError('SourceUnreadable', `--source: cannot ${options.readOnly ? 'read' : 'read and write'} ${image} (${(err as Error).message}); ${fix}`);
   }
+  // The guest writes this image: a qcow2 header it wrote must not make the daemon open keys.psk.
+  const reference = qcow2Reference(headOf);
+  if (reference) throw new ExportError('SourceNotSelfContained', `--source ${image} is a qcow2 image that names ${reference}; only self-contained images are served (flatten it with qemu-img convert)`);
+  return formatFromMagic(headOf);
 }
 
 async function requirePsk(pskDir: string): Promise<void> {

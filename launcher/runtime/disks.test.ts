@@ -3,7 +3,7 @@ import { access, chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LauncherVm, ResolvedDisk } from '../../api/resolve.js';
-import { ensureEmptyDisk, formatFromMagic, inspectDisk, prepareDisks } from './disks.js';
+import { ensureEmptyDisk, formatFromMagic, IMAGE_HEAD_BYTES, inspectDisk, prepareDisks, qcow2Reference } from './disks.js';
 import { DiskError } from './errors.js';
 
 const disk = (name: string, spec: Record<string, unknown>, extra: Partial<ResolvedDisk> = {}): ResolvedDisk => {
@@ -24,6 +24,28 @@ describe('disk preparation', () => {
     expect(formatFromMagic(Buffer.from('QFI\xfb\x00\x00\x00\x03', 'latin1'))).toBe('qcow2');
     expect(formatFromMagic(Buffer.from('QFI'))).toBe('raw');
     expect(formatFromMagic(Buffer.alloc(512))).toBe('raw');
+  });
+
+  it('refuses a qcow2 image that names another file, as a guest could write one onto its raw disk', async () => {
+    const header = (version: number, backingOffset: bigint, incompatible: bigint) => {
+      const h = Buffer.alloc(IMAGE_HEAD_BYTES);
+      h.write('QFI\xfb', 0, 'latin1');
+      h.writeUInt32BE(version, 4);
+      h.writeBigUInt64BE(backingOffset, 8);
+      h.writeBigUInt64BE(incompatible, 72);
+      return h;
+    };
+    expect(qcow2Reference(header(3, 0n, 0n))).toBeUndefined();
+    expect(qcow2Reference(header(3, 512n, 0n))).toBe('a backing file');
+    expect(qcow2Reference(header(3, 0n, 4n))).toBe('an external data file');
+    expect(qcow2Reference(header(2, 0n, 4n))).toBeUndefined(); // v2 has no feature bits
+    expect(qcow2Reference(Buffer.alloc(IMAGE_HEAD_BYTES))).toBeUndefined(); // raw
+    // What a guest would write at the start of its raw disk: a header naming the launcher's key.
+    const planted = join(dir, 'planted.img');
+    await writeFile(planted, header(3, 0x1000n, 0n));
+    const err = await inspectDisk('data', planted).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DiskError);
+    expect(err).toMatchObject({ reason: 'DiskNotSelfContained', message: expect.stringMatching(/disk data: .*planted\.img is a qcow2 image that names a backing file; only self-contained images/) });
   });
 
   it('inspects files and block devices', async () => {

@@ -21,6 +21,25 @@ export function formatFromMagic(head: Buffer): DiskBacking['format'] {
   return head.subarray(0, 4).equals(QCOW2_MAGIC) ? 'qcow2' : 'raw';
 }
 
+/** How much of an image's start {@link qcow2Reference} reads: the qcow2 v3 header. */
+export const IMAGE_HEAD_BYTES = 104;
+
+/**
+ * What other file a qcow2 header makes QEMU open: a backing file, or an external data file
+ * (incompatible feature bit 2 of a version 3 header); undefined for a self-contained image or
+ * one that is not qcow2 (pure). A guest can write a qcow2 header onto its own raw disk, and
+ * a header naming /var/run/kubevmm/control/tls.key would hand it that file at its next start:
+ * so such images are refused, never opened.
+ */
+export function qcow2Reference(head: Buffer): string | undefined {
+  if (formatFromMagic(head) !== 'qcow2') return undefined;
+  if (head.length < 72) return 'a truncated qcow2 header';
+  if (head.readBigUInt64BE(8) !== 0n) return 'a backing file';
+  const version = head.readUInt32BE(4);
+  if (version >= 3 && head.length >= 80 && (head.readBigUInt64BE(72) & 4n) !== 0n) return 'an external data file';
+  return undefined;
+}
+
 /**
  * Format and driver of an existing image file or block device. Throws a DiskError naming
  * the disk when the path is missing, unreadable, or neither a file nor a block device.
@@ -35,16 +54,25 @@ export async function inspectDisk(disk: string, path: string): Promise<DiskBacki
   if (!info.isFile() && !info.isBlockDevice()) {
     throw new DiskError({ disk, reason: 'DiskInvalid', kind: 'invalid', message: `disk ${disk}: ${path} is neither an image file nor a block device` });
   }
-  const head = Buffer.alloc(4);
+  const head = Buffer.alloc(IMAGE_HEAD_BYTES);
   try {
     const handle = await open(path, constants.O_RDONLY);
     try {
-      await handle.read(head, 0, 4, 0);
+      await handle.read(head, 0, IMAGE_HEAD_BYTES, 0);
     } finally {
       await handle.close();
     }
   } catch (err) {
     throw new DiskError({ disk, reason: 'DiskUnreadable', kind: 'invalid', message: `disk ${disk}: cannot read ${path}: ${describeError(err)}`, cause: err });
+  }
+  const reference = qcow2Reference(head);
+  if (reference) {
+    throw new DiskError({
+      disk,
+      reason: 'DiskNotSelfContained',
+      kind: 'invalid',
+      message: `disk ${disk}: ${path} is a qcow2 image that names ${reference}; only self-contained images are opened (flatten it with qemu-img convert -O qcow2, or -O raw)`,
+    });
   }
   return { path, format: formatFromMagic(head), driver: info.isBlockDevice() ? 'host_device' : 'file' };
 }
