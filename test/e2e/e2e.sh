@@ -45,6 +45,9 @@ install_kubevmm() {
   operator=$(ref_of operator "$images")
   launcher=$(ref_of launcher "$images")
   [[ -n $operator && -n $launcher ]] || die "the image build printed no operator or launcher reference"
+  # A name that stays put for people and examples (examples/real-node.yaml); not :latest, so
+  # the kubelet never tries to pull it.
+  "${CLUSTER[@]}" retag-image "$(ref_of guest-disk "$images")" kubevmm.local/guest-disk:local
   # Helm installs the chart's CRDs once and never upgrades them; apply the current ones first,
   # as docs/upgrades.md tells users to.
   kubectl apply --server-side --force-conflicts -f "$REPO/crds/" >&2
