@@ -13,6 +13,7 @@ import { resolveVm } from '../../api/resolve.js';
 import { LAYOUT } from '../../api/layout.js';
 import { DEFAULT_CONFIG } from '../../api/schema/config.js';
 import { diskVolumes } from '../../operator/render/volumes.js';
+import { containerDiskImage } from '../../launcher/runtime/diskpaths.js';
 import { LAUNCHER_UID } from '../../operator/render/security.js';
 import { REPO_ROOT } from '../../scripts/bundle.js';
 import { resolvePackages } from '../../scripts/images/apt.js';
@@ -176,7 +177,10 @@ describe('the images run', () => {
     await mkdir(join(root, LAYOUT.diskDir('os')), { recursive: true });
     await chown(join(root, LAYOUT.diskDir('os')), LAUNCHER_UID, LAUNCHER_UID);
     await runIn(root, `${LAUNCHER_UID}:${LAUNCHER_UID}`, copy.command!);
-    const copied = await readFile(join(root, LAYOUT.diskDir('os'), LAYOUT.diskImage));
+    // The launcher looks for the one image in the copied directory, as in the pod.
+    const found = await containerDiskImage('os', join(root, LAYOUT.containerDiskCopy('os')));
+    expect(found).toBe(join(root, LAYOUT.containerDiskCopy('os'), 'guest.img'));
+    const copied = await readFile(found);
     expect(copied.equals(await readFile(join(root, 'disk/guest.img')))).toBe(true);
   }, RUN_TIMEOUT_MS);
 

@@ -4,6 +4,7 @@
 // the path as one argument and no shell, so nothing in it is executed; and forced into the
 // pod's resolved annotation, the launcher refuses to start. The copy and its failure run for
 // real here, with the static busybox the launcher image ships.
+import type { V1Container } from '@kubernetes/client-node';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -17,6 +18,7 @@ import { formatIssue } from '../../api/issues.js';
 import { main as launcherMain } from '../../launcher/main.js';
 import { containerDiskImage } from '../../launcher/runtime/diskpaths.js';
 import { renderLauncherPod } from '../../operator/render/pod.js';
+import { CONSOLE_LOG_FILE, CONSOLE_SCRIPT, GUEST_CONSOLE_CONTAINER } from '../../operator/render/console-log.js';
 
 const INJECTION = '/disk; id > /dev/termination-log #';
 const BUSYBOX = '/bin/busybox';
@@ -61,7 +63,14 @@ describe('containerDisk.path', () => {
     const sentinel = join(root, 'pwned');
     const pod = renderLauncherPod({ vm: vmWith(INJECTION), config: DEFAULT_CONFIG });
     expect(pod.metadata?.annotations?.[VM_ANNOTATION]).toContain(INJECTION);
-    expect(pod.spec?.initContainers?.some((c) => c.command?.includes('sh') || c.command?.includes('-c'))).toBe(false);
+    const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+    const argv = (c: V1Container) => [...(c.command ?? []), ...(c.args ?? [])];
+    const isShell = (c: V1Container) => argv(c).some((a) => /(^|\/)sh$/.test(a) || a === '-c');
+    // Only the copy carries the path on its command line, and it runs no shell.
+    const carrying = containers.filter((c) => argv(c).some((a) => a.includes(INJECTION)));
+    expect(carrying.map((c) => [c.name, isShell(c)])).toEqual([['containerdisk-os', false]]);
+    // The pod's one shell, the guest-console sidecar's trap, runs a fixed script on a fixed file.
+    expect(containers.filter(isShell).map((c) => [c.name, c.command])).toEqual([[GUEST_CONSOLE_CONTAINER, ['/bin/sh', '-c', CONSOLE_SCRIPT, CONSOLE_LOG_FILE]]]);
 
     const hadLog = existsSync('/dev/termination-log');
     for (const path of [INJECTION, `/disk; touch ${sentinel} #`, `$(touch ${sentinel})`, `\`touch ${sentinel}\``]) {
