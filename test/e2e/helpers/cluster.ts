@@ -3,6 +3,7 @@
 // suite pays for it and the last one (teardown.test.ts) takes it down. A missing tool or a
 // failed build fails the suite with the hint; it never skips.
 import { spawnSync } from 'node:child_process';
+import { applyExports } from '../../operator/helpers/control-plane.js';
 import { kubectl } from '../../operator/helpers/operator-process.js';
 
 export { getJson, kubectl, waitFor } from '../../operator/helpers/operator-process.js';
@@ -16,15 +17,6 @@ function e2e(args: string[], what: string): string {
   const r = spawnSync('bash', [E2E, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: process.env });
   if (r.status !== 0) throw new Error(`${what} failed (bash ${E2E} ${args.join(' ')}):\n${(r.stderr ?? '').slice(-4000)}`);
   return r.stdout;
-}
-
-function applyExports(stdout: string): void {
-  for (const line of stdout.split('\n')) {
-    const m = /^export (\w+)=(.*)$/.exec(line.trim());
-    if (!m) continue;
-    const [, key = '', raw = ''] = m;
-    process.env[key] = raw.replace(/^"|"$/g, '').replace(/\$PATH/, process.env.PATH ?? '');
-  }
 }
 
 /** Brings the cluster up (or finds it up) and points kubectl in this process at it. */

@@ -22,7 +22,8 @@ export interface ControlPlane {
   release(): Promise<void>;
 }
 
-function applyExports(stdout: string): void {
+/** Applies the `export KEY=VALUE` lines a cluster script prints to this process's environment. */
+export function applyExports(stdout: string): void {
   for (const line of stdout.split('\n')) {
     const m = /^export (\w+)=(.*)$/.exec(line.trim());
     if (!m) continue;
