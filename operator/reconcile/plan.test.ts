@@ -220,6 +220,27 @@ describe('planReconcile: the guest agent', () => {
     expect(plan.status.conditions).toContainEqual(expect.objectContaining({ type: 'AgentConnected', status, reason }));
     if (guest) expect(plan.status.guest).toEqual(guest);
   });
+
+  it('a quick start says no agent yet, so the launcher’s first report changes nothing (one status write)', () => {
+    const v = vm({}, { printableStatus: 'Starting', startedAt: at(-2) });
+    const first = planReconcile(observe(v, { pod: pod(v, running(), { node: 'node-a' }) }), settings);
+    expect(first.status.conditions).toContainEqual(expect.objectContaining({ type: 'AgentConnected', status: 'False', reason: 'AgentNotConnected' }));
+    expect(first.status.guest).toEqual({ agentConnected: false });
+    const again = vm({}, first.status);
+    const second = planReconcile(observe(again, { pod: pod(again, running(), { node: 'node-a' }), launcher: { ...report({ agentConnected: false }), accelerator: 'kvm' } }), settings);
+    expect(first.status.accelerator).toBe('kvm');
+    expect(second.status).toEqual(first.status);
+  });
+
+  it('a launcher that stops answering leaves what its agent last said', () => {
+    const guest = { agentConnected: true, hostname: 'web-1' };
+    const v = vm({}, { printableStatus: 'Running', startedAt: at(-60) });
+    const seen = planReconcile(observe(v, { pod: pod(v, running(), { node: 'node-a' }), launcher: report(guest) }), settings).status;
+    const silent = vm({}, seen);
+    const plan = planReconcile(observe(silent, { pod: pod(silent, running(), { node: 'node-a' }) }), settings);
+    expect(plan.status.guest).toEqual(guest);
+    expect(plan.status.conditions).toContainEqual(expect.objectContaining({ type: 'AgentConnected', status: 'True' }));
+  });
 });
 
 describe('planReconcile: upgrades', () => {

@@ -10,11 +10,11 @@ import type { VmStatus } from '../../api/schema/vm.js';
 import { SPEC_HASH_ANNOTATION, STARTED_AT_ANNOTATION } from '../../api/layout.js';
 import { launcherPodName, renderLauncherPod } from '../render/pod.js';
 import { conflictMessage } from './claims.js';
-import { setCondition, type ConditionInput } from './conditions.js';
+import { getCondition, setCondition, type ConditionInput } from './conditions.js';
 import { diskEvents, planHotplug, planHotplugStopped, wantedDisks, type HotplugPlan } from './hotplug.js';
 import { backoffRemainingMs, failuresInARow, HEALTHY_RUN_MS, honouredBy, RESTART_ANNOTATION, restartRequested, restartsAfter, runLengthMs, wantsStart } from './lifecycle.js';
 import { bootDisks, podState, type ContainerProblem, type PodState } from './pod-state.js';
-import { FINALIZER, type Action, type LauncherStatus, type Observed, type Plan, type ReconcileSettings, type VmEvent } from './types.js';
+import { FINALIZER, type Action, type Observed, type Plan, type ReconcileSettings, type VmEvent } from './types.js';
 
 /** The working state of one planning pass. */
 interface Draft {
@@ -138,8 +138,7 @@ function failureCounted(d: Draft): boolean {
 }
 
 /** AgentConnected follows what the launcher says of qemu-guest-agent. */
-function agentCondition(d: Draft, launcher: LauncherStatus): void {
-  const connected = launcher.guest?.agentConnected === true;
+function agentCondition(d: Draft, connected: boolean): void {
   const wanted = d.obs.vm.spec.devices?.guestAgent !== false;
   condition(d, {
     type: 'AgentConnected',
@@ -155,11 +154,17 @@ function syncLauncher(d: Draft): void {
   if (!launcher) {
     // Without a report, the configured accelerator is what runs (auto is only known by the launcher).
     if (d.settings.config.accelerator !== 'auto') d.status.accelerator = d.settings.config.accelerator;
+    // A launcher that just started has no agent yet: saying so now makes its first report
+    // change nothing, so a quick start still writes status once (ADR 0008).
+    if (!getCondition(d.status.conditions, 'AgentConnected')) {
+      d.status.guest ??= { agentConnected: false };
+      agentCondition(d, false);
+    }
     return;
   }
   d.status.accelerator = launcher.accelerator;
   if (launcher.guest) d.status.guest = launcher.guest;
-  agentCondition(d, launcher);
+  agentCondition(d, launcher.guest?.agentConnected === true);
   const paused = d.obs.vm.spec.paused ?? false;
   if (paused && launcher.state === 'running') d.actions.push({ kind: 'pause' });
   // An I/O-error pause is the launcher's to lift (it retries); resuming here would fight it.
