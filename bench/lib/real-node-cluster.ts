@@ -1,7 +1,7 @@
 // The real-node cluster as the benchmark drives it: kubectl for objects, the operator's
 // /metrics for its API writes, the pod cgroup on this machine (the node) for memory.
 import { spawnSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 
 /** Runs kubectl; throws with its stderr. */
@@ -85,9 +85,11 @@ export interface PodMemory {
   workingSet: number;
   rss: number;
   oomKills: number;
+  /** Guest RAM QEMU holds resident (see guestResident). */
+  guestResident: number;
 }
 
-export async function podMemory(uid: string): Promise<PodMemory> {
+export async function podMemory(uid: string, guestBytes: number): Promise<PodMemory> {
   const base = ['/sys/fs/cgroup/memory/kubepods', '/sys/fs/cgroup/memory/kubepods/burstable', '/sys/fs/cgroup/memory/kubepods/besteffort']
     .map((d) => `${d}/pod${uid}`)
     .find((d) => existsSync(d));
@@ -95,5 +97,31 @@ export async function podMemory(uid: string): Promise<PodMemory> {
   const stat = Object.fromEntries((await readFile(`${base}/memory.stat`, 'utf8')).trim().split('\n').map((l) => l.split(' ') as [string, string]).map(([k, v]) => [k, Number(v)]));
   const usage = Number(await readFile(`${base}/memory.usage_in_bytes`, 'utf8'));
   const oom = /oom_kill (\d+)/.exec(await readFile(`${base}/memory.oom_control`, 'utf8'));
-  return { usage, workingSet: usage - (stat.total_inactive_file ?? 0), rss: stat.total_rss ?? 0, oomKills: Number(oom?.[1] ?? 0) };
+  return { usage, workingSet: usage - (stat.total_inactive_file ?? 0), rss: stat.total_rss ?? 0, oomKills: Number(oom?.[1] ?? 0), guestResident: await guestResident(base, guestBytes) };
+}
+
+/** Every process in a cgroup (v1) directory and the ones below it. */
+async function cgroupPids(dir: string): Promise<number[]> {
+  const own = (await readFile(`${dir}/cgroup.procs`, 'utf8')).split('\n').filter(Boolean).map(Number);
+  const children = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory());
+  return [...own, ...(await Promise.all(children.map((c) => cgroupPids(`${dir}/${c.name}`)))).flat()];
+}
+
+/**
+ * Bytes of guest RAM that are resident: the Rss of QEMU's mapping whose size is the guest's
+ * memory (its RAM block). What the guest never touched is not in the cgroup's figures either,
+ * so overhead = working set - this, whatever share of its RAM the guest has used.
+ */
+async function guestResident(podCgroup: string, guestBytes: number): Promise<number> {
+  for (const pid of await cgroupPids(podCgroup)) {
+    const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
+    if (!comm.startsWith('qemu-system')) continue;
+    const smaps = await readFile(`/proc/${pid}/smaps`, 'utf8');
+    // Each mapping: a header line, then "Size:  N kB", ..., "Rss:  N kB".
+    for (const block of smaps.split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)) {
+      const size = Number(/^Size:\s+(\d+) kB/m.exec(block)?.[1] ?? 0) * 1024;
+      if (size === guestBytes) return Number(/^Rss:\s+(\d+) kB/m.exec(block)?.[1] ?? 0) * 1024;
+    }
+  }
+  throw new Error(`no QEMU process with a ${guestBytes}-byte RAM mapping in ${podCgroup}`);
 }
