@@ -75,6 +75,17 @@ export const launcherStatus = z.object({
   guest: guestInfo.optional(),
 });
 
+/**
+ * The interactive console (`GET /console` with `Connection: Upgrade`): after `101 Switching
+ * Protocols` the TLS stream carries the serial bytes both ways (ADR 0011). The answer's
+ * {@link CONSOLE_MODE_HEADER} says whether this session types or is a read-only mirror of
+ * another one.
+ */
+export const CONSOLE_UPGRADE = 'kubevmm-console';
+export const CONSOLE_MODE_HEADER = 'kubevmm-console-mode';
+export const consoleMode = z.enum(['interactive', 'read-only']);
+export type ConsoleMode = z.infer<typeof consoleMode>;
+
 /** Every error answer: a stable CamelCase reason and a sentence. */
 export const controlError = z.object({ reason: z.string().min(1), message: z.string() });
 

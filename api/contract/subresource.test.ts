@@ -1,0 +1,67 @@
+import { BEARER_PROTOCOL_PREFIX, browserProtocols, failureStatus, kubeStatus, parseSubresourcePath, selectStreamProtocol, STREAM_PROTOCOL, subresourcePath } from './subresource.js';
+
+describe('subresource paths', () => {
+  it('round-trip: what the CLI builds is what the server reads', () => {
+    const requests = [
+      { namespace: 'team-a', name: 'web-1', subresource: 'console' as const },
+      { namespace: 'team-a', name: 'web-1', subresource: 'vnc' as const },
+      { namespace: 'team-a', name: 'web-1', subresource: 'metrics' as const },
+      { namespace: 'team-a', name: 'web-1', subresource: 'portforward' as const, port: 22 },
+    ];
+    for (const request of requests) expect(parseSubresourcePath(subresourcePath(request))).toEqual({ ok: true, request });
+  });
+
+  it('puts the VM under the group, version and namespace the APIService serves', () => {
+    expect(subresourcePath({ namespace: 'ns', name: 'vm', subresource: 'portforward', port: 8080 })).toBe('/apis/subresources.kubevmm.io/v1alpha1/namespaces/ns/virtualmachines/vm/portforward?port=8080');
+  });
+
+  it('refuses to build a path from a bad name, so nothing unchecked reaches the URL', () => {
+    expect(() => subresourcePath({ namespace: 'ns', name: '../pods/x', subresource: 'console' })).toThrow(/name/);
+  });
+
+  it('answers 404 for paths of other resources and unknown subresources, naming the known ones', () => {
+    expect(parseSubresourcePath('/apis/subresources.kubevmm.io/v1alpha1/namespaces/ns/pods/p/exec')).toMatchObject({ ok: false, refusal: { code: 404 } });
+    expect(parseSubresourcePath('/apis/subresources.kubevmm.io/v1alpha1/namespaces/ns/virtualmachines/vm/exec')).toEqual({
+      ok: false,
+      refusal: { code: 404, message: 'virtualmachines has no subresource "exec"; there are console, vnc, portforward, metrics' },
+    });
+  });
+
+  it('answers 400 naming the field for a bad port, a missing port, an extra parameter or a bad name', () => {
+    const base = '/apis/subresources.kubevmm.io/v1alpha1/namespaces/ns/virtualmachines/vm';
+    expect(parseSubresourcePath(`${base}/portforward?port=70000`)).toEqual({ ok: false, refusal: { code: 400, message: 'port: port must be 1-65535' } });
+    expect(parseSubresourcePath(`${base}/portforward`)).toMatchObject({ ok: false, refusal: { code: 400, message: expect.stringMatching(/^port: /) } });
+    expect(parseSubresourcePath(`${base}/portforward?port=22.5`)).toMatchObject({ ok: false, refusal: { code: 400 } });
+    expect(parseSubresourcePath(`${base}/console?command=sh`)).toMatchObject({ ok: false, refusal: { code: 400, message: expect.stringMatching(/command/) } });
+    expect(parseSubresourcePath('/apis/subresources.kubevmm.io/v1alpha1/namespaces/ns/virtualmachines/Web_1/console')).toMatchObject({ ok: false, refusal: { code: 400, message: expect.stringMatching(/^name: /) } });
+    expect(parseSubresourcePath('/apis/subresources.kubevmm.io/v1alpha1/namespaces/%E0%A4%A/virtualmachines/vm/console')).toMatchObject({ ok: false, refusal: { code: 400 } });
+  });
+});
+
+describe('stream subprotocols', () => {
+  it('a browser offers the stream protocol and its token base64url-encoded without padding', () => {
+    const [stream, bearer] = browserProtocols('abc.def?');
+    expect(stream).toBe(STREAM_PROTOCOL);
+    expect(bearer).toBe(`${BEARER_PROTOCOL_PREFIX}YWJjLmRlZj8`);
+    expect(bearer).toMatch(/^[A-Za-z0-9._-]+$/); // a valid subprotocol token
+    expect(browserProtocols('é>')[1]).toBe(`${BEARER_PROTOCOL_PREFIX}w6k-`); // UTF-8, and - for +
+  });
+
+  it('the server selects the stream protocol and never a bearer one, even when that is all it is offered', () => {
+    expect(selectStreamProtocol(browserProtocols('t'))).toBe(STREAM_PROTOCOL);
+    expect(selectStreamProtocol([`${BEARER_PROTOCOL_PREFIX}dA`])).toBeUndefined();
+    expect(selectStreamProtocol(['v4.channel.k8s.io'])).toBeUndefined();
+  });
+});
+
+describe('Status', () => {
+  it('a refusal is a Kubernetes Status that the client-side schema reads back', () => {
+    const status = failureStatus('Forbidden', 'no', { name: 'vm' });
+    expect(kubeStatus.parse(JSON.parse(JSON.stringify(status)))).toEqual(status);
+    expect(status.code).toBe(403);
+  });
+
+  it('reads the API server\'s own refusals, which may lack a message', () => {
+    expect(kubeStatus.parse({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 503, metadata: {} })).toMatchObject({ message: '', reason: '' });
+  });
+});

@@ -1,0 +1,152 @@
+/**
+ * The subresource API's contract (ADR 0011): the paths under `subresources.kubevmm.io` that
+ * clients (the CLI, the web console) open and the subresource server parses, the WebSocket
+ * subprotocol of the streams, and the Kubernetes `Status` every refusal is written as. The
+ * client builds a path with {@link subresourcePath}, the server reads it back with
+ * {@link parseSubresourcePath}, so the two cannot disagree on a segment or a parameter.
+ */
+import { z } from 'zod';
+import { dnsLabel } from '../schema/common.js';
+import { vmName } from '../schema/kube.js';
+import { describeIssues } from './control.js';
+
+/** The aggregated API's group and version (the APIService `v1alpha1.subresources.kubevmm.io`). */
+export const SUBRESOURCE_GROUP = 'subresources.kubevmm.io';
+export const SUBRESOURCE_VERSION = 'v1alpha1';
+
+/** Subresources that are byte streams over a WebSocket. */
+export const streamSubresource = z.enum(['console', 'vnc', 'portforward']);
+/** Every subresource of `virtualmachines` the server answers. */
+export const vmSubresource = z.enum([...streamSubresource.options, 'metrics']);
+
+/**
+ * The streams' WebSocket subprotocol: binary messages carry the stream's bytes unchanged, in
+ * both directions; text messages are refused.
+ */
+export const STREAM_PROTOCOL = 'v1.stream.kubevmm.io';
+
+/**
+ * The subprotocol a browser adds to carry its bearer token (the API server authenticates it and
+ * removes it before proxying). Never selected, echoed or believed by the subresource server.
+ */
+export const BEARER_PROTOCOL_PREFIX = 'base64url.bearer.authorization.k8s.io.';
+
+/** WebSocket close codes of a stream: it ended (the VM stopped, the port closed) or failed. */
+export const STREAM_CLOSE = { ended: 1000, failed: 1011 } as const;
+
+/** Query of `portforward`: the guest's TCP port. */
+export const portForwardQuery = z.strictObject({
+  port: z.coerce.number().int().min(1, 'port must be 1-65535').max(65535, 'port must be 1-65535'),
+});
+
+/** One subresource request, as the path and query say. */
+export const subresourceRequest = z.discriminatedUnion('subresource', [
+  z.strictObject({ namespace: dnsLabel, name: vmName, subresource: z.literal('console') }),
+  z.strictObject({ namespace: dnsLabel, name: vmName, subresource: z.literal('vnc') }),
+  z.strictObject({ namespace: dnsLabel, name: vmName, subresource: z.literal('metrics') }),
+  z.strictObject({ namespace: dnsLabel, name: vmName, subresource: z.literal('portforward'), port: portForwardQuery.shape.port }),
+]);
+
+export type StreamSubresource = z.infer<typeof streamSubresource>;
+export type VmSubresource = z.infer<typeof vmSubresource>;
+export type SubresourceRequest = z.infer<typeof subresourceRequest>;
+
+const PREFIX = `/apis/${SUBRESOURCE_GROUP}/${SUBRESOURCE_VERSION}/namespaces/`;
+
+/** The request's path and query, as a client sends it (relative to the API server's URL). */
+export function subresourcePath(request: SubresourceRequest): string {
+  const parsed = subresourceRequest.parse(request);
+  const path = `${PREFIX}${parsed.namespace}/virtualmachines/${parsed.name}/${parsed.subresource}`;
+  return parsed.subresource === 'portforward' ? `${path}?port=${parsed.port}` : path;
+}
+
+/** Why a path is not a subresource request. */
+export interface PathRefusal {
+  /** 404: not a path of this API; 400: one of its paths with a bad name or parameter. */
+  code: 400 | 404;
+  message: string;
+}
+
+const PATH = /^\/apis\/subresources\.kubevmm\.io\/v1alpha1\/namespaces\/([^/]+)\/virtualmachines\/([^/]+)\/([^/]+)$/;
+
+function decodeSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads a request target (`/apis/...?...`) back into a request, or says why it is none. */
+export function parseSubresourcePath(target: string): { ok: true; request: SubresourceRequest } | { ok: false; refusal: PathRefusal } {
+  const url = new URL(target, 'https://subresources.invalid');
+  const match = PATH.exec(url.pathname);
+  if (!match) return { ok: false, refusal: { code: 404, message: `${url.pathname} is not a subresource of ${SUBRESOURCE_GROUP}/${SUBRESOURCE_VERSION} virtualmachines` } };
+  const segments = match.slice(1).map(decodeSegment);
+  if (segments.includes(undefined)) return { ok: false, refusal: { code: 400, message: `${url.pathname}: a path segment is not valid percent-encoding` } };
+  const [namespace, name, subresource] = segments as [string, string, string];
+  const known = vmSubresource.safeParse(subresource);
+  if (!known.success) return { ok: false, refusal: { code: 404, message: `virtualmachines has no subresource "${subresource}"; there are ${vmSubresource.options.join(', ')}` } };
+  const query = Object.fromEntries(url.searchParams);
+  const parsed = subresourceRequest.safeParse({ namespace, name, subresource, ...query });
+  if (!parsed.success) return { ok: false, refusal: { code: 400, message: describeIssues(parsed.error) } };
+  return { ok: true, request: parsed.data };
+}
+
+/** The subprotocols a browser offers: the stream's and its token's (base64url, no padding). */
+export function browserProtocols(token: string): string[] {
+  // btoa and TextEncoder, not Buffer: the web console runs this in a browser.
+  const binary = String.fromCharCode(...new TextEncoder().encode(token));
+  const base64url = btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return [STREAM_PROTOCOL, `${BEARER_PROTOCOL_PREFIX}${base64url}`];
+}
+
+/** The subprotocol the server answers with: the stream's when offered; a bearer one never. */
+export function selectStreamProtocol(offered: ReadonlySet<string> | readonly string[]): string | undefined {
+  return [...offered].includes(STREAM_PROTOCOL) ? STREAM_PROTOCOL : undefined;
+}
+
+/** Reasons of a refusal, as Kubernetes names them. */
+export const statusReason = z.enum(['Unauthorized', 'Forbidden', 'NotFound', 'BadRequest', 'Conflict', 'ServiceUnavailable', 'InternalError', 'MethodNotAllowed']);
+
+/**
+ * A Kubernetes `Status` (meta/v1): what the subresource server answers instead of a stream or
+ * metrics, and what the CLI prints the message of. Unknown fields are ignored (the API server
+ * writes its own for refusals it makes before proxying).
+ */
+export const kubeStatus = z.object({
+  kind: z.literal('Status'),
+  apiVersion: z.literal('v1'),
+  status: z.enum(['Success', 'Failure']),
+  message: z.string().default(''),
+  reason: z.string().default(''),
+  code: z.number().int(),
+  details: z.object({ name: z.string().optional(), group: z.string().optional(), kind: z.string().optional() }).optional(),
+});
+
+export type KubeStatus = z.infer<typeof kubeStatus>;
+export type StatusReason = z.infer<typeof statusReason>;
+
+const CODE_OF_REASON: Record<StatusReason, number> = {
+  BadRequest: 400,
+  Unauthorized: 401,
+  Forbidden: 403,
+  NotFound: 404,
+  MethodNotAllowed: 405,
+  Conflict: 409,
+  InternalError: 500,
+  ServiceUnavailable: 503,
+};
+
+/** A failure `Status` about one VM (details name it, so clients can say which). */
+export function failureStatus(reason: StatusReason, message: string, vm?: { name: string }): KubeStatus {
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    status: 'Failure',
+    message,
+    reason,
+    code: CODE_OF_REASON[reason],
+    ...(vm ? { details: { name: vm.name, group: SUBRESOURCE_GROUP, kind: 'virtualmachines' } } : {}),
+  };
+}
