@@ -27,6 +27,9 @@ const PRODUCTION = {
   'launcher/export': ['api', 'launcher', 'launcher/qemu', 'launcher/runtime'],
   launcher: ['api', 'launcher/qemu', 'launcher/qmp', 'launcher/cloudinit', 'launcher/runtime', 'launcher/control', 'launcher/metrics', 'launcher/export'],
   deviceplugin: [],
+  // The subresource server (ADR 0011): its pure request checks never reach the operator.
+  'subresource/auth': ['api'],
+  subresource: ['api', 'subresource/auth'],
   cli: ['api', 'operator', 'operator/render', 'launcher', 'launcher/runtime', 'launcher/qemu'],
   scripts: ['api'],
 };

@@ -48,3 +48,34 @@ export async function servingCertAsClient(authority: LauncherAuthority): Promise
   const pair = await issueCertificate(authority.ca, { subject: 'CN=launcher other/vm,O=kubevmm', sans: ['other.launcher.kubevmm.invalid'], usage: 'server', lifetimeMs: 3600_000, now: new Date() });
   return { ca: authority.ca.certPem, cert: pair.certPem, key: pair.keyPem, notAfter: new Date(Date.now() + 3600_000) };
 }
+
+/** An API server's front proxy as an aggregated API server sees it (ADR 0011), and impostors. */
+export interface FrontProxyPki {
+  /** The requestheader CA (`requestheader-client-ca-file`). */
+  caPem: string;
+  /** The API server's proxy client certificate, `CN=front-proxy-client`. */
+  client: { certPem: string; keyPem: string };
+  /** Same name, another CA. */
+  foreign: { certPem: string; keyPem: string };
+  /** The requestheader CA's, but for serving. */
+  serving: { certPem: string; keyPem: string };
+  /** The requestheader CA's, expired an hour ago. */
+  expired: { certPem: string; keyPem: string };
+  /** The requestheader CA's, another common name. */
+  otherName: { certPem: string; keyPem: string };
+}
+
+/** Certificates for tests of the front-proxy check. */
+export async function frontProxyPki(): Promise<FrontProxyPki> {
+  const now = new Date();
+  const [ca, otherCa] = await Promise.all([createCa(now, 'front-proxy-ca'), createCa(now, 'front-proxy-ca')]);
+  const client = { subject: 'CN=front-proxy-client', sans: [], usage: 'client' as const, lifetimeMs: 3600_000, now };
+  const [good, foreign, serving, expired, otherName] = await Promise.all([
+    issueCertificate(ca, client),
+    issueCertificate(otherCa, client),
+    issueCertificate(ca, { ...client, usage: 'server' }),
+    issueCertificate(ca, { ...client, now: new Date(now.getTime() - 2 * 3600_000) }),
+    issueCertificate(ca, { ...client, subject: 'CN=someone-else' }),
+  ]);
+  return { caPem: ca.certPem, client: good, foreign, serving, expired, otherName };
+}

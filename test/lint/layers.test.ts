@@ -26,6 +26,7 @@ describe('layer rule', () => {
     ['api/probe.ts', "import '../launcher/main.js';", 'api/ may import only from nothing of ours', 'not launcher/'],
     ['harness/probe.ts', "import '../test/launcher/helpers/control.js';", 'harness/', 'not test/'],
     ['operator/render/probe.ts', "export * from '../kube/client.js';", 'operator/render/', 'not operator/kube/'],
+    ['subresource/auth/probe.ts', "import '../../operator/pki/certs.js';", 'subresource/auth/', 'not operator/pki/'],
   ])('%s: %s is refused', async (file, code, who, what) => {
     const [message] = await messages(file, code);
     expect(message).toContain(who);
