@@ -101,7 +101,7 @@ export async function startLauncher(options: LauncherOptions): Promise<LauncherH
   const vmm = await launchVm(options);
   let control: ControlServer | undefined;
   try {
-    if (options.control) control = await startControlServer({ vmm, metrics: vmMetrics(vmm, options.vm), log, ...options.control });
+    if (options.control) control = await startControlServer({ vmm, metrics: vmMetrics(vmm, options.vm), console: () => vmm.console, log, ...options.control });
   } catch (err) {
     await vmm.stop({ reason: 'ControlServerFailed', message: describeError(err) });
     throw new LauncherError({ reason: 'ControlServerFailed', message: `control API on port ${options.control?.port}: ${describeError(err)}`, cause: err });

@@ -6,8 +6,11 @@
 import https from 'node:https';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import type { ConsoleAttacher } from '../runtime/serial.js';
 import type { VmController } from '../runtime/status.js';
+import { handleUpgrade } from './console.js';
 import { tlsOnlyFront } from './plain-http.js';
 import { errorResponse, handleControlRequest, type ControlResponse } from './routes.js';
 import { clientName, loadTls, refuseClient, tlsSignature, type ControlTlsFiles } from './tls.js';
@@ -27,6 +30,8 @@ export interface ControlServerOptions {
   tlsReloadMs?: number;
   /** Serves GET /metrics without a client certificate, like /readyz (launcher/metrics); omitted: 404. */
   metrics?: { render(): Promise<{ contentType: string; body: string }> };
+  /** The serial fan-out for `GET /console` (ADR 0011); omitted or undefined: 409, no console now. */
+  console?: () => ConsoleAttacher | undefined;
   /** Audit lines: each authenticated request with its client, and TLS reloads. Default: dropped. */
   log?: (line: string) => void;
 }
@@ -129,6 +134,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
       else res.destroy();
     });
   });
+  tls.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(options, req, socket, head));
   const { server: front, destroyAll } = tlsOnlyFront(tls);
   await new Promise<void>((resolve, reject) => {
     front.once('error', reject);

@@ -3,31 +3,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fakeSerialPort, type FakeSerialPort } from '../../test/fakes/serial-port.js';
 import { READ_ONLY_NOTICE, SerialHub } from './serial.js';
-
-/** QEMU's side of the serial chardev: one client, records what it is sent. */
-async function fakeSerialPort(path: string) {
-  const received: Buffer[] = [];
-  let client: net.Socket | undefined;
-  const server = net.createServer();
-  const connected = new Promise<net.Socket>((resolve) => {
-    server.once('connection', (c) => {
-      client = c;
-      c.on('data', (d: Buffer) => received.push(d));
-      resolve(c);
-    });
-  });
-  await new Promise<void>((r) => server.listen(path, r));
-  return {
-    connected,
-    received: () => Buffer.concat(received).toString(),
-    guestWrites: async (text: string) => (await connected).write(text),
-    exit: async () => {
-      client?.end();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
 
 /** A console session on the hub's socket. */
 async function session(path: string) {
@@ -48,7 +25,7 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
 
 describe('SerialHub', () => {
   let dir: string;
-  let port: Awaited<ReturnType<typeof fakeSerialPort>>;
+  let port: FakeSerialPort;
   let hub: SerialHub;
   const paths = () => ({ qemuSocket: join(dir, 'serial.sock'), consoleSocket: join(dir, 'console.sock'), logFile: join(dir, 'serial.log') });
 

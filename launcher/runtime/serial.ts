@@ -8,7 +8,9 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ConsoleMode } from '../../api/contract/control.js';
 import { describeError } from './errors.js';
 import { BoundedHistory, mustRotate } from './serial-buffer.js';
 
@@ -17,6 +19,17 @@ export const SERIAL_DEFAULTS = { historyBytes: 64 * 1024, logMaxBytes: 1024 * 10
 
 /** What a session that joins while another one types is told, on its own screen only. */
 export const READ_ONLY_NOTICE = '\r\n[kubevmm: another console session is attached; this one is read-only]\r\n';
+
+/** Where a console session attaches: the hub, or whatever stands for it in a test. */
+export interface ConsoleAttacher {
+  /**
+   * Adds a session (any byte stream: a unix socket, an upgraded TLS connection). `onMode` is
+   * called with the session's mode before a byte is written to it, so a caller can answer its
+   * own protocol first. Returns the mode, or undefined when the console has ended (QEMU
+   * exited): the session is then not taken and nothing is written to it.
+   */
+  attach(session: Duplex, onMode?: (mode: ConsoleMode) => void): ConsoleMode | undefined;
+}
 
 /** Options of {@link SerialHub.start}. */
 export interface SerialHubOptions {
@@ -34,15 +47,16 @@ export interface SerialHubOptions {
 }
 
 /** The launcher's side of the VM's serial console. */
-export class SerialHub {
+export class SerialHub implements ConsoleAttacher {
   private readonly history: BoundedHistory;
-  private readonly sessions = new Set<net.Socket>();
-  private writer: net.Socket | undefined;
+  private readonly sessions = new Set<Duplex>();
+  private writer: Duplex | undefined;
   private logStream: WriteStream;
   private logBytes = 0;
   private readonly logMaxBytes: number;
   private rotation: Promise<void> = Promise.resolve();
   private readonly ended: Promise<void>;
+  private finished = false;
 
   private constructor(
     private readonly options: SerialHubOptions,
@@ -54,9 +68,16 @@ export class SerialHub {
     this.logStream = createWriteStream(options.logFile, { flags: 'w', mode: 0o640 });
     this.logStream.on('error', (err) => this.options.log?.(`console log ${options.logFile}: ${describeError(err)}`));
     qemu.on('data', (chunk: Buffer) => this.fromGuest(chunk));
-    this.ended = new Promise((resolve) => qemu.once('close', () => resolve()));
+    this.ended = new Promise((resolve) =>
+      qemu.once('close', () => {
+        this.finished = true;
+        resolve();
+      }),
+    );
     qemu.on('error', () => undefined); // 'close' follows
-    server.on('connection', (session) => this.join(session));
+    server.on('connection', (session) => {
+      if (!this.attach(session)) session.end();
+    });
   }
 
   /** Connects to QEMU's serial socket and opens the console socket. */
@@ -99,6 +120,7 @@ export class SerialHub {
         resolve();
       });
     });
+    this.finished = true;
     this.qemu.destroy();
     for (const session of this.sessions) session.end();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -133,7 +155,15 @@ export class SerialHub {
     });
   }
 
-  private join(session: net.Socket): void {
+  /**
+   * Adds a console session: it is shown the recent output, then everything the guest writes.
+   * The first session types; one that joins while another types is a read-only mirror
+   * (ADR 0011), told so on its own screen, its keys dropped.
+   */
+  attach(session: Duplex, onMode?: (mode: ConsoleMode) => void): ConsoleMode | undefined {
+    if (this.finished) return undefined;
+    const mode: ConsoleMode = this.writer ? 'read-only' : 'interactive';
+    onMode?.(mode);
     this.sessions.add(session);
     session.on('error', () => undefined);
     session.once('close', () => {
@@ -142,13 +172,14 @@ export class SerialHub {
     });
     const recent = this.history.contents();
     if (recent.length) session.write(recent);
-    if (this.writer) {
+    if (mode === 'read-only') {
       session.write(READ_ONLY_NOTICE);
       session.on('data', () => undefined); // typing in a mirror goes nowhere
-      return;
+      return mode;
     }
     this.writer = session;
     session.on('data', (keys: Buffer) => this.qemu.write(keys));
+    return mode;
   }
 }
 

@@ -117,6 +117,11 @@ export class VmSupervisor implements VmController {
     return this.options.plan.sockets.console;
   }
 
+  /** The serial fan-out while QEMU runs, for console sessions over the control API; undefined before and after. */
+  get console(): SerialHub | undefined {
+    return this.serial;
+  }
+
   /** The console log: what the guest wrote to its serial port, bounded (see SerialHub). */
   get serialLog(): string {
     return this.options.plan.sockets.serialLog;
