@@ -134,25 +134,31 @@ export function removeVolumeEdit(vm: VmView, disk: string): Edit {
 /** Where the VM is on the way to `goal`: reached, still going (with a line to show), or failed. */
 export type Progress = { state: 'reached'; line: string } | { state: 'waiting'; line: string } | { state: 'failed'; line: string };
 
+type GoalOf<K extends Goal['kind']> = Extract<Goal, { kind: K }>;
+
+const phaseOf = (vm: VmView): string => vm.status?.printableStatus ?? 'Unknown';
+const diskOf = (vm: VmView, name: string) => vm.status?.disks?.find((d) => d.name === name);
+
+const PROGRESS: { [K in Goal['kind']]: (vm: VmView, goal: GoalOf<K>) => Progress } = {
+  status: (vm, goal) => ({ state: phaseOf(vm) === goal.printableStatus ? 'reached' : 'waiting', line: `${vm.metadata.name}: ${phaseOf(vm)}` }),
+  restarted: (vm, goal) => {
+    const recorded = vm.status?.lastRestartRequestedAt === goal.requestedAt;
+    const line = `${vm.metadata.name}: ${phaseOf(vm)}${recorded ? '' : ' (restart requested)'}`;
+    return { state: recorded && phaseOf(vm) === 'Running' ? 'reached' : 'waiting', line };
+  },
+  'disk-attached': (vm, goal) => {
+    const disk = diskOf(vm, goal.disk);
+    const line = `${vm.metadata.name}: disk ${goal.disk} ${disk?.phase ?? 'Pending'}${disk?.message ? `: ${disk.message}` : ''}`;
+    if (disk?.phase === 'Failed') return { state: 'failed', line };
+    return { state: disk?.phase === 'Attached' ? 'reached' : 'waiting', line };
+  },
+  'disk-gone': (vm, goal) => {
+    const disk = diskOf(vm, goal.disk);
+    return { state: disk ? 'waiting' : 'reached', line: `${vm.metadata.name}: disk ${goal.disk} ${disk?.phase ?? 'removed'}` };
+  },
+};
+
 /** Reads the VM's status against a goal (the live progress line of the waiting verbs). */
 export function progressOf(vm: VmView, goal: Goal): Progress {
-  const phase = vm.status?.printableStatus ?? 'Unknown';
-  switch (goal.kind) {
-    case 'status':
-      return { state: phase === goal.printableStatus ? 'reached' : 'waiting', line: `${vm.metadata.name}: ${phase}` };
-    case 'restarted': {
-      const recorded = vm.status?.lastRestartRequestedAt === goal.requestedAt;
-      return { state: recorded && phase === 'Running' ? 'reached' : 'waiting', line: `${vm.metadata.name}: ${recorded ? phase : `${phase} (restart requested)`}` };
-    }
-    case 'disk-attached': {
-      const disk = vm.status?.disks?.find((d) => d.name === goal.disk);
-      const line = `${vm.metadata.name}: disk ${goal.disk} ${disk?.phase ?? 'Pending'}${disk?.message ? `: ${disk.message}` : ''}`;
-      if (disk?.phase === 'Failed') return { state: 'failed', line };
-      return { state: disk?.phase === 'Attached' ? 'reached' : 'waiting', line };
-    }
-    case 'disk-gone': {
-      const disk = vm.status?.disks?.find((d) => d.name === goal.disk);
-      return { state: disk ? 'waiting' : 'reached', line: `${vm.metadata.name}: disk ${goal.disk} ${disk?.phase ?? 'removed'}` };
-    }
-  }
+  return (PROGRESS[goal.kind] as (vm: VmView, goal: Goal) => Progress)(vm, goal);
 }
