@@ -11,8 +11,8 @@ import { withConfigOptions } from '../operator/config.js';
 import type { PlayOptions } from './play.js';
 import { Timeline } from './timings.js';
 
-/** Exit codes of the CLI contract (shared/API.md). */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+/** Exit codes of the CLI contract (shared/API.md): 3 is a cluster verb that ran out of --timeout. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, timedOut: 3 } as const;
 
 /** The command tree; actions load their verb's modules on demand. */
 export function buildProgram(): Command {

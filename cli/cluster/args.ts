@@ -1,0 +1,111 @@
+/**
+ * The cluster verbs' command line (shared/API.md, CLI contract): each verb with its flags and
+ * kubectl's `--kubeconfig`, `--context` and `-n/--namespace`, parsed into one typed request.
+ * Parsing loads nothing of Kubernetes: the verb's runner does, when it runs. Bad input is a
+ * usage error (exit 2) whose message names the flag and what it takes.
+ */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+
+/** Where and how: the flags every cluster verb takes. */
+export interface ClusterFlags {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+}
+
+/** Waiting flags of the declarative verbs. */
+export interface WaitFlags {
+  wait: boolean;
+  /** Seconds. */
+  timeout: number;
+}
+
+/** One parsed verb. */
+export type VerbRequest = ClusterFlags &
+  (
+    | ({ verb: 'start' | 'restart' | 'pause' | 'unpause'; name: string } & WaitFlags)
+    | ({ verb: 'stop'; name: string; grace?: number; force: boolean } & WaitFlags)
+    | { verb: 'console'; name: string }
+    | { verb: 'vnc'; name: string; port?: number; screenshot?: string }
+    | { verb: 'ssh'; name: string; sshArgs: string[] }
+    | { verb: 'port-forward'; name: string; local: number; guest: number }
+    | ({ verb: 'addvolume'; name: string; claim: string; disk?: string; bus?: 'virtio' | 'scsi' | 'sata' } & WaitFlags)
+    | ({ verb: 'removevolume'; name: string; disk: string } & WaitFlags)
+  );
+
+/** Default wait, seconds: a TCG boot on a busy node takes minutes. */
+export const DEFAULT_TIMEOUT_S = 300;
+
+function integer(flag: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`${flag} takes a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+const port = integer('a port', 1, 65535);
+
+/** `LOCAL:GUEST`, both ports. */
+export function parsePortPair(value: string): { local: number; guest: number } {
+  const match = /^(\d+):(\d+)$/.exec(value);
+  if (!match) throw new InvalidArgumentError('give LOCAL:GUEST, two ports, e.g. 8080:80');
+  return { local: port(match[1]!), guest: port(match[2]!) };
+}
+
+function withCluster(command: Command): Command {
+  return command
+    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context (default: its current context)')
+    .option('-n, --namespace <ns>', "namespace (default: the context's, then default)");
+}
+
+function withWait(command: Command): Command {
+  return command
+    .option('--no-wait', 'return once the change is accepted, without waiting for the VM')
+    .option('--timeout <seconds>', `how long to wait (default ${DEFAULT_TIMEOUT_S}); exit 3 when it runs out`, integer('--timeout', 1, 86_400), DEFAULT_TIMEOUT_S);
+}
+
+type Flags = ClusterFlags & Partial<WaitFlags> & Record<string, unknown>;
+
+const cluster = (f: Flags): ClusterFlags => ({
+  ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}),
+  ...(f.context ? { context: f.context } : {}),
+  ...(f.namespace ? { namespace: f.namespace } : {}),
+});
+const waiting = (f: Flags): WaitFlags => ({ wait: f.wait !== false, timeout: f.timeout ?? DEFAULT_TIMEOUT_S });
+
+/** Adds the cluster verbs to `program`; each parsed call goes to `run`. */
+export function addClusterVerbs(program: Command, run: (request: VerbRequest) => Promise<void>): Command {
+  for (const [verb, what] of [
+    ['start', 'start the VM (runStrategy Always, or a start request for a Manual VM) and wait until it runs'],
+    ['restart', 'restart the VM once (spec.restartRequestedAt) and wait until it runs again'],
+    ['pause', 'pause the VM (spec.paused: vCPUs stopped, memory kept) and wait until Paused'],
+    ['unpause', 'resume a paused VM and wait until Running'],
+  ] as const) {
+    withWait(withCluster(program.command(verb).description(what).argument('<name>', 'VirtualMachine'))).action((name: string, f: Flags) => run({ verb, name, ...cluster(f), ...waiting(f) }));
+  }
+  withWait(withCluster(program.command('stop').description('stop the VM (runStrategy Halted) and wait until Stopped').argument('<name>', 'VirtualMachine')))
+    .option('--grace <seconds>', "seconds the guest gets to power off (kept as the VM's terminationGracePeriodSeconds)", integer('--grace', 0, 86_400))
+    .option('--force', 'no grace: QEMU quits at once')
+    .action((name: string, f: Flags) => run({ verb: 'stop', name, ...(f.grace === undefined ? {} : { grace: f.grace as number }), force: f.force === true, ...cluster(f), ...waiting(f) }));
+  withCluster(program.command('console').description('attach this terminal to the VM serial console (Ctrl-] detaches)').argument('<name>', 'VirtualMachine')).action((name: string, f: Flags) =>
+    run({ verb: 'console', name, ...cluster(f) }),
+  );
+  withCluster(program.command('vnc').description("open the VM's display on a local port for any VNC viewer, or save one frame as PNG").argument('<name>', 'VirtualMachine'))
+    .addOption(new Option('--port <port>', 'local port (default: a free one, printed)').argParser(port).conflicts('screenshot'))
+    .option('--screenshot <file.png>', 'write one frame of the screen as a PNG and exit')
+    .action((name: string, f: Flags) => run({ verb: 'vnc', name, ...(f.port ? { port: f.port as number } : {}), ...(f.screenshot ? { screenshot: f.screenshot as string } : {}), ...cluster(f) }));
+  withCluster(program.command('ssh').description("ssh to the guest through the VM's portforward subresource (port 22)").argument('<name>', 'VirtualMachine').argument('[ssh-args...]', 'after --: passed to ssh'))
+    .action((name: string, sshArgs: string[], f: Flags) => run({ verb: 'ssh', name, sshArgs, ...cluster(f) }));
+  withCluster(program.command('port-forward').description('forward a local port to a guest port').argument('<name>', 'VirtualMachine').argument('<local:guest>', 'ports, e.g. 8080:80', parsePortPair))
+    .action((name: string, ports: { local: number; guest: number }, f: Flags) => run({ verb: 'port-forward', name, ...ports, ...cluster(f) }));
+  withWait(withCluster(program.command('addvolume').description('hotplug a PVC into the running VM (spec.disks) and wait until Attached').argument('<name>', 'VirtualMachine')))
+    .requiredOption('--claim <pvc>', 'the PersistentVolumeClaim')
+    .option('--name <disk>', "the disk's name (default: the claim's)")
+    .addOption(new Option('--bus <bus>', 'disk bus').choices(['virtio', 'scsi', 'sata']))
+    .action((name: string, f: Flags) => run({ verb: 'addvolume', name, claim: f.claim as string, ...(f.name ? { disk: f.name as string } : {}), ...(f.bus ? { bus: f.bus as 'virtio' } : {}), ...cluster(f), ...waiting(f) }));
+  withWait(withCluster(program.command('removevolume').description('unplug a hotplugged disk (spec.disks) and wait until it is gone').argument('<name>', 'VirtualMachine').argument('<disk>', 'the disk')))
+    .action((name: string, disk: string, f: Flags) => run({ verb: 'removevolume', name, disk, ...cluster(f), ...waiting(f) }));
+  return program;
+}
