@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { OPERATOR_API_CALLS } from '../../operator/kube/client.js';
 import { CONTROL_PLANE_TIMEOUT_MS, useControlPlane, type ControlPlane } from '../operator/helpers/control-plane.js';
-import { getJson, kubectl, startOperator, waitFor, type OperatorProcess } from '../operator/helpers/operator-process.js';
+import { createNamespace, getJson, kubectl, startOperator, waitFor, type OperatorProcess } from '../operator/helpers/operator-process.js';
 import { CHART_DIR, helm, helmBinDir, type Manifest } from './helpers/helm.js';
 import { neededLines } from './helpers/rbac.js';
 import { startLauncherStandin, type LauncherStandin } from '../operator/helpers/launcher-standin.js';
@@ -90,7 +90,7 @@ beforeAll(async () => {
     '--set', 'webhook.namespaceSelector.matchLabels.kubevmm-helm-test=unused',
   );
   await cp.kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd/virtualmachines.kubevmm.io');
-  kubectl(['create', 'namespace', VM_NS]);
+  createNamespace(VM_NS);
   saKubeconfig = serviceAccountKubeconfig(SYSTEM_NS, RELEASE);
   baselineKubeconfig = serviceAccountKubeconfig(VM_NS, 'default');
 }, CONTROL_PLANE_TIMEOUT_MS);

@@ -7,7 +7,7 @@
 import { X509Certificate } from 'node:crypto';
 import { CONTROL_PLANE_TIMEOUT_MS, useControlPlaneWithCrds, type ControlPlane } from './helpers/control-plane.js';
 import { startLauncherStandin, type LauncherStandin } from './helpers/launcher-standin.js';
-import { getJson, kubectl, startOperator, waitFor as waitForAny, type OperatorProcess } from './helpers/operator-process.js';
+import { createNamespace, getJson, kubectl, startOperator, waitFor as waitForAny, type OperatorProcess } from './helpers/operator-process.js';
 
 let cp: ControlPlane;
 let operator: OperatorProcess | undefined;
@@ -42,8 +42,8 @@ function waitFor<T>(what: string, fn: () => T | undefined | false, ms?: number):
 beforeAll(async () => {
   cp = await useControlPlaneWithCrds();
   launcher = await startLauncherStandin();
-  kubectl(['create', 'namespace', NS]);
-  kubectl(['create', 'namespace', HOME]);
+  createNamespace(NS);
+  createNamespace(HOME);
   operator = startOperator(OPERATOR_ARGS);
 }, CONTROL_PLANE_TIMEOUT_MS);
 

@@ -11,7 +11,7 @@ import { validateVm } from '../../api/validate.js';
 import { renderAttachmentPod, renderHotplugService } from '../../operator/render/attachment.js';
 import { renderLauncherPod } from '../../operator/render/pod.js';
 import { CONTROL_PLANE_TIMEOUT_MS, useControlPlane, type ControlPlane } from './helpers/control-plane.js';
-import { kubectl } from './helpers/operator-process.js';
+import { createNamespace, kubectl } from './helpers/operator-process.js';
 
 const NS = `dryrun-${Date.now().toString(36).slice(-5)}`;
 const SAMPLE = 40;
@@ -21,7 +21,7 @@ beforeAll(async () => {
   cp = await useControlPlane();
   await cp.kubectl('apply', '--server-side', '--force-conflicts', '-f', 'crds/');
   await cp.kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd/virtualmachines.kubevmm.io');
-  kubectl(['create', 'namespace', NS]);
+  createNamespace(NS);
 }, CONTROL_PLANE_TIMEOUT_MS);
 
 afterAll(async () => {

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { createCa, createServing } from '../../operator/pki/certs.js';
 import { CONTROL_PLANE_TIMEOUT_MS, useControlPlane, type ControlPlane } from './helpers/control-plane.js';
 import { startLauncherStandin, type LauncherStandin } from './helpers/launcher-standin.js';
-import { getJson, kubectl, startOperator, waitFor as waitForAny, type OperatorProcess } from './helpers/operator-process.js';
+import { createNamespace, getJson, kubectl, startOperator, waitFor as waitForAny, type OperatorProcess } from './helpers/operator-process.js';
 
 type Json = Record<string, any>;
 let cp: ControlPlane;
@@ -19,7 +19,7 @@ const OPERATOR_ARGS = ['--no-leader-elect', '--accelerator', 'tcg', '--crash-loo
 
 function namespace(name: string): string {
   const ns = `${name}-${RUN}`;
-  kubectl(['create', 'namespace', ns]);
+  createNamespace(ns);
   namespaces.push(ns);
   return ns;
 }

@@ -6,7 +6,7 @@
 // launcher's real hotplug over NBD is tested in test/launcher/hotplug-nbd.test.ts.
 import { CONTROL_PLANE_TIMEOUT_MS, useControlPlaneWithCrds, type ControlPlane } from './helpers/control-plane.js';
 import { startLauncherStandin, type LauncherStandin } from './helpers/launcher-standin.js';
-import { getJson, kubectl, startOperator, waitFor as waitForAny, type OperatorProcess } from './helpers/operator-process.js';
+import { createNamespace, getJson, kubectl, startOperator, waitFor as waitForAny, type OperatorProcess } from './helpers/operator-process.js';
 
 let cp: ControlPlane;
 let operator: OperatorProcess | undefined;
@@ -53,7 +53,7 @@ const hotplug = (name: string, claimName: string) => ({ name, hotpluggable: true
 beforeAll(async () => {
   cp = await useControlPlaneWithCrds();
   launcher = await startLauncherStandin();
-  kubectl(['create', 'namespace', NS]);
+  createNamespace(NS);
 }, CONTROL_PLANE_TIMEOUT_MS);
 
 afterAll(async () => {

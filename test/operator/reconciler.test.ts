@@ -2,7 +2,7 @@
 // with the operator as its own process. Each scenario uses its own namespace.
 import { get } from 'node:http';
 import { CONTROL_PLANE_TIMEOUT_MS, useControlPlane, type ControlPlane } from './helpers/control-plane.js';
-import { getJson, kubectl, startOperator, waitFor, type OperatorProcess } from './helpers/operator-process.js';
+import { createNamespace, getJson, kubectl, startOperator, waitFor, type OperatorProcess } from './helpers/operator-process.js';
 
 let cp: ControlPlane;
 let operator: OperatorProcess | undefined;
@@ -11,7 +11,7 @@ const namespaces: string[] = [];
 
 function namespace(name: string): string {
   const ns = `${name}-${RUN}`;
-  kubectl(['create', 'namespace', ns]);
+  createNamespace(ns);
   namespaces.push(ns);
   return ns;
 }

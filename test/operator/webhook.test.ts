@@ -8,7 +8,7 @@ import { request } from 'node:https';
 import { ApiException, CustomObjectsApi } from '@kubernetes/client-node';
 import { freePort } from '../../launcher/runtime/ports.js';
 import { CONTROL_PLANE_TIMEOUT_MS, useControlPlane, type ControlPlane } from './helpers/control-plane.js';
-import { getJson, kubectl, startOperator, waitFor, type OperatorProcess } from './helpers/operator-process.js';
+import { createNamespace, getJson, kubectl, startOperator, waitFor, type OperatorProcess } from './helpers/operator-process.js';
 
 const RUN = Date.now().toString(36).slice(-5);
 const NS = `webhook-${RUN}`;
@@ -111,7 +111,7 @@ beforeAll(async () => {
   cp = await useControlPlane();
   await cp.kubectl('apply', '--server-side', '--force-conflicts', '-f', 'crds/');
   await cp.kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd/virtualmachines.kubevmm.io', 'crd/virtualmachineclasses.kubevmm.io');
-  kubectl(['create', 'namespace', NS]);
+  createNamespace(NS);
   port = await freePort();
   // Created before the operator starts: it patches the caBundle in at start.
   kubectl(['apply', '-f', '-'], { input: webhookConfiguration() });

@@ -4,7 +4,7 @@
 // failed build fails the suite with the hint; it never skips.
 import { spawnSync } from 'node:child_process';
 import { applyExports } from '../../operator/helpers/control-plane.js';
-import { kubectl } from '../../operator/helpers/operator-process.js';
+import { createNamespace, kubectl } from '../../operator/helpers/operator-process.js';
 
 export { getJson, kubectl, waitFor } from '../../operator/helpers/operator-process.js';
 
@@ -40,6 +40,6 @@ export function localPv(name: string, size: string, opts: { from?: string; block
 /** A namespace for one suite; `drop` deletes it and waits until everything in it is gone. */
 export function testNamespace(prefix: string): { name: string; drop: () => void } {
   const name = `${prefix}-${process.pid % 100000}`;
-  kubectl(['create', 'namespace', name]);
+  createNamespace(name);
   return { name, drop: () => void kubectl(['delete', 'namespace', name, '--wait=true', '--timeout=180s'], { allowFail: true }) };
 }
