@@ -212,7 +212,8 @@ export class LauncherClient {
       // Nobody there (yet): quiet. Somebody refusing us, or not the VM's launcher: the caller says so.
       const absent = err instanceof LauncherCallError && err.status === 0 && !(err instanceof LauncherContractError) && !(err instanceof LauncherIdentityError);
       if (absent) return undefined;
-      this.silence(target.ip);
+      // send() has silenced a launcher that is not the VM's already: count that failure once.
+      if (!(err instanceof LauncherIdentityError)) this.silence(target.ip);
       throw err;
     }
   }
