@@ -154,7 +154,7 @@ async function reconcileVm(deps: ControllerDeps, key: string, vm: VirtualMachine
   // Only an owned pod is acted on (its IP, its deletion): observe left a foreign one out.
   const result = await executePlan(deps, { vm, ...(observed.pod ? { pod: observed.pod } : {}) }, plan);
   if (creates) deps.expectations?.expectPod(key);
-  return withLauncherRetry(deps, observed.pod, observed, result);
+  return withLauncherRetry(deps, observed, result);
 }
 
 /** Reconciles one VM; the work queue's handler. */
@@ -177,9 +177,9 @@ export async function reconcile(deps: ControllerDeps, key: string): Promise<Hand
  * quiet time ends: what waits on it (pause, resume, hotplug, guest info) must not wait for the
  * next resync.
  */
-function withLauncherRetry(deps: ControllerDeps, pod: V1Pod | undefined, observed: Observed, result: HandlerResult): HandlerResult {
-  const ip = pod?.status?.podIP;
-  if (observed.launcher || !ip || pod?.status?.phase !== 'Running' || pod.metadata?.deletionTimestamp) return result;
+function withLauncherRetry(deps: ControllerDeps, observed: Observed, result: HandlerResult): HandlerResult {
+  const ip = runningIp(observed.pod);
+  if (observed.launcher || !ip) return result;
   const retry = Math.max(250, deps.launcher.quietRemainingMs(ip));
   return { ...result, requeueAfterMs: Math.min(result.requeueAfterMs ?? retry, retry) };
 }

@@ -1,10 +1,11 @@
 /** The API server's cross-field rules on a pod's affinity (api/schema/affinity.ts has the shape). */
 import type { Affinity } from '../schema/affinity.js';
+import { DNS_LABEL_PATTERN } from '../schema/common.js';
 import { labelValue } from '../schema/kube.js';
 import type { Finding, Rule } from './context.js';
 
 type Requirement = { key: string; operator: string; values?: string[] | undefined };
-const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const NAMESPACE = new RegExp(DNS_LABEL_PATTERN);
 
 /** What `values` must be for each operator, or undefined when they are right. */
 const VALUES_RULE: Record<string, (values: readonly string[]) => string | undefined> = {

@@ -10,6 +10,7 @@ import { API_VERSION } from '../../api/schema/common.js';
 import type { VirtualMachine } from '../../api/schema/vm.js';
 import { FINALIZER, type Action, type Plan, type VmEvent } from '../reconcile/types.js';
 import { launcherPodName } from '../render/pod.js';
+import { credentialsSecretName } from '../render/volumes.js';
 import { statusCode, type ClusterApi } from './client.js';
 import type { LauncherClient } from './launcher-client.js';
 import type { LauncherCredentials } from './launcher-credentials.js';
@@ -44,7 +45,7 @@ async function createPod(deps: ExecutorDeps, vm: VirtualMachine, pod: V1Pod): Pr
   // The credentials first: the pod's Secret volume waits for them, and only a pod the
   // operator itself creates for this VM ever names them.
   const ns = vm.metadata.namespace ?? 'default';
-  await writing({ kind: 'CredentialsSecret', object: `${ns}/${vm.metadata.name}-launcher-credentials` }, () => deps.credentials.ensure(vm));
+  await writing({ kind: 'CredentialsSecret', object: `${ns}/${credentialsSecretName(vm.metadata.name)}` }, () => deps.credentials.ensure(vm));
   await deps.networkPolicies?.ensure(ns);
   await writing({ kind: 'LauncherPod', object: objectName(pod) }, () => deps.api.applyPod(pod));
 }
