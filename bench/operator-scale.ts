@@ -143,7 +143,8 @@ async function runOnce(cluster: Cluster, n: number, settings: Settings, bundleFi
     return {
       n,
       nodes: 0,
-      loader: settings.loader,
+      // What ran, not what was asked: --operator-bundle runs the bundle even with --loader tsx.
+      loader: bundleFile ? 'bundle' : 'tsx',
       workers: settings.workers,
       concurrency: settings.concurrency,
       load: run.load,
