@@ -20,13 +20,12 @@
  * process's exit. Prints the times, play / bare (goal: end to end <= 1.2) and where play's time
  * goes; asserts nothing.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { launcherVm } from '../api/resolve.js';
+import { buildGuest } from '../harness/guest.js';
 import { DEFAULT_CONFIG } from '../api/schema/config.js';
 import type { VirtualMachine } from '../api/schema/vm.js';
 import { nocloudFiles, writeCidataIso } from '../launcher/cloudinit/index.js';
@@ -36,7 +35,6 @@ import { timeRun, type PlayRun } from './lib/play-run.js';
 import { playBreakdown } from './lib/play-report.js';
 import { formatSummary, formatTable, intFlag, summarize } from './lib/stats.js';
 
-const run = promisify(execFile);
 const GOAL = 1.2;
 const TIMEOUT_MS = 300_000;
 
@@ -100,7 +98,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'kubevmm-bench-play-'));
   try {
     await bundleCli();
-    const image = (await run('bash', [join(REPO_ROOT, 'test/fixtures/guest/build.sh')], { cwd: REPO_ROOT })).stdout.trim();
+    const image = await buildGuest();
     const { file, vm } = await manifest(dir);
     const resolved = launcherVm(vm, undefined, { ...DEFAULT_CONFIG, accelerator: 'tcg' });
     const ciDisk = resolved.disks.find((d) => d.source === 'cloudInit');

@@ -22,7 +22,9 @@ import { DEFAULT_CONFIG } from '../api/schema/config.js';
 import type { VirtualMachine } from '../api/schema/vm.js';
 import { memoryOverhead } from '../operator/render/overhead.js';
 import { machineLine } from './lib/env.js';
-import { getJson, imageRef, kubectl, operatorRequests, podMemory, poll, useCluster, writesBetween } from './lib/real-node-cluster.js';
+import { createNamespace, e2eImageRef, useE2eCluster } from '../harness/e2e-cluster.js';
+import { buildGuest } from '../harness/guest.js';
+import { getJson, kubectl, operatorRequests, podMemory, poll, writesBetween } from './lib/real-node-cluster.js';
 import { percentile } from './lib/operator-scale-report.js';
 import { bareRun, launcherRun, type StartContext } from './lib/start-runs.js';
 import { formatTable, intFlag } from './lib/stats.js';
@@ -155,12 +157,12 @@ function report(rounds: readonly Round[]): string {
 
 async function main(): Promise<void> {
   const n = intFlag(process.argv.slice(2), 'vms', 10);
-  useCluster();
-  const image = imageRef('guest-disk');
-  const busybox = imageRef('volume-helper');
-  const guestImage = spawnSync('bash', ['test/fixtures/guest/build.sh'], { encoding: 'utf8' }).stdout.trim();
+  useE2eCluster();
+  const image = e2eImageRef('guest-disk');
+  const busybox = e2eImageRef('volume-helper');
+  const guestImage = await buildGuest();
   console.log(`real-node: ${await machineLine()}`);
-  kubectl(['create', 'namespace', NS]);
+  createNamespace(NS);
   const work = await mkdtemp(join(tmpdir(), 'kvb-rn-'));
   try {
     const vm = benchVm('bare', { vcpus: 1, memory: '128Mi', graphics: 'none' });

@@ -17,21 +17,6 @@ export function getJson(args: string[]): Record<string, any> | undefined {
   return r.status === 0 ? (JSON.parse(r.stdout) as Record<string, any>) : undefined;
 }
 
-/** Brings the end-to-end cluster up (test/e2e/e2e.sh, idempotent) and points kubectl at it. */
-export function useCluster(): void {
-  const r = spawnSync('bash', ['test/e2e/e2e.sh', 'up'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`bash test/e2e/e2e.sh up failed:\n${r.stderr.slice(-3000)}`);
-  for (const m of r.stdout.matchAll(/^export (\w+)=(.*)$/gm)) process.env[m[1]!] = m[2]!.replace('$PATH', process.env.PATH ?? '');
-}
-
-/** An image imported into the node (test/e2e/e2e.sh image NAME). */
-export function imageRef(name: string): string {
-  const r = spawnSync('bash', ['test/e2e/e2e.sh', 'image', name], { encoding: 'utf8' });
-  const ref = r.stdout.trim();
-  if (!ref) throw new Error(`no image ${name} on the node`);
-  return ref;
-}
-
 /** Polls `fn` every `everyMs` until truthy; returns the value and Date.now() when seen. */
 export async function poll<T>(what: string, fn: () => T | undefined, timeoutMs = 300_000, everyMs = 50): Promise<{ value: T; at: number }> {
   const end = Date.now() + timeoutMs;

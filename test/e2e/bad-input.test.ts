@@ -1,7 +1,7 @@
 // What the kubelet and the scheduler refuse shows in the VM's status with their reason and
 // message, and deleting such a VM leaves nothing half-created.
-import { E2E_UP_TIMEOUT_MS, getJson, kubectl, testNamespace, useE2eCluster, waitFor } from './helpers/cluster.js';
-import { apply, condition, getVm, vmManifest, waitForVm } from './helpers/vm.js';
+import { E2E_UP_TIMEOUT_MS, kubectl, testNamespace, useE2eCluster, waitFor } from './helpers/cluster.js';
+import { apply, condition, getVm, leftovers, vmManifest, waitForVm } from './helpers/vm.js';
 
 let ns: { name: string; drop: () => void };
 
@@ -11,16 +11,9 @@ beforeAll(() => {
 }, E2E_UP_TIMEOUT_MS);
 afterAll(() => ns?.drop());
 
-/** Names of what a VM left in the namespace. */
-function leftovers(vm: string): string[] {
-  return ['pods', 'services', 'secrets'].flatMap((kind) =>
-    ((getJson(['-n', ns.name, kind])?.items ?? []) as { metadata: { name: string } }[]).map((o) => `${kind}/${o.metadata.name}`).filter((n) => n.includes(vm)),
-  );
-}
-
 async function deleteLeavesNothing(vm: string): Promise<void> {
   kubectl(['-n', ns.name, 'delete', 'virtualmachine', vm, '--wait=true', '--timeout=120s']);
-  await waitFor(`nothing of ${vm} left (${leftovers(vm).join(', ')})`, () => leftovers(vm).length === 0, 60_000);
+  await waitFor(`nothing of ${vm} left (${leftovers(ns.name, vm).join(', ')})`, () => leftovers(ns.name, vm).length === 0, 60_000);
 }
 
 it('a containerDisk image that does not exist: the status names the image and the pull error', async () => {

@@ -1,7 +1,7 @@
 // A real operating system through the real node: the Debian guest (systemd, cloud-init,
 // qemu-guest-agent) on a local PV. What the guest agent says lands in status.guest; the
 // address others reach the VM at stays the pod's (status.interfaces).
-import { spawnSync } from 'node:child_process';
+import { buildDebianGuest } from '../../harness/guest.js';
 import { E2E_UP_TIMEOUT_MS, localPv, testNamespace, useE2eCluster, waitFor } from './helpers/cluster.js';
 import { apply, getVm, launcherPod, vmManifest, waitForConsole, waitForVm } from './helpers/vm.js';
 
@@ -15,14 +15,8 @@ beforeAll(() => {
 }, E2E_UP_TIMEOUT_MS);
 afterAll(() => ns?.drop());
 
-function debianImage(): string {
-  const r = spawnSync('bash', ['test/fixtures/debian-guest/build.sh'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`the Debian guest did not build (bash test/fixtures/debian-guest/build.sh):\n${r.stderr.slice(-3000)}`);
-  return r.stdout.trim();
-}
-
 it('boots Debian from a PVC: a login prompt in the console log, the guest agent’s view in status.guest', async () => {
-  const pv = localPv(`${ns.name}-root`, '2Gi', { from: debianImage() });
+  const pv = localPv(`${ns.name}-root`, '2Gi', { from: await buildDebianGuest() });
   apply({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'root', namespace: ns.name }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'local', volumeName: pv, resources: { requests: { storage: '2Gi' } } } });
   const userData = ['#cloud-config', 'hostname: deb-e2e', 'runcmd:', '  - echo "kubevmm-e2e-runcmd $(hostname)"', ''].join('\n');
   apply(

@@ -1,7 +1,6 @@
 // Faults on the real node: QEMU killed inside the pod, the launcher pod deleted, the operator
 // pod deleted, the kubelet restarted. A VM ends only when its runStrategy says so.
-import { spawnSync } from 'node:child_process';
-import { E2E_UP_TIMEOUT_MS, getJson, imageRef, kubectl, testNamespace, useE2eCluster, waitFor } from './helpers/cluster.js';
+import { E2E_UP_TIMEOUT_MS, getJson, imageRef, kubectl, restartKubelet, testNamespace, useE2eCluster, waitFor } from './helpers/cluster.js';
 import { apply, condition, getVm, launcherPod, patchSpec, vmManifest, waitForVm } from './helpers/vm.js';
 
 let ns: { name: string; drop: () => void };
@@ -75,8 +74,7 @@ describe('faults on the real node', () => {
   it('the kubelet restarted: the VM keeps running in the same pod and container', async () => {
     const pod = launcherPod(ns.name, 'always')!;
     const started = pod.status.containerStatuses.find((c: { name: string }) => c.name === 'launcher').state.running.startedAt;
-    const r = spawnSync('bash', ['test/e2e/e2e.sh', 'restart-kubelet'], { encoding: 'utf8' });
-    expect(r.status).toBe(0);
+    restartKubelet();
     await waitForVm(ns.name, 'always', 'Running');
     const after = launcherPod(ns.name, 'always')!;
     expect(after.metadata.uid).toBe(pod.metadata.uid);

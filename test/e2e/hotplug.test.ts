@@ -4,7 +4,7 @@
 // detached with its data on the claim. Deleting the VM leaves nothing behind.
 import { E2E_UP_TIMEOUT_MS, getJson, imageRef, kubectl, testNamespace, useE2eCluster, waitFor } from './helpers/cluster.js';
 import { claimManifest, diskLines } from './helpers/pvc.js';
-import { apply, getVm, launcherPod, patchSpec, runInGuest, vmManifest, waitForConsole, waitForVm } from './helpers/vm.js';
+import { apply, getVm, launcherPod, leftovers, patchSpec, runInGuest, vmManifest, waitForConsole, waitForVm } from './helpers/vm.js';
 
 let ns: { name: string; drop: () => void };
 const rootDisk = () => ({ name: 'root', readOnly: true, containerDisk: { image: imageRef('guest-disk') } });
@@ -67,12 +67,7 @@ describe('disk hotplug on the real node', () => {
     patchSpec(ns.name, 'web', { disks: [rootDisk(), hotDisk] });
     await waitFor('data-hot to be Attached again', () => diskStatus()?.phase === 'Attached', 180_000);
     kubectl(['-n', ns.name, 'delete', 'virtualmachine', 'web', '--wait=true', '--timeout=180s']);
-    await waitFor('everything of the VM to be gone', () => {
-      const left = ['pods', 'services', 'secrets'].flatMap((kind) =>
-        ((getJson(['-n', ns.name, kind])?.items ?? []) as { metadata: { name: string } }[]).map((o) => `${kind}/${o.metadata.name}`).filter((n) => n.includes('web')),
-      );
-      return left.length === 0 || undefined;
-    }, 120_000);
+    await waitFor('everything of the VM to be gone', () => leftovers(ns.name, 'web').length === 0 || undefined, 120_000);
     expect(getJson(['-n', ns.name, 'pvc', 'hot'])?.status?.phase).toBe('Bound');
   });
 });

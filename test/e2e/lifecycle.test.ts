@@ -1,7 +1,7 @@
 // A VM boots through the real node, from each kind of root disk, and follows its spec through
 // stop, start, pause and restart: what a user sees with kubectl.
+import { buildGuest } from '../../harness/guest.js';
 import { E2E_UP_TIMEOUT_MS, imageRef, localPv, testNamespace, useE2eCluster } from './helpers/cluster.js';
-import { guestImage } from './helpers/guest.js';
 import { apply, condition, consoleLog, launcherPod, patchSpec, vmManifest, waitForConsole, waitForVm, type VmObject } from './helpers/vm.js';
 
 let ns: { name: string; drop: () => void };
@@ -52,7 +52,7 @@ describe('a VM on the real node', () => {
 
   it.each(['Filesystem', 'Block'] as const)('boots from a %s PVC holding the guest (a static local PV)', async (mode) => {
     const name = `pvc-${mode.toLowerCase()}`;
-    const pv = localPv(`${ns.name}-${name}`, '64Mi', { from: guestImage(), block: mode === 'Block' });
+    const pv = localPv(`${ns.name}-${name}`, '64Mi', { from: await buildGuest(), block: mode === 'Block' });
     apply(claim(name, pv, mode));
     apply(
       vmManifest(ns.name, name, {

@@ -1,7 +1,7 @@
 // helm upgrade to a new launcher image with a VM running: the VM keeps running on the old
 // launcher, says its launcher is outdated, and runs the new one after its next restart.
 import { spawnSync } from 'node:child_process';
-import { E2E_UP_TIMEOUT_MS, imageRef, kubectl, testNamespace, useE2eCluster } from './helpers/cluster.js';
+import { E2E_UP_TIMEOUT_MS, imageRef, kubectl, retagImage, testNamespace, useE2eCluster } from './helpers/cluster.js';
 import { apply, condition, launcherPod, patchSpec, vmManifest, waitForVm } from './helpers/vm.js';
 
 let ns: { name: string; drop: () => void };
@@ -19,8 +19,7 @@ beforeAll(() => {
   ns = testNamespace('e2e-upgrade');
   current = imageRef('launcher');
   // The same bits under a new name: what a release upgrade looks like to the node.
-  const r = spawnSync('bash', ['test/e2e/e2e.sh', 'retag', current, next()], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`retagging the launcher image failed: ${r.stderr}`);
+  retagImage(current, next());
 }, E2E_UP_TIMEOUT_MS);
 afterAll(() => {
   helmUpgrade(current);

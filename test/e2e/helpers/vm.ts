@@ -97,3 +97,10 @@ export async function runInGuest(ns: string, vm: string, command: string, ms = 6
     throw new Error(`${err.message}\nthe console ended with:\n${consoleLog(ns, vm).slice(-1500)}`);
   });
 }
+
+/** What of VM `vm` is still in the namespace: pods (launcher, attachment), Services and Secrets whose name contains it. */
+export function leftovers(ns: string, vm: string): string[] {
+  return ['pods', 'services', 'secrets'].flatMap((kind) =>
+    ((getJson(['-n', ns, kind])?.items ?? []) as { metadata: { name: string } }[]).map((o) => `${kind}/${o.metadata.name}`).filter((n) => n.includes(vm)),
+  );
+}

@@ -5,6 +5,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
+import { applyExports } from '../../../harness/e2e-cluster.js';
 
 const run = promisify(execFile);
 
@@ -20,16 +21,6 @@ export interface ControlPlane {
   restartApiserver(): Promise<{ waitedMs: number; restartMs: number }>;
   /** This suite is done with it (it keeps running for the next suite). */
   release(): Promise<void>;
-}
-
-/** Applies the `export KEY=VALUE` lines a cluster script prints to this process's environment. */
-export function applyExports(stdout: string): void {
-  for (const line of stdout.split('\n')) {
-    const m = /^export (\w+)=(.*)$/.exec(line.trim());
-    if (!m) continue;
-    const [, key = '', raw = ''] = m;
-    process.env[key] = raw.replace(/^"|"$/g, '').replace(/\$PATH/, process.env.PATH ?? '');
-  }
 }
 
 /** The control plane with kubevmm's CRDs applied and established. */

@@ -10,15 +10,7 @@ export function kubectl(args: string[], opts: { input?: string; allowFail?: bool
   return out;
 }
 
-/**
- * Creates a namespace and waits for its `default` ServiceAccount: the controller-manager makes
- * it a moment later (seconds on a loaded machine), and until then the API server refuses pods
- * there and `kubectl create token default` fails.
- */
-export function createNamespace(name: string): void {
-  kubectl(['create', 'namespace', name]);
-  kubectl(['wait', '--for=create', '-n', name, 'serviceaccount/default', '--timeout=120s']);
-}
+export { createNamespace } from '../../../harness/e2e-cluster.js';
 
 /** kubectl get -o json, parsed; undefined when the object does not exist. */
 export function getJson<T = Record<string, any>>(args: string[]): T | undefined {
