@@ -6,7 +6,8 @@ import { runExport } from './run.js';
 
 export { ExportError, parseExportOptions, type ExportFlags, type ExportMode, type ExportOptions } from './options.js';
 export { EXPORT_IDS, exportImage, planExport, type ExportPlanInput } from './plan.js';
-export { createSparseImage, runExport, type RunExportOptions } from './run.js';
+export { createSparseImage } from '../runtime/disks.js';
+export { runExport, type RunExportOptions } from './run.js';
 
 /** Exit status for options that do not fit (as for a usage error). */
 export const EXPORT_USAGE_EXIT = 2;

@@ -4,7 +4,8 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseExportOptions } from './options.js';
-import { createSparseImage, isProbeNoise, runExport } from './run.js';
+import { createSparseImage } from '../runtime/disks.js';
+import { isProbeNoise, runExport } from './run.js';
 
 describe('runExport with a stand-in for qemu-storage-daemon', () => {
   let dir: string;

@@ -4,14 +4,14 @@
 
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, mkdtemp, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PROGRAMS } from '../programs.js';
 import { hasPskKey, PSK_FILE_NAME } from '../qemu/nbd.js';
-import { formatFromMagic, IMAGE_HEAD_BYTES, qcow2Reference } from '../runtime/disks.js';
+import { createSparseImage, formatFromMagic, qcow2Reference, readImageHead } from '../runtime/disks.js';
 import { ExportError, type ExportOptions } from './options.js';
 import { exportImage, planExport } from './plan.js';
 
@@ -37,24 +37,6 @@ async function statOrUndefined(path: string) {
   }
 }
 
-/**
- * A sparse image of `bytes`, written under a temporary name and renamed into place, so a
- * crash leaves either no disk.img or a whole one (a leftover temporary file is reused).
- */
-export async function createSparseImage(path: string, bytes: number): Promise<void> {
-  const partial = `${path}.partial`;
-  const handle = await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o660);
-  try {
-    await handle.truncate(bytes);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(partial, path);
-  const dir = await open(dirname(path), constants.O_RDONLY);
-  await dir.sync().finally(() => dir.close());
-}
-
 async function prepareFilesystem(options: ExportOptions, image: string, log: RunExportOptions['log']): Promise<void> {
   const dir = await statOrUndefined(options.source);
   if (!dir?.isDirectory()) {
@@ -77,21 +59,18 @@ async function prepareSource(options: ExportOptions, log: RunExportOptions['log'
   else if (!(await statOrUndefined(image))?.isBlockDevice()) {
     throw new ExportError('SourceInvalid', `--source ${image} is not a block device: with --mode block give the device of a Block PVC, or use --mode filesystem for a directory`);
   }
-  let headOf: Buffer;
+  let head: Buffer;
   try {
     await access(image, options.readOnly ? constants.R_OK : constants.R_OK | constants.W_OK);
-    const handle = await open(image, constants.O_RDONLY);
-    const head = Buffer.alloc(IMAGE_HEAD_BYTES);
-    await handle.read(head, 0, IMAGE_HEAD_BYTES, 0).finally(() => handle.close());
-    headOf = head;
+    head = await readImageHead(image);
   } catch (err) {
     const fix = options.readOnly ? 'fix its permissions' : 'fix its permissions or pass --read-only';
     throw new ExportError('SourceUnreadable', `--source: cannot ${options.readOnly ? 'read' : 'read and write'} ${image} (${(err as Error).message}); ${fix}`);
   }
   // The guest writes this image: a qcow2 header it wrote must not make the daemon open keys.psk.
-  const reference = qcow2Reference(headOf);
+  const reference = qcow2Reference(head);
   if (reference) throw new ExportError('SourceNotSelfContained', `--source ${image} is a qcow2 image that names ${reference}; only self-contained images are served (flatten it with qemu-img convert)`);
-  return formatFromMagic(headOf);
+  return formatFromMagic(head);
 }
 
 async function requirePsk(pskDir: string): Promise<void> {

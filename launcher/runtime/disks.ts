@@ -4,7 +4,7 @@
 // disk and the fix; QEMU's own error for the same problem is one stderr line about a node.
 
 import { constants } from 'node:fs';
-import { access, copyFile, mkdir, open, stat } from 'node:fs/promises';
+import { access, copyFile, mkdir, open, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { LauncherVm, ResolvedDisk } from '../../api/resolve.js';
 import { parseQuantity } from '../../api/quantity.js';
@@ -54,14 +54,9 @@ export async function inspectDisk(disk: string, path: string): Promise<DiskBacki
   if (!info.isFile() && !info.isBlockDevice()) {
     throw new DiskError({ disk, reason: 'DiskInvalid', kind: 'invalid', message: `disk ${disk}: ${path} is neither an image file nor a block device` });
   }
-  const head = Buffer.alloc(IMAGE_HEAD_BYTES);
+  let head: Buffer;
   try {
-    const handle = await open(path, constants.O_RDONLY);
-    try {
-      await handle.read(head, 0, IMAGE_HEAD_BYTES, 0);
-    } finally {
-      await handle.close();
-    }
+    head = await readImageHead(path);
   } catch (err) {
     throw new DiskError({ disk, reason: 'DiskUnreadable', kind: 'invalid', message: `disk ${disk}: cannot read ${path}: ${describeError(err)}`, cause: err });
   }
@@ -110,6 +105,48 @@ export async function ensureEmptyDisk(path: string, bytes: number): Promise<void
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * A sparse image of `bytes`, written under a temporary name and renamed into place, so a
+ * crash leaves either no image or a whole one (a leftover temporary file is reused). For
+ * images on persistent claims; an emptyDisk in the pod's runtime directory needs none of it.
+ */
+export async function createSparseImage(path: string, bytes: number, mode = 0o660): Promise<void> {
+  const partial = `${path}.partial`;
+  const handle = await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode);
+  try {
+    await handle.truncate(bytes);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(partial, path);
+  const dir = await open(dirname(path), constants.O_RDONLY);
+  await dir.sync().finally(() => dir.close());
+}
+
+/** Whether anything is at `path` (only a missing path is false; other errors are thrown). */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/** The first IMAGE_HEAD_BYTES of an image file or device: enough for its format and qcow2 header. */
+export async function readImageHead(path: string): Promise<Buffer> {
+  const head = Buffer.alloc(IMAGE_HEAD_BYTES);
+  const handle = await open(path, constants.O_RDONLY);
+  try {
+    await handle.read(head, 0, IMAGE_HEAD_BYTES, 0);
+  } finally {
+    await handle.close();
+  }
+  return head;
 }
 
 /** Copy the EFI variable store template into the runtime dir once; the copy holds the VM's boot entries. */
@@ -168,8 +205,9 @@ async function prepareOne(disk: ResolvedDisk, options: PrepareDisksOptions): Pro
     await ensureEmptyDisk(path, parseQuantity(disk.spec.emptyDisk?.capacity ?? 0));
   }
   const blank = options.blankSizes?.[disk.name];
-  if (disk.source === 'persistentVolumeClaim' && path !== undefined && blank !== undefined && !disk.readOnly) {
-    await ensureEmptyDisk(path, blank);
+  if (disk.source === 'persistentVolumeClaim' && path !== undefined && blank !== undefined && !disk.readOnly && !(await exists(path))) {
+    // A blank claim: its disk.img is made whole or not at all (a crash must not leave an empty file that later starts accept).
+    await createSparseImage(path, blank, 0o600);
   }
   if (path === undefined) throw notMapped(disk);
   const backing = await inspectDisk(disk.name, path);
