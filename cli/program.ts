@@ -7,7 +7,7 @@
  * 2 usage error.
  */
 import { CommanderError, Command, Option } from 'commander';
-import { withConfigOptions } from '../operator/config.js';
+import { configFromOptions, withConfigOptions } from '../operator/config.js';
 import type { PlayOptions } from './play.js';
 import { Timeline } from './timings.js';
 
@@ -39,7 +39,7 @@ export function buildProgram(): Command {
       .description('print the launcher Pod the operator would create for each VirtualMachine in FILE')
       .argument('<file>', 'YAML file with VirtualMachines (and the classes they name)'),
   ).action(async (file: string, opts: Record<string, unknown>) => {
-    const [{ loadManifests }, { renderReport }, { configFromOptions }] = await Promise.all([import('./load.js'), import('./render.js'), import('../operator/config.js')]);
+    const [{ loadManifests }, { renderReport }] = await Promise.all([import('./load.js'), import('./render.js')]);
     const report = renderReport(await loadManifests([file]), configFromOptions(opts));
     if (report.ok) process.stdout.write(report.yaml);
     else report.errors.forEach((line) => console.error(line));
