@@ -9,7 +9,8 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { VM_LABEL } from '../../api/layout.js';
-import type { DiskSpec, VirtualMachine } from '../../api/schema/vm.js';
+import { mayHoldClaims, writesClaim } from '../../api/claims.js';
+import type { VirtualMachine } from '../../api/schema/vm.js';
 
 /** A claim this VM cannot open read-write now, and the VM that has it. */
 export interface ClaimConflict {
@@ -17,11 +18,6 @@ export interface ClaimConflict {
   holder: string;
   /** Whether the holder runs on it already, or only comes first in line. */
   running: boolean;
-}
-
-function writesClaim(disk: DiskSpec): string | undefined {
-  const pvc = disk.persistentVolumeClaim;
-  return pvc && !disk.readOnly && !pvc.readOnly ? pvc.claimName : undefined;
 }
 
 /** The claims the launcher of `vm` would open read-write (hotplug disks have their own check). */
@@ -49,16 +45,13 @@ function claimsInUse(pods: readonly V1Pod[], namespace: string): Map<string, str
 /** Whether `other` is in line for a start that would open `claim` read-write. */
 function contends(other: VirtualMachine, claim: string): boolean {
   if (other.metadata.deletionTimestamp || other.spec.runStrategy === 'Halted') return false;
-  const status = other.status?.printableStatus;
-  // Stopped under Always is a restart in progress: the VM keeps its claims through it.
-  if ((status === 'Stopped' && (other.spec.runStrategy ?? 'Always') !== 'Always') || status === 'ErrorPvcInUse') return false;
+  if (!mayHoldClaims(other) || other.status?.printableStatus === 'ErrorPvcInUse') return false;
   return (other.spec.disks ?? []).some((d) => writesClaim(d) === claim);
 }
 
 /** In the middle of a run: started, and not stopped since (a restart keeps its disks). */
 function inARun(vm: VirtualMachine): boolean {
-  const status = vm.status?.printableStatus;
-  return !!vm.status?.startedAt && (status !== 'Stopped' || (vm.spec.runStrategy ?? 'Always') === 'Always') && status !== 'ErrorPvcInUse';
+  return !!vm.status?.startedAt && mayHoldClaims(vm) && vm.status.printableStatus !== 'ErrorPvcInUse';
 }
 
 /** Whether `a` comes before `b` in line for a claim. */

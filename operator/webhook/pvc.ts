@@ -3,29 +3,13 @@
  * read-write in another VM of the namespace that may be running, or both guests write one
  * filesystem and corrupt it. Pure: the other VMs come from the operator's cache.
  */
-import type { DiskSpec, VirtualMachine } from '../../api/schema/vm.js';
+import { mayHoldClaims, writesClaim } from '../../api/claims.js';
+import type { VirtualMachine } from '../../api/schema/vm.js';
 import type { FieldProblem } from './review.js';
-
-/** A disk that writes to a PVC: neither the disk nor the claim is read-only. */
-function writesClaim(disk: DiskSpec): string | undefined {
-  const pvc = disk.persistentVolumeClaim;
-  if (!pvc || disk.readOnly || pvc.readOnly) return undefined;
-  return pvc.claimName;
-}
 
 /** The claims a VM spec writes to. */
 function claimsWritten(vm: Pick<VirtualMachine, 'spec'>): Set<string> {
   return new Set((vm.spec?.disks ?? []).flatMap((d) => writesClaim(d) ?? []));
-}
-
-/**
- * True when the VM may hold its disks open: anything but Stopped (a VM without a status yet is
- * about to start), and Stopped under runStrategy Always too: that is a restart in progress, and
- * the VM holds its disks through it. A VM that later starts again is admitted again (its
- * UPDATE is checked).
- */
-function mayBeRunning(vm: VirtualMachine): boolean {
-  return vm.status?.printableStatus !== 'Stopped' || (vm.spec.runStrategy ?? 'Always') === 'Always';
 }
 
 /**
@@ -38,7 +22,7 @@ export function pvcConflicts(vm: VirtualMachine, others: readonly VirtualMachine
   const ns = vm.metadata.namespace;
   const holders = new Map<string, VirtualMachine>();
   for (const other of others) {
-    if (other.metadata?.namespace !== ns || other.metadata.name === vm.metadata.name || !mayBeRunning(other)) continue;
+    if (other.metadata?.namespace !== ns || other.metadata.name === vm.metadata.name || !mayHoldClaims(other)) continue;
     for (const claim of claimsWritten(other)) if (!holders.has(claim)) holders.set(claim, other);
   }
   return (vm.spec.disks ?? []).flatMap((disk, i) => {
