@@ -102,21 +102,26 @@ export function statusCode(err: unknown): number {
   return err instanceof ApiException ? err.code : 0;
 }
 
+/** A failed call's body as the API server's Status (`reason`, `message`), parsed when it came as text; undefined when it is not JSON. */
+export function apiBody(err: unknown): { reason?: unknown; message?: unknown } | undefined {
+  const body = (err as { body?: unknown } | null)?.body;
+  if (typeof body !== 'string') return (body ?? undefined) as { reason?: unknown; message?: unknown } | undefined;
+  try {
+    return JSON.parse(body) as { reason?: unknown; message?: unknown };
+  } catch {
+    return undefined;
+  }
+}
+
 /** The API server's message of a failed call. */
 export function apiMessage(err: unknown): string {
   if (err instanceof ApiException) {
-    const body = typeof err.body === 'string' ? safeJson(err.body) : err.body;
-    return (body as { message?: string } | undefined)?.message ?? err.message;
+    const body = apiBody(err);
+    if (body === undefined && typeof err.body === 'string') return err.body; // not JSON: the text is the message
+    const message = body?.message;
+    return typeof message === 'string' ? message : err.message;
   }
   return err instanceof Error ? err.message : String(err);
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return { message: text };
-  }
 }
 
 /** Typed access to the few API calls the operator makes. */

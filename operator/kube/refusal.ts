@@ -7,7 +7,7 @@
 import type { VmStatus } from '../../api/schema/vm.js';
 import { setCondition } from '../reconcile/conditions.js';
 import type { VmEvent } from '../reconcile/types.js';
-import { apiMessage, statusCode } from './client.js';
+import { apiBody, apiMessage, statusCode } from './client.js';
 
 /** The objects the operator writes for a VM, as condition reasons name them. */
 export type WrittenKind = 'LauncherPod' | 'CredentialsSecret' | 'AttachmentPod' | 'HotplugService';
@@ -56,18 +56,8 @@ export interface Refusal {
 const REFUSED_CODES = new Set([400, 403, 422]);
 
 function serverReason(err: unknown): string {
-  const body = (err as { body?: unknown }).body;
-  const parsed = typeof body === 'string' ? safeParse(body) : body;
-  const reason = (parsed as { reason?: unknown } | undefined)?.reason;
+  const reason = apiBody(err)?.reason;
   return typeof reason === 'string' && reason ? reason : `HTTP${statusCode(err)}`;
-}
-
-function safeParse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 /**
