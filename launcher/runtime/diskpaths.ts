@@ -63,22 +63,26 @@ export async function containerDiskImage(disk: string, copy: string): Promise<st
   throw fail(`the containerDisk's path holds ${found}; it must hold exactly one disk image (set containerDisk.path to the directory or the file)`);
 }
 
-/** Parse `--disk NAME=PATH` values (paths made absolute); a malformed or repeated one is an error. */
-export function parseDiskMappings(values: readonly string[], cwd = process.cwd()): Record<string, string> {
-  const out: Record<string, string> = {};
+/**
+ * Parse `FLAG NAME=VALUE` values: the name is what comes before the first `=`; `parse` turns
+ * the rest into a value or refuses it (undefined). A malformed or repeated one is an error.
+ */
+function parseNamed<T>(flag: string, values: readonly string[], usage: string, parse: (raw: string) => T | undefined): Record<string, T> {
+  const out: Record<string, T> = {};
   for (const value of values) {
     const at = value.indexOf('=');
+    const parsed = at > 0 ? parse(value.slice(at + 1)) : undefined;
+    if (parsed === undefined) throw new LauncherError({ reason: 'InvalidArgument', kind: 'invalid', message: `${flag} ${value}: ${usage}` });
     const name = value.slice(0, at);
-    const path = value.slice(at + 1);
-    if (at <= 0 || path === '') {
-      throw new LauncherError({ reason: 'InvalidArgument', kind: 'invalid', message: `--disk ${value}: expected NAME=PATH, e.g. --disk root=./root.qcow2` });
-    }
-    if (out[name] !== undefined) {
-      throw new LauncherError({ reason: 'InvalidArgument', kind: 'invalid', message: `--disk ${name} is given twice` });
-    }
-    out[name] = resolve(cwd, path);
+    if (out[name] !== undefined) throw new LauncherError({ reason: 'InvalidArgument', kind: 'invalid', message: `${flag} ${name} is given twice` });
+    out[name] = parsed;
   }
   return out;
+}
+
+/** Parse `--disk NAME=PATH` values (paths made absolute); a malformed or repeated one is an error. */
+export function parseDiskMappings(values: readonly string[], cwd = process.cwd()): Record<string, string> {
+  return parseNamed('--disk', values, 'expected NAME=PATH, e.g. --disk root=./root.qcow2', (raw) => (raw === '' ? undefined : resolve(cwd, raw)));
 }
 
 /** Mappings that name no disk of the VM are mistakes (a typo would silently leave a disk unmapped). */
@@ -89,14 +93,6 @@ export function unknownDiskMappings(vm: LauncherVm, paths: Readonly<Record<strin
 
 /** Parse `--disk-size NAME=BYTES` values (whole bytes); a malformed or repeated one is an error. */
 export function parseDiskSizes(values: readonly string[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const value of values) {
-    const m = /^([^=]+)=(\d{1,16})$/.exec(value);
-    if (!m || Number(m[2]) <= 0) {
-      throw new LauncherError({ reason: 'InvalidArgument', kind: 'invalid', message: `--disk-size ${value}: expected NAME=BYTES with whole bytes above 0, e.g. --disk-size data=1073741824` });
-    }
-    if (out[m[1]!] !== undefined) throw new LauncherError({ reason: 'InvalidArgument', kind: 'invalid', message: `--disk-size ${m[1]} is given twice` });
-    out[m[1]!] = Number(m[2]);
-  }
-  return out;
+  const usage = 'expected NAME=BYTES with whole bytes above 0, e.g. --disk-size data=1073741824';
+  return parseNamed('--disk-size', values, usage, (raw) => (/^\d{1,16}$/.test(raw) && Number(raw) > 0 ? Number(raw) : undefined));
 }
