@@ -10,16 +10,13 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { CONSOLE_MODE_HEADER, CONSOLE_UPGRADE } from '../../api/contract/control.js';
 import type { ConsoleAttacher } from '../runtime/serial.js';
+import { rawJsonAnswer } from './plain-http.js';
 import { errorResponse, type ControlResponse } from './routes.js';
 import { clientName, refuseClient } from './tls.js';
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict' };
-
 /** Answers an upgrade request with an error and closes the connection. */
 function refuseUpgrade(socket: Duplex, response: ControlResponse): void {
-  const body = `${JSON.stringify(response.body)}\n`;
-  const head = [`HTTP/1.1 ${response.status} ${STATUS_TEXT[response.status] ?? 'Error'}`, 'content-type: application/json', 'cache-control: no-store', 'connection: close', `content-length: ${Buffer.byteLength(body)}`];
-  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+  socket.end(rawJsonAnswer(response.status, response.body, ['cache-control: no-store']));
 }
 
 /** What the console endpoint needs. */

@@ -2,20 +2,30 @@
 // record gets one HTTP answer saying so (a kubelet probe or a curl left on http:// should
 // read why, not a reset) and is closed; nothing behind the port is reached.
 
+import { STATUS_CODES } from 'node:http';
 import type { Server } from 'node:net';
 import { createServer, type Socket } from 'node:net';
 
 /** First byte of every TLS connection: a handshake record (ClientHello). */
 const TLS_HANDSHAKE = 0x16;
 
-const REFUSAL = JSON.stringify({ reason: 'TlsRequired', message: 'the launcher control API speaks HTTPS only (mutual TLS): use https://' });
+const REFUSAL = { reason: 'TlsRequired', message: 'the launcher control API speaks HTTPS only (mutual TLS): use https://' };
+
+/**
+ * A whole HTTP/1.1 answer with a JSON body, for a socket no http.Server answers on (here, and
+ * a refused console upgrade); the connection closes after it.
+ */
+export function rawJsonAnswer(status: number, body: unknown, headers: readonly string[] = []): string {
+  const text = `${JSON.stringify(body)}\n`;
+  const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`, 'content-type: application/json', ...headers, 'connection: close', `content-length: ${Buffer.byteLength(text)}`];
+  return `${head.join('\r\n')}\r\n\r\n${text}`;
+}
 
 function refuse(socket: Socket): void {
   // Drain what the client sent, so its close is seen and the socket goes.
   socket.resume();
   socket.setTimeout(5000, () => socket.destroy());
-  const head = ['HTTP/1.1 400 Bad Request', 'content-type: application/json', 'connection: close', `content-length: ${Buffer.byteLength(REFUSAL) + 1}`];
-  socket.end(`${head.join('\r\n')}\r\n\r\n${REFUSAL}\n`);
+  socket.end(rawJsonAnswer(400, REFUSAL));
 }
 
 /** The front server, and a way to drop every connection it accepted (at close). */
