@@ -6,7 +6,7 @@
  */
 import type { ClassSpec } from '../schema/class.js';
 import { parseQuantity } from '../quantity.js';
-import { GUEST_MEMORY_BOUNDS, MAX_VCPUS } from './compute.js';
+import { GUEST_MEMORY_BOUNDS, vcpuCap } from './compute.js';
 import type { Finding } from './context.js';
 import { nodeSelectorKeys, tolerationFindings } from './scheduling.js';
 import { byteQuantity } from './sizes.js';
@@ -19,7 +19,8 @@ function classVcpus(spec: ClassSpec): number {
 function cpuRules(spec: ClassSpec): Finding[] {
   const vcpus = classVcpus(spec);
   const max = spec.limits?.maxCores;
-  if (vcpus > MAX_VCPUS) return [{ path: 'spec.cpu', message: `sockets x cores x threads = ${vcpus}; at most ${MAX_VCPUS} vCPUs are supported` }];
+  const cap = vcpuCap(vcpus);
+  if (cap.length) return cap;
   if (max !== undefined && vcpus > max) {
     return [{ path: 'spec.cpu', message: `the class's own default of ${vcpus} vCPUs exceeds its limit maxCores=${max}; lower spec.cpu or raise the limit` }];
   }

@@ -44,11 +44,13 @@ function hugepageMultiple({ spec }: RuleContext, bytes: number): Finding[] {
   return [{ path: 'spec.memory.guest', message: `must be a multiple of the hugepage size ${size}; use ${formatBytes(up)}` }];
 }
 
-export const vcpuCount: Rule = (ctx) => {
-  const vcpus = effectiveVcpus(ctx);
+/** The vCPU ceiling of a VM or a class: a finding on spec.cpu when `vcpus` is past it. */
+export function vcpuCap(vcpus: number): Finding[] {
   if (vcpus <= MAX_VCPUS) return [];
   return [{ path: 'spec.cpu', message: `sockets x cores x threads = ${vcpus}; at most ${MAX_VCPUS} vCPUs are supported` }];
-};
+}
+
+export const vcpuCount: Rule = (ctx) => vcpuCap(effectiveVcpus(ctx));
 
 function overMemory(ctx: RuleContext, max: string | number, name: string): Finding[] {
   const guest = effectiveGuestMemory(ctx);

@@ -10,13 +10,17 @@ import type { Finding, Rule } from './context.js';
 
 type Toleration = NonNullable<ClassSpec['tolerations']>[number];
 
+const NAME_PART_TOO_LONG = 'its name part (after "/") must be at most 63 characters';
+
+/** Whether a qualified name's part after "/" is past the 63 characters a label key allows. */
+const nameTooLong = (key: string) => (key.split('/').pop() ?? '').length > 63;
+
 /** Keys of a nodeSelector that are not label keys. */
 export function nodeSelectorKeys(selector: Readonly<Record<string, string>> | undefined, path: string): Finding[] {
   return Object.keys(selector ?? {}).flatMap((key) => {
     const result = qualifiedName.safeParse(key);
-    const name = key.split('/').pop() ?? '';
-    if (result.success && name.length <= 63) return [];
-    const why = result.success ? 'its name part (after "/") must be at most 63 characters' : (result.error.issues[0]?.message ?? 'is not a label key');
+    if (result.success && !nameTooLong(key)) return [];
+    const why = result.success ? NAME_PART_TOO_LONG : (result.error.issues[0]?.message ?? 'is not a label key');
     return [{ path: `${path}[${JSON.stringify(key)}]`, message: `key ${JSON.stringify(key)}: ${why}` }];
   });
 }
@@ -27,8 +31,7 @@ function tolerationRules(t: Toleration, path: string): Finding[] {
   if (t.operator === 'Exists' && t.value) out.push({ path: `${path}.value`, message: 'must be empty when operator is Exists' });
   if (!t.key && t.operator !== 'Exists') out.push({ path: `${path}.operator`, message: 'must be Exists when key is empty (a toleration of every taint)' });
   if (t.tolerationSeconds !== undefined && t.effect !== 'NoExecute') out.push({ path: `${path}.tolerationSeconds`, message: 'needs effect NoExecute (it bounds how long a NoExecute taint is tolerated)' });
-  const name = t.key?.split('/').pop() ?? '';
-  if (name.length > 63) out.push({ path: `${path}.key`, message: 'its name part (after "/") must be at most 63 characters' });
+  if (t.key && nameTooLong(t.key)) out.push({ path: `${path}.key`, message: NAME_PART_TOO_LONG });
   return out;
 }
 
