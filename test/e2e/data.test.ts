@@ -1,5 +1,5 @@
 // What a guest writes to its PVC survives a stop and start of the VM, and the VM's deletion.
-import { E2E_UP_TIMEOUT_MS, getJson, imageRef, kubectl, testNamespace, useE2eCluster, waitFor } from './helpers/cluster.js';
+import { E2E_UP_TIMEOUT_MS, getJson, guestDiskRoot, kubectl, testNamespace, useE2eCluster, waitFor } from './helpers/cluster.js';
 import { claimManifest, diskLines } from './helpers/pvc.js';
 import { apply, patchSpec, vmManifest, waitForConsole, waitForVm } from './helpers/vm.js';
 
@@ -17,7 +17,7 @@ it('keeps what the guest wrote to its PVC across a stop and start, and after the
   apply(
     vmManifest(ns.name, 'keeper', {
       disks: [
-        { name: 'root', readOnly: true, containerDisk: { image: imageRef('guest-disk') } },
+        guestDiskRoot(),
         { name: 'data', persistentVolumeClaim: { claimName: 'data' } },
       ],
     }),

@@ -1,6 +1,6 @@
 // Faults on the real node: QEMU killed inside the pod, the launcher pod deleted, the operator
 // pod deleted, the kubelet restarted. A VM ends only when its runStrategy says so.
-import { E2E_UP_TIMEOUT_MS, getJson, imageRef, kubectl, restartKubelet, testNamespace, useE2eCluster, waitFor } from './helpers/cluster.js';
+import { E2E_UP_TIMEOUT_MS, getJson, guestDiskRoot, kubectl, restartKubelet, testNamespace, useE2eCluster, waitFor } from './helpers/cluster.js';
 import { apply, condition, getVm, launcherPod, patchSpec, vmManifest, waitForVm } from './helpers/vm.js';
 
 let ns: { name: string; drop: () => void };
@@ -12,7 +12,7 @@ beforeAll(() => {
 afterAll(() => ns?.drop());
 
 function bootVm(name: string, spec: Record<string, unknown> = {}): Promise<unknown> {
-  apply(vmManifest(ns.name, name, { disks: [{ name: 'root', readOnly: true, containerDisk: { image: imageRef('guest-disk') } }], ...spec }));
+  apply(vmManifest(ns.name, name, { disks: [guestDiskRoot()], ...spec }));
   return waitForVm(ns.name, name, 'Running');
 }
 

@@ -2,12 +2,12 @@
 // attachment pod, found through CoreDNS, seen and written by the guest; it survives the
 // attachment pod's deletion (reconnect by name) without the VM stopping; removed, it is
 // detached with its data on the claim. Deleting the VM leaves nothing behind.
-import { E2E_UP_TIMEOUT_MS, getJson, imageRef, kubectl, testNamespace, useE2eCluster, waitFor } from './helpers/cluster.js';
+import { E2E_UP_TIMEOUT_MS, getJson, guestDiskRoot, kubectl, testNamespace, useE2eCluster, waitFor } from './helpers/cluster.js';
 import { claimManifest, diskLines } from './helpers/pvc.js';
 import { apply, getVm, launcherPod, leftovers, patchSpec, runInGuest, vmManifest, waitForConsole, waitForVm } from './helpers/vm.js';
 
 let ns: { name: string; drop: () => void };
-const rootDisk = () => ({ name: 'root', readOnly: true, containerDisk: { image: imageRef('guest-disk') } });
+const rootDisk = () => (guestDiskRoot());
 const hotDisk = { name: 'data-hot', hotpluggable: true, persistentVolumeClaim: { claimName: 'hot' } };
 
 beforeAll(() => {

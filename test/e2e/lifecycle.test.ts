@@ -1,7 +1,7 @@
 // A VM boots through the real node, from each kind of root disk, and follows its spec through
 // stop, start, pause and restart: what a user sees with kubectl.
 import { buildGuest } from '../../harness/guest.js';
-import { E2E_UP_TIMEOUT_MS, imageRef, localPv, testNamespace, useE2eCluster } from './helpers/cluster.js';
+import { E2E_UP_TIMEOUT_MS, guestDiskRoot, localPv, testNamespace, useE2eCluster } from './helpers/cluster.js';
 import { apply, condition, consoleLog, launcherPod, patchSpec, vmManifest, waitForConsole, waitForVm, type VmObject } from './helpers/vm.js';
 
 let ns: { name: string; drop: () => void };
@@ -39,7 +39,7 @@ describe('a VM on the real node', () => {
     apply(
       vmManifest(ns.name, 'cd', {
         disks: [
-          { name: 'root', readOnly: true, containerDisk: { image: imageRef('guest-disk') } },
+          guestDiskRoot(),
           { name: 'cloudinit', cloudInit: { userData: userData('cd-e2e') } },
         ],
       }),

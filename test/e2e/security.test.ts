@@ -1,7 +1,7 @@
 // The control path on the real node: the operator reaches a real launcher over mutual TLS,
 // the launcher refuses anything else, and the operator cannot read the VM's Secrets.
 import { spawnSync } from 'node:child_process';
-import { E2E_UP_TIMEOUT_MS, imageRef, kubectl, testNamespace, useE2eCluster } from './helpers/cluster.js';
+import { E2E_UP_TIMEOUT_MS, guestDiskRoot, kubectl, testNamespace, useE2eCluster } from './helpers/cluster.js';
 import { apply, launcherPod, patchSpec, vmManifest, waitForVm } from './helpers/vm.js';
 
 let ns: { name: string; drop: () => void };
@@ -18,7 +18,7 @@ function curl(args: string[]): string {
 }
 
 it('the operator drives a real launcher over mutual TLS, and the launcher takes nothing else', async () => {
-  apply(vmManifest(ns.name, 'guarded', { disks: [{ name: 'root', readOnly: true, containerDisk: { image: imageRef('guest-disk') } }] }));
+  apply(vmManifest(ns.name, 'guarded', { disks: [guestDiskRoot()] }));
   await waitForVm(ns.name, 'guarded', 'Running');
   patchSpec(ns.name, 'guarded', { paused: true });
   await waitForVm(ns.name, 'guarded', 'Paused');

@@ -1,7 +1,7 @@
 // helm upgrade to a new launcher image with a VM running: the VM keeps running on the old
 // launcher, says its launcher is outdated, and runs the new one after its next restart.
 import { spawnSync } from 'node:child_process';
-import { E2E_UP_TIMEOUT_MS, imageRef, kubectl, retagImage, testNamespace, useE2eCluster } from './helpers/cluster.js';
+import { E2E_UP_TIMEOUT_MS, guestDiskRoot, imageRef, kubectl, retagImage, testNamespace, useE2eCluster } from './helpers/cluster.js';
 import { apply, condition, launcherPod, patchSpec, vmManifest, waitForVm } from './helpers/vm.js';
 
 let ns: { name: string; drop: () => void };
@@ -27,7 +27,7 @@ afterAll(() => {
 });
 
 it('keeps the VM running through the upgrade, marks its launcher outdated, and moves it to the new one at its next restart', async () => {
-  apply(vmManifest(ns.name, 'steady', { disks: [{ name: 'root', readOnly: true, containerDisk: { image: imageRef('guest-disk') } }] }));
+  apply(vmManifest(ns.name, 'steady', { disks: [guestDiskRoot()] }));
   await waitForVm(ns.name, 'steady', 'Running');
   const before = launcherPod(ns.name, 'steady')!;
   expect(before.spec.containers[0].image).toBe(current);

@@ -11,9 +11,18 @@ export { getJson, kubectl, waitFor } from '../../operator/helpers/operator-proce
 /** A first `up` builds containerd, CoreDNS and the images (minutes); later ones take seconds. */
 export const E2E_UP_TIMEOUT_MS = 45 * 60_000;
 
-/** The reference of one of kubevmm's images as imported into the node (launcher, operator, guest-disk). */
+const refs = new Map<string, string>();
+
+/** The reference of one of kubevmm's images as imported into the node (launcher, operator, guest-disk); asked once per suite. */
 export function imageRef(name: 'launcher' | 'operator' | 'guest-disk'): string {
-  return e2eImageRef(name);
+  const ref = refs.get(name) ?? e2eImageRef(name);
+  refs.set(name, ref);
+  return ref;
+}
+
+/** The test guest as a read-only containerDisk named root: the disk most e2e VMs boot from. */
+export function guestDiskRoot(): { name: 'root'; readOnly: true; containerDisk: { image: string } } {
+  return { name: 'root', readOnly: true, containerDisk: { image: imageRef('guest-disk') } };
 }
 
 /** Restarts the node's kubelet alone (e2e.sh restart-kubelet). */
