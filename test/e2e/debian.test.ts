@@ -2,6 +2,7 @@
 // qemu-guest-agent) on a local PV. What the guest agent says lands in status.guest; the
 // address others reach the VM at stays the pod's (status.interfaces).
 import { buildDebianGuest } from '../../harness/guest.js';
+import { claimManifest } from './helpers/pvc.js';
 import { E2E_UP_TIMEOUT_MS, localPv, testNamespace, useE2eCluster, waitFor } from './helpers/cluster.js';
 import { apply, getVm, launcherPod, vmManifest, waitForConsole, waitForVm } from './helpers/vm.js';
 
@@ -17,7 +18,7 @@ afterAll(() => ns?.drop());
 
 it('boots Debian from a PVC: a login prompt in the console log, the guest agent’s view in status.guest', async () => {
   const pv = localPv(`${ns.name}-root`, '2Gi', { from: await buildDebianGuest() });
-  apply({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'root', namespace: ns.name }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'local', volumeName: pv, resources: { requests: { storage: '2Gi' } } } });
+  apply(claimManifest(ns.name, 'root', '2Gi', { name: pv }));
   const userData = ['#cloud-config', 'hostname: deb-e2e', 'runcmd:', '  - echo "kubevmm-e2e-runcmd $(hostname)"', ''].join('\n');
   apply(
     vmManifest(ns.name, 'deb', {

@@ -1,6 +1,7 @@
 // A VM boots through the real node, from each kind of root disk, and follows its spec through
 // stop, start, pause and restart: what a user sees with kubectl.
 import { buildGuest } from '../../harness/guest.js';
+import { claimManifest } from './helpers/pvc.js';
 import { E2E_UP_TIMEOUT_MS, guestDiskRoot, localPv, testNamespace, useE2eCluster } from './helpers/cluster.js';
 import { apply, condition, consoleLog, launcherPod, patchSpec, vmManifest, waitForConsole, waitForVm, type VmObject } from './helpers/vm.js';
 
@@ -12,15 +13,6 @@ beforeAll(() => {
   ns = testNamespace('e2e-life');
 }, E2E_UP_TIMEOUT_MS);
 afterAll(() => ns?.drop());
-
-function claim(name: string, pv: string, mode: 'Filesystem' | 'Block'): Record<string, unknown> {
-  return {
-    apiVersion: 'v1',
-    kind: 'PersistentVolumeClaim',
-    metadata: { name, namespace: ns.name },
-    spec: { accessModes: ['ReadWriteOnce'], volumeMode: mode, storageClassName: 'local', volumeName: pv, resources: { requests: { storage: '64Mi' } } },
-  };
-}
 
 /** What every VM on the node shows once it runs. */
 function expectRunningOnRealNode(vm: VmObject): void {
@@ -53,7 +45,7 @@ describe('a VM on the real node', () => {
   it.each(['Filesystem', 'Block'] as const)('boots from a %s PVC holding the guest (a static local PV)', async (mode) => {
     const name = `pvc-${mode.toLowerCase()}`;
     const pv = localPv(`${ns.name}-${name}`, '64Mi', { from: await buildGuest(), block: mode === 'Block' });
-    apply(claim(name, pv, mode));
+    apply(claimManifest(ns.name, name, '64Mi', { name: pv, mode }));
     apply(
       vmManifest(ns.name, name, {
         disks: [

@@ -4,9 +4,13 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { getJson, waitFor } from './cluster.js';
 
-/** A claim of the default StorageClass (local-path, bound when its first pod is scheduled). */
-export function claimManifest(ns: string, name: string, size = '64Mi'): Record<string, unknown> {
-  return { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name, namespace: ns }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: size } } } };
+/**
+ * A claim of the default StorageClass (local-path, bound when its first pod is scheduled), or
+ * with `pv`, of that static local PV (StorageClass `local`, e2e.sh pv) in `mode`.
+ */
+export function claimManifest(ns: string, name: string, size = '64Mi', pv?: { name: string; mode?: 'Filesystem' | 'Block' }): Record<string, unknown> {
+  const staticPv = pv ? { storageClassName: 'local', volumeName: pv.name, ...(pv.mode ? { volumeMode: pv.mode } : {}) } : {};
+  return { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name, namespace: ns }, spec: { accessModes: ['ReadWriteOnce'], ...staticPv, resources: { requests: { storage: size } } } };
 }
 
 /** The node directory behind a bound Filesystem claim (hostPath or local PV). */
