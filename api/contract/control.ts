@@ -99,7 +99,7 @@ export type GuestInfo = z.infer<typeof guestInfo>;
 export type LauncherStatus = z.infer<typeof launcherStatus>;
 export type ControlError = z.infer<typeof controlError>;
 
-/** One line per zod issue, `field: message`, for errors that must name the field. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+/** One line per zod issue, `field: message`, for errors that must name the field; `root` names the whole value. */
+export function describeIssues(error: z.ZodError, root = 'body'): string {
+  return error.issues.map((i) => `${i.path.join('.') || root}: ${i.message}`).join('; ');
 }

@@ -7,6 +7,7 @@
  */
 import type { V1LabelSelector, V1NetworkPolicyPort } from '@kubernetes/client-node';
 import { z } from 'zod';
+import { describeIssues } from '../../api/contract/control.js';
 import { CONTROL_PORT, NBD_EXPORT } from '../../api/layout.js';
 
 /** A NetworkPolicyPeer as the chart writes it; Kubernetes checks the rest. */
@@ -99,6 +100,6 @@ export function parseLauncherNetworkPolicy(text: string): LauncherNetworkPolicyS
   }
   const parsed = launcherNetworkPolicySettings.safeParse(raw);
   if (parsed.success) return parsed.data;
-  const detail = parsed.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ');
+  const detail = describeIssues(parsed.error, 'value');
   throw new Error(`--launcher-network-policy (KUBEVMM_LAUNCHER_NETWORK_POLICY): ${detail}; expected {"controlFrom": [peers], "guestFrom": [peers]}`);
 }
