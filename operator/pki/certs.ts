@@ -4,6 +4,7 @@
  * (certificates, PKCS#8 keys) so they go into kubernetes.io/tls Secrets and straight into
  * node:tls.
  */
+import { pemBlocks } from '../../api/pem.js';
 import { webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
 import type * as X509 from '@peculiar/x509';
@@ -138,10 +139,7 @@ export async function createServing(ca: PemPair, sans: readonly string[], now: D
   return issueCertificate(ca, { subject: `CN=${dns[0] ?? ip[0] ?? 'kubevmm-webhook'}`, sans, usage: 'server', lifetimeMs: SERVING_LIFETIME_MS, now });
 }
 
-/** The PEM blocks of a bundle, in order. */
-export function pemBlocks(pem: string): string[] {
-  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-}
+export { pemBlocks } from '../../api/pem.js';
 
 function firstPem(pem: string): string {
   const first = pemBlocks(pem)[0];

@@ -8,6 +8,7 @@
  * configuration, the headers and the time in; an identity or a typed refusal out.
  */
 import { X509Certificate } from 'node:crypto';
+import { pemBlocks } from '../../api/pem.js';
 
 /** The ConfigMap that the API server publishes its front-proxy settings in. */
 export const AUTHENTICATION_CONFIGMAP = { namespace: 'kube-system', name: 'extension-apiserver-authentication' } as const;
@@ -72,8 +73,7 @@ function stringList(data: Readonly<Record<string, string>>, key: string): string
 
 /** The certificates of a PEM bundle. */
 export function parseCertificates(pem: string, what: string): X509Certificate[] {
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  return blocks.map((block, i) => {
+  return pemBlocks(pem).map((block, i) => {
     try {
       return new X509Certificate(block);
     } catch (err) {
