@@ -46,3 +46,14 @@ export function buildGuest(): Promise<string> {
 export function buildDebianGuest(): Promise<string> {
   return buildFixture('debian-guest', 'Debian guest');
 }
+
+/**
+ * The getty login prompt of a guest named `hostname` on a serial console. cloud-init and the
+ * kernel print to the same console while getty writes its prompt, so lines can land between
+ * the hostname and `login: ` (seen: `kubevmm-deb[ 44.3] cloud-init[344]: ...\n login: `);
+ * the pattern allows that rather than needing the prompt on one clean line.
+ */
+export function loginPrompt(hostname: string): RegExp {
+  const name = hostname.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^${name}(?: login: |[^\\n]*\\n(?:[^\\n]*\\n){0,40}?[^\\n]*login: )`, 'm');
+}

@@ -1,7 +1,7 @@
 // A real operating system through the real node: the Debian guest (systemd, cloud-init,
 // qemu-guest-agent) on a local PV. What the guest agent says lands in status.guest; the
 // address others reach the VM at stays the pod's (status.interfaces).
-import { buildDebianGuest } from '../../harness/guest.js';
+import { buildDebianGuest, loginPrompt } from '../../harness/guest.js';
 import { claimManifest } from './helpers/pvc.js';
 import { E2E_UP_TIMEOUT_MS, localPv, testNamespace, useE2eCluster, waitFor } from './helpers/cluster.js';
 import { apply, getVm, launcherPod, vmManifest, waitForConsole, waitForVm } from './helpers/vm.js';
@@ -32,7 +32,7 @@ it('boots Debian from a PVC: a login prompt in the console log, the guest agentâ
     }),
   );
   await waitForVm(ns.name, 'deb', 'Running', { ms: 120_000 });
-  await waitForConsole(ns.name, 'deb', /deb-e2e login:/, DEBIAN_BOOT_MS);
+  await waitForConsole(ns.name, 'deb', loginPrompt('deb-e2e'), DEBIAN_BOOT_MS);
   // cloud-init's final stage runs the user data's runcmd after the login prompt appears.
   await waitForConsole(ns.name, 'deb', /kubevmm-e2e-runcmd deb-e2e/, 240_000);
   const vm = await waitFor('the guest agent in status.guest', () => {

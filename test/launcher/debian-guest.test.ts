@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { startLauncher, type LauncherHandle } from '../../launcher/main.js';
 import { freePort } from '../../launcher/runtime/ports.js';
 import type { GuestInfo } from '../../launcher/runtime/status.js';
-import { buildDebianGuest, requireQemu } from '../../harness/guest.js';
+import { buildDebianGuest, loginPrompt, requireQemu } from '../../harness/guest.js';
 import { SerialLog } from './helpers/serial.js';
 import { requireSshClient, sshKeyPair, sshRun, type SshTarget } from './helpers/ssh.js';
 import { testVm } from './helpers/vm.js';
@@ -119,7 +119,7 @@ describe('the Debian guest under the launcher', () => {
     vm = await startLauncher({ vm: spec, accel: 'tcg', runtimeDir, disks: { root: rootDisk }, hostPorts: { 'TCP/22': ssh.port }, log: () => undefined });
     await vm.started;
     const serial = new SerialLog(vm.serialLog);
-    await serial.waitFor(new RegExp(`^${HOSTNAME} login: `, 'm'), BOOT_MS);
+    await serial.waitFor(loginPrompt(HOSTNAME), BOOT_MS);
     const wall = (Date.now() - startedAt) / 1000;
     const cpu = await qemuCpuSeconds(vm.pid!);
     console.log(`debian guest: login prompt on ttyS0 ${wall.toFixed(1)} s after the launcher started; QEMU used ${cpu.toFixed(1)} CPU-s`);
