@@ -86,6 +86,64 @@ export const CONSOLE_MODE_HEADER = 'kubevmm-console-mode';
 export const consoleMode = z.enum(['interactive', 'read-only']);
 export type ConsoleMode = z.infer<typeof consoleMode>;
 
+/**
+ * The VM's display (`GET /vnc`, `Upgrade: kubevmm-vnc`): after `101 Switching Protocols` the TLS
+ * stream is QEMU's RFB server, byte for byte. `409 NoDisplay` when the VM has no VNC display.
+ */
+export const VNC_UPGRADE = 'kubevmm-vnc';
+/**
+ * A guest TCP port (`GET /portforward?port=N`, `Upgrade: kubevmm-portforward`): after `101
+ * Switching Protocols` the TLS stream is one TCP connection to that port of the guest.
+ */
+export const PORTFORWARD_UPGRADE = 'kubevmm-portforward';
+
+/** Every stream the control API upgrades to, by its path. */
+export const STREAM_UPGRADES = { '/console': CONSOLE_UPGRADE, '/vnc': VNC_UPGRADE, '/portforward': PORTFORWARD_UPGRADE } as const;
+
+/** Query of `GET /portforward`. */
+export const portForwardTarget = z.strictObject({
+  port: z.coerce.number().int().min(1, 'port must be 1-65535').max(65535, 'port must be 1-65535'),
+});
+
+/** One disk's I/O counters since QEMU opened it. */
+export const diskIoReport = z.object({
+  name: z.string(),
+  readBytes: z.number(),
+  writeBytes: z.number(),
+  readOps: z.number(),
+  writeOps: z.number(),
+  flushOps: z.number(),
+});
+
+/**
+ * The VM's own numbers (`GET /vm-metrics`, client certificate required), what the
+ * `virtualmachines/metrics` subresource answers: the same sources as `/metrics`, as JSON, for
+ * charts that sample it every few seconds. A source that failed is absent and named in `failed`.
+ */
+export const vmMetricsReport = z.object({
+  /** When the numbers were read (RFC 3339). */
+  time: z.string(),
+  state: vmPhase,
+  cpu: z.object({
+    /** CPU seconds of the whole QEMU process. */
+    qemuSeconds: z.number().optional(),
+    vcpus: z.array(z.object({ vcpu: z.number().int(), seconds: z.number() })).optional(),
+  }),
+  memory: z.object({
+    /** The guest's RAM as configured. */
+    guestBytes: z.number().optional(),
+    /** QEMU's resident set. */
+    residentBytes: z.number().optional(),
+    /** What the balloon leaves the guest. */
+    balloonBytes: z.number().optional(),
+  }),
+  disks: z.array(diskIoReport).optional(),
+  failed: z.array(z.string()),
+});
+
+export type DiskIoReport = z.infer<typeof diskIoReport>;
+export type VmMetricsReport = z.infer<typeof vmMetricsReport>;
+
 /** Every error answer: a stable CamelCase reason and a sentence. */
 export const controlError = z.object({ reason: z.string().min(1), message: z.string() });
 

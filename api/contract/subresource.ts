@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { dnsLabel } from '../schema/common.js';
 import { vmName } from '../schema/kube.js';
-import { describeIssues } from './control.js';
+import { describeIssues, portForwardTarget, vmMetricsReport } from './control.js';
 
 /** The aggregated API's group and version (the APIService `v1alpha1.subresources.kubevmm.io`). */
 export const SUBRESOURCE_GROUP = 'subresources.kubevmm.io';
@@ -34,10 +34,8 @@ export const BEARER_PROTOCOL_PREFIX = 'base64url.bearer.authorization.k8s.io.';
 /** WebSocket close codes of a stream: it ended (the VM stopped, the port closed) or failed. */
 export const STREAM_CLOSE = { ended: 1000, failed: 1011 } as const;
 
-/** Query of `portforward`: the guest's TCP port. */
-export const portForwardQuery = z.strictObject({
-  port: z.coerce.number().int().min(1, 'port must be 1-65535').max(65535, 'port must be 1-65535'),
-});
+/** Query of `portforward`: the guest's TCP port (the launcher's `GET /portforward` takes the same). */
+export const portForwardQuery = portForwardTarget;
 
 /** One subresource request, as the path and query say. */
 export const subresourceRequest = z.discriminatedUnion('subresource', [
@@ -105,6 +103,20 @@ export function browserProtocols(token: string): string[] {
 export function selectStreamProtocol(offered: ReadonlySet<string> | readonly string[]): string | undefined {
   return [...offered].includes(STREAM_PROTOCOL) ? STREAM_PROTOCOL : undefined;
 }
+
+/** The common name of the subresource server's launcher client certificate (ADR 0011). */
+export const SUBRESOURCE_CLIENT_NAME = 'kubevmm-subresources';
+
+/**
+ * The answer of `GET .../virtualmachines/NAME/metrics`: the launcher's report (`GET
+ * /vm-metrics`) named as a Kubernetes object, so `kubectl get --raw` output says what it is.
+ */
+export const vmMetricsObject = vmMetricsReport.extend({
+  kind: z.literal('VirtualMachineMetrics'),
+  apiVersion: z.literal(`${SUBRESOURCE_GROUP}/${SUBRESOURCE_VERSION}`),
+  metadata: z.object({ name: z.string(), namespace: z.string() }),
+});
+export type VmMetricsObject = z.infer<typeof vmMetricsObject>;
 
 /** Reasons of a refusal, as Kubernetes names them. */
 export const statusReason = z.enum(['Unauthorized', 'Forbidden', 'NotFound', 'BadRequest', 'Conflict', 'ServiceUnavailable', 'InternalError', 'MethodNotAllowed']);
