@@ -110,3 +110,8 @@ export const LAUNCHER_SHARED_NAME = 'launcher.kubevmm.invalid';
 
 /** Label on attachment pods naming the hotplugged disk they export. */
 export const DISK_LABEL = 'kubevmm.io/disk';
+
+/** The launcher Pod's name for a VM (the operator names it so; the subresource server finds it by it). */
+export function launcherPodName(vm: string): string {
+  return `${vm}-launcher`;
+}

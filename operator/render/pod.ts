@@ -30,10 +30,7 @@ export interface RenderInput {
  */
 export const INIT_RESOURCES = { requests: { cpu: '100m', memory: '32Mi' }, limits: { cpu: '100m', memory: '32Mi' } };
 
-/** The launcher Pod's name for a VM. */
-export function launcherPodName(vm: string): string {
-  return `${vm}-launcher`;
-}
+export { launcherPodName } from '../../api/layout.js';
 
 function ownerReference(vm: VirtualMachine): V1OwnerReference[] {
   const uid = vm.metadata.uid;
