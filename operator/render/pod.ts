@@ -3,7 +3,7 @@
  * always gives the same Pod, and nothing here reads the cluster or the disk.
  */
 import type { V1ContainerPort, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
-import { BOOT_DISKS_ANNOTATION, CONTROL_PORT, LAYOUT, SPEC_HASH_ANNOTATION, VM_ANNOTATION, VM_LABEL } from '../../api/layout.js';
+import { BOOT_DISKS_ANNOTATION, CONTROL_PORT, LAYOUT, launcherPodName, SPEC_HASH_ANNOTATION, VM_ANNOTATION, VM_LABEL } from '../../api/layout.js';
 import { launcherVm, type ResolvedVm } from '../../api/resolve.js';
 import type { VirtualMachineClass } from '../../api/schema/class.js';
 import { API_VERSION } from '../../api/schema/common.js';
