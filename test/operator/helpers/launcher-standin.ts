@@ -60,9 +60,26 @@ function nextTarget(disks: Map<string, StandinDisk>): string {
   return 'vdz';
 }
 
+/**
+ * Contexts already built, by VM UID. Building one runs kubectl twice (synchronously, in the
+ * handshake): on a loaded machine that took longer than the operator's 1 s call timeout, so
+ * every status call failed and a test waited in vain. A VM's credentials do not change
+ * during a test, and a recreated VM has a new UID.
+ */
+const contexts = new Map<string, SecureContext>();
+
 /** The credentials Secret of the VM with this UID, as its launcher pod would mount it. */
 function contextFor(servername: string): SecureContext | undefined {
   const uid = /^([0-9a-f-]+)\.launcher\.kubevmm\.invalid$/.exec(servername)?.[1];
+  if (!uid) return undefined;
+  const known = contexts.get(uid);
+  if (known) return known;
+  const built = buildContext(uid);
+  if (built) contexts.set(uid, built);
+  return built;
+}
+
+function buildContext(uid: string): SecureContext | undefined {
   const vms = getJson<{ items: Json[] }>(['vm', '-A'])?.items ?? [];
   const vm = vms.find((v) => v.metadata.uid === uid);
   if (!vm) return undefined;
