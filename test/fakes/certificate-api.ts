@@ -57,7 +57,7 @@ export class FakeCertificateApi implements SecretStore, WebhookConfigurationApi,
     return structuredClone(stored);
   }
 
-  async getWebhookConfiguration() {
+  async getWebhookConfiguration(_name: string) {
     return this.config && structuredClone(this.config);
   }
 
@@ -65,7 +65,7 @@ export class FakeCertificateApi implements SecretStore, WebhookConfigurationApi,
     this.patches.push([...ops]);
   }
 
-  async getApiService() {
+  async getApiService(_name: string) {
     await this.tick();
     return this.apiService && structuredClone(this.apiService);
   }
