@@ -77,8 +77,8 @@ describe('syncApiServiceCaBundle', () => {
     const kube = new FakeCertificateApi();
     kube.apiService = apiService();
     const read = kube.getApiService.bind(kube);
-    kube.getApiService = async () => {
-      const seen = await read();
+    kube.getApiService = async (name) => {
+      const seen = await read(name);
       kube.apiService = apiService({ service: { namespace: 'other', name: 'x', port: 443 } });
       return seen;
     };
