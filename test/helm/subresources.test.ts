@@ -123,6 +123,12 @@ describe('helm/kubevmm: the subresource server', () => {
     expect(policy.egress[2]?.to).toEqual([{ namespaceSelector: {}, podSelector: { matchExpressions: [{ key: 'kubevmm.io/vm', operator: 'Exists' }] } }]);
   });
 
+  it('names the fix when values predate it (helm upgrade --reuse-values from an older release renders without them)', async () => {
+    for (const key of ['subresources', 'userRoles']) {
+      await expect(template({ [key]: 'null' })).rejects.toThrow(new RegExp(`values have no "${key}".*--reset-then-reuse-values`));
+    }
+  });
+
   it('is gone with subresources.enabled=false: no server objects, no APIService, nothing for the operator to keep', async () => {
     const off = await template({ 'subresources.enabled': false });
     expect(off.filter((o) => o.metadata.name.startsWith(SERVER) || o.kind === 'APIService').map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([]);

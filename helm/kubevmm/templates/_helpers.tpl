@@ -97,3 +97,16 @@ v1alpha1.subresources.kubevmm.io
     resources: [virtualmachines/console, virtualmachines/vnc, virtualmachines/portforward, virtualmachines/metrics]
     verbs: [get]
 {{- end }}
+
+{{/*
+Values a chart of this version always has. `helm upgrade --reuse-values` from a release older
+than them renders with the old chart's values, which lack them: say so and how to upgrade,
+instead of a nil pointer. Included by every template that reads them.
+*/}}
+{{- define "kubevmm.requireValues" -}}
+{{- range $key := list "subresources" "userRoles" }}
+{{- if not (hasKey $.Values $key) }}
+{{- fail (printf "values have no %q: `helm upgrade --reuse-values` from an older release reuses that release's values, which predate it. Upgrade with --reset-then-reuse-values (Helm 3.14+: the new chart's defaults, then your own values), or pass -f with your values (docs/upgrades.md)" $key) }}
+{{- end }}
+{{- end }}
+{{- end -}}
