@@ -39,7 +39,7 @@ export interface ApiCall {
    */
   scope?: 'own-namespace' | 'named';
   /** Granted only when the chart turns this option on. */
-  feature?: 'launcherNetworkPolicy';
+  feature?: 'launcherNetworkPolicy' | 'subresources';
 }
 
 /** Every call ClusterApi and the informers make: the operator's RBAC, exactly. */
@@ -72,12 +72,17 @@ export const OPERATOR_API_CALLS: readonly ApiCall[] = [
   { verb: 'get', group: 'coordination.k8s.io', resource: 'leases', scope: 'own-namespace' },
   { verb: 'create', group: 'coordination.k8s.io', resource: 'leases', scope: 'own-namespace' },
   { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', scope: 'own-namespace' },
-  // Read back only in its own namespace, by name: the launcher CA (operator/kube/launcher-ca.ts)
-  // and the webhook's self-managed certificates (operator/webhook/kube.ts; renewed in place
-  // by the update above), whose CA goes into the operator's own webhook configuration.
+  // Read back only in its own namespace, by name: the launcher CA (operator/kube/launcher-ca.ts),
+  // the webhook's self-managed certificates and, with subresources, the subresource server's
+  // serving and client certificates (operator/kube/certificate-api.ts; created and renewed in
+  // place by the create and update above). The serving CAs go into the operator's own webhook
+  // configuration and APIService.
   { verb: 'get', group: '', resource: 'secrets', scope: 'own-namespace' },
   { verb: 'get', group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', scope: 'named' },
   { verb: 'patch', group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', scope: 'named' },
+  // subresources: the leader keeps the APIService's caBundle (operator/subresource-credentials.ts).
+  { verb: 'get', group: 'apiregistration.k8s.io', resource: 'apiservices', scope: 'named', feature: 'subresources' },
+  { verb: 'patch', group: 'apiregistration.k8s.io', resource: 'apiservices', scope: 'named', feature: 'subresources' },
 ];
 
 /** Observes each request: verb, resource, HTTP code (0 when no response came) and duration. */

@@ -5,7 +5,7 @@
  * node:tls.
  */
 import { pemBlocks } from '../../api/pem.js';
-import { webcrypto } from 'node:crypto';
+import { X509Certificate, createPrivateKey, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
 import type * as X509 from '@peculiar/x509';
 
@@ -37,6 +37,8 @@ export interface CertFacts {
   notAfter: Date;
   /** Subject alternative names (DNS names and IP addresses, as text). */
   sans: readonly string[];
+  /** The subject's common name, when it has one. */
+  commonName?: string;
 }
 
 /** Splits names into DNS names and IP addresses. */
@@ -161,7 +163,17 @@ export async function certFacts(pem: string): Promise<CertFacts> {
   const x509 = await lib();
   const cert = await parse(pem);
   const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  return { notBefore: cert.notBefore, notAfter: cert.notAfter, sans: san ? san.names.toJSON().map((n) => n.value) : [] };
+  const [commonName] = cert.subjectName.getField('CN');
+  return { notBefore: cert.notBefore, notAfter: cert.notAfter, sans: san ? san.names.toJSON().map((n) => n.value) : [], ...(commonName ? { commonName } : {}) };
+}
+
+/** True when `keyPem` is the private key of the first certificate in `certPem`. */
+export function keyMatches(certPem: string, keyPem: string): boolean {
+  try {
+    return new X509Certificate(firstPem(certPem)).checkPrivateKey(createPrivateKey(keyPem));
+  } catch {
+    return false;
+  }
 }
 
 /** True when the first certificate in `certPem` was signed by the first one in `caPem`. */

@@ -9,11 +9,12 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { RequestObserver } from '../kube/client.js';
 import { wakeableSleep } from '../kube/sleep.js';
 import type { AdmissionCaches } from './admit.js';
+import { syncWebhookCaBundle } from '../kube/ca-bundle.js';
+import { CertificateKube } from '../kube/certificate-api.js';
+import { ensureServingCertificates, type ServingCertificates } from '../kube/serving-secret.js';
+import { serviceSans } from '../pki/serving-policy.js';
 import { readCertDir, watchCertDir } from './cert-dir.js';
-import { webhookSans } from './cert-policy.js';
-import { WebhookKube } from './kube.js';
 import type { WebhookSettings } from './options.js';
-import { ensureCertificates, syncCaBundle, type WebhookCertificates } from './self-managed.js';
 import { startWebhookServer, type WebhookServer } from './server.js';
 
 /** pino's shape, as far as the webhook logs. */
@@ -114,22 +115,21 @@ async function serveFromDir(opts: StartWebhookOptions, stops: (() => void)[]): P
 
 async function serveSelfManaged(opts: StartWebhookOptions, stops: (() => void)[], closed: () => boolean): Promise<WebhookServer> {
   const { settings, log } = opts;
-  const api = new WebhookKube(opts.kc, opts.observe);
-  const certOptions = {
-    api,
-    namespace: opts.namespace,
-    secretName: settings.secret,
-    sans: webhookSans(settings.service, opts.namespace, settings.extraSans),
-    log: (msg: string, fields?: object) => log.info(fields ?? {}, msg),
+  const api = new CertificateKube(opts.kc, opts.observe);
+  const certOptions = { api, namespace: opts.namespace, secretName: settings.secret, sans: serviceSans(settings.service, opts.namespace, settings.extraSans), caName: 'kubevmm-webhook-ca' };
+  const ensure = async () => {
+    const next = await ensureServingCertificates(certOptions);
+    if (next.renewed) log.info({ secret: `${opts.namespace}/${settings.secret}`, reason: next.renewed }, 'webhook certificates written');
+    return next;
   };
   let wake: (() => void) | undefined;
   stops.push(() => wake?.());
-  let certs: WebhookCertificates | undefined;
+  let certs: ServingCertificates | undefined;
   // Until the Secret can be read or written (RBAC, API server down) there is nothing to serve.
   for (let delay = 1000; !certs; delay = Math.min(delay * 2, 30_000)) {
     if (closed()) throw new Error('webhook closed before its certificate was ready');
     try {
-      certs = await ensureCertificates(certOptions);
+      certs = await ensure();
     } catch (err) {
       log.warn({ err: String(err), retryInMs: delay }, 'webhook certificate not ready');
       await wakeableSleep(delay, (w) => (wake = w));
@@ -140,7 +140,7 @@ async function serveSelfManaged(opts: StartWebhookOptions, stops: (() => void)[]
   let missingLogged = false;
   const syncBundle = async () => {
     try {
-      const patched = await syncCaBundle(api, settings.configuration, bundle);
+      const patched = await syncWebhookCaBundle(api, settings.configuration, bundle);
       if (patched === undefined && !missingLogged) {
         log.warn({ configuration: settings.configuration }, 'ValidatingWebhookConfiguration not found: the API server does not call this webhook until it exists');
       }
@@ -152,7 +152,7 @@ async function serveSelfManaged(opts: StartWebhookOptions, stops: (() => void)[]
   };
   const checkCerts = async () => {
     try {
-      const next = await ensureCertificates(certOptions);
+      const next = await ensure();
       if (next.serving.certPem !== certs?.serving.certPem) server.setCertificate(next.serving);
       certs = next;
       bundle = next.caBundle;

@@ -51,11 +51,12 @@ install_kubevmm() {
   # Helm installs the chart's CRDs once and never upgrades them; apply the current ones first,
   # as docs/upgrades.md tells users to.
   kubectl apply --server-side --force-conflicts -f "$REPO/crds/" >&2
-  # One replica: two cores run everything here; leader election still runs (a Lease).
+  # One replica (of the operator and of the subresource server): two cores run everything
+  # here; leader election still runs (a Lease).
   # No device plugin: VMs run under TCG (/dev/kvm here does not boot ordinary guests).
   helm upgrade --install "$RELEASE" "$REPO/helm/kubevmm" --namespace "$NAMESPACE" --create-namespace \
     --set image.repository="${operator%:*}" --set image.tag="${operator##*:}" \
-    --set launcherImage="$launcher" --set accelerator=tcg --set replicaCount=1 \
+    --set launcherImage="$launcher" --set accelerator=tcg --set replicaCount=1 --set subresources.replicas=1 \
     --set devicePlugin.enabled=false --set podDisruptionBudget.enabled=false \
     --wait --timeout 5m >&2
 }

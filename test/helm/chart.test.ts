@@ -8,6 +8,9 @@ import { OPERATOR_API_CALLS } from '../../operator/kube/client.js';
 import { configFromOptions, withConfigOptions } from '../../operator/config.js';
 import { parseLauncherNetworkPolicy } from '../../operator/render/network-policy.js';
 import { CHART_DIR, helm, pick, template, type Manifest } from './helpers/helm.js';
+
+/** The operator's Deployment (the subresource server has one too). */
+const operatorDeployment = (objects: Manifest[]) => pick(objects, 'Deployment', 'kubevmm');
 import { grantedLines, neededLines, ruleStrings } from './helpers/rbac.js';
 
 interface Container {
@@ -36,6 +39,7 @@ describe('helm/kubevmm', () => {
     ['defaults', {}],
     ['cert-manager and ServiceMonitor', { 'webhook.certManager.enabled': true, 'metrics.serviceMonitor.enabled': true }],
     ['no webhook, no device plugin, no network policies, 0 replicas', { 'webhook.enabled': false, 'devicePlugin.enabled': false, 'networkPolicy.enabled': false, replicaCount: 0 }],
+    ['no subresource server, no user roles', { 'subresources.enabled': false, 'userRoles.enabled': false }],
   ])('renders with %s', async (_name, set) => {
     const objects = await template(set);
     expect(objects.map((o) => o.kind)).toEqual(expect.arrayContaining(['Deployment', 'ServiceAccount', 'ClusterRole', 'Role', 'Service']));
@@ -56,8 +60,10 @@ describe('helm/kubevmm', () => {
 
   it('grants exactly the API calls the operator makes (OPERATOR_API_CALLS), no wildcards', async () => {
     const objects = await template();
-    expect(grantedLines(objects)).toEqual(neededLines(OPERATOR_API_CALLS));
+    expect(grantedLines(objects)).toEqual(neededLines(OPERATOR_API_CALLS, ['subresources']));
     expect(ruleStrings(objects)).not.toContain('*');
+    // Without the subresource server, no APIService right either.
+    expect(grantedLines(await template({ 'subresources.enabled': false }))).toEqual(neededLines(OPERATOR_API_CALLS));
   });
 
   it('grants no read of Secrets outside its namespace: only create and update there, and get by name at home', async () => {
@@ -66,41 +72,47 @@ describe('helm/kubevmm', () => {
     expect(secrets).toEqual(['create core/secrets cluster', 'get core/secrets own-namespace', 'update core/secrets cluster']);
     const role = pick(objects, 'Role');
     const secretRule = (role.rules as { resources: string[]; resourceNames?: string[] }[]).find((r) => r.resources.includes('secrets'));
-    expect(secretRule?.resourceNames).toEqual(['kubevmm-launcher-ca', 'kubevmm-webhook-tls']);
-    expect(envOf(pick(objects, 'Deployment')).KUBEVMM_LAUNCHER_CA_SECRET).toBe('kubevmm-launcher-ca');
+    expect(secretRule?.resourceNames).toEqual(['kubevmm-launcher-ca', 'kubevmm-webhook-tls', 'kubevmm-subresources-serving', 'kubevmm-subresources-client']);
+    const env = envOf(operatorDeployment(objects));
+    expect(env.KUBEVMM_LAUNCHER_CA_SECRET).toBe('kubevmm-launcher-ca');
+    expect([env.KUBEVMM_SUBRESOURCES_SERVING_SECRET, env.KUBEVMM_SUBRESOURCES_CLIENT_SECRET]).toEqual(['kubevmm-subresources-serving', 'kubevmm-subresources-client']);
   });
 
   it('launcherNetworkPolicy: off by default; on, it grants the NetworkPolicy writes and hands the operator its peers', async () => {
-    expect(envOf(pick(await template(), 'Deployment')).KUBEVMM_LAUNCHER_NETWORK_POLICY).toBeUndefined();
+    expect(envOf(operatorDeployment(await template())).KUBEVMM_LAUNCHER_NETWORK_POLICY).toBeUndefined();
     const monitoring = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } };
     const objects = await template({ 'launcherNetworkPolicy.enabled': true, 'launcherNetworkPolicy.controlFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name': 'monitoring' });
-    expect(grantedLines(objects)).toEqual(neededLines(OPERATOR_API_CALLS, ['launcherNetworkPolicy']));
-    const settings = parseLauncherNetworkPolicy(envOf(pick(objects, 'Deployment')).KUBEVMM_LAUNCHER_NETWORK_POLICY!);
-    expect(settings.controlFrom).toEqual([
-      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kubevmm-system' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'kubevmm', 'app.kubernetes.io/instance': 'kubevmm', 'app.kubernetes.io/component': 'operator' } } },
-      monitoring,
-    ]);
+    expect(grantedLines(objects)).toEqual(neededLines(OPERATOR_API_CALLS, ['launcherNetworkPolicy', 'subresources']));
+    const settings = parseLauncherNetworkPolicy(envOf(operatorDeployment(objects)).KUBEVMM_LAUNCHER_NETWORK_POLICY!);
+    const home = { matchLabels: { 'kubernetes.io/metadata.name': 'kubevmm-system' } };
+    const pods = (component: string) => ({ matchLabels: { 'app.kubernetes.io/name': 'kubevmm', 'app.kubernetes.io/instance': 'kubevmm', 'app.kubernetes.io/component': component } });
+    expect(settings.controlFrom).toEqual([{ namespaceSelector: home, podSelector: pods('operator') }, { namespaceSelector: home, podSelector: pods('subresources') }, monitoring]);
     expect(settings.guestFrom).toEqual([]);
+    // The subresource server's own pods carry exactly the labels its peer selects.
+    const server = pick(objects, 'Deployment', 'kubevmm-subresources').spec as { template: { metadata: { labels: Record<string, string> } } };
+    expect(server.template.metadata.labels).toMatchObject(pods('subresources').matchLabels);
+    const withoutServer = parseLauncherNetworkPolicy(envOf(operatorDeployment(await template({ 'launcherNetworkPolicy.enabled': true, 'subresources.enabled': false }))).KUBEVMM_LAUNCHER_NETWORK_POLICY!);
+    expect(withoutServer.controlFrom).toEqual([{ namespaceSelector: home, podSelector: pods('operator') }]);
   });
 
   it('with cert-manager, the operator may no longer touch its webhook configuration', async () => {
     const granted = grantedLines(await template({ 'webhook.certManager.enabled': true }));
     expect(granted.filter((l) => l.includes('validatingwebhookconfigurations'))).toEqual([]);
-    expect(neededLines(OPERATOR_API_CALLS)).toEqual(expect.arrayContaining(granted));
+    expect(neededLines(OPERATOR_API_CALLS, ['subresources'])).toEqual(expect.arrayContaining(granted));
   });
 
   it('runs the operator hardened: non-root, read-only root, no capabilities, no privilege escalation', async () => {
-    const deployment = pick(await template(), 'Deployment');
+    const deployment = operatorDeployment(await template());
     const spec = podSpec(deployment);
     expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     expect(spec.containers[0]?.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     expect((deployment.spec as { replicas: number }).replicas).toBe(2);
-    expect(pick(await template(), 'PodDisruptionBudget').spec).toMatchObject({ minAvailable: 1 });
+    expect(pick(await template(), 'PodDisruptionBudget', 'kubevmm').spec).toMatchObject({ minAvailable: 1 });
   });
 
   it('hands the operator settings from values in a form the operator accepts', async () => {
     const values = { accelerator: 'tcg', cpuAllocationRatio: 4, memoryOvercommitPercent: 150, launcherImage: 'registry.local/launcher:9', hotplugPorts: 8, kvmResourceName: 'example.com/kvm' };
-    const env = envOf(pick(await template(values), 'Deployment'));
+    const env = envOf(operatorDeployment(await template(values)));
     const saved = { ...process.env };
     try {
       Object.assign(process.env, env);
@@ -121,6 +133,6 @@ describe('helm/kubevmm', () => {
       ['virtualmachineclasses.validate.kubevmm.io', 'Fail', '/validate/virtualmachineclasses'],
     ]);
     const service = pick(objects, 'Service', hooks[0]!.clientConfig.service.name);
-    expect(envOf(pick(objects, 'Deployment')).KUBEVMM_WEBHOOK_SERVICE).toBe(service.metadata.name);
+    expect(envOf(operatorDeployment(objects)).KUBEVMM_WEBHOOK_SERVICE).toBe(service.metadata.name);
   });
 });

@@ -3,7 +3,9 @@
 // the RBAC the chart grants is enough to run a VM, hotplug a disk into it and clean up, the
 // API server reports nothing granted beyond the calls the code declares, and in particular no
 // read of Secrets outside the operator's namespace (ADR 0009). The launcher is the stand-in
-// serving the credentials the operator wrote, over mutual TLS.
+// serving the credentials the operator wrote, over mutual TLS. The leader also writes the
+// subresource server's certificates and the APIService's caBundle (ADR 0011).
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,7 +76,7 @@ function grantedIn(ns: string): Set<string> {
 
 /** The operator container's environment from the installed Deployment. */
 function chartEnv(manifests: Manifest[]): Record<string, string> {
-  const deployment = manifests.find((m) => m.kind === 'Deployment')!;
+  const deployment = manifests.find((m) => m.kind === 'Deployment' && m.metadata.name === RELEASE)!;
   const container = (deployment.spec as { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } }).template.spec.containers[0]!;
   return Object.fromEntries(container.env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
 }
@@ -113,10 +115,11 @@ describe('helm install on the local control plane', () => {
     expect(deployment?.spec.replicas).toBe(0);
     expect(getJson(['serviceaccount', '-n', SYSTEM_NS, RELEASE])).toBeDefined();
     expect(getJson(['validatingwebhookconfiguration', RELEASE])).toBeDefined();
+    expect(installOutput).toContain('kubectl vm console');
   });
 
   it('grants the ServiceAccount exactly the calls the operator declares, no more', () => {
-    const needed = neededLines(OPERATOR_API_CALLS);
+    const needed = neededLines(OPERATOR_API_CALLS, ['subresources']);
     const elsewhere = grantedIn(VM_NS);
     const home = grantedIn(SYSTEM_NS);
     const cluster = needed.filter((l) => !l.endsWith(' own-namespace'));
@@ -131,7 +134,7 @@ describe('helm install on the local control plane', () => {
     }
   }, 60_000);
 
-  it('can read no Secret outside its namespace, and at home only the launcher CA and the webhook certificate', () => {
+  it('can read no Secret outside its namespace, and at home only the launcher CA and the certificates it manages', () => {
     // SelfSubjectRulesReview as the ServiceAccount: no get, list or watch of Secrets (nor patch
     // or delete, which return a Secret's data too) in a VM namespace.
     const reads = /^(get|list|watch|patch|delete) core\/secrets /;
@@ -142,6 +145,8 @@ describe('helm install on the local control plane', () => {
     const can = (...args: string[]) => kubectl(['--kubeconfig', saKubeconfig, 'auth', 'can-i', ...args], { allowFail: true }).stdout.trim();
     expect(can('get', `secret/${RELEASE}-launcher-ca`, '-n', SYSTEM_NS)).toBe('yes');
     expect(can('get', `secret/${RELEASE}-webhook-tls`, '-n', SYSTEM_NS)).toBe('yes');
+    expect(can('get', `secret/${RELEASE}-subresources-serving`, '-n', SYSTEM_NS)).toBe('yes');
+    expect(can('get', `secret/${RELEASE}-subresources-client`, '-n', SYSTEM_NS)).toBe('yes');
     expect(can('get', 'secret/anything-else', '-n', SYSTEM_NS)).toBe('no');
     expect(can('get', 'secret/web-launcher-credentials', '-n', VM_NS)).toBe('no');
     expect(can('watch', 'secrets', '-A')).toBe('no');
@@ -192,6 +197,19 @@ describe('helm install on the local control plane', () => {
       return config?.webhooks.every((w) => !!w.clientConfig.caBundle);
     }, 60_000);
     expect(getJson(['secret', '-n', SYSTEM_NS, `${RELEASE}-webhook-tls`])).toBeDefined();
+    // The subresource server's credentials (ADR 0011): the leader writes both Secrets in its
+    // namespace and the serving CA into the chart's APIService, with nothing but the chart's grants.
+    const secretText = (name: string, key: string) => Buffer.from(getJson<{ data: Record<string, string> }>(['secret', '-n', SYSTEM_NS, name])?.data[key] ?? '', 'base64').toString();
+    await waitFor('the serving CA in the APIService', () => {
+      const apiService = getJson<{ spec: { caBundle?: string } }>(['apiservice', 'v1alpha1.subresources.kubevmm.io']);
+      const serving = getJson(['secret', '-n', SYSTEM_NS, `${RELEASE}-subresources-serving`]);
+      return !!serving && apiService?.spec.caBundle === Buffer.from(secretText(`${RELEASE}-subresources-serving`, 'ca.crt')).toString('base64');
+    }, 60_000);
+    const client = new X509Certificate(secretText(`${RELEASE}-subresources-client`, 'tls.crt'));
+    expect(client.subject.split('\n').sort()).toEqual(['CN=kubevmm-subresources', 'O=kubevmm']);
+    expect(client.verify(new X509Certificate(secretText(`${RELEASE}-launcher-ca`, 'ca.crt')).publicKey)).toBe(true);
+    expect(secretText(`${RELEASE}-subresources-client`, 'ca.crt')).toBe(secretText(`${RELEASE}-launcher-ca`, 'ca.crt'));
+    expect(new X509Certificate(secretText(`${RELEASE}-subresources-serving`, 'tls.crt')).checkHost(`${RELEASE}-subresources.${SYSTEM_NS}.svc`)).toBeTruthy();
     kubectl(['delete', 'vm', '-n', VM_NS, 'web', '--wait=false']);
     await waitFor('the VM and its pod to be gone', () => !getJson(['vm', '-n', VM_NS, 'web']) && !getJson(['pod', '-n', VM_NS, 'web-launcher']), 60_000);
     // RBAC denials read "is forbidden: User ... cannot"; other 403s (a namespace being deleted) are not ours.

@@ -56,8 +56,8 @@ function component(resource: string): string {
   const [kind = '', , name = ''] = resource.split('.');
   if (kind === 'Pod') return /-hotplug-/.test(name) ? 'attachment pod' : 'launcher pod';
   if (kind === 'DaemonSet') return 'device plugin';
-  if (kind === 'Deployment') return 'operator';
-  if (kind === 'ClusterRole' || kind === 'Role') return 'operator RBAC';
+  if (kind === 'Deployment') return /-subresources$/.test(name) ? 'subresource server' : 'operator';
+  if (kind === 'ClusterRole' || kind === 'Role') return /-subresources$/.test(name) ? 'subresource server RBAC' : /^kubevmm-vm-/.test(name) ? 'user roles' : 'operator RBAC';
   return `${kind} ${name}`;
 }
 

@@ -48,3 +48,65 @@ app.kubernetes.io/component: operator
 {{- define "kubevmm.launcherCaSecret" -}}
 {{- printf "%s-launcher-ca" (include "kubevmm.fullname" .) -}}
 {{- end -}}
+
+{{/* The subresource server (ADR 0011): its objects' name, labels and Secrets. */}}
+{{- define "kubevmm.subresourcesName" -}}
+{{- printf "%s-subresources" (include "kubevmm.fullname" .) -}}
+{{- end -}}
+
+{{- define "kubevmm.subresourcesSelectorLabels" -}}
+{{ include "kubevmm.selectorLabels" . }}
+app.kubernetes.io/component: subresources
+{{- end -}}
+
+{{- define "kubevmm.subresourcesServiceAccountName" -}}
+{{- default (include "kubevmm.subresourcesName" .) .Values.subresources.serviceAccount.name -}}
+{{- end -}}
+
+{{/* Written by the operator: the serving certificate and its CA (the APIService's caBundle). */}}
+{{- define "kubevmm.subresourcesServingSecret" -}}
+{{- printf "%s-serving" (include "kubevmm.subresourcesName" .) -}}
+{{- end -}}
+
+{{/* Written by the operator: the server's launcher client certificate and the launcher CA. */}}
+{{- define "kubevmm.subresourcesClientSecret" -}}
+{{- printf "%s-client" (include "kubevmm.subresourcesName" .) -}}
+{{- end -}}
+
+{{/* The APIService's name is its version and group; one installation per cluster can own it. */}}
+{{- define "kubevmm.subresourcesApiService" -}}
+v1alpha1.subresources.kubevmm.io
+{{- end -}}
+
+{{/* Rules of the VM user roles (user-roles.yaml): reading VMs and classes; using VMs. */}}
+{{- define "kubevmm.vmReadRules" }}
+  - apiGroups: [kubevmm.io]
+    resources: [virtualmachines, virtualmachineclasses]
+    verbs: [get, list, watch]
+  - apiGroups: [kubevmm.io]
+    resources: [virtualmachines/status]
+    verbs: [get]
+{{- end }}
+{{- define "kubevmm.vmUseRules" }}
+  # Create, change (start, stop, pause, hotplug are spec edits) and delete VMs. Classes are the
+  # platform team's policy: read only.
+  - apiGroups: [kubevmm.io]
+    resources: [virtualmachines]
+    verbs: [create, update, patch, delete, deletecollection]
+  - apiGroups: [subresources.kubevmm.io]
+    resources: [virtualmachines/console, virtualmachines/vnc, virtualmachines/portforward, virtualmachines/metrics]
+    verbs: [get]
+{{- end }}
+
+{{/*
+Values a chart of this version always has. `helm upgrade --reuse-values` from a release older
+than them renders with the old chart's values, which lack them: say so and how to upgrade,
+instead of a nil pointer. Included by every template that reads them.
+*/}}
+{{- define "kubevmm.requireValues" -}}
+{{- range $key := list "subresources" "userRoles" }}
+{{- if not (hasKey $.Values $key) }}
+{{- fail (printf "values have no %q: `helm upgrade --reuse-values` from an older release reuses that release's values, which predate it. Upgrade with --reset-then-reuse-values (Helm 3.14+: the new chart's defaults, then your own values), or pass -f with your values (docs/upgrades.md)" $key) }}
+{{- end }}
+{{- end }}
+{{- end -}}

@@ -25,12 +25,22 @@ function linesOf(role: Manifest): string[] {
   });
 }
 
-/** Every permission the chart's Roles and ClusterRoles grant, sorted. */
-export function grantedLines(objects: Manifest[]): string[] {
+/**
+ * Every permission the chart's Roles and ClusterRoles of one component grant (their
+ * `app.kubernetes.io/component` label: operator, subresources, user-roles), sorted.
+ */
+export function grantedLines(objects: Manifest[], component = 'operator'): string[] {
   return objects
-    .filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole')
+    .filter((o) => (o.kind === 'Role' || o.kind === 'ClusterRole') && o.metadata.labels?.['app.kubernetes.io/component'] === component)
     .flatMap(linesOf)
     .sort();
+}
+
+/** The permissions of one Role or ClusterRole by name, sorted. */
+export function roleLines(objects: Manifest[], name: string): string[] {
+  const role = objects.find((o) => (o.kind === 'Role' || o.kind === 'ClusterRole') && o.metadata.name === name);
+  if (!role) throw new Error(`no Role or ClusterRole ${name} among ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+  return linesOf(role).sort();
 }
 
 /** Every permission the operator's code needs with the chart options `features` on, sorted. */

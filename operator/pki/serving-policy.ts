@@ -1,20 +1,21 @@
 /**
- * When the self-managed webhook certificates are replaced, and what the serving certificate
- * must name. Pure: the clock and the certificates' facts are passed in.
+ * When the operator's self-managed serving certificates (the webhook's, the subresource
+ * server's) are replaced, and what a serving certificate must name. Pure: the clock and the
+ * certificates' facts are passed in.
  */
-import type { CertFacts } from '../pki/certs.js';
+import type { CertFacts } from './certs.js';
 
-export type { CertFacts } from '../pki/certs.js';
+export type { CertFacts } from './certs.js';
 
 /**
- * The names the API server may use to reach the webhook Service (`<service>.<ns>.svc` is the
- * one it uses), then the extra names (e.g. 127.0.0.1 for a webhook configured by URL).
+ * The names the API server may use to reach a Service (`<service>.<ns>.svc` is the one it
+ * uses, for webhooks and APIServices alike), then the extra names (e.g. 127.0.0.1 for a
+ * webhook configured by URL).
  */
-export function webhookSans(service: string, namespace: string, extra: readonly string[] = []): string[] {
+export function serviceSans(service: string, namespace: string, extra: readonly string[] = []): string[] {
   const names = [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`, ...extra];
   return [...new Set(names.map((n) => n.trim()).filter(Boolean))];
 }
-
 
 /** True when less than a third of the certificate's lifetime is left (or it is not valid now). */
 export function rotationDue(now: Date, cert: Pick<CertFacts, 'notBefore' | 'notAfter'>): boolean {

@@ -2,16 +2,16 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { connect, createServer } from 'node:tls';
-import { planCertificates, rotationDue, webhookSans, type CertFacts } from './cert-policy.js';
-import { certFacts, createCa, createServing, pemBlocks, signedBy } from '../pki/certs.js';
+import { certFacts, createCa, createServing, pemBlocks, signedBy } from './certs.js';
+import { planCertificates, rotationDue, serviceSans, type CertFacts } from './serving-policy.js';
 
 const DAY = 24 * 3600_000;
 const NOW = new Date('2026-06-01T00:00:00Z');
 const at = (days: number) => new Date(NOW.getTime() + days * DAY);
 
-describe('webhookSans', () => {
+describe('serviceSans', () => {
   it('names the Service as the API server resolves it, then the extra names, without repeats', () => {
-    expect(webhookSans('kubevmm-webhook', 'kubevmm-system', ['127.0.0.1', ' ', 'kubevmm-webhook'])).toEqual([
+    expect(serviceSans('kubevmm-webhook', 'kubevmm-system', ['127.0.0.1', ' ', 'kubevmm-webhook'])).toEqual([
       'kubevmm-webhook',
       'kubevmm-webhook.kubevmm-system',
       'kubevmm-webhook.kubevmm-system.svc',
@@ -55,7 +55,7 @@ describe('planCertificates', () => {
 describe('createCa and createServing', () => {
   let ca: Awaited<ReturnType<typeof createCa>>;
   let serving: Awaited<ReturnType<typeof createServing>>;
-  const sans = [...webhookSans('kubevmm-webhook', 'kubevmm'), '127.0.0.1'];
+  const sans = [...serviceSans('kubevmm-webhook', 'kubevmm'), '127.0.0.1'];
 
   beforeAll(async () => {
     ca = await createCa(new Date());
