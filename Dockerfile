@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # kubevmm's two images (docs/images.md):
-#   docker build --target operator -t kubevmm/operator .   the operator and the device plugin
+#   docker build --target operator -t kubevmm/operator .   the operator, the device plugin and the subresource server
 #   docker build --target launcher -t kubevmm/launcher .   QEMU and the launcher, one pod per VM
 # The base images are build arguments so that a registry mirror can stand in for Docker Hub:
 #   --build-arg NODE_IMAGE=mirror.example/node:20-bookworm-slim
@@ -21,13 +21,15 @@ COPY api/ api/
 COPY operator/ operator/
 COPY deviceplugin/ deviceplugin/
 COPY launcher/ launcher/
+COPY subresource/ subresource/
 COPY scripts/bundle.ts scripts/
 RUN npm run bundle
 
-# --- operator: the operator (default) and the device plugin (command node /app/deviceplugin.mjs) ---
+# --- operator: the operator (default), the device plugin (command node /app/deviceplugin.mjs) and the
+# subresource server (command node /app/subresources.mjs) ---
 FROM ${NODE_IMAGE} AS operator
 WORKDIR /app
-COPY --from=build /src/dist/operator.mjs /src/dist/operator.mjs.map /src/dist/deviceplugin.mjs /src/dist/deviceplugin.mjs.map /app/
+COPY --from=build /src/dist/operator.mjs /src/dist/operator.mjs.map /src/dist/deviceplugin.mjs /src/dist/deviceplugin.mjs.map /src/dist/subresources.mjs /src/dist/subresources.mjs.map /app/
 # Nobody's UID; the chart runs the device plugin DaemonSet as root, the kubelet's socket needs it.
 USER 65532:65532
 ENTRYPOINT ["node", "/app/operator.mjs"]
