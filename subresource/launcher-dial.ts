@@ -9,6 +9,7 @@
  */
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CONSOLE_MODE_HEADER, consoleMode, describeIssues, STREAM_UPGRADES, vmMetricsReport, type ConsoleMode, type VmMetricsReport } from '../api/contract/control.js';
 import type { StreamSubresource } from '../api/contract/subresource.js';
@@ -107,6 +108,10 @@ export class LauncherDialer implements LauncherConnector {
       req.on('upgrade', (res: IncomingMessage, socket: Duplex, head: Buffer) => {
         clearTimeout(timer);
         socket.pause(); // nothing may flow before the client's side is there to take it
+        // Keystrokes go one by one: no Nagle delay; and a launcher that vanished is noticed.
+        const tcp = socket as Partial<Socket>;
+        tcp.setNoDelay?.(true);
+        tcp.setKeepAlive?.(true, 30_000);
         const mode = consoleMode.safeParse(res.headers[CONSOLE_MODE_HEADER]);
         resolve({ socket, head, ...(mode.success ? { consoleMode: mode.data } : {}) });
       });

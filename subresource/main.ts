@@ -52,7 +52,11 @@ function seconds(value: string): number {
 export function loadKubeConfig(file: string | undefined): KubeConfig {
   const kc = new KubeConfig();
   if (file) {
-    kc.loadFromFile(file);
+    try {
+      kc.loadFromFile(file);
+    } catch (err) {
+      throw new Error(`--kubeconfig ${file}: ${err instanceof Error ? err.message : String(err)}`);
+    }
     return kc;
   }
   if (!process.env.KUBERNETES_SERVICE_HOST) throw new Error('not in a cluster (no KUBERNETES_SERVICE_HOST): give --kubeconfig');

@@ -1,8 +1,8 @@
 /**
  * The front proxy's settings (ADR 0011, step 2), kept current: the ConfigMap
  * `kube-system/extension-apiserver-authentication` is read at start and again on a timer. A
- * periodic read, not a watch: the API server rewrites the ConfigMap only when it restarts with
- * other flags or certificates, one GET every half minute costs nothing, and a timer cannot go
+ * periodic read, not a watch: the API server rewrites the ConfigMap only when its front-proxy
+ * flags or CA files change, one GET every half minute costs nothing, and a timer cannot go
  * silent the way a watch can. Until the first good read no identity is believed (every
  * request but the probes is answered 503) and /readyz fails. A read that fails later, or data
  * that no longer parses, leaves the settings in force and is logged.

@@ -3,13 +3,13 @@
 // launcher on this host. test/subresource/ runs the same against a real control plane.
 import { X509Certificate } from 'node:crypto';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { browserProtocols, kubeStatus, STREAM_PROTOCOL, vmMetricsObject } from '../api/contract/subresource.js';
 import { frontProxyPki, testAuthority, testClient, testServing, writeLauncherCredentials, type FrontProxyPki } from '../harness/pki.js';
+import { httpsGet, openStream, type SubresourceClient } from '../harness/subresource-client.js';
 import { startStreamLauncher, type StreamLauncher } from '../test/fakes/stream-launcher.js';
 import { FakeSubresourceCluster, requestHeaderData } from '../test/fakes/subresource-cluster.js';
 import { requestHeaderConfig, type RequestHeaderConfig } from './auth/request-header.js';
@@ -75,50 +75,14 @@ beforeEach(() => {
 
 type Identity = { cert?: { certPem: string; keyPem: string }; user?: string; groups?: string[] };
 
-function tlsOf(who: Identity) {
-  return { ca: serving.caPem, ...(who.cert ? { cert: who.cert.certPem, key: who.cert.keyPem } : {}) };
-}
-
-function headersOf(who: Identity): Record<string, string | string[]> {
-  return { ...(who.user ? { 'X-Remote-User': who.user } : {}), ...(who.groups ? { 'X-Remote-Group': who.groups } : {}) };
+function clientOf(who: Identity): SubresourceClient {
+  const headers = { ...(who.user ? { 'X-Remote-User': who.user } : {}), ...(who.groups ? { 'X-Remote-Group': who.groups } : {}) };
+  return { ca: serving.caPem, ...(who.cert ? { cert: who.cert.certPem, key: who.cert.keyPem } : {}), headers };
 }
 
 const proxy = (user: string, groups?: string[]): Identity => ({ cert: pki.client, user, ...(groups ? { groups } : {}) });
-
-function get(path: string, who: Identity = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${server.url}${path}`, { ...tlsOf(who), headers: headersOf(who) }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-interface Opened {
-  ws?: WebSocket;
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-/** Opens a WebSocket; resolves with it on 101, or with the refusal's status and body. */
-function open(path: string, who: Identity, protocols: string[] = [STREAM_PROTOCOL]): Promise<Opened> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${server.url.replace('https', 'wss')}${path}`, protocols, { ...tlsOf(who), headers: headersOf(who) });
-    ws.on('upgrade', (res) => {
-      ws.once('open', () => resolve({ ws, status: 101, headers: res.headers, body: '' }));
-    });
-    ws.on('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    ws.on('error', (err) => reject(err));
-  });
-}
+const get = (path: string, who: Identity = {}) => httpsGet(`${server.url}${path}`, clientOf(who));
+const open = (path: string, who: Identity, protocols?: string[]) => openStream(`${server.url.replace('https', 'wss')}${path}`, clientOf(who), protocols);
 
 function nextMessage(ws: WebSocket): Promise<{ data: Buffer; binary: boolean }> {
   return new Promise((resolve) => ws.once('message', (data: Buffer, binary: boolean) => resolve({ data, binary })));
@@ -126,9 +90,9 @@ function nextMessage(ws: WebSocket): Promise<{ data: Buffer; binary: boolean }> 
 
 describe('probes', () => {
   it('answer without a client certificate; /readyz says what is missing', async () => {
-    expect(await get('/healthz')).toEqual({ status: 200, body: 'ok\n' });
+    expect(await get('/healthz')).toMatchObject({ status: 200, body: 'ok\n' });
     notReady = ['the requestheader ConfigMap was not read yet'];
-    expect(await get('/readyz')).toEqual({ status: 503, body: 'not ready: the requestheader ConfigMap was not read yet\n' });
+    expect(await get('/readyz')).toMatchObject({ status: 503, body: 'not ready: the requestheader ConfigMap was not read yet\n' });
     notReady = [];
     expect((await get('/readyz')).status).toBe(200);
   });
