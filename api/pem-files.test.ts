@@ -1,7 +1,8 @@
-import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testServing } from '../harness/pki.js';
+import { writeSecretVolume } from '../test/fakes/secret-volume.js';
 import { PemFilesError, readPemFiles, watchPemFiles, type PemFileContents } from './pem-files.js';
 
 let dir: string;
@@ -16,16 +17,7 @@ beforeEach(async () => {
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
-/** Writes a version directory and points the files at it, as the kubelet updates a Secret volume. */
-async function secretVolume(version: string, pair: { certPem: string; keyPem: string }): Promise<void> {
-  const data = join(dir, `..${version}`);
-  await mkdir(data);
-  await writeFile(join(data, 'tls.crt'), pair.certPem);
-  await writeFile(join(data, 'tls.key'), pair.keyPem);
-  await symlink(`..${version}`, join(dir, '..data_tmp'));
-  await rename(join(dir, '..data_tmp'), join(dir, '..data'));
-  for (const f of ['tls.crt', 'tls.key']) await symlink(join('..data', f), join(dir, f)).catch(() => undefined);
-}
+const secretVolume = (version: string, pair: { certPem: string; keyPem: string }) => writeSecretVolume(dir, version, { 'tls.crt': pair.certPem, 'tls.key': pair.keyPem });
 
 const files = () => ({ paths: { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key') }, pair: { cert: 'cert', key: 'key' } as const, what: '--tls-cert/--tls-key' });
 

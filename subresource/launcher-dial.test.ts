@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { testAuthority, testClient, writeLauncherCredentials, type ClientTls, type LauncherAuthority } from '../harness/pki.js';
-import { startStreamLauncher, type StreamLauncher } from '../test/fakes/stream-launcher.js';
+import { startStreamLauncher, type StreamLauncher } from '../harness/stream-launcher.js';
 import { LauncherDialer, type LauncherTls } from './launcher-dial.js';
 import { launcherFailureStatus, LauncherClientNotReadyError, LauncherContractError, LauncherIdentityError, LauncherRefusedError, LauncherUnreachableError } from './launcher-errors.js';
 

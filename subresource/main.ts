@@ -55,7 +55,7 @@ export function loadKubeConfig(file: string | undefined): KubeConfig {
     try {
       kc.loadFromFile(file);
     } catch (err) {
-      throw new Error(`--kubeconfig ${file}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new Error(`--kubeconfig ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
     return kc;
   }

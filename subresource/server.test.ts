@@ -10,7 +10,7 @@ import type { WebSocket } from 'ws';
 import { browserProtocols, kubeStatus, STREAM_PROTOCOL, vmMetricsObject } from '../api/contract/subresource.js';
 import { frontProxyPki, testAuthority, testClient, testServing, writeLauncherCredentials, type FrontProxyPki } from '../harness/pki.js';
 import { httpsGet, openStream, type SubresourceClient } from '../harness/subresource-client.js';
-import { startStreamLauncher, type StreamLauncher } from '../test/fakes/stream-launcher.js';
+import { startStreamLauncher, type StreamLauncher } from '../harness/stream-launcher.js';
 import { FakeSubresourceCluster, requestHeaderData } from '../test/fakes/subresource-cluster.js';
 import { requestHeaderConfig, type RequestHeaderConfig } from './auth/request-header.js';
 import { LauncherDialer } from './launcher-dial.js';

@@ -17,7 +17,7 @@ import { startControlServer, type ControlServer } from '../../launcher/control/s
 import { READ_ONLY_NOTICE, SerialHub } from '../../launcher/runtime/serial.js';
 import type { VmController } from '../../launcher/runtime/status.js';
 import { fakeSerialPort, type FakeSerialPort } from '../fakes/serial-port.js';
-import { startStreamLauncher, type StreamLauncher } from '../fakes/stream-launcher.js';
+import { startStreamLauncher, type StreamLauncher } from '../../harness/stream-launcher.js';
 import { CONTROL_PLANE_TIMEOUT_MS, useControlPlaneWithCrds, type ControlPlane } from '../operator/helpers/control-plane.js';
 import { createNamespace, getJson, kubectl, waitFor } from '../operator/helpers/operator-process.js';
 import { adminTls, apply, clusterPki, serverServiceAccount, startServer, tokenKubeconfig, type ServerProcess } from './helpers.js';
@@ -43,15 +43,11 @@ let serial: FakeSerialPort;
 let hub: SerialHub;
 let dbLauncher: StreamLauncher;
 
-/** Only the console is used; every VM operation is out of bounds. */
+/** The launcher's VM, of which only the console is used here: anything else is a test failure. */
+const outOfBounds = () => Promise.reject(new Error('only the console is used in this suite'));
 const vmm: VmController = {
   status: () => ({ state: 'running', accelerator: 'tcg', startedAt: new Date().toISOString(), disks: [] }),
-  pause: () => Promise.reject(new Error('unexpected')),
-  resume: () => Promise.reject(new Error('unexpected')),
-  reset: () => Promise.reject(new Error('unexpected')),
-  stop: () => Promise.reject(new Error('unexpected')),
-  attachDisk: () => Promise.reject(new Error('unexpected')),
-  detachDisk: () => Promise.reject(new Error('unexpected')),
+  pause: outOfBounds, resume: outOfBounds, reset: outOfBounds, stop: outOfBounds, attachDisk: outOfBounds, detachDisk: outOfBounds,
 };
 
 function applyVm(name: string, devices: Json = {}): { name: string; uid: string } {

@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { CONSOLE_MODE_HEADER, STREAM_UPGRADES, type ConsoleMode, type VmMetricsReport } from '../../api/contract/control.js';
+import { CONSOLE_MODE_HEADER, STREAM_UPGRADES, type ConsoleMode, type VmMetricsReport } from '../api/contract/control.js';
 
 /** A refusal as the launcher answers it. */
 export interface LauncherRefusal {
