@@ -12,8 +12,6 @@ import type { KubeStatus } from '../api/contract/subresource.js';
 export interface Answer {
   /** A whole answer; `contentType` defaults to JSON (the body is then serialised). */
   send(code: number, body: unknown, contentType?: string): void;
-  /** Whether an answer was already sent (or the connection is gone). */
-  readonly done: boolean;
 }
 
 function serialise(body: unknown, contentType: string): string {
@@ -26,9 +24,6 @@ export function responseAnswer(res: ServerResponse): Answer {
     send(code, body, contentType = 'application/json') {
       if (res.headersSent) return;
       res.writeHead(code, { 'content-type': contentType, 'cache-control': 'no-store' }).end(serialise(body, contentType));
-    },
-    get done() {
-      return res.headersSent || res.destroyed;
     },
   };
 }
@@ -45,9 +40,6 @@ export function socketAnswer(socket: Duplex): Answer {
       socket.end(`${head.join('\r\n')}\r\n\r\n${text}`);
       // A client that never reads its answer must not hold the socket.
       setTimeout(() => socket.destroy(), 5000).unref();
-    },
-    get done() {
-      return sent || socket.destroyed;
     },
   };
 }

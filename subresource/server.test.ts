@@ -167,6 +167,13 @@ describe('metrics', () => {
     expect(object).toMatchObject({ kind: 'VirtualMachineMetrics', apiVersion: 'subresources.kubevmm.io/v1alpha1', metadata: { name: 'web', namespace: 'team-a' }, cpu: { qemuSeconds: 12.5 } });
   });
 
+  it('takes a user in many groups, whose identity headers outgrow 16 KiB', async () => {
+    const groups = Array.from({ length: 800 }, (_, i) => `oidc:engineering-department-team-${i}`);
+    const answer = await get(`${BASE}/metrics`, proxy('alice', groups));
+    expect(answer.status).toBe(200);
+    expect(cluster.reviews.at(-1)?.spec.groups).toHaveLength(800);
+  });
+
   it('says 409 and how to start the VM when it is not running', async () => {
     cluster.pods.delete('team-a/web');
     const answer = await get(`${BASE}/metrics`, proxy('alice'));

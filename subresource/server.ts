@@ -12,6 +12,9 @@ import type { Duplex } from 'node:stream';
 import { responseAnswer, socketAnswer } from './answer.js';
 import { handle, type HandlerDeps } from './handler.js';
 
+/** Largest request head taken (the identity headers of a user with many groups). */
+export const MAX_HEADER_BYTES = 256 * 1024;
+
 /** The serving certificate and key (PEM). */
 export interface ServingTls {
   cert: string;
@@ -40,7 +43,16 @@ export interface SubresourceServer {
 
 /** Starts serving; resolves once listening. */
 export async function startSubresourceServer(options: SubresourceServerOptions): Promise<SubresourceServer> {
-  const server = https.createServer({ cert: options.tls.cert, key: options.tls.key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' });
+  const server = https.createServer({
+    cert: options.tls.cert,
+    key: options.tls.key,
+    requestCert: true,
+    rejectUnauthorized: false,
+    minVersion: 'TLSv1.2',
+    // The front proxy sends every group and extra of the user as headers: a user of an identity
+    // provider with many groups outgrows Node's 16 KiB default, which Go's 1 MiB never hits.
+    maxHeaderSize: MAX_HEADER_BYTES,
+  });
   const sockets = new Set<Duplex>();
   server.on('request', (req: IncomingMessage, res: ServerResponse) => void handle(options.deps, { req, answer: responseAnswer(res) }));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
