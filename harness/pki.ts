@@ -79,3 +79,11 @@ export async function frontProxyPki(): Promise<FrontProxyPki> {
   ]);
   return { caPem: ca.certPem, client: good, foreign, serving, expired, otherName };
 }
+
+/** A serving certificate for `sans` (DNS names or IP addresses) and the CA that issued it. */
+export async function testServing(sans: readonly string[], lifetimeMs = 3600_000): Promise<{ caPem: string; certPem: string; keyPem: string }> {
+  const now = new Date();
+  const ca = await createCa(now, 'test-serving-ca');
+  const pair = await issueCertificate(ca, { subject: `CN=${sans[0] ?? 'test'}`, sans, usage: 'server', lifetimeMs, now });
+  return { caPem: ca.certPem, ...pair };
+}

@@ -26,6 +26,7 @@ export const ENTRIES: readonly BundleEntry[] = [
   { name: 'operator', source: 'operator/main.ts' },
   { name: 'deviceplugin', source: 'deviceplugin/main.ts' },
   { name: 'launcher', source: 'launcher/main.ts' },
+  { name: 'subresources', source: 'subresource/main.ts' },
 ];
 
 /** The repository root (this file lives in scripts/). */
