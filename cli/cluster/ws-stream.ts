@@ -41,6 +41,9 @@ export class WebSocketStream extends Duplex {
 
   constructor(private readonly ws: WebSocket) {
     super({ allowHalfOpen: false });
+    // Nothing is read until the consumer reads: what arrived with the upgrade answer (data, a
+    // close, a text message that fails the stream) waits until its listeners are attached.
+    ws.pause();
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on('close', (code: number, reason: Buffer) => this.onClose(code, reason.toString()));
     ws.on('error', (err: Error) => this.destroy(new StreamFailedError(`the stream broke: ${err.message}`)));
