@@ -95,7 +95,9 @@ export function bridgeTerminal(options: BridgeOptions): Promise<BridgeEnd> {
       stream.off('error', onError);
       stream.off('close', onEnd);
       stream.unpipe(output);
-      if (how === 'detached') stream.end();
+      // The session is over: a late failure of the stream has nobody left to tell.
+      stream.on('error', () => undefined);
+      if (how === 'detached') stream.end().resume();
       else stream.destroy();
       if (how instanceof Error) reject(how);
       else resolve(how);

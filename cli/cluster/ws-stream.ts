@@ -13,6 +13,8 @@ import { STREAM_CLOSE, STREAM_PROTOCOL } from '../../api/contract/subresource.js
 
 /** Close codes that end a stream without a failure: 1000, and 1005 (a close without a code). */
 const ENDED = new Set<number>([STREAM_CLOSE.ended, 1005]);
+/** How long the server gets to answer our close before the connection is cut. */
+const CLOSE_GRACE_MS = 2000;
 /** RFC 6455: the endpoint received a type of data it cannot accept. */
 const UNSUPPORTED_DATA = 1003;
 
@@ -85,13 +87,26 @@ export class WebSocketStream extends Duplex {
 
   /** Our side is done (Ctrl-], stdin ended, the local connection closed): the stream ends. */
   override _final(callback: (error?: Error | null) => void): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.close(STREAM_CLOSE.ended, 'client finished');
+    this.closeSoon(STREAM_CLOSE.ended, 'client finished');
     callback();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.close(error ? STREAM_CLOSE.failed : STREAM_CLOSE.ended, error ? 'client failed' : 'client finished');
-    else if (this.ws.readyState === this.ws.CONNECTING) this.ws.terminate();
+    if (this.ws.readyState === this.ws.CONNECTING) this.ws.terminate();
+    else this.closeSoon(error ? STREAM_CLOSE.failed : STREAM_CLOSE.ended, error ? 'client failed' : 'client finished');
+    // Nobody reads any more: read on, so that the server's close frame is seen.
+    this.ws.resume();
     callback(error);
+  }
+
+  /**
+   * Starts the closing handshake. A server that never answers it must not hold the CLI: ws
+   * waits 30 s for the answer, this cuts the connection after {@link CLOSE_GRACE_MS}.
+   */
+  private closeSoon(code: number, reason: string): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, reason);
+    if (this.ws.readyState === this.ws.CLOSED) return;
+    const timer = setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
+    this.ws.once('close', () => clearTimeout(timer));
   }
 }
