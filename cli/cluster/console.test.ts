@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { failureStatus } from '../../api/contract/subresource.js';
-import { startStandin, writeKubeconfig, type Standin } from '../../test/cli/helpers/subresource-standin.js';
+import { startStandin, writeKubeconfig, type Standin } from '../../harness/subresource-standin.js';
 import type { TerminalInput } from '../terminal.js';
 import { runConsole } from './console.js';
 import { loadContext, type ClusterContext } from './context.js';

@@ -11,8 +11,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { failureStatus, parseSubresourcePath, STREAM_PROTOCOL, type KubeStatus, type SubresourceRequest } from '../../../api/contract/subresource.js';
-import { createCa, issueCertificate, type PemPair } from '../../../operator/pki/certs.js';
+import { failureStatus, parseSubresourcePath, STREAM_PROTOCOL, type KubeStatus, type SubresourceRequest } from '../api/contract/subresource.js';
+import { createCa, issueCertificate, type PemPair } from '../operator/pki/certs.js';
 
 /** What the stand-in does with one authenticated request. */
 export type Route =
