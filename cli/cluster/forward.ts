@@ -13,8 +13,7 @@ import { listenLocal } from './listen.js';
 import { processIo, reportFailure, untilStopSignal, type RunnerIo } from './runner-io.js';
 import { SshArgsError, splitSshArgs, splitUserHost, sshArgv } from './ssh-args.js';
 import { openStream } from './stream.js';
-import type { StopSignal } from '../terminal.js';
-import { onStopSignal } from '../terminal.js';
+import { onStopSignal, type StopSignal } from '../terminal.js';
 
 type PortForwardRequest = Extract<VerbRequest, { verb: 'port-forward' }>;
 type SshRequest = Extract<VerbRequest, { verb: 'ssh' }>;

@@ -7,7 +7,7 @@ import { EXIT } from '../program.js';
 import { onStopSignal, type ProcessEvents, type StopSignal, type TerminalInput } from '../terminal.js';
 import { ListenError } from './listen.js';
 import { RfbError } from './rfb.js';
-import { StreamConnectError, StreamFailedError, StreamRefusedError } from './stream.js';
+import { StreamConnectError, StreamFailedError, StreamRefusedError, StreamRequestError } from './stream.js';
 
 /** The process's terminal and events. */
 export interface RunnerIo {
@@ -23,7 +23,7 @@ export function processIo(): RunnerIo {
 }
 
 /** Failures whose message is the whole story (it names the fix); anything else is a bug and is thrown. */
-const EXPECTED = [StreamRefusedError, StreamConnectError, StreamFailedError, ListenError, RfbError];
+const EXPECTED = [StreamRefusedError, StreamConnectError, StreamRequestError, StreamFailedError, ListenError, RfbError];
 
 /** Prints an expected failure and returns exit code 1; throws anything else. */
 export function reportFailure(io: RunnerIo, err: unknown): number {

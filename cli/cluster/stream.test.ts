@@ -105,6 +105,12 @@ describe('openStream', () => {
     await expect(collect(stream)).rejects.toThrow(`a text message arrived: ${STREAM_PROTOCOL} carries bytes in binary messages only`);
   });
 
+  it('refuses a name that cannot be a VM before anything is sent', async () => {
+    const before = seen.length;
+    await expect(openStream(context(base), { name: '../../pods/x', subresource: 'console' })).rejects.toThrow(/^cannot open console of "\.\.\/\.\.\/pods\/x" in namespace "team-a": name: /);
+    expect(seen.length).toBe(before);
+  });
+
   it('says when the server does not speak the stream protocol, or cannot be reached', async () => {
     await expect(openStream(context(base), { name: 'noproto', subresource: 'vnc' })).rejects.toThrow(/did not accept the stream protocol v1\.stream\.kubevmm\.io/);
     const closed = await new Promise<number>((resolve) => {

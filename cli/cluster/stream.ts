@@ -10,7 +10,8 @@
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { RequestOptions } from 'node:https';
 import WebSocket from 'ws';
-import { STREAM_PROTOCOL, subresourcePath, type SubresourceRequest } from '../../api/contract/subresource.js';
+import { describeIssues } from '../../api/contract/control.js';
+import { STREAM_PROTOCOL, subresourcePath, subresourceRequest, type SubresourceRequest } from '../../api/contract/subresource.js';
 import type { ClusterContext } from './context.js';
 import { refusalError, type StreamTarget } from './refusal.js';
 import { WebSocketStream } from './ws-stream.js';
@@ -83,9 +84,21 @@ export async function connectOptions(ctx: ClusterContext): Promise<RequestOption
   return options;
 }
 
-/** Opens the stream; rejects with a StreamRefusedError or a StreamConnectError. */
+/** The VM name or namespace cannot be a Kubernetes name; nothing was sent (exit 1). */
+export class StreamRequestError extends Error {
+  override readonly name = 'StreamRequestError';
+}
+
+/** The request checked as the server will check it: a bad name never becomes a path. */
+function checkedRequest(request: StreamRequest, namespace: string): SubresourceRequest {
+  const parsed = subresourceRequest.safeParse({ ...request, namespace });
+  if (!parsed.success) throw new StreamRequestError(`cannot open ${request.subresource} of "${request.name}" in namespace "${namespace}": ${describeIssues(parsed.error, 'request')}`);
+  return parsed.data;
+}
+
+/** Opens the stream; rejects with a StreamRefusedError, a StreamConnectError or a StreamRequestError. */
 export async function openStream(ctx: ClusterContext, request: StreamRequest): Promise<OpenStream> {
-  const full = { ...request, namespace: ctx.namespace } as SubresourceRequest;
+  const full = checkedRequest(request, ctx.namespace);
   const target: StreamTarget = { namespace: ctx.namespace, name: request.name, subresource: request.subresource };
   const options = await connectOptions(ctx);
   const ws = new WebSocket(streamUrl(ctx.server, full), [STREAM_PROTOCOL], {
