@@ -74,12 +74,13 @@ async function hostPorts(vm: LauncherVm): Promise<Record<string, number>> {
   return ports;
 }
 
+/** The terminal's raw mode while the console holds it (restored on any exit too: cli/terminal.ts). */
+let rawMode: RawMode | undefined;
+
 /**
  * Keys from the terminal: Ctrl-C means "shut down" (in raw mode the terminal sends it as a
  * byte, not a signal); everything else goes to the guest. stdin ending does not end the console.
  */
-let rawMode: RawMode | undefined;
-
 function keyboard(onInterrupt: () => void): PassThrough {
   const keys = new PassThrough();
   const stdin = process.stdin;

@@ -17,6 +17,11 @@ const BEHAVIOUR: Record<string, (ws: WebSocket) => void> = {
   text: (ws) => ws.send('hello as text'),
   fail: (ws) => ws.close(1011, 'the launcher went away'),
   end: (ws) => ws.send(Buffer.from('bye'), () => ws.close(1000, 'the VM stopped')),
+  // 8 MiB in 64-KiB messages, as fast as the socket takes them, then the end.
+  flood: (ws) => {
+    for (let i = 0; i < 128; i++) ws.send(Buffer.alloc(64 * 1024, i));
+    ws.close(1000, 'all sent');
+  },
 };
 
 beforeAll(async () => {
@@ -85,6 +90,24 @@ describe('openStream', () => {
     const opening = openStream(context(base), { name: 'denied', subresource: 'console' });
     await expect(opening).rejects.toBeInstanceOf(StreamRefusedError);
     await expect(opening).rejects.toThrow(/^you may not get virtualmachines\/console in subresources\.kubevmm\.io \(namespace "team-a"\).*kubevmm-vm-user.*user "bob" cannot get/);
+  });
+
+  it('leaves what a slow reader has not taken in the network, not in memory, and loses nothing', async () => {
+    const { stream } = await openStream(context(base), { name: 'flood', subresource: 'vnc' });
+    const chunks: Buffer[] = [];
+    // A reader that takes the first chunk and then stops for a while.
+    stream.on('data', (c: Buffer) => {
+      chunks.push(c);
+      if (chunks.length === 1) stream.pause();
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    // Without backpressure all 8 MiB would sit in the stream's buffer by now.
+    expect(stream.readableLength).toBeLessThan(1024 * 1024);
+    stream.resume();
+    await new Promise((resolve) => stream.once('end', resolve));
+    const all = Buffer.concat(chunks);
+    expect(all.length).toBe(128 * 64 * 1024);
+    expect([all[0], all[64 * 1024], all.at(-1)]).toEqual([0, 1, 127]);
   });
 
   it('ends the stream on close 1000 and keeps the reason', async () => {

@@ -3,7 +3,7 @@
 // with client certificates and tokens, speaks `v1.stream.kubevmm.io`, refuses with Kubernetes
 // Status answers, and bridges streams to a real guest: the fixture guest under QEMU (TCG)
 // with a VNC display, its serial console through the launcher's serial hub. No cluster.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createConnection, createServer, type AddressInfo, type Server } from 'node:net';
@@ -19,6 +19,7 @@ import { REPO_ROOT } from '../../scripts/bundle.js';
 import { SerialLog } from '../launcher/helpers/serial.js';
 import { GUEST_ROOT_DISK, smallSpec, testVm } from '../launcher/helpers/vm.js';
 import { startStandin, writeKubeconfig, type Route, type Standin } from '../../harness/subresource-standin.js';
+import { requireTmux, tmux, tmuxSession } from './helpers/tmux.js';
 
 const SESSION = `kubevmm-console-${process.pid}`;
 const HELPER = join(REPO_ROOT, 'test/cli/helpers/stream-verbs.ts');
@@ -60,7 +61,7 @@ async function listen(server: Server): Promise<number> {
 }
 
 beforeAll(async () => {
-  if (spawnSync('tmux', ['-V']).status !== 0) throw new Error('tmux is not installed; install it with: apt-get install -y tmux (or bash scripts/install-deps.sh)');
+  requireTmux();
   if (spawnSync('ssh', ['-V']).status !== 0) throw new Error('ssh is not installed; install it with: apt-get install -y openssh-client (or bash scripts/install-deps.sh)');
   await requireQemu();
   const image = await buildGuest();
@@ -86,7 +87,7 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
-  spawnSync('tmux', ['kill-session', '-t', SESSION]);
+  terminal.kill();
   await standin?.close();
   echo?.close();
   fakeSshd?.close();
@@ -130,17 +131,8 @@ async function startCli(args: string[], ready: RegExp): Promise<{ child: ChildPr
   return { child, match: out.match(ready)!, output: () => out, exit };
 }
 
-function tmux(...args: string[]): string {
-  return execFileSync('tmux', args, { encoding: 'utf8' });
-}
-const screen = () => tmux('capture-pane', '-t', SESSION, '-p', '-S', '-200');
-async function until(what: string, check: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; screen:\n${screen()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const terminal = tmuxSession(SESSION);
+const { screen, until } = terminal;
 
 /** Standard deviation of the screen's luminance: 0 for a blank (one-colour) screen. */
 function luminanceSpread(png: PNG): number {
