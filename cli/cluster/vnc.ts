@@ -60,7 +60,12 @@ async function screenshot(request: VncRequest & { screenshot: string }, ctx: Clu
       SCREENSHOT_TIMEOUT_MS,
       `no full screen came from the VNC server of ${request.name} within ${SCREENSHOT_TIMEOUT_MS / 1000} s`,
     );
-    await writeAtomically(request.screenshot, encodePng(fb));
+    try {
+      await writeAtomically(request.screenshot, encodePng(fb));
+    } catch (err) {
+      io.stderr.write(`kubevmm: cannot write the screenshot ${request.screenshot}: ${(err as Error).message}\n`);
+      return EXIT.failed;
+    }
     io.stdout.write(`${request.screenshot}: ${fb.width}x${fb.height}\n`);
     return EXIT.ok;
   } finally {

@@ -189,6 +189,9 @@ describe('kubevmm vnc', () => {
     expect(Buffer.compare(after.data, before.data)).not.toBe(0);
     // Written through a temporary file and a rename: nothing else is left beside it.
     expect((await readdir(work)).filter((f) => f.includes('screen'))).toEqual(['screen.png']);
+    const unwritable = await runCli(['vnc', 'guest', '-n', 'lab', '--kubeconfig', kube.bob, '--screenshot', join(work, 'no-such-dir', 'x.png')]);
+    expect(unwritable.stderr).toMatch(/^kubevmm: cannot write the screenshot .*no-such-dir\/x\.png: ENOENT/);
+    expect(unwritable.status).toBe(1);
   }, 180_000);
 
   it('serves the display on a local port that a VNC client can open, until Ctrl-C (exit 0)', async () => {
