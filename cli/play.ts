@@ -6,6 +6,7 @@
  * edits of FILE apply live where they can (cli/watch.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -15,14 +16,14 @@ import { DEFAULT_CONFIG, type AcceleratorChoice } from '../api/schema/config.js'
 import type { VirtualMachineClass } from '../api/schema/class.js';
 import type { VirtualMachine } from '../api/schema/vm.js';
 import { validateDocuments } from '../api/validate.js';
-import { attachConsole, startLauncher, type LauncherHandle } from '../launcher/main.js';
-import { CONSOLE_ESCAPE } from '../launcher/runtime/console.js';
+import { startLauncher, type LauncherHandle } from '../launcher/main.js';
 import { parseDiskMappings } from '../launcher/runtime/diskpaths.js';
 import { freePort } from '../launcher/runtime/ports.js';
 import { parseManifests, type LoadedDocument } from './load.js';
 import { watchManifest, type ManifestWatch } from './watch.js';
 import type { Timeline } from './timings.js';
 import { appliedAtStart } from './watch-plan.js';
+import { bridgeTerminal, CONSOLE_ESCAPE, enterRawMode, type RawMode } from './terminal.js';
 
 const CTRL_C = 0x03;
 
@@ -73,6 +74,9 @@ async function hostPorts(vm: LauncherVm): Promise<Record<string, number>> {
   return ports;
 }
 
+/** The terminal's raw mode while the console holds it (restored on any exit too: cli/terminal.ts). */
+let rawMode: RawMode | undefined;
+
 /**
  * Keys from the terminal: Ctrl-C means "shut down" (in raw mode the terminal sends it as a
  * byte, not a signal); everything else goes to the guest. stdin ending does not end the console.
@@ -80,7 +84,7 @@ async function hostPorts(vm: LauncherVm): Promise<Record<string, number>> {
 function keyboard(onInterrupt: () => void): PassThrough {
   const keys = new PassThrough();
   const stdin = process.stdin;
-  if (stdin.isTTY) stdin.setRawMode(true);
+  rawMode = enterRawMode(stdin);
   stdin.on('data', (chunk: Buffer) => {
     if (chunk.includes(CTRL_C)) onInterrupt();
     const rest = Buffer.from(chunk.filter((b) => b !== CTRL_C));
@@ -91,13 +95,14 @@ function keyboard(onInterrupt: () => void): PassThrough {
 }
 
 function restoreTerminal(): void {
-  if (process.stdin.isTTY) process.stdin.setRawMode(false);
+  rawMode?.restore();
   process.stdin.pause();
 }
 
 async function runConsole(handle: LauncherHandle, interrupt: () => void): Promise<void> {
   const tty = Boolean(process.stdin.isTTY);
-  const how = await attachConsole({ socket: handle.serialSocket, input: keyboard(interrupt), output: process.stdout, escape: tty ? CONSOLE_ESCAPE : null });
+  const serial = createConnection(handle.serialSocket);
+  const how = await bridgeTerminal({ stream: serial, input: keyboard(interrupt), output: process.stdout, escape: tty ? CONSOLE_ESCAPE : null });
   if (how === 'detached') {
     restoreTerminal();
     process.stderr.write('\r\nkubevmm: console detached; the VM keeps running. Ctrl-C shuts it down.\n');

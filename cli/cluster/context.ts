@@ -6,6 +6,7 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import type { ClusterFlags } from './args.js';
+import { applyTokenFiles, kubeconfigFiles } from './token-file.js';
 
 /** A loaded kubeconfig, narrowed to one context and namespace. */
 export interface ClusterContext {
@@ -26,6 +27,7 @@ export function loadContext(flags: ClusterFlags): ClusterContext {
   try {
     if (flags.kubeconfig) kubeconfig.loadFromFile(flags.kubeconfig);
     else kubeconfig.loadFromDefault();
+    applyTokenFiles(kubeconfig, kubeconfigFiles(flags));
   } catch (err) {
     throw new ContextError(`cannot read the kubeconfig ${flags.kubeconfig ?? '(default)'}: ${err instanceof Error ? err.message : String(err)}`);
   }

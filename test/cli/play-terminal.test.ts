@@ -1,39 +1,29 @@
 // `kubevmm play` in a real terminal (tmux), as a person uses it: installed the README's way,
 // type into the guest's shell, detach the console with Ctrl-], shut the guest down with Ctrl-C,
 // and the shell sees play's own exit code 0.
-import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildGuest, requireQemu } from '../../harness/guest.js';
 import { installKubevmm, type InstalledKubevmm } from './helpers/kubevmm.js';
+import { requireTmux, tmux, tmuxSession } from './helpers/tmux.js';
 
 const SESSION = `kubevmm-play-${process.pid}`;
 let image = '';
 let kubevmm: InstalledKubevmm;
 
-function tmux(...args: string[]): string {
-  return execFileSync('tmux', args, { encoding: 'utf8' });
-}
-const screen = () => tmux('capture-pane', '-t', SESSION, '-p', '-S', '-200');
-
-async function until(what: string, check: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; screen:\n${screen()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const terminal = tmuxSession(SESSION);
+const { screen, until } = terminal;
 
 beforeAll(async () => {
-  if (spawnSync('tmux', ['-V']).status !== 0) throw new Error('tmux is not installed; install it with: apt-get install -y tmux');
+  requireTmux();
   await requireQemu();
   image = await buildGuest();
   kubevmm = await installKubevmm();
 }, 300_000);
 
 afterAll(async () => {
-  spawnSync('tmux', ['kill-session', '-t', SESSION]);
+  terminal.kill();
   await kubevmm?.remove();
 });
 
