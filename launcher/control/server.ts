@@ -137,7 +137,9 @@ export async function startControlServer(options: ControlServerOptions): Promise
     });
   });
   const upgrades = { endpoints: streamEndpoints(options), log: options.log };
-  tls.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void handleUpgrade(upgrades, req, socket, head));
+  tls.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    handleUpgrade(upgrades, req, socket, head).catch(() => socket.destroy());
+  });
   const { server: front, destroyAll } = tlsOnlyFront(tls);
   await new Promise<void>((resolve, reject) => {
     front.once('error', reject);
