@@ -7,21 +7,12 @@ import { fakeSerialPort, type FakeSerialPort } from '../../test/fakes/serial-por
 import type { Caller } from '../../test/launcher/helpers/control.js';
 import { openStream, upgradeRequest } from '../../test/launcher/helpers/stream.js';
 import { READ_ONLY_NOTICE, SerialHub } from '../runtime/serial.js';
-import type { LauncherStatus, VmController } from '../runtime/status.js';
+import { streamsOnlyVmm } from '../../test/fakes/streams-only-vmm.js';
 import { startControlServer, type ControlServer } from './server.js';
 
 const VM = { name: 'web', namespace: 'ns', uid: '0b9d2b55-1111-4c55-9f3e-1d2a3b4c5d6e' };
 
-/** Only the console is exercised here; every VM operation is out of bounds. */
-const vmm: VmController = {
-  status: (): LauncherStatus => ({ state: 'running', accelerator: 'tcg', startedAt: '2026-01-01T00:00:00.000Z', disks: [] }),
-  pause: () => Promise.reject(new Error('unexpected')),
-  resume: () => Promise.reject(new Error('unexpected')),
-  reset: () => Promise.reject(new Error('unexpected')),
-  stop: () => Promise.reject(new Error('unexpected')),
-  attachDisk: () => Promise.reject(new Error('unexpected')),
-  detachDisk: () => Promise.reject(new Error('unexpected')),
-};
+const vmm = streamsOnlyVmm;
 
 const CONSOLE_REQUEST = upgradeRequest('/console', 'kubevmm-console');
 

@@ -9,7 +9,7 @@ import { testAuthority, testClient, writeLauncherCredentials, type ClientTls, ty
 import type { Caller } from '../../test/launcher/helpers/control.js';
 import { openStream, upgradeRequest } from '../../test/launcher/helpers/stream.js';
 import { LauncherError } from '../runtime/errors.js';
-import type { LauncherStatus, VmController } from '../runtime/status.js';
+import { streamsOnlyVmm } from '../../test/fakes/streams-only-vmm.js';
 import { startControlServer, type ControlServer } from './server.js';
 import { portForwardPort } from './streams.js';
 
@@ -59,15 +59,7 @@ describe('portForwardPort (GET /portforward query)', () => {
 const VM = { name: 'web', namespace: 'ns', uid: '7a1f8f0e-3b7a-4c55-9f3e-1d2a3b4c5d6e' };
 const RFB_GREETING = 'RFB 003.008\n';
 
-const vmm: VmController = {
-  status: (): LauncherStatus => ({ state: 'running', accelerator: 'tcg', startedAt: '2026-01-01T00:00:00.000Z', disks: [] }),
-  pause: () => Promise.reject(new Error('unexpected')),
-  resume: () => Promise.reject(new Error('unexpected')),
-  reset: () => Promise.reject(new Error('unexpected')),
-  stop: () => Promise.reject(new Error('unexpected')),
-  attachDisk: () => Promise.reject(new Error('unexpected')),
-  detachDisk: () => Promise.reject(new Error('unexpected')),
-};
+const vmm = streamsOnlyVmm;
 
 /** Stands in for the PortForwarder: a local echo server plays the guest port. */
 class FakeForwarder {

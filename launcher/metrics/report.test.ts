@@ -1,25 +1,20 @@
 import { vmMetricsReport } from '../../api/contract/control.js';
-import { diskIo } from './parse.js';
 import type { VmSnapshot } from './render.js';
 import { metricsReport } from './report.js';
-import { VIRTIO_VM } from '../../test/fakes/qmp-metrics-data.js';
 
 const TIME = new Date('2026-03-01T12:00:05.250Z');
 
-/** A scrape where every source answered (the recorded VIRTIO_VM's numbers). */
+/** A scrape where every source answered: a 3-vCPU VM with one disk. */
 const FULL: VmSnapshot = {
-  vm: { name: 'web', namespace: 'prod' },
-  state: 'running',
-  accelerator: 'tcg',
-  vcpuSeconds: [
-    { vcpu: 0, seconds: 4.73 },
-    { vcpu: 1, seconds: 2.2 },
-  ],
-  qemuCpuSeconds: 8.13,
-  qemuResidentBytes: 208556 * 1024,
-  guestMemoryBytes: 192 * 2 ** 20,
-  balloonBytes: 160 * 2 ** 20,
-  disks: diskIo(VIRTIO_VM.blockstats),
+  vm: { name: 'db', namespace: 'team-a' },
+  state: 'paused',
+  accelerator: 'kvm',
+  vcpuSeconds: [0.5, 1.25, 30].map((seconds, vcpu) => ({ vcpu, seconds })),
+  qemuCpuSeconds: 40.5,
+  qemuResidentBytes: 3 * 2 ** 30,
+  guestMemoryBytes: 4 * 2 ** 30,
+  balloonBytes: 2 * 2 ** 30,
+  disks: [{ disk: 'data', readBytes: 1e9, writeBytes: 2e9, readOps: 7, writeOps: 8, flushOps: 9, readSeconds: 1.5, writeSeconds: 2.5, flushSeconds: 0.1 }],
   failed: [],
 };
 
@@ -28,13 +23,11 @@ describe('metricsReport', () => {
     const report = metricsReport(FULL, TIME);
     expect(report).toEqual({
       time: '2026-03-01T12:00:05.250Z',
-      state: 'running',
-      cpu: { qemuSeconds: 8.13, vcpus: [{ vcpu: 0, seconds: 4.73 }, { vcpu: 1, seconds: 2.2 }] },
-      memory: { guestBytes: 192 * 2 ** 20, residentBytes: 208556 * 1024, balloonBytes: 160 * 2 ** 20 },
-      disks: [
-        { name: 'root', readBytes: 16252416, writeBytes: 0, readOps: 546, writeOps: 0, flushOps: 0 },
-        { name: 'data1', readBytes: 29184, writeBytes: 4096, readOps: 5, writeOps: 1, flushOps: 1 },
-      ],
+      state: 'paused',
+      cpu: { qemuSeconds: 40.5, vcpus: [{ vcpu: 0, seconds: 0.5 }, { vcpu: 1, seconds: 1.25 }, { vcpu: 2, seconds: 30 }] },
+      memory: { guestBytes: 4 * 2 ** 30, residentBytes: 3 * 2 ** 30, balloonBytes: 2 * 2 ** 30 },
+      // The time spent per operation is Prometheus' (kubevmm_vm_disk_seconds_total); the report has counts.
+      disks: [{ name: 'data', readBytes: 1e9, writeBytes: 2e9, readOps: 7, writeOps: 8, flushOps: 9 }],
       failed: [],
     });
     expect(vmMetricsReport.parse(report)).toEqual(report);
@@ -43,8 +36,8 @@ describe('metricsReport', () => {
   it('leaves out what a failed source did not give, and names the source', () => {
     const { vcpuSeconds: _v, balloonBytes: _b, disks: _d, ...rest } = FULL;
     const report = metricsReport({ ...rest, failed: ['query-balloon', 'query-blockstats', 'query-cpus-fast'] }, TIME);
-    expect(report.cpu).toEqual({ qemuSeconds: 8.13 });
-    expect(report.memory).toEqual({ guestBytes: 192 * 2 ** 20, residentBytes: 208556 * 1024 });
+    expect(report.cpu).toEqual({ qemuSeconds: 40.5 });
+    expect(report.memory).toEqual({ guestBytes: 4 * 2 ** 30, residentBytes: 3 * 2 ** 30 });
     expect(report).not.toHaveProperty('disks');
     expect(report.failed).toEqual(['query-balloon', 'query-blockstats', 'query-cpus-fast']);
     expect(JSON.parse(JSON.stringify(report))).toEqual(report); // no undefined keys on the wire
