@@ -11,8 +11,8 @@ import { LAYOUT, NBD_EXPORT } from '../api/layout.js';
 import { describeIssues } from '../api/contract/control.js';
 import { launcherVm, type LauncherVm } from '../api/contract/launcher-vm.js';
 import { startControlServer, type ControlServer, type ControlTlsFiles } from './control/index.js';
+import { controlSources } from './control-sources.js';
 import { exportCommand, type ExportFlags } from './export/index.js';
-import { vmMetrics } from './metrics/index.js';
 import { PROGRAMS } from './programs.js';
 import { RUNTIME_FILES } from './qemu/index.js';
 import type { AcceleratorChoice } from './runtime/accel.js';
@@ -101,7 +101,7 @@ export async function startLauncher(options: LauncherOptions): Promise<LauncherH
   const vmm = await launchVm(options);
   let control: ControlServer | undefined;
   try {
-    if (options.control) control = await startControlServer({ vmm, metrics: vmMetrics(vmm, options.vm), console: () => vmm.console, log, ...options.control });
+    if (options.control) control = await startControlServer({ vmm, ...controlSources(vmm, options.vm, log), log, ...options.control });
   } catch (err) {
     await vmm.stop({ reason: 'ControlServerFailed', message: describeError(err) });
     throw new LauncherError({ reason: 'ControlServerFailed', message: `control API on port ${options.control?.port}: ${describeError(err)}`, cause: err });

@@ -2,40 +2,25 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connect, type TLSSocket } from 'node:tls';
-import { launcherServerName } from '../../api/layout.js';
 import { testAuthority, testClient, writeLauncherCredentials, type ClientTls, type LauncherAuthority } from '../../harness/pki.js';
 import { fakeSerialPort, type FakeSerialPort } from '../../test/fakes/serial-port.js';
+import type { Caller } from '../../test/launcher/helpers/control.js';
+import { openStream, upgradeRequest } from '../../test/launcher/helpers/stream.js';
 import { READ_ONLY_NOTICE, SerialHub } from '../runtime/serial.js';
-import type { LauncherStatus, VmController } from '../runtime/status.js';
+import { streamsOnlyVmm } from '../../test/fakes/streams-only-vmm.js';
 import { startControlServer, type ControlServer } from './server.js';
 
 const VM = { name: 'web', namespace: 'ns', uid: '0b9d2b55-1111-4c55-9f3e-1d2a3b4c5d6e' };
 
-/** Only the console is exercised here; every VM operation is out of bounds. */
-const vmm: VmController = {
-  status: (): LauncherStatus => ({ state: 'running', accelerator: 'tcg', startedAt: '2026-01-01T00:00:00.000Z', disks: [] }),
-  pause: () => Promise.reject(new Error('unexpected')),
-  resume: () => Promise.reject(new Error('unexpected')),
-  reset: () => Promise.reject(new Error('unexpected')),
-  stop: () => Promise.reject(new Error('unexpected')),
-  attachDisk: () => Promise.reject(new Error('unexpected')),
-  detachDisk: () => Promise.reject(new Error('unexpected')),
-};
+const vmm = streamsOnlyVmm;
+
+const CONSOLE_REQUEST = upgradeRequest('/console', 'kubevmm-console');
 
 /** A console client over the control API: the upgrade request, then raw bytes. */
-async function openConsole(server: ControlServer, client: ClientTls | undefined, request = 'GET /console HTTP/1.1\r\nhost: launcher\r\nconnection: Upgrade\r\nupgrade: kubevmm-console\r\n\r\n') {
-  const socket: TLSSocket = connect({ host: '127.0.0.1', port: server.port, ca: authority.ca.certPem, servername: launcherServerName(VM.uid), ...(client ? { cert: client.cert, key: client.key } : {}) });
-  let raw = '';
-  socket.on('data', (d: Buffer) => (raw += d.toString()));
-  socket.on('error', () => undefined);
-  await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
-  socket.write(request);
-  await until('the answer', () => raw.includes('\r\n\r\n'));
-  const headEnd = raw.indexOf('\r\n\r\n');
-  const [statusLine, ...headerLines] = raw.slice(0, headEnd).split('\r\n');
-  const headers = Object.fromEntries(headerLines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
-  return { socket, status: Number(statusLine!.split(' ')[1]), headers, seen: () => raw.slice(headEnd + 4) };
+async function openConsole(server: ControlServer, client: ClientTls | undefined, request = CONSOLE_REQUEST) {
+  const caller: Caller = { ca: authority.ca.certPem, vmUid: VM.uid, ...(client ? { cert: client.cert, key: client.key } : {}) };
+  const session = await openStream(server.url, caller, request);
+  return { ...session, seen: () => session.received().toString() };
 }
 
 async function until(what: string, check: () => boolean, ms = 3000): Promise<void> {
@@ -120,7 +105,10 @@ describe('GET /console (upgrade)', () => {
   it('refuses other upgrades and paths with a reason', async () => {
     const wrongProtocol = await openConsole(server, subresources, 'GET /console HTTP/1.1\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\r\n');
     expect(wrongProtocol.status).toBe(400);
-    const elsewhere = await openConsole(server, subresources, 'GET /vnc HTTP/1.1\r\nconnection: Upgrade\r\nupgrade: kubevmm-console\r\n\r\n');
+    const otherStream = await openConsole(server, subresources, 'GET /vnc HTTP/1.1\r\nconnection: Upgrade\r\nupgrade: kubevmm-console\r\n\r\n');
+    expect(otherStream.status).toBe(400);
+    expect(JSON.parse(otherStream.seen())).toMatchObject({ reason: 'InvalidRequest', message: expect.stringMatching(/GET \/vnc upgrades to "kubevmm-vnc" only/) });
+    const elsewhere = await openConsole(server, subresources, 'GET /status HTTP/1.1\r\nconnection: Upgrade\r\nupgrade: kubevmm-console\r\n\r\n');
     expect(elsewhere.status).toBe(404);
     const post = await openConsole(server, subresources, 'POST /console HTTP/1.1\r\nconnection: Upgrade\r\nupgrade: kubevmm-console\r\ncontent-length: 0\r\n\r\n');
     expect(post.status).toBe(405);

@@ -2,7 +2,7 @@
 // JSON body come out. Errors become `{reason, message}` with the status their kind calls for.
 
 import type { z } from 'zod';
-import { attachRequest, describeIssues } from '../../api/contract/control.js';
+import { attachRequest, describeIssues, type VmMetricsReport } from '../../api/contract/control.js';
 import { describeError, type LauncherErrorKind } from '../runtime/errors.js';
 import type { VmController } from '../runtime/status.js';
 
@@ -20,7 +20,7 @@ export interface ControlResponse {
   body: unknown;
 }
 
-const STATUS_OF_KIND: Record<LauncherErrorKind, number> = { invalid: 400, conflict: 409, 'not-found': 404, failed: 500 };
+const STATUS_OF_KIND: Record<LauncherErrorKind, number> = { invalid: 400, conflict: 409, 'not-found': 404, failed: 500, unreachable: 502, timeout: 504 };
 
 /** An error response. */
 export function errorResponse(status: number, reason: string, message: string): ControlResponse {
@@ -47,23 +47,31 @@ function validationError(error: z.ZodError): ControlResponse {
   return errorResponse(400, 'InvalidRequest', describeIssues(error));
 }
 
-type Handler = (vmm: VmController, req: ControlRequest, param?: string) => Promise<ControlResponse>;
+/** What the routes act on: the VM, and its numbers when the launcher collects them. */
+export interface ControlApi {
+  vmm: VmController;
+  /** GET /vm-metrics; absent: 404. */
+  vmMetrics?: () => Promise<VmMetricsReport>;
+}
+
+type Handler = (api: ControlApi, req: ControlRequest, param?: string) => Promise<ControlResponse>;
 
 const ok = (vmm: VmController, status = 200): ControlResponse => ({ status, body: vmm.status() });
 
 const handlers: Record<string, Handler> = {
-  'GET /status': async (vmm) => ok(vmm),
-  'POST /pause': async (vmm) => (await vmm.pause(), ok(vmm)),
-  'POST /resume': async (vmm) => (await vmm.resume(), ok(vmm)),
-  'POST /reset': async (vmm) => (await vmm.reset(), ok(vmm)),
+  'GET /status': async ({ vmm }) => ok(vmm),
+  'GET /vm-metrics': async ({ vmMetrics }, req) => (vmMetrics ? { status: 200, body: await vmMetrics() } : errorResponse(404, 'NotFound', `no such endpoint: GET ${req.path}`)),
+  'POST /pause': async ({ vmm }) => (await vmm.pause(), ok(vmm)),
+  'POST /resume': async ({ vmm }) => (await vmm.resume(), ok(vmm)),
+  'POST /reset': async ({ vmm }) => (await vmm.reset(), ok(vmm)),
   // Accepted, not done: the stop takes up to the grace period; GET /status follows it.
-  'POST /shutdown': async (vmm) => (void vmm.stop(), ok(vmm, 202)),
-  'POST /disks': async (vmm, req) => {
+  'POST /shutdown': async ({ vmm }) => (void vmm.stop(), ok(vmm, 202)),
+  'POST /disks': async ({ vmm }, req) => {
     const parsed = attachRequest.safeParse(parseJson(req.body));
     if (!parsed.success) return validationError(parsed.error);
     return { status: 201, body: await vmm.attachDisk(parsed.data) };
   },
-  'DELETE /disks/:name': async (vmm, _req, name) => (await vmm.detachDisk(name!), ok(vmm)),
+  'DELETE /disks/:name': async ({ vmm }, _req, name) => (await vmm.detachDisk(name!), ok(vmm)),
 };
 
 /** Route key and parameter of a path: `/disks/data` -> `/disks/:name`, `data`. */
@@ -76,7 +84,7 @@ function route(method: string, path: string): { key: string; param?: string } {
 const KNOWN_PATHS = new Set(Object.keys(handlers).map((k) => k.split(' ')[1]));
 
 /** Answer an authenticated request. */
-export async function handleControlRequest(vmm: VmController, req: ControlRequest): Promise<ControlResponse> {
+export async function handleControlRequest(api: ControlApi, req: ControlRequest): Promise<ControlResponse> {
   const { key, param } = route(req.method, req.path);
   const handler = handlers[key];
   if (!handler) {
@@ -86,7 +94,7 @@ export async function handleControlRequest(vmm: VmController, req: ControlReques
       : errorResponse(404, 'NotFound', `no such endpoint: ${req.method} ${req.path}`);
   }
   try {
-    return await handler(vmm, req, param);
+    return await handler(api, req, param);
   } catch (err) {
     return toErrorResponse(err);
   }

@@ -3,6 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
+import { vmMetricsReport } from '../../api/contract/control.js';
 import { launcherServerName } from '../../api/layout.js';
 import { servingCertAsClient, testAuthority, testClient, writeLauncherCredentials, type ClientTls, type CredentialFiles, type LauncherAuthority } from '../../harness/pki.js';
 import { control, type Caller } from '../../test/launcher/helpers/control.js';
@@ -76,7 +77,10 @@ describe('control server', () => {
     files = await writeLauncherCredentials(authority, VM, join(dir, 'credentials'));
     vmm = new FakeVmm();
     lines.length = 0;
-    const metrics = { render: async () => ({ contentType: 'text/plain; version=0.0.4', body: 'kubevmm_vm_info{vm="web"} 1\n' }) };
+    const metrics = {
+      render: async () => ({ contentType: 'text/plain; version=0.0.4', body: 'kubevmm_vm_info{vm="web"} 1\n' }),
+      report: async () => ({ time: '2026-01-01T00:00:01.000Z', state: vmm.state, cpu: { qemuSeconds: 1.5 }, memory: {}, failed: ['proc'] }),
+    };
     server = await startControlServer({ vmm, port: 0, host: '127.0.0.1', tls: files, metrics, tlsReloadMs: 100, log: (l) => lines.push(l) });
   });
   afterEach(async () => {
@@ -103,6 +107,14 @@ describe('control server', () => {
 
   it('serves /metrics to a scraper without a client certificate', async () => {
     expect(await call('GET', '/metrics', { as: as(undefined) })).toMatchObject({ status: 200, text: 'kubevmm_vm_info{vm="web"} 1\n' });
+  });
+
+  it('serves /vm-metrics as JSON only to a client with a certificate from the launcher CA', async () => {
+    const res = await call('GET', '/vm-metrics');
+    expect(res).toMatchObject({ status: 200, contentType: 'application/json' });
+    expect(vmMetricsReport.parse(res.body)).toEqual({ time: '2026-01-01T00:00:01.000Z', state: 'running', cpu: { qemuSeconds: 1.5 }, memory: {}, failed: ['proc'] });
+    expect(await call('GET', '/vm-metrics', { as: as(undefined) })).toMatchObject({ status: 401, body: { reason: 'ClientCertificateRequired' } });
+    expect((await call('POST', '/vm-metrics')).status).toBe(405);
   });
 
   it('refuses every other endpoint without a client certificate (401 ClientCertificateRequired)', async () => {

@@ -8,18 +8,19 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import type { ConsoleAttacher } from '../runtime/serial.js';
+import type { VmMetricsReport } from '../../api/contract/control.js';
 import type { VmController } from '../runtime/status.js';
-import { handleUpgrade } from './console.js';
 import { tlsOnlyFront } from './plain-http.js';
 import { errorResponse, handleControlRequest, type ControlResponse } from './routes.js';
+import { streamEndpoints, type StreamSources } from './streams.js';
 import { clientName, loadTls, refuseClient, tlsSignature, type ControlTlsFiles } from './tls.js';
+import { handleUpgrade } from './upgrade.js';
 
 /** Largest accepted request body; the API's bodies are a few hundred bytes. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
-/** Options of {@link startControlServer}. */
-export interface ControlServerOptions {
+/** Options of {@link startControlServer}; `console`, `vnc` and `portForward` are what the streams reach (ADR 0011). */
+export interface ControlServerOptions extends StreamSources {
   vmm: VmController;
   port: number;
   /** Default: all interfaces (the pod IP is what the operator dials). */
@@ -28,10 +29,11 @@ export interface ControlServerOptions {
   tls: ControlTlsFiles;
   /** How often the TLS files are checked for a renewed certificate. Default 30 s. */
   tlsReloadMs?: number;
-  /** Serves GET /metrics without a client certificate, like /readyz (launcher/metrics); omitted: 404. */
-  metrics?: { render(): Promise<{ contentType: string; body: string }> };
-  /** The serial fan-out for `GET /console` (ADR 0011); omitted or undefined: 409, no console now. */
-  console?: () => ConsoleAttacher | undefined;
+  /**
+   * The VM's numbers (launcher/metrics): `render` serves GET /metrics without a client
+   * certificate, like /readyz; `report` serves GET /vm-metrics (client certificate). Omitted: 404.
+   */
+  metrics?: { render(): Promise<{ contentType: string; body: string }>; report?(): Promise<VmMetricsReport> };
   /** Audit lines: each authenticated request with its client, and TLS reloads. Default: dropped. */
   log?: (line: string) => void;
 }
@@ -98,7 +100,7 @@ async function serve(options: ControlServerOptions, req: http.IncomingMessage, r
     if (err instanceof BodyTooLarge) return send(res, errorResponse(413, 'BodyTooLarge', `request body exceeds ${MAX_BODY_BYTES} bytes`));
     throw err;
   }
-  const response = await handleControlRequest(options.vmm, { method: req.method ?? 'GET', path, body });
+  const response = await handleControlRequest({ vmm: options.vmm, vmMetrics: options.metrics?.report?.bind(options.metrics) }, { method: req.method ?? 'GET', path, body });
   if (req.method !== 'GET') options.log?.(`control: ${req.method} ${path} by ${clientName(socket)}: ${response.status}`);
   send(res, response);
 }
@@ -134,7 +136,10 @@ export async function startControlServer(options: ControlServerOptions): Promise
       else res.destroy();
     });
   });
-  tls.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(options, req, socket, head));
+  const upgrades = { endpoints: streamEndpoints(options), log: options.log };
+  tls.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    handleUpgrade(upgrades, req, socket, head).catch(() => socket.destroy());
+  });
   const { server: front, destroyAll } = tlsOnlyFront(tls);
   await new Promise<void>((resolve, reject) => {
     front.once('error', reject);

@@ -5,6 +5,7 @@ import { connectQmp, type QmpClient } from '../qmp/index.js';
 import { FakeQmpServer, type CommandHandler } from '../../test/fakes/qmp-server.js';
 import type { VmPhase } from '../runtime/state.js';
 import { collectSnapshot, type VmMetricsSource } from './collect.js';
+import { vmMetricsReport } from '../../api/contract/control.js';
 import { vmMetrics } from './index.js';
 import { SCSI_VM, VIRTIO_VM } from '../../test/fakes/qmp-metrics-data.js';
 
@@ -127,4 +128,18 @@ test('vmMetrics renders the supervisor VM and stops reading /proc once QEMU has 
   expect(body).toContain('kubevmm_vm_state{state="succeeded",namespace="prod",vm="web"} 1');
   expect(body).not.toContain('kubevmm_vm_qemu_resident_bytes');
   expect(body).not.toContain('kubevmm_vm_vcpu_seconds_total');
+});
+
+test('vmMetrics reports the same collection as JSON, as GET /vm-metrics answers it', async () => {
+  const supervisor = { status: () => ({ state: 'running' as const, accelerator: 'tcg' as const, startedAt: '', disks: [] }), monitor: qmp, pid: VIRTIO_VM.pid };
+  const metrics = vmMetrics(supervisor, { name: 'web', namespace: 'prod', devices: { balloon: true, rng: false, graphics: 'vnc', guestAgent: false } }, { readText: recordedProc });
+  const report = vmMetricsReport.parse(await metrics.report());
+  expect(report).toMatchObject({
+    state: 'running',
+    cpu: { qemuSeconds: 8.13, vcpus: [{ vcpu: 0, seconds: 4.73 }, { vcpu: 1, seconds: 2.2 }] },
+    memory: { guestBytes: 192 * 2 ** 20, residentBytes: 208556 * 1024, balloonBytes: 192 * 2 ** 20 },
+    disks: [expect.objectContaining({ name: 'root', readBytes: 16252416 }), expect.objectContaining({ name: 'data1', writeBytes: 4096 })],
+    failed: [],
+  });
+  expect(Date.parse(report.time)).not.toBeNaN();
 });

@@ -19,7 +19,7 @@ describe('consoleFragment', () => {
 
   it('vnc: unix socket and a VGA card on pcie.0', () => {
     const { args, ports } = consoleFragment({ ...DEVICES, guestAgent: false }, sockets());
-    expect(flagValues(args, '-vnc')).toEqual(['unix:/run/vnc.sock']);
+    expect(flagValues(args, '-vnc')).toEqual(['unix:/run/vnc.sock,share=ignore']);
     expect(deviceById(args, 'video0')).toEqual({ head: 'VGA', props: { id: 'video0', bus: 'pcie.0', addr: '0x1', vgamem_mb: String(VGA_MEMORY_MIB) } });
     expect(ports).toEqual([]);
   });

@@ -33,10 +33,16 @@ export function serialFragment(sockets: Pick<QemuPlan['sockets'], 'serial'>): Fr
  * VNC on a unix socket (the launcher proxies it; no TCP port to secure) and a VGA card. VGA
  * sits on pcie.0 slot 1, where legacy VGA ranges route without a bridge and where libvirt
  * puts it; a video card is never hotplugged, so it needs no root port.
+ *
+ * `share=ignore`: every viewer is served, whatever its ClientInit shared flag says. QEMU's
+ * default (`allow-exclusive`) disconnects every other viewer when one asks for exclusive
+ * access, which many viewers do unless told `-shared` (TigerVNC's default): opening the CLI's
+ * viewer would close the web console. `force-shared` drops the viewer that asks instead, so a
+ * plain `vncviewer` could not connect at all. Viewers share one screen, keyboard and mouse.
  */
 export function vncFragment(socket: string): Fragment {
   return {
-    args: ['-vnc', qemuOpts(`unix:${socket}`), ...device('VGA', { id: 'video0', bus: 'pcie.0', addr: '0x1', vgamem_mb: VGA_MEMORY_MIB })],
+    args: ['-vnc', qemuOpts(`unix:${socket}`, { share: 'ignore' }), ...device('VGA', { id: 'video0', bus: 'pcie.0', addr: '0x1', vgamem_mb: VGA_MEMORY_MIB })],
   };
 }
 

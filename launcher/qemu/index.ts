@@ -6,7 +6,7 @@ export { blockNodes, blockNodeNames } from './blockdev.js';
 export type { FormatNode, ProtocolNode } from './blockdev.js';
 export { diskDeviceId, driveLetters, MAX_SATA_DISKS, SCSI_CONTROLLER } from './disks.js';
 export { OVMF_CODE, OVMF_VARS_TEMPLATE } from './firmware.js';
-export { macAddress } from './network.js';
+export { macAddress, netdevId } from './network.js';
 export { GUEST_AGENT_PORT_NAME } from './console.js';
 export { RUNTIME_FILES } from './sockets.js';
 export { TCG_TB_SIZE_MIB } from './machine.js';

@@ -34,6 +34,11 @@ export function hostForwards(iface: Pick<ResolvedInterface, 'ports'>, hostPorts:
   });
 }
 
+/** QEMU's id of the interface's user-mode netdev; port-forward sessions add their forwards to it. */
+export function netdevId(iface: Pick<ResolvedInterface, 'name'>): string {
+  return `net-${iface.name}`;
+}
+
 /** What {@link networkFragment} needs. */
 export interface NetworkInput {
   vm: Pick<LauncherVm, 'name' | 'namespace' | 'uid' | 'interfaces'>;
@@ -46,7 +51,7 @@ function interfaceArgs(input: NetworkInput, iface: ResolvedInterface): Fragment 
       `interface ${iface.name}: binding bridge needs a tap device and CAP_NET_ADMIN, which the unprivileged launcher pod does not have; use binding masquerade`,
     );
   }
-  const netdev = `net-${iface.name}`;
+  const netdev = netdevId(iface);
   const port = rootPortId('net', iface.name);
   return {
     args: [

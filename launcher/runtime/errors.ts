@@ -2,8 +2,11 @@
 // condition, the termination message and the control API's JSON errors) and a `kind` that
 // tells the control API which HTTP status fits without it knowing every error class.
 
-/** How a caller should treat the error: bad input, wrong state, unknown thing, or a failure. */
-export type LauncherErrorKind = 'invalid' | 'conflict' | 'not-found' | 'failed';
+/**
+ * How a caller should treat the error: bad input, wrong state, unknown thing, a failure, or
+ * (for streams the launcher opens to QEMU or the guest) a far end that refused or did not answer.
+ */
+export type LauncherErrorKind = 'invalid' | 'conflict' | 'not-found' | 'failed' | 'unreachable' | 'timeout';
 
 /** Base class of every error the launcher raises on purpose. */
 export class LauncherError extends Error {

@@ -122,6 +122,11 @@ export class VmSupervisor implements VmController {
     return this.serial;
   }
 
+  /** QEMU's VNC socket; undefined when the VM has no display (`devices.graphics: none`). */
+  get vncSocket(): string | undefined {
+    return this.options.plan.sockets.vnc;
+  }
+
   /** The console log: what the guest wrote to its serial port, bounded (see SerialHub). */
   get serialLog(): string {
     return this.options.plan.sockets.serialLog;

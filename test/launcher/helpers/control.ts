@@ -67,6 +67,8 @@ export interface ControlCredentials {
   pskFile: string;
   /** A client certificate from the launcher CA, as the operator presents it. */
   operator: Caller;
+  /** The same CA's certificate of the subresource server (ADR 0011), CN kubevmm-subresources. */
+  subresources: Caller;
   /** No client certificate (a scraper, a probe that verifies the launcher). */
   anonymous: Caller;
   /** A client certificate from another CA. */
@@ -81,12 +83,13 @@ export async function controlCredentials(dir: string, vm: { name: string; namesp
   const { testAuthority, testClient, writeLauncherCredentials } = await import('../../../harness/pki.js');
   const authority = await testAuthority();
   const files = await writeLauncherCredentials(authority, { name: vm.name, namespace: vm.namespace ?? 'default', uid: TEST_VM_UID }, dir);
-  const [client, foreign] = await Promise.all([testClient(authority), testClient(await testAuthority('another-ca'))]);
+  const [client, streams, foreign] = await Promise.all([testClient(authority), testClient(authority, 'kubevmm-subresources'), testClient(await testAuthority('another-ca'))]);
   const base = { ca: authority.ca.certPem, vmUid: TEST_VM_UID };
   return {
     tls: { certFile: files.certFile, keyFile: files.keyFile, clientCaFile: files.clientCaFile },
     pskFile: files.pskFile,
     operator: { ...base, cert: client.cert, key: client.key },
+    subresources: { ...base, cert: streams.cert, key: streams.key },
     anonymous: base,
     stranger: { ...base, cert: foreign.cert, key: foreign.key },
   };
