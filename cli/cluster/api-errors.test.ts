@@ -70,6 +70,11 @@ describe('messages for failed API calls', () => {
     expect(explainFailure(answer(503, 'service unavailable'), call('get'))).toMatchObject({ transient: true, message: 'the API server https://10.0.0.1:6443 answered HTTP 503 to get virtualmachine "web" (the server said: service unavailable)' });
   });
 
+  it('what the server said reaches the terminal without control characters', () => {
+    const hostile = answer(422, status(422, 'Invalid', 'bad\u001b[2J\u001b]0;title\u0007 value'));
+    expect(explainFailure(hostile, call()).message).toBe('the API server refused the change to virtualmachine "web" (the server said: bad?[2J?]0;title? value)');
+  });
+
   it('passes a ClusterError through unchanged', () => {
     const err = new ClusterError('already explained');
     expect(explainFailure(err, call())).toBe(err);

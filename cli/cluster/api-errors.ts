@@ -6,6 +6,8 @@
  * `code` (an API answer's HTTP status, a watch's `statusCode`, or a network error's `code`).
  */
 
+import { printable } from './progress.js';
+
 /** The chart's role that lets a user run the VM verbs (docs/rbac.md). */
 export const VM_USER_ROLE = 'kubevmm-vm-user';
 
@@ -73,8 +75,10 @@ function networkCode(err: unknown): string | undefined {
   return code;
 }
 
+/** What the server said, on one line, cut short and without control characters (it goes to a terminal). */
 const serverSaid = (status: StatusBody | undefined, err: unknown): string => {
-  const said = status?.message ?? (typeof (err as { body?: unknown } | null)?.body === 'string' ? String((err as { body: string }).body).trim() : '');
+  const raw = status?.message ?? (typeof (err as { body?: unknown } | null)?.body === 'string' ? String((err as { body: string }).body).trim() : '');
+  const said = printable(raw);
   return said ? ` (the server said: ${said.length > 300 ? `${said.slice(0, 300)}...` : said})` : '';
 };
 
@@ -87,7 +91,7 @@ function refusedAction(status: StatusBody | undefined): { verb: string; resource
 function forbidden(call: FailedCall, status: StatusBody | undefined, err: unknown): ClusterError {
   const action = refusedAction(status);
   // Not RBAC (a namespace being deleted, a quota): the server's own words are the reason.
-  if (!action && status?.message) return new ClusterError(`the API server refused to ${call.verb} virtualmachine "${call.name}" in namespace ${call.namespace}: ${status.message}`, false, 403);
+  if (!action && status?.message) return new ClusterError(`the API server refused to ${call.verb} virtualmachine "${call.name}" in namespace ${call.namespace}: ${printable(status.message)}`, false, 403);
   const verb = action?.verb ?? (call.verb === 'apply' ? 'patch' : call.verb);
   const resource = action?.resource ?? 'virtualmachines';
   const group = action?.group ?? 'kubevmm.io';

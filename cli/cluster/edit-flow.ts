@@ -9,7 +9,7 @@ import { EXIT, VerbError } from '../exit.js';
 import { ClusterError } from './api-errors.js';
 import type { WaitFlags } from './args.js';
 import type { Edit, Goal, VmPatch } from './patches.js';
-import { ProgressLine, type Output } from './progress.js';
+import { printable, ProgressLine, type Output } from './progress.js';
 import type { VmObject } from './vm-api.js';
 import { waitForGoal, type VmFeed } from './wait.js';
 
@@ -89,11 +89,12 @@ export async function runEditFlow(flow: EditFlow): Promise<number> {
   });
   progress.end();
   if (outcome.state === 'reached') {
-    flow.io.out.write(`vm/${outcome.line}\n`);
+    flow.io.out.write(`vm/${printable(outcome.line)}\n`);
     return EXIT.ok;
   }
+  const line = printable(outcome.line);
   if (outcome.state === 'timedOut') {
-    throw new VerbError(`timed out after ${flow.wait.timeout}s waiting for vm/${name} to be ${goal}; last seen: ${outcome.line.startsWith(`${name}:`) ? `vm/${outcome.line}` : outcome.line}`, EXIT.timedOut);
+    throw new VerbError(`timed out after ${flow.wait.timeout}s waiting for vm/${name} to be ${goal}; last seen: ${line.startsWith(`${name}:`) ? `vm/${line}` : line}`, EXIT.timedOut);
   }
-  throw new VerbError(`${flow.verb} vm/${name} failed: ${outcome.line}`);
+  throw new VerbError(`${flow.verb} vm/${name} failed: ${line}`);
 }

@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { CLEAR_LINE, fitWidth, ProgressLine, progressText } from './progress.js';
+import { CLEAR_LINE, fitWidth, printable, ProgressLine, progressText } from './progress.js';
 
 /** A stream that keeps what was written; a terminal when `isTTY`. */
 function stream(isTTY: boolean, columns?: number) {
@@ -10,6 +10,11 @@ function stream(isTTY: boolean, columns?: number) {
 describe('the progress line', () => {
   it('says which VM, what it is doing and for how long', () => {
     expect(progressText('web-1: Stopping', 12_900)).toBe('vm/web-1: Stopping (12s)');
+  });
+
+  it('writes no control characters from the cluster: an escape sequence in a status message cannot reach the terminal', () => {
+    expect(printable('web: disk data Failed: \u001b]0;pwned\u0007\u001b[2Jgone\nnext\u009b')).toBe('web: disk data Failed: ?]0;pwned??[2Jgone?next?');
+    expect(progressText('web: \u001b[31mRunning', 0)).toBe('vm/web: ?[31mRunning (0s)');
   });
 
   it('in a pipe or log: one line per change, nothing rewritten', () => {

@@ -23,9 +23,22 @@ export const processOutput = (): Output => ({ out: process.stdout, err: process.
 /** Carriage return and erase-line: the terminal's cursor back to the start of an empty line. */
 export const CLEAR_LINE = '\r\x1b[2K';
 
+// C0 and C1 control characters, DEL included (\u001b starts a terminal escape sequence).
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * Text from the cluster made safe for a terminal: status messages and server answers are
+ * written by others, and an escape sequence in one could rewrite the user's screen or title.
+ * Control characters (newlines too: a progress line is one line) become `?`.
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL, '?');
+}
+
 /** `vm/web-1: Stopping (12s)`: a progress line from patches.ts with the time since the verb began. */
 export function progressText(line: string, elapsedMs: number): string {
-  return `vm/${line} (${Math.floor(elapsedMs / 1000)}s)`;
+  return `vm/${printable(line)} (${Math.floor(elapsedMs / 1000)}s)`;
 }
 
 /** Cut to the terminal's width: a line that wraps can no longer be rewritten in place. */

@@ -6,7 +6,7 @@
  */
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, Watch } from '@kubernetes/client-node';
 import { API_VERSION } from '../../api/schema/common.js';
-import { explainFailure, type FailedCall } from './api-errors.js';
+import { ClusterError, explainFailure, httpStatusOf, type FailedCall } from './api-errors.js';
 import type { ClusterContext } from './context.js';
 import type { VmPatch, VmView } from './patches.js';
 import type { VmFeed, WatchHandlers } from './wait.js';
@@ -26,6 +26,15 @@ export interface VmObject extends VmView {
 
 /** The watch ends by itself after this long; the wait then reads the VM again and watches anew. */
 const WATCH_SECONDS = 60;
+
+/**
+ * A watch that broke without an HTTP answer (a reset, a stream cut short) is worth another
+ * read and watch; one the server refused (403) is not.
+ */
+function watchFailure(err: unknown, call: FailedCall): ClusterError {
+  const explained = explainFailure(err, call);
+  return httpStatusOf(err) === 0 && !explained.transient ? new ClusterError(explained.message, true) : explained;
+}
 
 /** One VirtualMachine, as the calling user may see and change it. */
 export class VmClient implements VmFeed {
@@ -82,7 +91,7 @@ export class VmClient implements VmFeed {
       path,
       query,
       (type, object) => handlers.event(type, object),
-      (err: unknown) => handlers.end(err ? explainFailure(err, this.call('watch')) : undefined),
+      (err: unknown) => handlers.end(err ? watchFailure(err, this.call('watch')) : undefined),
     );
     return () => controller.abort();
   }

@@ -104,6 +104,7 @@ describe('waiting for a goal', () => {
     feed.emit('ERROR', { kind: 'Status', code: 410, message: 'too old resource version: 20 (25)' });
     await feed.watchStarted(3);
     expect(feed.watches).toEqual(['10', '20', '30']);
+    expect(feed.stopped).toBe(1); // the expired watch was closed, not left open beside the new one
     feed.emit('MODIFIED', vm('Stopped', '31'));
     await expect(done).resolves.toMatchObject({ state: 'reached' });
     expect(lines).toEqual(['web: Running', 'web: Stopping', 'web: Stopping']);

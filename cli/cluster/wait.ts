@@ -57,76 +57,97 @@ export function judge(vm: Seen, goal: Goal, generation?: number): Progress {
 
 const isTransient = (err: unknown) => err instanceof ClusterError && err.transient;
 
+/** One wait: its state, and the read-then-watch cycle that feeds it. */
+class Waiter {
+  private last = 'not seen yet';
+  /** A transient failure being retried, said with the last line when time runs out. */
+  private trouble = '';
+  private finished = false;
+  private stopWatch: (() => void) | undefined;
+  private readonly deadline: NodeJS.Timeout;
+  private readonly retryMs: number;
+
+  constructor(
+    private readonly opts: WaitOptions,
+    private readonly resolve: (outcome: WaitOutcome) => void,
+  ) {
+    this.retryMs = opts.retryMs ?? 1000;
+    this.deadline = setTimeout(() => this.finish({ state: 'timedOut', line: this.trouble ? `${this.last} (${this.trouble})` : this.last }), opts.timeoutMs);
+  }
+
+  private finish(outcome: WaitOutcome): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.deadline);
+    this.stopWatch?.();
+    this.resolve(outcome);
+  }
+
+  private see(vm: Seen): void {
+    this.trouble = '';
+    const progress = judge(vm, this.opts.goal, this.opts.generation);
+    this.last = progress.line;
+    if (progress.state === 'waiting') this.opts.onProgress(progress.line);
+    else this.finish(progress);
+  }
+
+  private fail(err: unknown): void {
+    this.finish({ state: 'failed', line: err instanceof Error ? err.message : String(err) });
+  }
+
+  /** Unreferenced: a wait that has finished must not keep the process alive for its pause. */
+  private pause(): Promise<void> {
+    return new Promise((r) => setTimeout(r, this.retryMs).unref());
+  }
+
+  /** One watch from `rv`; resolves when it has ended (stopped by us on an ERROR event), with its failure if it failed. */
+  private watchOnce(rv: string): Promise<unknown> {
+    return new Promise<unknown>((ended) => {
+      const handlers: WatchHandlers = {
+        event: (type, object) => {
+          if (this.finished) return;
+          const obj = object as Seen & { code?: number; message?: string };
+          if (type === 'ADDED' || type === 'MODIFIED') this.see(obj);
+          else if (type === 'DELETED') this.fail(new ClusterError(`virtualmachine "${obj.metadata?.name ?? ''}" was deleted while waiting`));
+          else if (type === 'ERROR') {
+            // 410 Gone (the resourceVersion expired) and the like: this watch is over.
+            this.stopWatch?.();
+            ended(new ClusterError(`the watch ended: ${String(obj.message ?? obj.code)}`, true, obj.code ?? 0));
+          }
+        },
+        end: (err) => ended(err),
+      };
+      this.opts.feed.watch(rv, handlers).then((stop) => {
+        this.stopWatch = stop;
+        if (this.finished) stop();
+      }, ended);
+    });
+  }
+
+  /** Reads the VM, watches it until the watch ends, and again, until finished. */
+  async cycle(): Promise<void> {
+    while (!this.finished) {
+      try {
+        const vm = await this.opts.feed.get();
+        if (this.finished) return;
+        this.see(vm);
+        if (this.finished) return;
+        const started = Date.now();
+        const err = await this.watchOnce(vm.metadata.resourceVersion ?? '');
+        if (err && !isTransient(err)) return this.fail(err);
+        if (err) this.trouble = `${(err as Error).message}; retrying`;
+        // A watch that ends as soon as it starts must not turn into a busy loop of reads.
+        if (err || Date.now() - started < this.retryMs) await this.pause();
+      } catch (err) {
+        if (!isTransient(err)) return this.fail(err);
+        this.trouble = `${(err as Error).message}; retrying`;
+        await this.pause();
+      }
+    }
+  }
+}
+
 /** Watches the VM until the goal, a failure, or the deadline. */
 export function waitForGoal(opts: WaitOptions): Promise<WaitOutcome> {
-  const retryMs = opts.retryMs ?? 1000;
-  return new Promise((resolve) => {
-    let last = 'not seen yet';
-    /** A transient failure being retried, said with the last line when time runs out. */
-    let trouble = '';
-    let finished = false;
-    let stop: (() => void) | undefined;
-    const finish = (outcome: WaitOutcome) => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(deadline);
-      stop?.();
-      resolve(outcome);
-    };
-    const deadline = setTimeout(() => finish({ state: 'timedOut', line: trouble ? `${last} (${trouble})` : last }), opts.timeoutMs);
-    const see = (vm: Seen) => {
-      trouble = '';
-      const progress = judge(vm, opts.goal, opts.generation);
-      last = progress.line;
-      if (progress.state === 'waiting') opts.onProgress(progress.line);
-      else finish(progress);
-    };
-    const fail = (err: unknown) => finish({ state: 'failed', line: err instanceof Error ? err.message : String(err) });
-    // Unreferenced: a wait that has finished must not keep the process alive for its pause.
-    const pause = () => new Promise((r) => setTimeout(r, retryMs).unref());
-
-    /** One watch from `rv`; resolves when it ends, with its failure if it failed. */
-    const watchOnce = (rv: string) =>
-      new Promise<unknown>((ended) => {
-        const handlers: WatchHandlers = {
-          event: (type, object) => {
-            if (finished) return;
-            const obj = object as Seen & { code?: number };
-            if (type === 'ADDED' || type === 'MODIFIED') see(obj);
-            else if (type === 'DELETED') fail(new ClusterError(`virtualmachine "${obj.metadata?.name ?? ''}" was deleted while waiting`));
-            else if (type === 'ERROR') ended(new ClusterError(`the watch ended: ${String((object as { message?: string }).message ?? obj.code)}`, true, obj.code ?? 0));
-          },
-          end: (err) => ended(err),
-        };
-        opts.feed.watch(rv, handlers).then(
-          (s) => {
-            stop = s;
-            if (finished) s();
-          },
-          ended,
-        );
-      });
-
-    const cycle = async () => {
-      while (!finished) {
-        try {
-          const vm = await opts.feed.get();
-          if (finished) return;
-          see(vm);
-          if (finished) return;
-          const started = Date.now();
-          const err = await watchOnce(vm.metadata.resourceVersion ?? '');
-          if (err && !isTransient(err)) return fail(err);
-          if (err) trouble = `${(err as Error).message}; retrying`;
-          // A watch that ends as soon as it starts must not turn into a busy loop of reads.
-          if (err || Date.now() - started < retryMs) await pause();
-        } catch (err) {
-          if (!isTransient(err)) return fail(err);
-          trouble = `${(err as Error).message}; retrying`;
-          await pause();
-        }
-      }
-    };
-    void cycle();
-  });
+  return new Promise((resolve) => void new Waiter(opts, resolve).cycle());
 }

@@ -246,6 +246,27 @@ describe('cluster verbs against the control plane', () => {
     expect(root.code).toBe(1);
     expect(root.stderr).toContain('disk root of VM web is not hotpluggable');
   }, 300_000);
+
+  it('a wait outlives an API server restart: its watch breaks, it reads and watches again, and sees the goal', async () => {
+    boundClaim('slow');
+    const attachCalls = () => launcher.calls.filter((c) => c.method === 'POST' && c.path === '/disks' && c.body?.name === 'slow').length;
+    launcher.holdAttach = true; // the stand-in keeps the attach unanswered: the disk cannot be Attached yet
+    try {
+      const waiting = kubevmm('addvolume', 'web', '--claim', 'slow', '-n', NS, '--timeout', '170');
+      let settled = false;
+      void waiting.then(() => (settled = true));
+      await waitFor('the attach of slow requested', () => attachCalls() > 0, 120_000);
+      await cp.restartApiserver();
+      expect(settled).toBe(false); // still waiting across the restart
+      launcher.holdAttach = false;
+      const r = await waiting;
+      expect(r).toMatchObject({ code: 0, stdout: 'vm/web: disk slow Attached\n' });
+      expect(r.stderr).toMatch(/^vm\/web: disk slow (Pending|Attaching)/m);
+    } finally {
+      launcher.holdAttach = false; // a held request would keep the stand-in (and jest) from closing
+    }
+    expect((await kubevmm('removevolume', 'web', 'slow', '-n', NS, '--timeout', '120')).code).toBe(0);
+  }, 300_000);
 });
 
 describe('errors a user meets name the fix', () => {
