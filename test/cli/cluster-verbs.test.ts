@@ -126,6 +126,23 @@ describe('installed as users install it', () => {
     expect(existsSync(installed.plugin)).toBe(true);
   });
 
+  it('npm pack: the package holds both bins and the bundle they run, which needs nothing else', async () => {
+    const packed = await run('npm', ['pack', '--pack-destination', dir, '--json', '--silent'], { ...process.env, npm_config_loglevel: 'silent' });
+    expect(packed.code).toBe(0);
+    const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
+    const files = info!.files.map((f) => f.path);
+    expect(files).toEqual(expect.arrayContaining(['bin/kubevmm.js', 'bin/kubectl-vm.js', 'dist/cli/kubevmm.mjs', 'package.json']));
+    expect(files.filter((f) => !/^(bin\/|dist\/cli\/|package\.json$|README\.md$)/.test(f))).toEqual([]);
+    const unpacked = join(dir, 'unpacked');
+    await mkdir(unpacked);
+    expect((await run('tar', ['-xzf', join(dir, info!.filename), '-C', unpacked])).code).toBe(0);
+    const help = await run(process.execPath, [join(unpacked, 'package', 'bin', 'kubectl-vm.js'), '--help'], { PATH: '' });
+    expect(help).toMatchObject({ code: 0, stderr: '' });
+    expect(help.stdout).toMatch(/^Usage: kubectl vm \[options\] \[command\]/);
+    const validate = await run(process.execPath, [join(unpacked, 'package', 'bin', 'kubevmm.js'), 'validate', join(process.cwd(), 'examples', 'minimal.yaml')], { PATH: '' });
+    expect(validate).toMatchObject({ code: 0, stderr: '' });
+  }, 120_000);
+
   it('kubectl finds the plugin on a PATH holding only it (and node), and runs it as `kubectl vm`', async () => {
     const kubectlBin = spawnSync('sh', ['-c', 'command -v kubectl'], { encoding: 'utf8', env: process.env }).stdout.trim();
     expect(kubectlBin).not.toBe('');
