@@ -2,7 +2,7 @@
 // bundles the way `npm run bundle` does, copy nothing else, and start them from a directory
 // outside the repository, where a dependency left out of a bundle could not be resolved.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -119,13 +119,36 @@ describe('the kubevmm CLI bundle', () => {
     const validateLoads = validateChunks.flatMap((c) => [...staticInputs(meta, c ?? '')]);
     expect(validateLoads.some((i) => i.startsWith('api/validate.ts'))).toBe(true);
     expect(validateLoads.filter((i) => /^(launcher|operator\/render)\/|@kubernetes\/client-node/.test(i))).toEqual([]);
-    expect(Object.keys(meta.inputs).filter((i) => i.includes('@kubernetes/client-node'))).toEqual([]);
     expect(Object.keys(meta.inputs).some((i) => i.startsWith('launcher/runtime/'))).toBe(true); // play has it, in its own chunk
+    // The cluster verbs: only their parsing (args.ts, commander alone) is in the entry; validate
+    // loads none of their modules; the client comes with the runners, and `create vm` without
+    // --apply does without it.
+    const cluster = (inputs: string[]) => inputs.filter((i) => i.startsWith('cli/cluster/') || i.includes('@kubernetes/client-node'));
+    expect(cluster(atStart)).toEqual(['cli/cluster/args.ts']);
+    expect(cluster(validateLoads)).toEqual([]);
+    const loads = (source: string) => [...staticInputs(meta, chunkOf(source) ?? '')];
+    expect(loads('cli/cluster/lifecycle.ts').some((i) => i.includes('@kubernetes/client-node'))).toBe(true);
+    expect(loads('cli/cluster/volumes.ts').some((i) => i.includes('@kubernetes/client-node'))).toBe(true);
+    expect(loads('cli/cluster/create.ts').filter((i) => i.includes('@kubernetes/client-node') || i === 'cli/cluster/vm-api.ts')).toEqual([]);
+    expect(loads('cli/cluster/run.ts').filter((i) => i.includes('@kubernetes/client-node'))).toEqual([]);
   }, 120_000);
 
   it('is where bin/kubevmm.js looks for it', () => {
     expect(CLI_DIR).toBe(join(REPO_ROOT, 'dist', 'cli'));
   });
+
+  it('calls itself `kubectl vm` when kubectl runs it as the kubectl-vm plugin', async () => {
+    const entry = await bundleCli({ outDir: join(dir, 'plugin') });
+    const plugin = join(dir, 'kubectl-vm.mjs');
+    await writeFile(plugin, `import ${JSON.stringify(entry)};\n`);
+    const help = await runBundle(plugin, ['--help'], dir);
+    expect(help).toMatchObject({ code: 0, stderr: '' });
+    expect(help.stdout).toMatch(/^Usage: kubectl vm \[options\] \[command\]/);
+    expect(help.stdout).toMatch(/^\s+stop \[options\] <name>/m);
+    const usage = await runBundle(plugin, ['stop'], dir);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/missing required argument 'name'/);
+  }, 120_000);
 });
 
 describe('bundle arguments', () => {

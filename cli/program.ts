@@ -1,23 +1,35 @@
 /**
- * The `kubevmm` command tree: offline validation and rendering, and local VMs with `play`.
+ * The `kubevmm` command tree: offline validation and rendering, local VMs with `play`, and the
+ * cluster verbs (start, stop, console, create vm, ...), also run as the kubectl plugin
+ * `kubectl vm` (bin/kubectl-vm.js).
  *
  * Each verb imports its modules when it runs, so the bundle (scripts/bundle.ts, dist/cli)
  * splits them into chunks: `validate` never loads the launcher, the renderer or the
- * Kubernetes client. Exit codes are the CLI contract's: 0 done, 1 failed (reason printed),
- * 2 usage error.
+ * Kubernetes client. Exit codes are the CLI contract's (cli/exit.ts): 0 done, 1 failed (reason
+ * printed), 2 usage error, 3 a cluster verb's wait ran out of --timeout.
  */
 import { CommanderError, Command, Option } from 'commander';
 import { configFromOptions, withConfigOptions } from '../operator/config.js';
+import { addClusterVerbs } from './cluster/args.js';
+import { EXIT } from './exit.js';
 import type { PlayOptions } from './play.js';
 import { Timeline } from './timings.js';
 
-/** Exit codes of the CLI contract (shared/API.md): 3 is a cluster verb that ran out of --timeout. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, timedOut: 3 } as const;
+export { EXIT } from './exit.js';
+
+/** The name kubectl runs a plugin by: `kubectl vm ...` executes `kubectl-vm ...`. */
+export const PLUGIN_NAME = 'kubectl vm';
+
+/** The program's name for usage and messages: `kubectl vm` when started as the kubectl-vm plugin. */
+export function programNameOf(script: string | undefined): string {
+  const base = (script ?? '').split(/[\\/]/).pop() ?? '';
+  return /^kubectl-vm(\.[cm]?js)?$/.test(base) ? PLUGIN_NAME : 'kubevmm';
+}
 
 /** The command tree; actions load their verb's modules on demand. */
-export function buildProgram(): Command {
-  const program = new Command('kubevmm')
-    .description('Run virtual machines on Kubernetes: check manifests, preview launcher pods, boot VMs locally.')
+export function buildProgram(name = 'kubevmm'): Command {
+  const program = new Command(name)
+    .description('Run virtual machines on Kubernetes: check manifests, preview launcher pods, boot VMs locally, and start, stop, create and open the console of VMs in a cluster.')
     .showHelpAfterError()
     .exitOverride();
 
@@ -69,23 +81,35 @@ export function buildProgram(): Command {
       process.exitCode = await play(vm, opts);
     });
 
+  // The cluster verbs: parsing is here; cluster/run.ts loads the verb's runner (and the
+  // Kubernetes client) only when one runs.
+  addClusterVerbs(program, async (request) => {
+    const { runVerb } = await import('./cluster/run.js');
+    process.exitCode = await runVerb(request);
+  });
+
   return program;
 }
 
-/** The exit code for an error out of parsing or a verb: commander's usage errors are 2, help is 0. */
+/**
+ * The exit code for an error out of parsing or a verb: commander's usage errors are 2, help is
+ * 0; a verb's error may carry its own (a wait that timed out: 3); anything else is 1.
+ */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  return EXIT.failed;
+  const code = (err as { exitCode?: unknown } | null)?.exitCode;
+  return typeof code === 'number' && code > 0 ? code : EXIT.failed;
 }
 
 /** Runs the CLI on `argv` (process.argv's shape); resolves with the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
+  const name = programNameOf(argv[1]);
   try {
-    await buildProgram().parseAsync([...argv]);
+    await buildProgram(name).parseAsync([...argv]);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (err) {
     // commander has printed its own message (and the help) for a usage error.
-    if (!(err instanceof CommanderError)) console.error(`kubevmm: ${err instanceof Error ? err.message : String(err)}`);
+    if (!(err instanceof CommanderError)) console.error(`${name}: ${err instanceof Error ? err.message : String(err)}`);
     return exitCodeOf(err);
   }
 }

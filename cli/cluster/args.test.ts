@@ -40,7 +40,19 @@ describe('cluster verbs', () => {
     expect((await parse('console', 'web-1')).request).toEqual({ verb: 'console', name: 'web-1' });
   });
 
+  it('create vm takes one root source, the class, sizes, cloud-init and --apply', async () => {
+    expect((await parse('create', 'vm', 'web-1', '--claim', 'web-1-root')).request).toEqual({ verb: 'create-vm', name: 'web-1', source: { claim: 'web-1-root' }, apply: false });
+    expect((await parse('create', 'vm', 'web-1', '--container-disk', 'registry.example/os:1', '--class', 'small', '--cloud-init', 'ci.yaml', '--apply', '-n', 'team-a')).request).toEqual({
+      verb: 'create-vm', name: 'web-1', source: { containerDisk: 'registry.example/os:1' }, className: 'small', cloudInit: 'ci.yaml', apply: true, namespace: 'team-a',
+    });
+    expect((await parse('create', 'vm', 'web-1', '--image', 'debian-12', '--memory', '2Gi', '--cores', '2')).request).toMatchObject({ source: { image: 'debian-12' }, memory: '2Gi', cores: 2 });
+  });
+
   it.each([
+    [['create', 'vm', 'web-1'], /give the root disk: exactly one of --claim PVC, --container-disk IMAGE, --image VMIMAGE/],
+    [['create', 'vm', 'web-1', '--claim', 'a', '--image', 'b'], /option '--claim <pvc>' cannot be used with option '--image <vmimage>'/],
+    [['create', 'vm', 'web-1', '--claim', 'a', '--cores', '0'], /--cores takes a whole number from 1 to 512/],
+    [['create', 'vm', '--claim', 'a'], /missing required argument 'name'/],
     [['stop', 'web-1', '--grace', '-5'], /--grace takes a whole number from 0 to 86400/],
     [['start', 'web-1', '--timeout', '1m'], /--timeout takes a whole number/],
     [['port-forward', 'web-1', '8080'], /give LOCAL:GUEST, two ports, e.g. 8080:80/],

@@ -31,7 +31,28 @@ export type VerbRequest = ClusterFlags &
     | { verb: 'port-forward'; name: string; local: number; guest: number }
     | ({ verb: 'addvolume'; name: string; claim: string; disk?: string; bus?: 'virtio' | 'scsi' | 'sata' } & WaitFlags)
     | ({ verb: 'removevolume'; name: string; disk: string } & WaitFlags)
+    | CreateVmRequest
   );
+
+/** Where `create vm` takes its root disk from: exactly one of the three flags. */
+export type RootSource = { claim: string } | { containerDisk: string } | { image: string };
+
+/** `create vm NAME ...`: a manifest to print, or to apply with `--apply`. */
+export interface CreateVmRequest extends ClusterFlags {
+  verb: 'create-vm';
+  name: string;
+  source: RootSource;
+  className?: string;
+  /** Guest memory (a quantity); default 1Gi without --class, the class's with it. */
+  memory?: string;
+  cores?: number;
+  /** A file whose content becomes the cloud-init user data. */
+  cloudInit?: string;
+  apply: boolean;
+}
+
+/** Guest memory `create vm` gives a VM that names no class (a class sets its own). */
+export const DEFAULT_CREATE_MEMORY = '1Gi';
 
 /** Default wait, seconds: a TCG boot on a busy node takes minutes. */
 export const DEFAULT_TIMEOUT_S = 300;
@@ -105,7 +126,48 @@ export function addClusterVerbs(program: Command, run: (request: VerbRequest) =>
     .option('--name <disk>', "the disk's name (default: the claim's)")
     .addOption(new Option('--bus <bus>', 'disk bus').choices(['virtio', 'scsi', 'sata']))
     .action((name: string, f: Flags) => run({ verb: 'addvolume', name, claim: f.claim as string, ...(f.name ? { disk: f.name as string } : {}), ...(f.bus ? { bus: f.bus as 'virtio' } : {}), ...cluster(f), ...waiting(f) }));
+  addCreateVm(program, run);
   withWait(withCluster(program.command('removevolume').description('unplug a hotplugged disk (spec.disks) and wait until it is gone').argument('<name>', 'VirtualMachine').argument('<disk>', 'the disk')))
     .action((name: string, disk: string, f: Flags) => run({ verb: 'removevolume', name, disk, ...cluster(f), ...waiting(f) }));
   return program;
+}
+
+const SOURCE_FLAGS = ['claim', 'container-disk', 'image'] as const;
+
+function rootSource(f: Flags): RootSource | undefined {
+  if (f.claim) return { claim: f.claim as string };
+  if (f.containerDisk) return { containerDisk: f.containerDisk as string };
+  if (f.image) return { image: f.image as string };
+  return undefined;
+}
+
+/** `create vm`: the manifest `kubectl create --dry-run=client -o yaml` would print, or applied. */
+function addCreateVm(program: Command, run: (request: VerbRequest) => Promise<void>): void {
+  const create = program.command('create').description('create kubevmm objects: prints the manifest, --apply applies it');
+  const source = (flag: (typeof SOURCE_FLAGS)[number], value: string, what: string) =>
+    new Option(`--${flag} <${value}>`, what).conflicts(SOURCE_FLAGS.filter((other) => other !== flag));
+  withCluster(create.command('vm').description('a VirtualMachine booting from one root disk (exactly one of --claim, --container-disk, --image)').argument('<name>', 'VirtualMachine'))
+    .option('--class <name>', 'VirtualMachineClass: CPU and memory defaults and limits')
+    .addOption(source('claim', 'pvc', 'root disk: an existing PersistentVolumeClaim'))
+    .addOption(source('container-disk', 'image', 'root disk: a container image holding a disk image (guest writes are lost at stop)'))
+    .addOption(source('image', 'vmimage', 'root disk: a copy of a VirtualMachineImage'))
+    .option('--memory <quantity>', `guest memory, e.g. 2Gi (default: the class's, else ${DEFAULT_CREATE_MEMORY})`)
+    .option('--cores <n>', "vCPU cores (default: the class's, else 1)", integer('--cores', 1, 512))
+    .option('--cloud-init <file>', 'cloud-init user data (#cloud-config or a script), embedded in the VM')
+    .option('--apply', 'server-side apply the VM instead of printing it')
+    .action((name: string, f: Flags, command: Command) => {
+      const root = rootSource(f);
+      if (!root) command.error('error: give the root disk: exactly one of --claim PVC, --container-disk IMAGE, --image VMIMAGE', { exitCode: 2, code: 'kubevmm.missingSource' });
+      return run({
+        verb: 'create-vm',
+        name,
+        source: root,
+        ...(f.class ? { className: f.class as string } : {}),
+        ...(f.memory ? { memory: f.memory as string } : {}),
+        ...(f.cores ? { cores: f.cores as number } : {}),
+        ...(f.cloudInit ? { cloudInit: f.cloudInit as string } : {}),
+        apply: f.apply === true,
+        ...cluster(f),
+      });
+    });
 }

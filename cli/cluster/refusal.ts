@@ -5,6 +5,7 @@
  * that says what went wrong and what fixes it (the role to ask for, the command to run, the
  * APIService to check), followed by what the server itself said.
  */
+import { VM_USER_ROLE } from './api-errors.js';
 import { kubeStatus, SUBRESOURCE_GROUP, SUBRESOURCE_VERSION, type KubeStatus, type StreamSubresource } from '../../api/contract/subresource.js';
 
 /** The stream that was asked for. */
@@ -17,8 +18,6 @@ export interface StreamTarget {
 /** The APIService the aggregator routes `subresources.kubevmm.io` through. */
 export const API_SERVICE = `${SUBRESOURCE_VERSION}.${SUBRESOURCE_GROUP}`;
 
-/** The chart's role that grants the stream subresources (docs/rbac.md). */
-export const VM_USER_ROLE = 'kubevmm-vm-user';
 
 /** The stream was refused; `message` names the fix. The CLI exits 1 with it. */
 export class StreamRefusedError extends Error {

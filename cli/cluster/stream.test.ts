@@ -54,7 +54,7 @@ function context(server: string): ClusterContext {
     contexts: [{ name: 'x', cluster: 'c', user: 'u', namespace: 'team-a' }],
     currentContext: 'x',
   });
-  return { kubeconfig, namespace: 'team-a', server };
+  return { kubeconfig, namespace: 'team-a', server, source: 'test', contextName: 'x' };
 }
 
 function collect(stream: Duplex): Promise<string> {

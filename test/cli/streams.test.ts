@@ -19,15 +19,16 @@ import { REPO_ROOT } from '../../scripts/bundle.js';
 import { SerialLog } from '../launcher/helpers/serial.js';
 import { GUEST_ROOT_DISK, smallSpec, testVm } from '../launcher/helpers/vm.js';
 import { startStandin, writeKubeconfig, type Route, type Standin } from '../../harness/subresource-standin.js';
+import { installKubevmm, type InstalledKubevmm } from './helpers/kubevmm.js';
 import { requireTmux, tmux, tmuxSession } from './helpers/tmux.js';
 
 const SESSION = `kubevmm-console-${process.pid}`;
-const HELPER = join(REPO_ROOT, 'test/cli/helpers/stream-verbs.ts');
 const ECHO_PORT = 7;
 const SSH_PORT = 22;
 
 let work: string;
 let vm: LauncherHandle | undefined;
+let kubevmm: InstalledKubevmm;
 let standin: Standin;
 let echo: Server;
 let fakeSshd: Server;
@@ -62,6 +63,7 @@ async function listen(server: Server): Promise<number> {
 
 beforeAll(async () => {
   requireTmux();
+  kubevmm = await installKubevmm();
   if (spawnSync('ssh', ['-V']).status !== 0) throw new Error('ssh is not installed; install it with: apt-get install -y openssh-client (or bash scripts/install-deps.sh)');
   await requireQemu();
   const image = await buildGuest();
@@ -88,6 +90,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   terminal.kill();
+  await kubevmm?.remove();
   await standin?.close();
   echo?.close();
   fakeSshd?.close();
@@ -98,9 +101,9 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 }, 60_000);
 
-/** The CLI's argv (node running the stream verbs through tsx). */
+/** The installed `kubevmm` and its arguments (bin/kubevmm.js is a node script). */
 function cli(...args: string[]): string[] {
-  return ['--import', 'tsx', HELPER, ...args];
+  return [kubevmm.bin, ...args];
 }
 
 /** Runs the CLI to its end (never spawnSync: the stand-in answers from this process's event loop). */

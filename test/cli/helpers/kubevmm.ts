@@ -11,9 +11,11 @@ import { bundleCli, REPO_ROOT } from '../../../scripts/bundle.js';
 
 const run = promisify(execFile);
 
-/** An installed kubevmm: the path of its executable, and how to remove it. */
+/** An installed kubevmm: the paths of its executables, and how to remove it. */
 export interface InstalledKubevmm {
   bin: string;
+  /** The kubectl plugin, `kubectl-vm`, installed beside it. */
+  plugin: string;
   remove(): Promise<void>;
 }
 
@@ -23,5 +25,5 @@ export async function installKubevmm(): Promise<InstalledKubevmm> {
   const prefix = await mkdtemp(join(tmpdir(), 'kubevmm-prefix-'));
   // A folder install links the checkout; --ignore-scripts: the bundle was just built.
   await run('npm', ['install', '--global', '--prefix', prefix, '--ignore-scripts', '--no-audit', '--no-fund', REPO_ROOT], { env: process.env });
-  return { bin: join(prefix, 'bin', 'kubevmm'), remove: () => rm(prefix, { recursive: true, force: true }) };
+  return { bin: join(prefix, 'bin', 'kubevmm'), plugin: join(prefix, 'bin', 'kubectl-vm'), remove: () => rm(prefix, { recursive: true, force: true }) };
 }

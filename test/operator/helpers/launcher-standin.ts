@@ -3,9 +3,9 @@
 // answers the operator at any pod's IP. It serves mutual TLS exactly as a launcher pod would:
 // for the VM the operator names (TLS server name <uid>.launcher.kubevmm.invalid) it loads that
 // VM's credentials Secret, as the pod's Secret volume would hold it, and takes only client
-// certificates from the CA in it. It speaks the control API contract for status and disks,
-// and records every connection (by the pod IP dialled) and call. The real launcher's side of
-// hotplug is tested with QEMU in test/launcher.
+// certificates from the CA in it. It speaks the control API contract for status, pause and
+// resume (per VM) and disks, and records every connection (by the pod IP dialled) and call.
+// The real launcher's side of hotplug and pause is tested with QEMU in test/launcher.
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
@@ -43,6 +43,8 @@ export interface LauncherStandin {
   holdAttach: boolean;
   /** While set, the state /status reports instead of running (e.g. paused by an I/O error). */
   state?: { state: 'paused' | 'running'; reason?: string; message?: string };
+  /** VMs (their TLS server names) paused with POST /pause and not resumed since. */
+  paused: Set<string>;
   close(): Promise<void>;
 }
 
@@ -91,7 +93,7 @@ function buildContext(uid: string): SecureContext | undefined {
 
 /** Listens on 0.0.0.0:CONTROL_PORT; fails loudly if the port is taken. */
 export async function startLauncherStandin(): Promise<LauncherStandin> {
-  const standin: LauncherStandin = { calls: [], connections: [], disks: new Map(), holdAttach: false, close: async () => undefined };
+  const standin: LauncherStandin = { calls: [], connections: [], disks: new Map(), holdAttach: false, paused: new Set(), close: async () => undefined };
   const server: Server = createServer({
     requestCert: true,
     rejectUnauthorized: false,
@@ -113,8 +115,15 @@ export async function startLauncherStandin(): Promise<LauncherStandin> {
       standin.calls.push({ method: req.method ?? '', path: req.url ?? '', ...(body ? { body } : {}), authorized, ...(client ? { client } : {}), ip: socket.localAddress ?? '' });
       const reply = (code: number, value: unknown) => res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(value));
       if (!authorized) return reply(401, { reason: 'ClientCertificateRejected', message: String(socket.authorizationError) });
-      const status = () => ({ state: 'running', ...standin.state, accelerator: 'tcg', startedAt: new Date().toISOString(), disks: [...standin.disks.values()] });
+      const vm = socket.servername || '';
+      const paused = () => (standin.paused.has(vm) ? { state: 'paused', reason: 'PausedByUser' } : {});
+      const status = () => ({ state: 'running', ...paused(), ...standin.state, accelerator: 'tcg', startedAt: new Date().toISOString(), disks: [...standin.disks.values()] });
       if (req.method === 'GET' && req.url === '/status') return reply(200, status());
+      if (req.method === 'POST' && (req.url === '/pause' || req.url === '/resume')) {
+        if (req.url === '/pause') standin.paused.add(vm);
+        else standin.paused.delete(vm);
+        return reply(200, status());
+      }
       if (req.method === 'POST' && req.url === '/disks') {
         while (standin.holdAttach) await new Promise((r) => setTimeout(r, 100));
         const name = String(body?.name);
