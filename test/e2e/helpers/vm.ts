@@ -73,8 +73,8 @@ export function launcherPod(ns: string, vm: string): Record<string, any> | undef
 
 /**
  * Types `text` on the VM's serial console, as a person at the console would, through the
- * launcher's console (`kubectl exec ... launcher console`; the console subresource is a later
- * issue's). The session detaches when the text is sent; answers appear in the console log.
+ * launcher's console (`kubectl exec ... launcher console`, which the suites' admin may do; the
+ * console subresource as users reach it is cli.test.ts's subject, without pods/exec). The session detaches when the text is sent; answers appear in the console log.
  */
 export function typeOnConsole(ns: string, vm: string, text: string): void {
   const r = spawnSync('kubectl', ['-n', ns, 'exec', '-i', `${vm}-launcher`, '-c', 'launcher', '--', 'node', '/app/launcher.mjs', 'console'], {
