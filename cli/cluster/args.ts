@@ -117,7 +117,7 @@ export function addClusterVerbs(program: Command, run: (request: VerbRequest) =>
     .addOption(new Option('--port <port>', 'local port (default: a free one, printed)').argParser(port).conflicts('screenshot'))
     .option('--screenshot <file.png>', 'write one frame of the screen as a PNG and exit')
     .action((name: string, f: Flags) => run({ verb: 'vnc', name, ...(f.port ? { port: f.port as number } : {}), ...(f.screenshot ? { screenshot: f.screenshot as string } : {}), ...cluster(f) }));
-  withCluster(program.command('ssh').description("ssh to the guest through the VM's portforward subresource (port 22)").argument('<name>', 'VirtualMachine').argument('[ssh-args...]', 'after --: passed to ssh'))
+  withCluster(program.command('ssh').description("ssh to the guest through the VM's portforward subresource (port 22)").argument('<name>', 'VirtualMachine, or USER@VM to log in as USER').argument('[ssh-args...]', 'after --: passed to ssh'))
     .action((name: string, sshArgs: string[], f: Flags) => run({ verb: 'ssh', name, sshArgs, ...cluster(f) }));
   withCluster(program.command('port-forward').description('forward a local port to a guest port').argument('<name>', 'VirtualMachine').argument('<local:guest>', 'ports, e.g. 8080:80', parsePortPair))
     .action((name: string, ports: { local: number; guest: number }, f: Flags) => run({ verb: 'port-forward', name, ...ports, ...cluster(f) }));
@@ -126,9 +126,9 @@ export function addClusterVerbs(program: Command, run: (request: VerbRequest) =>
     .option('--name <disk>', "the disk's name (default: the claim's)")
     .addOption(new Option('--bus <bus>', 'disk bus').choices(['virtio', 'scsi', 'sata']))
     .action((name: string, f: Flags) => run({ verb: 'addvolume', name, claim: f.claim as string, ...(f.name ? { disk: f.name as string } : {}), ...(f.bus ? { bus: f.bus as 'virtio' } : {}), ...cluster(f), ...waiting(f) }));
-  addCreateVm(program, run);
   withWait(withCluster(program.command('removevolume').description('unplug a hotplugged disk (spec.disks) and wait until it is gone').argument('<name>', 'VirtualMachine').argument('<disk>', 'the disk')))
     .action((name: string, disk: string, f: Flags) => run({ verb: 'removevolume', name, disk, ...cluster(f), ...waiting(f) }));
+  addCreateVm(program, run);
   return program;
 }
 
