@@ -8,6 +8,7 @@ import { CoreV1Api, CustomObjectsApi, KubeConfig, type KubernetesObject, type V1
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { VM_LABEL } from '../api/layout.js';
+import { CONTROL_CLIENTS } from '../api/contract/control.js';
 import type { VirtualMachineClass } from '../api/schema/class.js';
 import type { VirtualMachine } from '../api/schema/vm.js';
 import { configFromOptions, withConfigOptions } from './config.js';
@@ -174,7 +175,7 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
   });
   // The launcher CA lives in the operator's namespace; without it no launcher can be reached.
   const authority = await loadLauncherAuthority({ api, namespace: flags.leaseNamespace, name: flags.launcherCaSecret, log: (msg, fields) => log.info(fields ?? {}, msg) });
-  const identity = new ClientIdentity(authority, 'kubevmm-operator');
+  const identity = new ClientIdentity(authority, CONTROL_CLIENTS.operator);
   const healthy = () =>
     livenessProblems({
       informers: { virtualmachines: caches.vms, virtualmachineclasses: caches.classes, pods: caches.pods },

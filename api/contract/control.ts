@@ -144,6 +144,26 @@ export const vmMetricsReport = z.object({
 export type DiskIoReport = z.infer<typeof diskIoReport>;
 export type VmMetricsReport = z.infer<typeof vmMetricsReport>;
 
+/** The control API's clients, by the common name of their certificate from the launcher CA (ADR 0009, 0011). */
+export const CONTROL_CLIENTS = { operator: 'kubevmm-operator', subresources: 'kubevmm-subresources' } as const;
+
+/**
+ * What each client may call, as `METHOD /path`: the operator everything; the subresource
+ * server only the streams and the metrics report it serves users (ADR 0011 section 1), so its
+ * certificate, held in the pod most exposed to users, cannot stop, reset or attach to a VM.
+ * A client not listed may call nothing.
+ */
+const CONTROL_CLIENT_RIGHTS: Readonly<Record<string, 'all' | readonly string[]>> = {
+  [CONTROL_CLIENTS.operator]: 'all',
+  [CONTROL_CLIENTS.subresources]: ['GET /console', 'GET /vnc', 'GET /portforward', 'GET /vm-metrics'],
+};
+
+/** Whether the client with certificate common name `client` may call `method path`. */
+export function controlClientMay(client: string, method: string, path: string): boolean {
+  const rights = Object.hasOwn(CONTROL_CLIENT_RIGHTS, client) ? CONTROL_CLIENT_RIGHTS[client] : undefined;
+  return rights === 'all' || (rights ?? []).includes(`${method.toUpperCase()} ${path}`);
+}
+
 /** Every error answer: a stable CamelCase reason and a sentence. */
 export const controlError = z.object({ reason: z.string().min(1), message: z.string() });
 

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { dnsLabel } from '../schema/common.js';
 import { vmName } from '../schema/kube.js';
-import { describeIssues, portForwardTarget, vmMetricsReport } from './control.js';
+import { CONTROL_CLIENTS, describeIssues, portForwardTarget, vmMetricsReport } from './control.js';
 
 /** The aggregated API's group and version (the APIService `v1alpha1.subresources.kubevmm.io`). */
 export const SUBRESOURCE_GROUP = 'subresources.kubevmm.io';
@@ -105,7 +105,7 @@ export function selectStreamProtocol(offered: ReadonlySet<string> | readonly str
 }
 
 /** The common name of the subresource server's launcher client certificate (ADR 0011). */
-export const SUBRESOURCE_CLIENT_NAME = 'kubevmm-subresources';
+export const SUBRESOURCE_CLIENT_NAME = CONTROL_CLIENTS.subresources;
 
 /**
  * The answer of `GET .../virtualmachines/NAME/metrics`: the launcher's report (`GET

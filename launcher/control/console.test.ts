@@ -108,10 +108,15 @@ describe('GET /console (upgrade)', () => {
     const otherStream = await openConsole(server, subresources, 'GET /vnc HTTP/1.1\r\nconnection: Upgrade\r\nupgrade: kubevmm-console\r\n\r\n');
     expect(otherStream.status).toBe(400);
     expect(JSON.parse(otherStream.seen())).toMatchObject({ reason: 'InvalidRequest', message: expect.stringMatching(/GET \/vnc upgrades to "kubevmm-vnc" only/) });
-    const elsewhere = await openConsole(server, subresources, 'GET /status HTTP/1.1\r\nconnection: Upgrade\r\nupgrade: kubevmm-console\r\n\r\n');
+    const operator = await testClient(authority, 'kubevmm-operator');
+    const elsewhere = await openConsole(server, operator, 'GET /status HTTP/1.1\r\nconnection: Upgrade\r\nupgrade: kubevmm-console\r\n\r\n');
     expect(elsewhere.status).toBe(404);
-    const post = await openConsole(server, subresources, 'POST /console HTTP/1.1\r\nconnection: Upgrade\r\nupgrade: kubevmm-console\r\ncontent-length: 0\r\n\r\n');
+    const post = await openConsole(server, operator, 'POST /console HTTP/1.1\r\nconnection: Upgrade\r\nupgrade: kubevmm-console\r\ncontent-length: 0\r\n\r\n');
     expect(post.status).toBe(405);
+    // The subresource server's certificate opens the streams and nothing else (ADR 0011).
+    const notAllowed = await openConsole(server, subresources, 'POST /console HTTP/1.1\r\nconnection: Upgrade\r\nupgrade: kubevmm-console\r\ncontent-length: 0\r\n\r\n');
+    expect(notAllowed.status).toBe(403);
+    expect(JSON.parse(notAllowed.seen())).toMatchObject({ reason: 'ClientNotAllowed' });
   });
 
   it('answers 409 when QEMU is not running, before it starts and after it ended', async () => {

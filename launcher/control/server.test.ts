@@ -144,6 +144,19 @@ describe('control server', () => {
     expect(lines).toContain('control: POST /pause by kubevmm-operator: 200');
   });
 
+  it("gives the subresource server's certificate the streams and the metrics report only: it cannot stop, reset, pause or attach", async () => {
+    const subresources = as(await testClient(authority, 'kubevmm-subresources'));
+    expect((await call('GET', '/vm-metrics', { as: subresources })).status).toBe(200);
+    for (const [method, path] of [['POST', '/shutdown'], ['POST', '/reset'], ['POST', '/pause'], ['GET', '/status'], ['POST', '/disks'], ['DELETE', '/disks/root'], ['GET', '/vm-metrics/../status']]) {
+      const res = await call(method!, path!, { as: subresources, body: method === 'POST' ? {} : undefined });
+      expect([method, path, res.status, res.body.reason]).toEqual([method, path, 403, 'ClientNotAllowed']);
+    }
+    expect(vmm.state).toBe('running');
+    // a certificate from the launcher CA for a client the API does not know gets nothing
+    const stranger = as(await testClient(authority, 'someone-else'));
+    expect(await call('GET', '/vm-metrics', { as: stranger })).toMatchObject({ status: 403, body: { reason: 'ClientNotAllowed', message: expect.stringContaining('someone-else') } });
+  });
+
   it('is refused by a client that expects the launcher of another VM (its UID is in the certificate)', async () => {
     await expect(call('GET', '/status', { as: as(operator, { vmUid: '00000000-0000-4000-8000-000000000000' }) })).rejects.toThrow(/does not match certificate|altnames/i);
   });

@@ -13,7 +13,7 @@ import type { VmController } from '../runtime/status.js';
 import { tlsOnlyFront } from './plain-http.js';
 import { errorResponse, handleControlRequest, type ControlResponse } from './routes.js';
 import { streamEndpoints, type StreamSources } from './streams.js';
-import { clientName, loadTls, refuseClient, tlsSignature, type ControlTlsFiles } from './tls.js';
+import { clientName, loadTls, refuseCall, refuseClient, tlsSignature, type ControlTlsFiles } from './tls.js';
 import { handleUpgrade } from './upgrade.js';
 
 /** Largest accepted request body; the API's bodies are a few hundred bytes. */
@@ -91,8 +91,8 @@ async function serve(options: ControlServerOptions, req: http.IncomingMessage, r
   const path = new URL(req.url ?? '/', 'https://launcher').pathname;
   if (await serveOpen(options, path, req, res)) return;
   const socket = req.socket as TLSSocket;
-  const refused = refuseClient(socket);
-  if (refused) return send(res, errorResponse(401, refused.reason, refused.message));
+  const refused = refuseClient(socket) ?? refuseCall(socket, req.method ?? 'GET', path);
+  if (refused) return send(res, errorResponse(refused.status, refused.reason, refused.message));
   let body: string;
   try {
     body = await readBody(req);

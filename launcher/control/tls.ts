@@ -6,6 +6,7 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
+import { controlClientMay } from '../../api/contract/control.js';
 
 /** Where the TLS material is (PEM files). */
 export interface ControlTlsFiles {
@@ -33,9 +34,10 @@ export async function tlsSignature(files: ControlTlsFiles): Promise<string> {
   return infos.map((i) => `${i.ino}:${i.size}:${i.mtimeMs}`).join('|');
 }
 
-/** Why a request's client certificate is not good enough; undefined when it is. */
+/** Why a request's client certificate is not good enough (401) or not for this call (403); undefined when it is. */
 export interface ClientRefusal {
-  reason: 'ClientCertificateRequired' | 'ClientCertificateRejected';
+  status: 401 | 403;
+  reason: 'ClientCertificateRequired' | 'ClientCertificateRejected' | 'ClientNotAllowed';
   message: string;
 }
 
@@ -54,13 +56,24 @@ export function clientName(socket: TLSSocket): string {
 export function refuseClient(socket: TLSSocket): ClientRefusal | undefined {
   const cert = socket.getPeerCertificate();
   if (!cert || Object.keys(cert).length === 0) {
-    return { reason: 'ClientCertificateRequired', message: 'this endpoint needs a client certificate from the operator CA (mutual TLS)' };
+    return { status: 401, reason: 'ClientCertificateRequired', message: 'this endpoint needs a client certificate from the operator CA (mutual TLS)' };
   }
   if (!socket.authorized) {
-    return { reason: 'ClientCertificateRejected', message: `client certificate not accepted: ${String(socket.authorizationError ?? 'not verified')}` };
+    return { status: 401, reason: 'ClientCertificateRejected', message: `client certificate not accepted: ${String(socket.authorizationError ?? 'not verified')}` };
   }
   if (!(cert.ext_key_usage ?? []).includes(CLIENT_AUTH_OID)) {
-    return { reason: 'ClientCertificateRejected', message: 'client certificate not accepted: it is not for client authentication (extended key usage clientAuth)' };
+    return { status: 401, reason: 'ClientCertificateRejected', message: 'client certificate not accepted: it is not for client authentication (extended key usage clientAuth)' };
   }
   return undefined;
+}
+
+/**
+ * Checks that the verified client may make this call (`controlClientMay`, by its certificate's
+ * common name): the subresource server opens streams and reads metrics, nothing else. Call it
+ * after {@link refuseClient} accepted the certificate.
+ */
+export function refuseCall(socket: TLSSocket, method: string, path: string): ClientRefusal | undefined {
+  const client = clientName(socket);
+  if (controlClientMay(client, method, path)) return undefined;
+  return { status: 403, reason: 'ClientNotAllowed', message: `client ${client} may not call ${method} ${path} on the control API` };
 }

@@ -11,7 +11,7 @@ import type { TLSSocket } from 'node:tls';
 import { STREAM_UPGRADES } from '../../api/contract/control.js';
 import { rawJsonAnswer } from './plain-http.js';
 import { errorResponse, toErrorResponse, type ControlResponse } from './routes.js';
-import { clientName, refuseClient } from './tls.js';
+import { clientName, refuseCall, refuseClient } from './tls.js';
 
 /** A stream path without its slash: `console`, `vnc`, `portforward`. */
 export type StreamName = keyof typeof STREAM_UPGRADES extends `/${infer N}` ? N : never;
@@ -76,8 +76,8 @@ export interface UpgradeOptions {
 export async function handleUpgrade(options: UpgradeOptions, req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   socket.on('error', () => socket.destroy());
   const tls = socket as TLSSocket;
-  const refused = refuseClient(tls);
-  if (refused) return refuseUpgrade(socket, errorResponse(401, refused.reason, refused.message));
+  const refused = refuseClient(tls) ?? refuseCall(tls, req.method ?? 'GET', new URL(req.url ?? '/', 'https://launcher').pathname);
+  if (refused) return refuseUpgrade(socket, errorResponse(refused.status, refused.reason, refused.message));
   const parsed = parseUpgrade({ method: req.method, url: req.url, upgrade: req.headers.upgrade });
   if ('refusal' in parsed) return refuseUpgrade(socket, parsed.refusal);
   const { stream, upgrade, query } = parsed.target;
