@@ -71,7 +71,8 @@ async function dispatch(deps: HandlerDeps, incoming: Incoming): Promise<void> {
   const { req, answer } = incoming;
   const method = req.method ?? 'GET';
   const url = req.url ?? '/';
-  const route = routeOf(method, new URL(url, 'https://subresources.invalid').pathname);
+  // The path as sent, never normalised (no `..` resolution): what the API server authorized.
+  const route = routeOf(method, url.split('?')[0]!);
   if (route.kind === 'probe') return probe(deps, route.probe, answer);
   const facts: IncomingFacts = { method, url, headers: req.headersDistinct, peerCertificate: peerCertificate(req) };
   const who = authenticate(deps, facts);

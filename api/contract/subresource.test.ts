@@ -65,3 +65,33 @@ describe('Status', () => {
     expect(kubeStatus.parse({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 503, metadata: {} })).toMatchObject({ message: '', reason: '' });
   });
 });
+
+describe('parseSubresourcePath reads only what the API server authorized', () => {
+  const base = '/apis/subresources.kubevmm.io/v1alpha1/namespaces/ns1/virtualmachines/vm1';
+
+  it('never lets the query replace the namespace, the name or the subresource', () => {
+    for (const target of [`${base}/console?namespace=ns2&name=vm2`, `${base}/metrics?subresource=portforward&port=22`, `${base}/console?name=vm2`]) {
+      expect(parseSubresourcePath(target)).toMatchObject({ ok: false, refusal: { code: 400, message: expect.stringMatching(/^query parameter "(namespace|subresource|name|port)"/) } });
+    }
+    expect(parseSubresourcePath(`${base}/portforward?port=22&port=23`)).toMatchObject({ ok: false, refusal: { code: 400, message: expect.stringMatching(/more than once/) } });
+    expect(parseSubresourcePath(`${base}/portforward?port=22&name=vm2`)).toMatchObject({ ok: false, refusal: { code: 400 } });
+  });
+
+  it('refuses dot segments, plain or percent-encoded, instead of resolving them', () => {
+    for (const target of [
+      '/apis/subresources.kubevmm.io/v1alpha1/namespaces/ns1/virtualmachines/../console',
+      '/apis/subresources.kubevmm.io/v1alpha1/namespaces/ns1/virtualmachines/%2e%2e/console',
+      '/apis/subresources.kubevmm.io/v1alpha1/namespaces/%2E/virtualmachines/vm1/console',
+      '/apis/subresources.kubevmm.io/v1alpha1/namespaces/ns1/virtualmachines/vm1/%2e',
+    ]) {
+      expect(parseSubresourcePath(target)).toMatchObject({ ok: false, refusal: { code: 400 } });
+    }
+    // resolved, this would have been ns2/vm2's console
+    expect(parseSubresourcePath('/apis/subresources.kubevmm.io/v1alpha1/namespaces/ns1/virtualmachines/vm1/../../../ns2/virtualmachines/vm2/console')).toMatchObject({ ok: false, refusal: { code: 404 } });
+  });
+
+  it('refuses a slash smuggled into a name', () => {
+    expect(parseSubresourcePath('/apis/subresources.kubevmm.io/v1alpha1/namespaces/ns1/virtualmachines/vm1%2Fx/console')).toMatchObject({ ok: false, refusal: { code: 400, message: expect.stringMatching(/^name: /) } });
+  });
+});
+

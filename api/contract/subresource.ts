@@ -65,7 +65,7 @@ export interface PathRefusal {
   message: string;
 }
 
-const PATH = /^\/apis\/subresources\.kubevmm\.io\/v1alpha1\/namespaces\/([^/]+)\/virtualmachines\/([^/]+)\/([^/]+)$/;
+const PREFIX_SEGMENTS = ['apis', SUBRESOURCE_GROUP, SUBRESOURCE_VERSION, 'namespaces'];
 
 function decodeSegment(segment: string): string | undefined {
   try {
@@ -75,19 +75,44 @@ function decodeSegment(segment: string): string | undefined {
   }
 }
 
-/** Reads a request target (`/apis/...?...`) back into a request, or says why it is none. */
+const refuse = (code: 400 | 404, message: string) => ({ ok: false as const, refusal: { code, message } });
+
+/**
+ * The query's parameters, each at most once, and only `port` (portforward's): every other key
+ * would be a second opinion on what the path already says.
+ */
+function queryOf(query: string, subresource: VmSubresource): { ok: true; params: Record<string, string> } | { ok: false; refusal: PathRefusal } {
+  const params: Record<string, string> = {};
+  for (const [key, value] of new URLSearchParams(query)) {
+    if (key !== 'port' || subresource !== 'portforward') return refuse(400, `query parameter "${key}" is not one of virtualmachines/${subresource}'s${subresource === 'portforward' ? ' (it takes port only)' : ' (it takes none)'}`);
+    if (Object.hasOwn(params, key)) return refuse(400, `query parameter "${key}" is given more than once`);
+    params[key] = value;
+  }
+  return { ok: true, params };
+}
+
+/**
+ * Reads a request target (`/apis/...?...`) back into a request, or says why it is none. The
+ * target is read as sent, never normalised: the API server authorized these very segments, so
+ * `.` and `..` segments (also percent-encoded) are refused rather than resolved, and only the
+ * path names the namespace, the VM and the subresource.
+ */
 export function parseSubresourcePath(target: string): { ok: true; request: SubresourceRequest } | { ok: false; refusal: PathRefusal } {
-  const url = new URL(target, 'https://subresources.invalid');
-  const match = PATH.exec(url.pathname);
-  if (!match) return { ok: false, refusal: { code: 404, message: `${url.pathname} is not a subresource of ${SUBRESOURCE_GROUP}/${SUBRESOURCE_VERSION} virtualmachines` } };
-  const segments = match.slice(1).map(decodeSegment);
-  if (segments.includes(undefined)) return { ok: false, refusal: { code: 400, message: `${url.pathname}: a path segment is not valid percent-encoding` } };
+  const at = target.indexOf('?');
+  const path = at === -1 ? target : target.slice(0, at);
+  const raw = path.split('/');
+  const shape = raw.length === 9 && raw[0] === '' && PREFIX_SEGMENTS.every((s, i) => raw[i + 1] === s) && raw[6] === 'virtualmachines';
+  if (!shape) return refuse(404, `${path} is not a subresource of ${SUBRESOURCE_GROUP}/${SUBRESOURCE_VERSION} virtualmachines`);
+  const segments = [raw[5]!, raw[7]!, raw[8]!].map(decodeSegment);
+  if (segments.includes(undefined)) return refuse(400, `${path}: a path segment is not valid percent-encoding`);
+  if (segments.some((s) => s === '' || s === '.' || s === '..')) return refuse(400, `${path}: empty, "." and ".." path segments are not allowed`);
   const [namespace, name, subresource] = segments as [string, string, string];
   const known = vmSubresource.safeParse(subresource);
-  if (!known.success) return { ok: false, refusal: { code: 404, message: `virtualmachines has no subresource "${subresource}"; there are ${vmSubresource.options.join(', ')}` } };
-  const query = Object.fromEntries(url.searchParams);
-  const parsed = subresourceRequest.safeParse({ namespace, name, subresource, ...query });
-  if (!parsed.success) return { ok: false, refusal: { code: 400, message: describeIssues(parsed.error) } };
+  if (!known.success) return refuse(404, `virtualmachines has no subresource "${subresource}"; there are ${vmSubresource.options.join(', ')}`);
+  const query = queryOf(at === -1 ? '' : target.slice(at + 1), known.data);
+  if (!query.ok) return query;
+  const parsed = subresourceRequest.safeParse({ ...query.params, namespace, name, subresource });
+  if (!parsed.success) return refuse(400, describeIssues(parsed.error));
   return { ok: true, request: parsed.data };
 }
 
