@@ -33,16 +33,15 @@ export interface PemReadOptions<K extends string> {
 
 /** Reads every file; throws PemFilesError naming the file that is missing or the pair that does not match. */
 export async function readPemFiles<K extends string>(opts: PemReadOptions<K>): Promise<PemFileContents<K>> {
-  const entries = await Promise.all(
-    (Object.entries(opts.paths) as [K, string][]).map(async ([name, path]) => {
-      try {
-        return [name, await readFile(path, 'utf8')] as const;
-      } catch (err) {
-        const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : String(err);
-        throw new PemFilesError(`${opts.what}: ${path} ${why}`);
-      }
-    }),
-  );
+  // All read at once, but a failure is named in the files' order, so the message does not
+  // depend on which read happened to finish first.
+  const settled = await Promise.allSettled((Object.entries(opts.paths) as [K, string][]).map(async ([name, path]) => [name, await readFile(path, 'utf8')] as const));
+  const paths = Object.values(opts.paths) as string[];
+  const entries = settled.map((result, i) => {
+    if (result.status === 'fulfilled') return result.value;
+    const err = result.reason as NodeJS.ErrnoException;
+    throw new PemFilesError(`${opts.what}: ${paths[i]} ${err.code === 'ENOENT' ? 'does not exist' : String(err)}`);
+  });
   const contents = Object.fromEntries(entries) as Record<K, string>;
   if (opts.pair) checkPair(contents[opts.pair.cert], contents[opts.pair.key], opts);
   return contents;
