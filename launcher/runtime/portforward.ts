@@ -9,6 +9,7 @@
 
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PORT_FORWARD_CONNECT_TIMEOUT_MS } from '../../api/contract/control.js';
 import type { QmpExecutor } from '../qmp/index.js';
 import { connectSocket } from './connect.js';
 import { LauncherError, VmStateError, describeError } from './errors.js';
@@ -17,7 +18,7 @@ import { freePort } from './ports.js';
 import type { VmPhase } from './state.js';
 
 /** Defaults of {@link PortForwarderOptions}. */
-export const PORT_FORWARD_DEFAULTS = { connectTimeoutMs: 10_000, pollMs: 20, maxSessions: 64, addAttempts: 5 };
+export const PORT_FORWARD_DEFAULTS = { connectTimeoutMs: PORT_FORWARD_CONNECT_TIMEOUT_MS, pollMs: 20, maxSessions: 64, addAttempts: 5 };
 
 type Settings = PortForwarderOptions & typeof PORT_FORWARD_DEFAULTS;
 
