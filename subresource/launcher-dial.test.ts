@@ -89,7 +89,7 @@ describe('LauncherDialer.open', () => {
     launcher.refuse.set('/vnc', { status: 409, reason: 'NoDisplay', message: 'the VM has no VNC display' });
     const err = await dialer().open(target, { subresource: 'vnc' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LauncherRefusedError);
-    expect(launcherFailureStatus(err, { namespace: 'ns', name: 'web', subresource: 'vnc' })).toMatchObject({ code: 409, reason: 'Conflict', message: 'VM ns/web: the VM has no VNC display' });
+    expect(launcherFailureStatus(err, { namespace: 'ns', name: 'web', subresource: 'vnc' })).toMatchObject({ code: 409, reason: 'Conflict', message: 'VM ns/web: the VM has no VNC display (NoDisplay)' });
   });
 
   it('refuses a server that presents another VM\'s launcher certificate', async () => {
@@ -136,7 +136,7 @@ describe('LauncherDialer.vmMetrics', () => {
     launcher.metrics = good;
     launcher.refuse.set('/vm-metrics', { status: 409, reason: 'WrongState', message: 'QEMU is not running' });
     const err = await d.vmMetrics(target).catch((e: unknown) => e);
-    expect(launcherFailureStatus(err, { namespace: 'ns', name: 'web', subresource: 'metrics' })).toMatchObject({ code: 409, message: 'VM ns/web: QEMU is not running' });
+    expect(launcherFailureStatus(err, { namespace: 'ns', name: 'web', subresource: 'metrics' })).toMatchObject({ code: 409, message: 'VM ns/web: QEMU is not running (WrongState)' });
     d.close();
   });
 });

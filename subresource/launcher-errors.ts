@@ -110,8 +110,10 @@ export function launcherFailureStatus(err: unknown, request: SubresourceRequest)
   const seeLog = "the subresource server's log has the detail";
   if (err instanceof LauncherRefusedError) {
     const reason = REASON_OF_LAUNCHER_STATUS[err.status];
-    if (reason) return failureStatus(reason, `${vm}: ${err.message}`, named);
-    if (BEHIND_THE_LAUNCHER.has(err.status)) return failureStatus('ServiceUnavailable', `${vm}: ${err.message} (${err.launcherReason})`, named);
+    // The launcher's reason ends the message: clients key their advice on it (cli/cluster/refusal.ts).
+    const said = `${vm}: ${err.message} (${err.launcherReason})`;
+    if (reason) return failureStatus(reason, said, named);
+    if (BEHIND_THE_LAUNCHER.has(err.status)) return failureStatus('ServiceUnavailable', said, named);
     return failureStatus('InternalError', `the launcher of ${vm} refused ${request.subresource} with ${err.status} ${err.launcherReason}: ${err.message} (is its launcher image of another kubevmm version?)`, named);
   }
   if (err instanceof LauncherUnreachableError) {

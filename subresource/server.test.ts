@@ -155,7 +155,7 @@ describe('streams', () => {
     launcher.refuse.set('/vnc', { status: 409, reason: 'NoDisplay', message: 'the VM has no VNC display' });
     const refused = await open(`${BASE}/vnc`, proxy('alice'));
     expect(refused.status).toBe(409);
-    expect(JSON.parse(refused.body)).toMatchObject({ reason: 'Conflict', message: 'VM team-a/web: the VM has no VNC display' });
+    expect(JSON.parse(refused.body)).toMatchObject({ reason: 'Conflict', message: 'VM team-a/web: the VM has no VNC display (NoDisplay)' });
     const wrong = await open(`${BASE}/console`, proxy('alice'), ['v4.channel.k8s.io']);
     expect(wrong.status).toBe(400);
     expect(JSON.parse(wrong.body).message).toMatch(/must offer the subprotocol v1\.stream\.kubevmm\.io/);
