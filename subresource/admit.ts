@@ -70,7 +70,7 @@ export function offeredProtocols(headers: DistinctHeaders): string[] {
  * spell it otherwise; header values are not case-folded), or anything naming a bearer token
  * or authorization. Such a value never goes into a message, which is also logged.
  */
-export function bearerLike(protocol: string): boolean {
+function bearerLike(protocol: string): boolean {
   const lower = protocol.toLowerCase();
   return lower.startsWith(BEARER_PROTOCOL_PREFIX.toLowerCase()) || lower.includes('bearer') || lower.includes('authorization');
 }

@@ -24,7 +24,7 @@ import type { StreamLimits } from './stream-limits.js';
  * stream may hold one in memory, so it is kept small; the CLI (cli/cluster/ws-stream.ts) cuts
  * its writes to this size and noVNC sends RFB client messages of a few bytes.
  */
-export const MAX_CLIENT_MESSAGE_BYTES = MAX_STREAM_MESSAGE_BYTES;
+const MAX_CLIENT_MESSAGE_BYTES = MAX_STREAM_MESSAGE_BYTES;
 
 /** Accepts WebSockets on sockets the HTTPS server hands over; 101 headers can be added per request. */
 export class StreamAcceptor {

@@ -68,7 +68,7 @@ function isVmNotFound(status: KubeStatus | undefined, target: StreamTarget): boo
  * Why a VM's launcher refused: the subresource server ends the message with the launcher's
  * reason in parentheses; the message's words tell it from an older server.
  */
-export function launcherReason(message: string): string | undefined {
+function launcherReason(message: string): string | undefined {
   const named = /\(([A-Z][A-Za-z]+)\)$/.exec(message.trim())?.[1];
   if (named) return named;
   if (/port-forward sessions are open/.test(message)) return 'TooManySessions';
