@@ -28,6 +28,7 @@ import { LauncherDialer } from '../subresource/launcher-dial.js';
 import { silentLog } from '../subresource/log.js';
 import { startSubresourceServer } from '../subresource/server.js';
 import { StreamAcceptor } from '../subresource/stream.js';
+import { StreamLimits } from '../subresource/stream-limits.js';
 import { machineLine } from './lib/env.js';
 import { formatSummary, formatTable, intFlag, summarize } from './lib/stats.js';
 
@@ -122,7 +123,7 @@ async function main(): Promise<void> {
     port: 0,
     host: '127.0.0.1',
     tls: { cert: serving.certPem, key: serving.keyPem },
-    deps: { requestHeader: () => config, cluster: allowAll, launcher: dialer, acceptor: new StreamAcceptor(), log: silentLog, notReady: () => [] },
+    deps: { requestHeader: () => config, cluster: allowAll, launcher: dialer, acceptor: new StreamAcceptor(), limits: new StreamLimits(), log: silentLog, notReady: () => [] },
   });
   const url = `${server.url.replace('https', 'wss')}${subresourcePath({ namespace: VM.namespace, name: VM.name, subresource: 'console' })}`;
   const paths: Record<string, () => Promise<Pipe>> = {

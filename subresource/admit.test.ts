@@ -91,6 +91,12 @@ describe('admitSubresource', () => {
     const offered = { ...websocket, 'sec-websocket-protocol': ['base64url.bearer.authorization.k8s.io.c2VjcmV0, v4.channel.k8s.io'] };
     const wrong = await admitSubresource(deps, alice, facts(`${BASE}/web/console`, { headers: offered }));
     expect(wrong).toMatchObject({ ok: false, status: { code: 400, message: 'the WebSocket must offer the subprotocol v1.stream.kubevmm.io (offered: v4.channel.k8s.io)' } });
+    for (const secret of ['Base64Url.Bearer.Authorization.K8s.Io.c2VjcmV0', 'BASE64URL.BEARER.AUTHORIZATION.K8S.IO.c2VjcmV0', 'bearer.c2VjcmV0']) {
+      const cased = { ...websocket, 'sec-websocket-protocol': [`${secret}, v4.channel.k8s.io`] };
+      const refused = await admitSubresource(deps, alice, facts(`${BASE}/web/console`, { headers: cased }));
+      expect(refused).toMatchObject({ ok: false, status: { code: 400, message: 'the WebSocket must offer the subprotocol v1.stream.kubevmm.io (offered: v4.channel.k8s.io)' } });
+      expect(JSON.stringify(refused)).not.toMatch(/c2VjcmV0/);
+    }
     expect(JSON.stringify(wrong)).not.toMatch(/c2VjcmV0|bearer/);
     const metrics = await admitSubresource(deps, alice, facts(`${BASE}/web/metrics`));
     expect(metrics).toMatchObject({ ok: false, status: { code: 400, message: 'metrics is not a stream: GET it without Upgrade' } });

@@ -65,6 +65,16 @@ export function offeredProtocols(headers: DistinctHeaders): string[] {
     .filter((p) => p.length > 0);
 }
 
+/**
+ * A subprotocol that may carry a credential: the bearer prefix in any case (a client may
+ * spell it otherwise; header values are not case-folded), or anything naming a bearer token
+ * or authorization. Such a value never goes into a message, which is also logged.
+ */
+function bearerLike(protocol: string): boolean {
+  const lower = protocol.toLowerCase();
+  return lower.startsWith(BEARER_PROTOCOL_PREFIX.toLowerCase()) || lower.includes('bearer') || lower.includes('authorization');
+}
+
 /** Why the request's shape does not fit its subresource; undefined when it does. Never echoes a bearer subprotocol. */
 export function shapeProblem(request: SubresourceRequest, facts: IncomingFacts): string | undefined {
   const stream = streamSubresource.safeParse(request.subresource).success;
@@ -75,7 +85,7 @@ export function shapeProblem(request: SubresourceRequest, facts: IncomingFacts):
   const version = headerValue(facts.headers, 'sec-websocket-version');
   if (!/^[+/0-9A-Za-z]{22}==$/.test(key) || (version !== '13' && version !== '8')) return 'the WebSocket handshake is incomplete: Sec-WebSocket-Key and Sec-WebSocket-Version 13 are needed';
   if (!selectStreamProtocol(offeredProtocols(facts.headers))) {
-    const others = offeredProtocols(facts.headers).filter((p) => !p.startsWith(BEARER_PROTOCOL_PREFIX));
+    const others = offeredProtocols(facts.headers).filter((p) => !bearerLike(p));
     return `the WebSocket must offer the subprotocol ${STREAM_PROTOCOL}${others.length ? ` (offered: ${others.join(', ')})` : ''}`;
   }
   return undefined;

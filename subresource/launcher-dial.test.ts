@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { testAuthority, testClient, writeLauncherCredentials, type ClientTls, type LauncherAuthority } from '../harness/pki.js';
 import { startStreamLauncher, type StreamLauncher } from '../harness/stream-launcher.js';
-import { LauncherDialer, type LauncherTls } from './launcher-dial.js';
+import { PORT_FORWARD_CONNECT_TIMEOUT_MS } from '../api/contract/control.js';
+import { dialTimeoutMs, LauncherDialer, type LauncherTls } from './launcher-dial.js';
 import { launcherFailureStatus, LauncherClientNotReadyError, LauncherContractError, LauncherIdentityError, LauncherRefusedError, LauncherUnreachableError } from './launcher-errors.js';
 
 const VM = { name: 'web', namespace: 'ns', uid: '2f1c7a44-7d0e-4a53-9c61-5b0f6e1d9a11' };
@@ -88,13 +89,13 @@ describe('LauncherDialer.open', () => {
     launcher.refuse.set('/vnc', { status: 409, reason: 'NoDisplay', message: 'the VM has no VNC display' });
     const err = await dialer().open(target, { subresource: 'vnc' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LauncherRefusedError);
-    expect(launcherFailureStatus(err, { namespace: 'ns', name: 'web', subresource: 'vnc' })).toMatchObject({ code: 409, reason: 'Conflict', message: 'VM ns/web: the VM has no VNC display' });
+    expect(launcherFailureStatus(err, { namespace: 'ns', name: 'web', subresource: 'vnc' })).toMatchObject({ code: 409, reason: 'Conflict', message: 'VM ns/web: the VM has no VNC display (NoDisplay)' });
   });
 
   it('refuses a server that presents another VM\'s launcher certificate', async () => {
     const err = await dialer().open({ ip: '127.0.0.1', vmUid: OTHER_VM.uid }, { subresource: 'console' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LauncherIdentityError);
-    expect(launcherFailureStatus(err, { namespace: 'ns', name: 'db', subresource: 'console' })).toMatchObject({ code: 500, message: expect.stringMatching(/is not the launcher of VM/) });
+    expect(launcherFailureStatus(err, { namespace: 'ns', name: 'db', subresource: 'console' })).toMatchObject({ code: 500, message: expect.stringMatching(/did not present that VM's launcher certificate/) });
   });
 
   it('reports a launcher nobody answers for as unavailable, and one that hangs as timed out', async () => {
@@ -135,7 +136,15 @@ describe('LauncherDialer.vmMetrics', () => {
     launcher.metrics = good;
     launcher.refuse.set('/vm-metrics', { status: 409, reason: 'WrongState', message: 'QEMU is not running' });
     const err = await d.vmMetrics(target).catch((e: unknown) => e);
-    expect(launcherFailureStatus(err, { namespace: 'ns', name: 'web', subresource: 'metrics' })).toMatchObject({ code: 409, message: 'VM ns/web: QEMU is not running' });
+    expect(launcherFailureStatus(err, { namespace: 'ns', name: 'web', subresource: 'metrics' })).toMatchObject({ code: 409, message: 'VM ns/web: QEMU is not running (WrongState)' });
     d.close();
+  });
+});
+
+describe('dialTimeoutMs', () => {
+  it("waits for a portforward clearly longer than the launcher waits for the guest, so its 504 arrives", () => {
+    expect(dialTimeoutMs({ subresource: 'portforward', port: 22 }, {})).toBeGreaterThanOrEqual(PORT_FORWARD_CONNECT_TIMEOUT_MS + 5_000);
+    expect(dialTimeoutMs({ subresource: 'console' }, {})).toBe(10_000);
+    expect(dialTimeoutMs({ subresource: 'portforward', port: 22 }, { timeoutMs: 300, portForwardTimeoutMs: 900 })).toBe(900);
   });
 });

@@ -11,7 +11,7 @@ import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { CONSOLE_MODE_HEADER, consoleMode, describeIssues, STREAM_UPGRADES, vmMetricsReport, type ConsoleMode, type VmMetricsReport } from '../api/contract/control.js';
+import { CONSOLE_MODE_HEADER, consoleMode, PORT_FORWARD_CONNECT_TIMEOUT_MS, describeIssues, STREAM_UPGRADES, vmMetricsReport, type ConsoleMode, type VmMetricsReport } from '../api/contract/control.js';
 import type { StreamSubresource } from '../api/contract/subresource.js';
 import { CONTROL_PORT, launcherServerName } from '../api/layout.js';
 import { LauncherClientNotReadyError, LauncherContractError, LauncherIdentityError, LauncherUnreachableError, readLauncherAnswer } from './launcher-errors.js';
@@ -55,6 +55,20 @@ export interface LauncherDialerOptions {
   port?: number;
   /** How long connecting and the launcher's answer may take. Default 10 s. */
   timeoutMs?: number;
+  /** The same for portforward, where the launcher first waits for the guest. Default 15 s. */
+  portForwardTimeoutMs?: number;
+}
+
+/**
+ * The launcher waits up to PORT_FORWARD_CONNECT_TIMEOUT_MS for the guest, after it added the
+ * forward; the dial must outlast that, or a silent guest port reads as an unreachable launcher.
+ */
+export const PORT_FORWARD_DIAL_TIMEOUT_MS = PORT_FORWARD_CONNECT_TIMEOUT_MS + 5_000;
+
+/** How long opening `stream` may take. */
+export function dialTimeoutMs(stream: StreamTarget, opts: Pick<LauncherDialerOptions, 'timeoutMs' | 'portForwardTimeoutMs'>): number {
+  if (stream.subresource === 'portforward') return opts.portForwardTimeoutMs ?? PORT_FORWARD_DIAL_TIMEOUT_MS;
+  return opts.timeoutMs ?? 10_000;
 }
 
 /** Node's codes for a peer certificate that failed verification (not for a peer that speaks no TLS). */
@@ -104,7 +118,7 @@ export class LauncherDialer implements LauncherConnector {
       const timer = setTimeout(() => {
         timedOut = true;
         req.destroy(new Error('timed out'));
-      }, this.opts.timeoutMs ?? 10_000);
+      }, dialTimeoutMs(stream, this.opts));
       req.on('upgrade', (res: IncomingMessage, socket: Duplex, head: Buffer) => {
         clearTimeout(timer);
         socket.pause(); // nothing may flow before the client's side is there to take it

@@ -92,19 +92,36 @@ export function readLauncherAnswer(res: IncomingMessage, what: string): Promise<
 /** Launcher answers whose meaning a client can act on keep their code; others are the server's fault. */
 const REASON_OF_LAUNCHER_STATUS: Readonly<Record<number, StatusReason>> = { 400: 'BadRequest', 409: 'Conflict', 503: 'ServiceUnavailable' };
 
-/** The Status a launcher failure is answered with. */
+/**
+ * The launcher could not reach what is behind it (502: the guest port is closed, the display
+ * gone) or it did not answer in time (504: a silent guest port). The contract's reasons have
+ * neither Bad Gateway nor Timeout: these are 503s that carry the launcher's reason and message.
+ */
+const BEHIND_THE_LAUNCHER = new Set([502, 504]);
+
+/**
+ * The Status a launcher failure is answered with. Users read what is wrong with their VM, never
+ * the pod IP or TLS detail of a failure to reach it: those stay in the server's log (the error's
+ * own message, which the callers log).
+ */
 export function launcherFailureStatus(err: unknown, request: SubresourceRequest): KubeStatus {
   const vm = `VM ${request.namespace}/${request.name}`;
   const named = { name: request.name };
+  const seeLog = "the subresource server's log has the detail";
   if (err instanceof LauncherRefusedError) {
     const reason = REASON_OF_LAUNCHER_STATUS[err.status];
-    if (reason) return failureStatus(reason, `${vm}: ${err.message}`, named);
+    // The launcher's reason ends the message: clients key their advice on it (cli/cluster/refusal.ts).
+    const said = `${vm}: ${err.message} (${err.launcherReason})`;
+    if (reason) return failureStatus(reason, said, named);
+    if (BEHIND_THE_LAUNCHER.has(err.status)) return failureStatus('ServiceUnavailable', said, named);
     return failureStatus('InternalError', `the launcher of ${vm} refused ${request.subresource} with ${err.status} ${err.launcherReason}: ${err.message} (is its launcher image of another kubevmm version?)`, named);
   }
   if (err instanceof LauncherUnreachableError) {
-    return failureStatus('ServiceUnavailable', `${err.message}; the launcher of ${vm} may be starting, or a NetworkPolicy keeps the subresource server from its control port`, named);
+    const what = err.timedOut ? 'did not answer in time' : 'cannot be reached';
+    return failureStatus('ServiceUnavailable', `the launcher of ${vm} ${what}; it may be starting, or a NetworkPolicy keeps the subresource server from its control port`, named);
   }
-  if (err instanceof LauncherIdentityError) return failureStatus('InternalError', `refused to connect: ${err.message}`, named);
+  if (err instanceof LauncherIdentityError) return failureStatus('InternalError', `refused to connect: the server at the launcher pod's address of ${vm} did not present that VM's launcher certificate; ${seeLog}`, named);
   if (err instanceof LauncherClientNotReadyError) return failureStatus('ServiceUnavailable', `${err.message}; try again shortly`, named);
-  return failureStatus('InternalError', `${request.subresource} of ${vm} failed: ${err instanceof Error ? err.message : String(err)}`, named);
+  if (err instanceof LauncherContractError) return failureStatus('InternalError', `the launcher of ${vm} answered ${request.subresource} outside the control API contract (is its launcher image of another kubevmm version?); ${seeLog}`, named);
+  return failureStatus('InternalError', `${request.subresource} of ${vm} failed; ${seeLog}`, named);
 }

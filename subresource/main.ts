@@ -16,6 +16,7 @@ import { LauncherDialer, type LauncherTls } from './launcher-dial.js';
 import { RequestHeaderSource } from './requestheader-source.js';
 import { startSubresourceServer } from './server.js';
 import { StreamAcceptor } from './stream.js';
+import { STREAM_LIMIT_DEFAULTS, StreamLimits } from './stream-limits.js';
 
 /** The command line. */
 export interface SubresourceFlags {
@@ -26,6 +27,8 @@ export interface SubresourceFlags {
   launcherClientDir: string;
   kubeconfig?: string;
   certPollSeconds: number;
+  maxStreams: number;
+  maxStreamsPerUser: number;
 }
 
 /** Default locations of the mounted Secrets (the chart mounts them there). */
@@ -39,6 +42,12 @@ export const DEFAULTS = {
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is an integer 0-65535 (0: any free port)');
+  return n;
+}
+
+function count(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number of at least 1');
   return n;
 }
 
@@ -99,6 +108,7 @@ async function run(flags: SubresourceFlags): Promise<void> {
       cluster,
       launcher,
       acceptor: new StreamAcceptor(),
+      limits: new StreamLimits({ maxStreams: flags.maxStreams, maxStreamsPerUser: flags.maxStreamsPerUser }),
       log,
       notReady: () => [requestHeader.notReady()].filter((p): p is string => p !== undefined),
     },
@@ -149,6 +159,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option('--launcher-client-dir <dir>', 'tls.crt, tls.key (client certificate from the launcher CA) and ca.crt (the launcher CA), reloaded when they change', DEFAULTS.launcherClientDir)
     .option('--kubeconfig <file>', "credentials for the API server (default: the pod's ServiceAccount)")
     .option('--cert-poll-seconds <n>', 'how often the certificate files are read again besides watching them', seconds, 60)
+    .option('--max-streams <n>', 'streams (console, vnc, portforward) this replica keeps open at once; more are answered 503', count, STREAM_LIMIT_DEFAULTS.maxStreams)
+    .option('--max-streams-per-user <n>', 'streams one user may keep open through this replica; more are answered 503', count, STREAM_LIMIT_DEFAULTS.maxStreamsPerUser)
     .action(async (opts: SubresourceFlags) => run(opts));
   await program.parseAsync([...argv]);
 }

@@ -23,7 +23,9 @@ describe('RequestHeaderSource', () => {
     const source = new RequestHeaderSource({ read: () => cluster.authenticationData(), log });
     await source.refresh();
     expect(source.current()).toBeUndefined();
-    expect(source.notReady()).toMatch(/cannot be read: .*403 forbidden/);
+    expect(source.notReady()).toBe('the ConfigMap kube-system/extension-apiserver-authentication cannot be read');
+    expect(source.notReadyDetail()).toMatch(/cannot be read: .*403 forbidden/);
+    expect(lines[0]).toMatch(/403 forbidden/);
     expect(lines[0]).toMatch(/^warn requestheader settings not read/);
     delete cluster.failures.configMap;
     cluster.configMapData = requestHeaderData(pki.caPem);

@@ -10,6 +10,8 @@
 import { requestHeaderConfig, type RequestHeaderConfig } from './auth/request-header.js';
 import type { SubresourceLog } from './log.js';
 
+const CONFIGMAP = 'the ConfigMap kube-system/extension-apiserver-authentication';
+
 /** Options of {@link RequestHeaderSource}. */
 export interface RequestHeaderSourceOptions {
   /** Reads the ConfigMap's data. */
@@ -25,7 +27,8 @@ export interface RequestHeaderSourceOptions {
 export class RequestHeaderSource {
   private config: RequestHeaderConfig | undefined;
   private lastData: string | undefined;
-  private problem = 'the requestheader ConfigMap was not read yet';
+  /** Why there are no settings: a short public sentence, and the detail for the log. */
+  private problem = { public: `${CONFIGMAP} was not read yet`, detail: 'no read attempted yet' };
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -36,9 +39,17 @@ export class RequestHeaderSource {
     return this.config;
   }
 
-  /** Why there are no settings yet (for /readyz); undefined once there are. */
+  /**
+   * Why there are no settings yet, for /readyz; undefined once there are. Short and without the
+   * API server's error text: /readyz answers anyone, certificate or not.
+   */
   notReady(): string | undefined {
-    return this.config ? undefined : this.problem;
+    return this.config ? undefined : this.problem.public;
+  }
+
+  /** The full reason, API server error included: for the log only (it is logged at each failed read). */
+  notReadyDetail(): string | undefined {
+    return this.config ? undefined : this.problem.detail;
   }
 
   /** Reads once now, then keeps reading on the timer. Never rejects. */
@@ -60,8 +71,8 @@ export class RequestHeaderSource {
     try {
       data = await this.opts.read();
     } catch (err) {
-      this.problem = `the requestheader ConfigMap cannot be read: ${err instanceof Error ? err.message : String(err)}`;
-      this.opts.log.warn({ err: this.problem, inForce: this.config !== undefined }, 'requestheader settings not read');
+      this.problem = { public: `${CONFIGMAP} cannot be read`, detail: `the requestheader ConfigMap cannot be read: ${err instanceof Error ? err.message : String(err)}` };
+      this.opts.log.warn({ err: this.problem.detail, inForce: this.config !== undefined }, 'requestheader settings not read');
       return;
     }
     const text = JSON.stringify(data);
@@ -73,8 +84,8 @@ export class RequestHeaderSource {
       this.lastData = text;
       this.opts.log.info({ allowedNames: next.allowedNames, usernameHeaders: next.usernameHeaders, clientCas: next.clientCas.map((ca) => ca.subject) }, first ? 'requestheader settings loaded' : 'requestheader settings changed');
     } catch (err) {
-      this.problem = err instanceof Error ? err.message : String(err);
-      this.opts.log.error({ err: this.problem, inForce: this.config !== undefined }, 'requestheader settings unusable');
+      this.problem = { public: `${CONFIGMAP} holds unusable front proxy settings`, detail: err instanceof Error ? err.message : String(err) };
+      this.opts.log.error({ err: this.problem.detail, inForce: this.config !== undefined }, 'requestheader settings unusable');
     }
   }
 

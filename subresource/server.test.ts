@@ -16,7 +16,9 @@ import { requestHeaderConfig, type RequestHeaderConfig } from './auth/request-he
 import { LauncherDialer } from './launcher-dial.js';
 import { silentLog } from './log.js';
 import { startSubresourceServer, type SubresourceServer } from './server.js';
+import { MAX_STREAM_MESSAGE_BYTES } from '../api/contract/stream-message.js';
 import { StreamAcceptor } from './stream.js';
+import { StreamLimits } from './stream-limits.js';
 
 const VM = { name: 'web', namespace: 'team-a', uid: '3c2b1a09-8f7e-4d6c-9b5a-112233445566' };
 const BASE = `/apis/subresources.kubevmm.io/v1alpha1/namespaces/${VM.namespace}/virtualmachines/${VM.name}`;
@@ -49,6 +51,7 @@ beforeAll(async () => {
       cluster,
       launcher: new LauncherDialer({ tls: () => client, port: launcher.port }),
       acceptor: new StreamAcceptor(),
+      limits: new StreamLimits({ maxStreams: 100, maxStreamsPerUser: 2 }),
       log: silentLog,
       notReady: () => notReady,
     },
@@ -152,10 +155,41 @@ describe('streams', () => {
     launcher.refuse.set('/vnc', { status: 409, reason: 'NoDisplay', message: 'the VM has no VNC display' });
     const refused = await open(`${BASE}/vnc`, proxy('alice'));
     expect(refused.status).toBe(409);
-    expect(JSON.parse(refused.body)).toMatchObject({ reason: 'Conflict', message: 'VM team-a/web: the VM has no VNC display' });
+    expect(JSON.parse(refused.body)).toMatchObject({ reason: 'Conflict', message: 'VM team-a/web: the VM has no VNC display (NoDisplay)' });
     const wrong = await open(`${BASE}/console`, proxy('alice'), ['v4.channel.k8s.io']);
     expect(wrong.status).toBe(400);
     expect(JSON.parse(wrong.body).message).toMatch(/must offer the subprotocol v1\.stream\.kubevmm\.io/);
+  });
+});
+
+describe('stream limits', () => {
+  it("refuses a user's stream past the per-user cap with a Status naming it, and takes one again once a stream closed", async () => {
+    cluster.grants.add('carol get console team-a/web');
+    const first = await open(`${BASE}/console`, proxy('carol'));
+    const second = await open(`${BASE}/console`, proxy('carol'));
+    expect([first.status, second.status]).toEqual([101, 101]);
+    const third = await open(`${BASE}/console`, proxy('carol'));
+    expect(third.status).toBe(503);
+    expect(JSON.parse(third.body)).toMatchObject({ kind: 'Status', reason: 'ServiceUnavailable', message: expect.stringMatching(/--max-streams-per-user=2/) });
+    expect((await open(`${BASE}/console`, proxy('alice'))).status).toBe(101); // another user is not held back
+    const closed = new Promise((r) => first.ws!.once('close', r));
+    first.ws!.close(1000);
+    await closed;
+    let again = await open(`${BASE}/console`, proxy('carol'));
+    for (let i = 0; again.status !== 101 && i < 50; i++) again = await open(`${BASE}/console`, proxy('carol')); // the server sees the close a moment later
+    expect(again.status).toBe(101);
+    for (const s of [second, again]) s.ws!.close(1000);
+  });
+});
+
+describe('client messages', () => {
+  it('closes a stream whose client sends a message over 256 KiB (1009), so no stream holds more', async () => {
+    const opened = await open(`${BASE}/console`, proxy('alice'));
+    expect(opened.status).toBe(101);
+    const closed = new Promise<number>((r) => opened.ws!.once('close', (code) => r(code)));
+    opened.ws!.on('error', () => undefined);
+    opened.ws!.send(Buffer.alloc(MAX_STREAM_MESSAGE_BYTES + 1, 1), { binary: true });
+    expect(await closed).toBe(1009);
   });
 });
 

@@ -10,15 +10,21 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CONSOLE_MODE_HEADER } from '../api/contract/control.js';
 import { selectStreamProtocol, type SubresourceRequest } from '../api/contract/subresource.js';
+import { MAX_STREAM_MESSAGE_BYTES } from '../api/contract/stream-message.js';
 import type { Admitted } from './admit.js';
 import { sendStatus, socketAnswer } from './answer.js';
 import { bridge, type BridgeOptions } from './bridge.js';
 import { launcherFailureStatus, LauncherError } from './launcher-errors.js';
 import type { LauncherConnector, StreamTarget } from './launcher-dial.js';
 import type { SubresourceLog } from './log.js';
+import type { StreamLimits } from './stream-limits.js';
 
-/** Largest message a client may send: keystrokes, RFB client messages, TCP chunks. */
-const MAX_CLIENT_MESSAGE_BYTES = 4 * 1024 * 1024;
+/**
+ * Largest message a client may send: keystrokes, RFB client messages, TCP chunks. Each open
+ * stream may hold one in memory, so it is kept small; the CLI (cli/cluster/ws-stream.ts) cuts
+ * its writes to this size and noVNC sends RFB client messages of a few bytes.
+ */
+const MAX_CLIENT_MESSAGE_BYTES = MAX_STREAM_MESSAGE_BYTES;
 
 /** Accepts WebSockets on sockets the HTTPS server hands over; 101 headers can be added per request. */
 export class StreamAcceptor {
@@ -53,6 +59,8 @@ export interface StreamDeps {
   launcher: LauncherConnector;
   acceptor: StreamAcceptor;
   log: SubresourceLog;
+  /** The caps on open streams; a stream holds its slot from before the launcher is dialled to its end. */
+  limits: StreamLimits;
   bridge?: Omit<BridgeOptions, 'endedReason'>;
 }
 
@@ -71,8 +79,22 @@ function endedReason(request: SubresourceRequest): string {
 
 /** Opens the launcher's stream, then the client's WebSocket, and joins them until one ends. */
 export async function serveStream(deps: StreamDeps, admitted: Admitted, upgrade: { req: IncomingMessage; socket: Duplex; head: Buffer }): Promise<void> {
-  const { request, identity, target } = admitted;
+  const { request, identity } = admitted;
   const fields = { user: identity.user, subresource: request.subresource, namespace: request.namespace, name: request.name, ...(request.subresource === 'portforward' ? { port: request.port } : {}) };
+  const slot = deps.limits.take(identity.user, request);
+  if (!slot.ok) {
+    deps.log.warn({ ...fields, code: slot.status.code, why: slot.log }, 'stream refused: limit');
+    return sendStatus(socketAnswer(upgrade.socket), slot.status);
+  }
+  try {
+    await serveAdmittedStream(deps, admitted, upgrade, fields);
+  } finally {
+    slot.release();
+  }
+}
+
+async function serveAdmittedStream(deps: StreamDeps, admitted: Admitted, upgrade: { req: IncomingMessage; socket: Duplex; head: Buffer }, fields: Record<string, unknown>): Promise<void> {
+  const { request, target } = admitted;
   let launcher;
   try {
     launcher = await deps.launcher.open(target, streamTarget(request));

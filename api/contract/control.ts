@@ -81,6 +81,13 @@ export const launcherStatus = z.object({
  * {@link CONSOLE_MODE_HEADER} says whether this session types or is a read-only mirror of
  * another one.
  */
+/**
+ * How long a launcher waits for the guest to accept a port-forward connection before it answers
+ * 504 GuestPortTimeout. Whoever dials the launcher must wait clearly longer, or it gives up
+ * first and reports the launcher unreachable instead of the guest port silent.
+ */
+export const PORT_FORWARD_CONNECT_TIMEOUT_MS = 10_000;
+
 export const CONSOLE_UPGRADE = 'kubevmm-console';
 export const CONSOLE_MODE_HEADER = 'kubevmm-console-mode';
 export const consoleMode = z.enum(['interactive', 'read-only']);

@@ -20,6 +20,8 @@ beforeAll(async () => {
     route: (request) => {
       if (request.name === 'stopped') return { refuse: failureStatus('Conflict', 'the VM is Stopped', request) };
       if (request.name === 'mirror') return { handle: () => undefined, headers: ['kubevmm-console-mode: read-only'] };
+      if (request.name === 'evil-end') return { handle: (ws) => setTimeout(() => ws.close(1000, 'bye\u001b]0;owned\u0007\u001b[2J'), 50) };
+      if (request.name === 'evil-fail') return { handle: (ws) => setTimeout(() => ws.close(1011, 'gone\u001b[2J\rkubevmm: fake'), 50) };
       if (request.name === 'failing') return { handle: (ws) => setTimeout(() => ws.close(1011, 'the launcher went away'), 50) };
       return { handle: (ws) => ws.on('message', (data: Buffer) => ws.send(Buffer.from(`echo:${data.toString()}`))), headers: ['kubevmm-console-mode: interactive'] };
     },
@@ -97,5 +99,15 @@ describe('kubevmm console', () => {
     expect(await session).toBe(0);
     expect(t.stdin.modes).toEqual([]);
     expect(t.text.messages).toBe('kubevmm: connected to the console of web (the end of the input detaches)\nkubevmm: detached\n');
+  });
+
+  it("shows control characters in the server's close reason as ?, whether the stream ended or failed", async () => {
+    const ended = terminal(false);
+    await runConsole({ verb: 'console', name: 'evil-end' }, ctx, ended.io);
+    expect(ended.text.messages).toContain('the console of evil-end closed: bye?]0;owned??[2J\n');
+    const failed = terminal(false);
+    expect(await runConsole({ verb: 'console', name: 'evil-fail' }, ctx, failed.io)).toBe(1);
+    expect(failed.text.messages).toContain('kubevmm: the stream failed: gone?[2J?kubevmm: fake\n');
+    expect([...(ended.text.messages + failed.text.messages)].filter((c) => c < ' ' && c !== '\n')).toEqual([]);
   });
 });

@@ -10,6 +10,7 @@ import { EXIT } from '../program.js';
 import { bridgeTerminal, CONSOLE_ESCAPE, enterRawMode, onStopSignal, type StopSignal } from '../terminal.js';
 import type { VerbRequest } from './args.js';
 import type { ClusterContext } from './context.js';
+import { printable } from './progress.js';
 import { processIo, reportFailure, type RunnerIo } from './runner-io.js';
 import { openStream, type WebSocketStream } from './stream.js';
 
@@ -26,7 +27,7 @@ export function modeLine(name: string, mode: string | undefined, tty: boolean): 
 
 /** The line printed when the server ended the stream. */
 export function endedLine(name: string, reason: string | undefined): string {
-  return `the console of ${name} closed${reason ? `: ${reason}` : ''}`;
+  return `the console of ${name} closed${reason ? `: ${printable(reason)}` : ''}`;
 }
 
 /** Runs the console session; resolves with the exit code. */

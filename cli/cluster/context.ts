@@ -44,6 +44,12 @@ export class ContextError extends Error {
   override readonly name = 'ContextError';
 }
 
+/** An error's message; not `instanceof Error`: fs errors may come from another realm (jest's VM modules). */
+function messageOf(err: unknown): string {
+  const message = (err as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : String(err);
+}
+
 /** Loads the kubeconfig for `flags`, as kubectl would. */
 export function loadContext(flags: ClusterFlags): ClusterContext {
   const source = kubeconfigSource(flags);
@@ -52,17 +58,19 @@ export function loadContext(flags: ClusterFlags): ClusterContext {
   try {
     if (flags.kubeconfig) kubeconfig.loadFromFile(flags.kubeconfig);
     else kubeconfig.loadFromDefault();
-    applyTokenFiles(kubeconfig, kubeconfigFiles(flags));
   } catch (err) {
-    // Not `instanceof Error`: fs errors may come from another realm (jest's VM modules).
-    const message = (err as { message?: unknown } | null)?.message;
-    throw new ContextError(`cannot read the kubeconfig ${source}: ${typeof message === 'string' ? message : String(err)}`);
+    throw new ContextError(`cannot read the kubeconfig ${source}: ${messageOf(err)}`);
   }
   if (flags.context) {
     if (!kubeconfig.getContextObject(flags.context)) {
       throw new ContextError(`the kubeconfig ${source} has no context "${flags.context}"; it has ${kubeconfig.getContexts().map((c) => c.name).join(', ') || 'none'}`);
     }
     kubeconfig.setCurrentContext(flags.context);
+  }
+  try {
+    applyTokenFiles(kubeconfig, kubeconfigFiles(flags)); // the context's user only, once the context is final
+  } catch (err) {
+    throw new ContextError(`cannot read the kubeconfig ${source}: ${messageOf(err)}`);
   }
   const cluster = kubeconfig.getCurrentCluster();
   if (!cluster) throw new ContextError(`the kubeconfig ${source} names no cluster for its current context: give --context or --kubeconfig`);

@@ -12,7 +12,8 @@ import type { ClusterContext } from './context.js';
 import { listenLocal } from './listen.js';
 import { processIo, reportFailure, untilStopSignal, type RunnerIo } from './runner-io.js';
 import { SshArgsError, splitSshArgs, splitUserHost, sshArgv } from './ssh-args.js';
-import { openStream } from './stream.js';
+import { printable } from './progress.js';
+import { checkedRequest, openStream } from './stream.js';
 import { onStopSignal, type StopSignal } from '../terminal.js';
 
 type PortForwardRequest = Extract<VerbRequest, { verb: 'port-forward' }>;
@@ -29,10 +30,11 @@ export const SSH_MISSING = 'ssh is not installed: install the OpenSSH client (De
 /** Runs `port-forward` until Ctrl-C (exit 0). */
 export async function runPortForward(request: PortForwardRequest, ctx: ClusterContext, io: RunnerIo = processIo()): Promise<number> {
   try {
+    checkedRequest({ name: request.name, subresource: 'portforward', port: request.guest }, ctx.namespace);
     const listener = await listenLocal({
       port: request.local,
       open: async () => (await openStream(ctx, { name: request.name, subresource: 'portforward', port: request.guest })).stream,
-      onError: (err, peer) => io.stderr.write(`kubevmm: connection from ${peer}: ${err.message}\n`),
+      onError: (err, peer) => io.stderr.write(`kubevmm: connection from ${peer}: ${printable(err.message)}\n`),
     });
     io.stdout.write(`${forwardLine(listener.port, request.name, request.guest)}\n`);
     await untilStopSignal(io);
@@ -81,6 +83,8 @@ export async function runSsh(request: SshRequest, ctx: ClusterContext, io: Runne
   }
   let tunnelError: Error | undefined;
   try {
+    // Before ssh starts: the name and namespace go into its HostKeyAlias and the stream's path.
+    checkedRequest({ name, subresource: 'portforward', port: args.guestPort }, ctx.namespace);
     const listener = await listenLocal({
       port: 0,
       maxConnections: 1,

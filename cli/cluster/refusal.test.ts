@@ -18,6 +18,9 @@ const apiServerForbidden = JSON.stringify({
 /** The API server's answer for a group that no APIService serves. */
 const noSuchGroup = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'the server could not find the requested resource', reason: 'NotFound', details: {}, code: 404 });
 
+/** The control characters in `text`. */
+const controls = (text: string) => [...text].filter((c) => c < ' ' || (c >= '\u007f' && c <= '\u009f'));
+
 describe('refusal messages', () => {
   it('403 names the verb, the subresource, the group, the namespace and the role to ask for, and keeps what the server said', () => {
     const message = refusalMessage(console_, 403, apiServerForbidden);
@@ -38,6 +41,35 @@ describe('refusal messages', () => {
     expect(refusalMessage(vnc, 409, stopped)).toMatch(/is not running: start it with `kubevmm start web -n team-a`/);
     const noDisplay = JSON.stringify(failureStatus('Conflict', 'NoDisplay: the VM has no VNC display', { name: 'web' }));
     expect(refusalMessage(vnc, 409, noDisplay)).toMatch(/^virtual machine "web" has no VNC display: set spec.devices.graphics: vnc/);
+  });
+
+  it.each([
+    ['TooManySessions', 'VM team-a/web: 64 port-forward sessions are open on this VM; close one and try again (TooManySessions)', /^virtual machine "web" has the most port-forward sessions open .*close one/],
+    ['NoNetwork', 'VM team-a/web: this VM has no network interface (spec.interfaces is []) (NoNetwork)', /^virtual machine "web" has no network interface to forward to: add one to spec\.interfaces/],
+    ['NoDisplay', 'VM team-a/web: the VM has no VNC display (NoDisplay)', /^virtual machine "web" has no VNC display: set spec\.devices\.graphics: vnc/],
+    ['WrongState (paused)', 'VM team-a/web: cannot forward a guest port while the vm is paused (WrongState)', /^virtual machine "web" is paused: resume it with `kubevmm unpause web -n team-a`/],
+    ['WrongState (stopping)', 'VM team-a/web: cannot forward a guest port while the vm is stopping (WrongState)', /^virtual machine "web" is not running \(it is stopping\): start it with/],
+    ['TooManySessions from an older server', 'VM team-a/web: 64 port-forward sessions are open on this VM; close one and try again', /has the most port-forward sessions open/],
+  ])('409 %s says its own fix', (_reason, message, expected) => {
+    const body = JSON.stringify(failureStatus('Conflict', message, { name: 'web' }));
+    expect(refusalMessage({ ...console_, subresource: 'portforward' }, 409, body)).toMatch(expected);
+  });
+
+  it("503 about the VM (a closed guest port, a stream limit) says the server's words, not that the API is missing", () => {
+    const body = JSON.stringify(failureStatus('ServiceUnavailable', 'VM team-a/web: nothing accepts connections on guest port 22 (connection refused): start a server on that port in the guest (GuestPortClosed)', { name: 'web' }));
+    expect(refusalMessage({ ...console_, subresource: 'portforward' }, 503, body)).toBe(
+      'virtualmachines/portforward of "web" is not available: VM team-a/web: nothing accepts connections on guest port 22 (connection refused): start a server on that port in the guest (GuestPortClosed)',
+    );
+  });
+
+  it("shows control characters in the server's words as ?, so they cannot drive the terminal", () => {
+    const evil = JSON.stringify(failureStatus('Forbidden', 'no\u001b]0;owned\u0007 \u001b[2J\r\nkubevmm: fake line', { name: 'web' }));
+    const message = refusalMessage(console_, 403, evil);
+    expect(controls(message)).toEqual([]);
+    expect(message).toContain('no?]0;owned? ?[2J??kubevmm: fake line');
+    expect(controls(refusalMessage(console_, 502, 'bad\u001b[31m gateway'))).toEqual([]);
+    const about = JSON.stringify(failureStatus('ServiceUnavailable', 'x\u001b[2Jy', { name: 'web' }));
+    expect(controls(refusalMessage(console_, 503, about))).toEqual([]);
   });
 
   it('503 points at the APIService and the subresource server', () => {

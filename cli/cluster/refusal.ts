@@ -6,6 +6,7 @@
  * APIService to check), followed by what the server itself said.
  */
 import { VM_USER_ROLE } from './api-errors.js';
+import { printable } from './progress.js';
 import { kubeStatus, SUBRESOURCE_GROUP, SUBRESOURCE_VERSION, type KubeStatus, type StreamSubresource } from '../../api/contract/subresource.js';
 
 /** The stream that was asked for. */
@@ -49,8 +50,9 @@ function bodyLine(body: string): string {
   return line.length > 200 ? `${line.slice(0, 200)}...` : line;
 }
 
+/** What the server said; its text is the server's, so control characters are made visible. */
 function serverSaid(status: KubeStatus | undefined, body: string): string {
-  const said = status?.message || bodyLine(body);
+  const said = printable(status?.message || bodyLine(body));
   return said ? ` (the server said: ${said})` : '';
 }
 
@@ -62,12 +64,49 @@ function isVmNotFound(status: KubeStatus | undefined, target: StreamTarget): boo
   return status?.details?.group === SUBRESOURCE_GROUP && (status.details.name === undefined || status.details.name === target.name);
 }
 
+/**
+ * Why a VM's launcher refused: the subresource server ends the message with the launcher's
+ * reason in parentheses; the message's words tell it from an older server.
+ */
+function launcherReason(message: string): string | undefined {
+  const named = /\(([A-Z][A-Za-z]+)\)$/.exec(message.trim())?.[1];
+  if (named) return named;
+  if (/port-forward sessions are open/.test(message)) return 'TooManySessions';
+  if (/no network interface/.test(message)) return 'NoNetwork';
+  if (/no VNC display|graphics/i.test(message)) return 'NoDisplay';
+  if (/cannot .* while the vm is/.test(message)) return 'WrongState';
+  return undefined;
+}
+
 function conflictMessage(target: StreamTarget, status: KubeStatus | undefined): string {
+  const vm = `virtual machine "${target.name}"`;
   const said = status?.message ?? '';
-  if (target.subresource === 'vnc' && /vnc|display|graphics/i.test(said)) {
-    return `virtual machine "${target.name}" has no VNC display: set spec.devices.graphics: vnc (it takes effect at the next start)`;
+  const start = `start it with \`kubevmm start ${target.name} -n ${target.namespace}\``;
+  switch (launcherReason(said)) {
+    case 'TooManySessions':
+      return `${vm} has the most port-forward sessions open that its launcher takes: close one (another kubevmm port-forward or ssh to it) and try again`;
+    case 'NoNetwork':
+      return `${vm} has no network interface to forward to: add one to spec.interfaces (binding masquerade); it takes effect at the next start`;
+    case 'NoDisplay':
+      return `${vm} has no VNC display: set spec.devices.graphics: vnc (it takes effect at the next start)`;
+    case 'WrongState': {
+      const state = /while the vm is (\w+)/.exec(said)?.[1];
+      if (state === 'paused') return `${vm} is paused: resume it with \`kubevmm unpause ${target.name} -n ${target.namespace}\``;
+      if (state === 'starting') return `${vm} is still starting: try again in a moment`;
+      return `${vm} is not running${state ? ` (it is ${state})` : ''}: ${start}`;
+    }
+    default:
+      return `${vm} is not running: ${start}`;
   }
-  return `virtual machine "${target.name}" is not running: start it with \`kubevmm start ${target.name} -n ${target.namespace}\``;
+}
+
+/**
+ * A 503 the subresource server answered about the VM itself (its details name the VM): the
+ * launcher cannot be reached, the guest port is closed or silent, or a stream limit is hit.
+ * The API server's own 503 (no subresource server answering) names no VM.
+ */
+function isAboutVm(status: KubeStatus | undefined, target: StreamTarget): boolean {
+  return status?.details?.group === SUBRESOURCE_GROUP && status.details.name === target.name;
 }
 
 /** The sentence for a refusal answered with `code` and `body`. */
@@ -92,6 +131,7 @@ export function refusalMessage(target: StreamTarget, code: number, body: string)
     case 409:
       return `${conflictMessage(target, status)}${said}`;
     case 503:
+      if (isAboutVm(status, target)) return `${what} of "${target.name}" is not available: ${printable(status?.message ?? '')}`;
       return (
         `kubevmm's subresource API is unavailable: check \`kubectl get apiservice ${API_SERVICE}\` ` +
         `and the subresource server's pods in kubevmm's namespace${said}`

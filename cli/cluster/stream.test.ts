@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { KubeConfig } from '@kubernetes/client-node';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { failureStatus, STREAM_PROTOCOL } from '../../api/contract/subresource.js';
+import { MAX_STREAM_MESSAGE_BYTES } from '../../api/contract/stream-message.js';
 import type { ClusterContext } from './context.js';
 import { openStream, streamUrl, StreamConnectError, StreamFailedError, StreamRefusedError } from './stream.js';
 
@@ -11,10 +12,13 @@ import { openStream, streamUrl, StreamConnectError, StreamFailedError, StreamRef
 let server: Server;
 let base: string;
 const seen: { authorization?: string; protocols?: string }[] = [];
+/** The sizes of the messages the `sizes` VM received. */
+const sizes: number[] = [];
 
 const BEHAVIOUR: Record<string, (ws: WebSocket) => void> = {
   echo: (ws) => ws.on('message', (data: Buffer) => ws.send(data)),
   text: (ws) => ws.send('hello as text'),
+  sizes: (ws) => ws.on('message', (data: Buffer) => sizes.push(data.length)),
   fail: (ws) => ws.close(1011, 'the launcher went away'),
   end: (ws) => ws.send(Buffer.from('bye'), () => ws.close(1000, 'the VM stopped')),
   // 8 MiB in 64-KiB messages, as fast as the socket takes them, then the end.
@@ -108,6 +112,17 @@ describe('openStream', () => {
     const all = Buffer.concat(chunks);
     expect(all.length).toBe(128 * 64 * 1024);
     expect([all[0], all[64 * 1024], all.at(-1)]).toEqual([0, 1, 127]);
+  });
+
+  it('cuts a large write into messages of at most 256 KiB, which the subresource server takes', async () => {
+    const { stream } = await openStream(context(base), { name: 'sizes', subresource: 'portforward', port: 22 });
+    const data = Buffer.alloc(MAX_STREAM_MESSAGE_BYTES * 2 + 1000, 5);
+    await new Promise<void>((resolve, reject) => stream.write(data, (err) => (err ? reject(err) : resolve())));
+    stream.write(Buffer.alloc(10)); // queued writes join into one message, still cut to size
+    for (let i = 0; i < 100 && sizes.reduce((a, b) => a + b, 0) < data.length + 10; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(data.length + 10);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(MAX_STREAM_MESSAGE_BYTES);
+    stream.destroy();
   });
 
   it('ends the stream on close 1000 and keeps the reason', async () => {

@@ -89,8 +89,11 @@ export class StreamRequestError extends Error {
   override readonly name = 'StreamRequestError';
 }
 
-/** The request checked as the server will check it: a bad name never becomes a path. */
-function checkedRequest(request: StreamRequest, namespace: string): SubresourceRequest {
+/**
+ * The request checked as the server will check it: a bad name or namespace never becomes a
+ * path, nor an ssh option. Throws a StreamRequestError naming the field.
+ */
+export function checkedRequest(request: StreamRequest, namespace: string): SubresourceRequest {
   const parsed = subresourceRequest.safeParse({ ...request, namespace });
   if (!parsed.success) throw new StreamRequestError(`cannot open ${request.subresource} of "${request.name}" in namespace "${namespace}": ${describeIssues(parsed.error, 'request')}`);
   return parsed.data;

@@ -42,6 +42,20 @@ describe('kubeconfig credentials on a stream', () => {
     expect(() => loadContext({ kubeconfig: file })).toThrow('user "me": cannot read its tokenFile /nonexistent/token');
   });
 
+  it("reads only the current context's user's token file: another user's missing file is no error", async () => {
+    await writeFile(join(dir, 'mine'), 'mine\n');
+    const file = join(dir, 'kubeconfig-two-users');
+    await writeFile(
+      file,
+      `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: { server: "https://127.0.0.1:6443" }\n` +
+        `users:\n- name: me\n  user: { tokenFile: mine }\n- name: gone\n  user: { tokenFile: /nonexistent/token }\n` +
+        `contexts:\n- name: x\n  context: { cluster: c, user: me }\n- name: old\n  context: { cluster: c, user: gone }\ncurrent-context: x\n`,
+    );
+    const options = await connectOptions(loadContext({ kubeconfig: file }));
+    expect((options.headers as Record<string, unknown>).Authorization).toBe('Bearer mine');
+    expect(() => loadContext({ kubeconfig: file, context: 'old' })).toThrow('user "gone": cannot read its tokenFile /nonexistent/token');
+  });
+
   it("finds the kubeconfig files as kubectl does, and only users' token files", () => {
     expect(kubeconfigFiles({ kubeconfig: '/a' }, { KUBECONFIG: '/b:/c' }, '/home/u')).toEqual(['/a']);
     expect(kubeconfigFiles({}, { KUBECONFIG: '/b::/c' }, '/home/u')).toEqual(['/b', '/c']);

@@ -2,7 +2,7 @@
  * Token files of kubeconfig users (`tokenFile`, as kubectl writes and reads them). The
  * Kubernetes client only knows a `token-file` key and keeps the file's trailing newline, which
  * makes an invalid Authorization header; kubectl reads `tokenFile` and trims it. This gives the
- * loaded kubeconfig's users their file's token the way kubectl does, for every cluster verb.
+ * current context's user its file's token the way kubectl does, for every cluster verb.
  */
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -30,9 +30,15 @@ export function tokenFilesOf(text: string, file: string): Map<string, string> {
   return found;
 }
 
-/** Sets each user's token from its token file, trimmed; throws naming the user and file when it cannot be read. */
+/**
+ * Sets the current context's user's token from its token file, trimmed; throws naming the user
+ * and file when it cannot be read. Only that user's: as kubectl, a missing file of a user no
+ * context in use names is no error. Call it once the current context is final (--context).
+ */
 export function applyTokenFiles(kubeconfig: KubeConfig, files: readonly string[]): void {
-  const paths = new Map<string, string>();
+  const user = kubeconfig.getCurrentUser();
+  if (!user) return;
+  let path: string | undefined;
   for (const file of files) {
     let text: string;
     try {
@@ -40,17 +46,15 @@ export function applyTokenFiles(kubeconfig: KubeConfig, files: readonly string[]
     } catch {
       continue; // loadFromFile has already said what is wrong with a kubeconfig it needed.
     }
-    for (const [name, path] of tokenFilesOf(text, file)) if (!paths.has(name)) paths.set(name, path);
+    path = tokenFilesOf(text, file).get(user.name);
+    if (path) break; // the first file naming the user wins, as kubectl merges them
   }
-  for (const user of kubeconfig.getUsers()) {
-    const path = paths.get(user.name);
-    if (!path) continue;
-    let token: string;
-    try {
-      token = readFileSync(path, 'utf8').trim();
-    } catch (err) {
-      throw new Error(`user "${user.name}": cannot read its tokenFile ${path}: ${(err as Error).message}`, { cause: err });
-    }
-    (user as { token?: User['token'] }).token = token;
+  if (!path) return;
+  let token: string;
+  try {
+    token = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new Error(`user "${user.name}": cannot read its tokenFile ${path}: ${(err as Error).message}`, { cause: err });
   }
+  (user as { token?: User['token'] }).token = token;
 }

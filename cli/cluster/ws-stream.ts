@@ -9,7 +9,9 @@
  */
 import { Duplex } from 'node:stream';
 import type WebSocket from 'ws';
+import { MAX_STREAM_MESSAGE_BYTES } from '../../api/contract/stream-message.js';
 import { STREAM_CLOSE, STREAM_PROTOCOL } from '../../api/contract/subresource.js';
+import { printable } from './progress.js';
 
 /** Close codes that end a stream without a failure: 1000, and 1005 (a close without a code). */
 const ENDED = new Set<number>([STREAM_CLOSE.ended, 1005]);
@@ -29,11 +31,20 @@ export class StreamFailedError extends Error {
   }
 }
 
-/** What a close code and reason mean for the user. */
+/** What a close code and reason mean for the user; the server's reason with its control characters made visible. */
 export function closeMessage(code: number, reason: string): string {
-  if (code === STREAM_CLOSE.failed) return `the stream failed${reason ? `: ${reason}` : ''}`;
+  const said = reason ? `: ${printable(reason)}` : '';
+  if (code === STREAM_CLOSE.failed) return `the stream failed${said}`;
   if (code === 1006) return 'the connection to the API server was lost';
-  return `the stream was closed with code ${code}${reason ? `: ${reason}` : ''}`;
+  return `the stream was closed with code ${code}${said}`;
+}
+
+/** Cuts `data` into messages the subresource server takes (at most MAX_STREAM_MESSAGE_BYTES). */
+export function messagesOf(data: Buffer, max = MAX_STREAM_MESSAGE_BYTES): Buffer[] {
+  if (data.length <= max) return [data];
+  const pieces: Buffer[] = [];
+  for (let at = 0; at < data.length; at += max) pieces.push(data.subarray(at, at + max));
+  return pieces;
 }
 
 /** A subresource WebSocket as a Duplex of bytes. */
@@ -77,12 +88,18 @@ export class WebSocketStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.ws.send(chunk, { binary: true }, callback);
+    this.send(chunk, callback);
   }
 
   // Many small writes (keystrokes, RFB requests) queued while one was in flight go as one message.
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
-    this.ws.send(Buffer.concat(chunks.map((c) => c.chunk)), { binary: true }, callback);
+    this.send(Buffer.concat(chunks.map((c) => c.chunk)), callback);
+  }
+
+  /** Sends `data` in messages the server takes; done once the last one was handed to the socket. */
+  private send(data: Buffer, callback: (error?: Error | null) => void): void {
+    const pieces = messagesOf(data);
+    pieces.forEach((piece, i) => this.ws.send(piece, { binary: true }, i === pieces.length - 1 ? callback : undefined));
   }
 
   /** Our side is done (Ctrl-], stdin ended, the local connection closed): the stream ends. */

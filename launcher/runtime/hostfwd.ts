@@ -63,6 +63,11 @@ export function hostfwdRemoved(output: string): boolean {
   return /^host forwarding rule for \S+ removed$/.test(output.trim());
 }
 
+/** True when `hostfwd_remove` shows that no such rule is left: it removed it, or there was none. */
+export function hostfwdGone(output: string): boolean {
+  return hostfwdRemoved(output) || /^host forwarding rule for \S+ not found$/.test(output.trim());
+}
+
 /** One row of `info usernet`: a slirp socket of a netdev. */
 export interface UsernetSocket {
   netdev: string;

@@ -20,16 +20,32 @@ class FakeSlirp implements QmpExecutor {
   /** Host ports that `hostfwd_add` finds taken. */
   readonly taken = new Set<number>();
   guests: Record<number, Guest> = {};
+  /** Every monitor command line, in order. */
+  readonly commands: string[] = [];
+  /** `hostfwd_add` adds the rule but its answer never comes (the QMP reply times out). */
+  addTimesOut = false;
+  /** `hostfwd_add` answers with this refusal (not "port taken") without adding anything. */
+  addRefusal: string | undefined;
+  /** `hostfwd_remove` fails without removing anything. */
+  removeFails = false;
 
   async execute<T>(command: string, args?: object): Promise<T> {
     expect(command).toBe('human-monitor-command');
-    return (await this.hmp((args as { 'command-line': string })['command-line'])) as T;
+    const line = (args as { 'command-line': string })['command-line'];
+    this.commands.push(line);
+    return (await this.hmp(line)) as T;
   }
 
   private async hmp(line: string): Promise<string> {
     const add = /^hostfwd_add net-default tcp:127\.0\.0\.1:(\d+)-:(\d+)$/.exec(line);
-    if (add) return this.add(Number(add[1]), Number(add[2]));
+    if (add && this.addRefusal) return `${this.addRefusal}\r\n`;
+    if (add) {
+      const answer = await this.add(Number(add[1]), Number(add[2]));
+      if (this.addTimesOut) throw new Error('QMP command human-monitor-command timed out');
+      return answer;
+    }
     const remove = /^hostfwd_remove net-default tcp:127\.0\.0\.1:(\d+)$/.exec(line);
+    if (remove && this.removeFails) throw new Error('QMP command human-monitor-command timed out');
     if (remove) {
       const rule = this.rules.get(Number(remove[1]));
       if (!rule) return `host forwarding rule for tcp:127.0.0.1:${remove[1]} not found\r\n`;
@@ -200,5 +216,64 @@ describe('PortForwarder.open', () => {
     const pf = forwarder({ maxSessions: 1 });
     opened.push(await pf.open(7000));
     await expect(pf.open(7000)).rejects.toMatchObject({ reason: 'TooManySessions', kind: 'conflict' });
+  });
+
+  it('holds the limit when many sessions are asked for at once: only maxSessions forwards are added', async () => {
+    slirp.guests = { 7000: 'accept' };
+    const pf = forwarder({ maxSessions: 2 });
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => pf.open(7000)));
+    for (const r of results) if (r.status === 'fulfilled') opened.push(r.value);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.reason)).toEqual(Array(8).fill('TooManySessions'));
+    expect(slirp.commands.filter((c) => c.startsWith('hostfwd_add'))).toHaveLength(2);
+    expect(pf.sessions).toBe(2);
+  });
+
+  it('removes a forward whose hostfwd_add answer never came, since QEMU may have added it', async () => {
+    slirp.guests = { 7000: 'accept' };
+    slirp.addTimesOut = true;
+    const pf = forwarder();
+    await expect(pf.open(7000)).rejects.toThrow(/timed out/);
+    expect(slirp.commands.filter((c) => c.startsWith('hostfwd_remove'))).toHaveLength(1);
+    expect(slirp.rules.size).toBe(0);
+    expect(pf.sessions).toBe(0);
+  });
+
+  it('removes the forward after any refusal other than "port taken"', async () => {
+    slirp.addRefusal = "Invalid host forwarding rule 'tcp:127.0.0.1:1-:7000' (Bad host address)";
+    await expect(forwarder().open(7000)).rejects.toMatchObject({ reason: 'PortForwardFailed', message: expect.stringMatching(/QEMU refused/) });
+    expect(slirp.commands.filter((c) => c.startsWith('hostfwd_remove'))).toHaveLength(1);
+  });
+
+  it('never reuses a loopback port whose forward could not be removed', async () => {
+    slirp.guests = { 7000: 'accept' };
+    const [stuck, next] = [await freePort(), await freePort()];
+    const picks = [stuck, stuck, next];
+    const log: string[] = [];
+    const pf = forwarder({ freePort: async () => picks.shift()!, log: (line) => log.push(line) });
+    slirp.addTimesOut = true;
+    slirp.removeFails = true;
+    await expect(pf.open(7000)).rejects.toThrow(/timed out/);
+    expect(log.join('\n')).toMatch(new RegExp(`127\\.0\\.0\\.1:${stuck} failed, the port stays out of use`));
+    slirp.addTimesOut = false;
+    slirp.removeFails = false;
+    const socket = await pf.open(7000);
+    opened.push(socket);
+    expect(slirp.commands.filter((c) => c.startsWith('hostfwd_add')).map((c) => Number(/:(\d+)-/.exec(c)![1]))).toEqual([stuck, next]);
+    socket.destroy();
+    await once(socket, 'close');
+    expect(pf.sessions).toBe(0);
+  });
+
+  it('frees the port of a session whose forward was removed once the connection closes', async () => {
+    slirp.guests = { 7000: 'accept' };
+    const port = await freePort();
+    const pf = forwarder({ freePort: async () => port });
+    const first = await pf.open(7000);
+    first.destroy();
+    await once(first, 'close');
+    const second = await pf.open(7000);
+    opened.push(second);
+    expect(slirp.commands.filter((c) => c.startsWith('hostfwd_add'))).toEqual([`hostfwd_add net-default tcp:127.0.0.1:${port}-:7000`, `hostfwd_add net-default tcp:127.0.0.1:${port}-:7000`]);
   });
 });

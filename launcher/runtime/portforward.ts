@@ -9,15 +9,16 @@
 
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PORT_FORWARD_CONNECT_TIMEOUT_MS } from '../../api/contract/control.js';
 import type { QmpExecutor } from '../qmp/index.js';
 import { connectSocket } from './connect.js';
 import { LauncherError, VmStateError, describeError } from './errors.js';
-import { LOOPBACK, guestAccepted, hostfwdAddCommand, hostfwdAddResult, hostfwdRemoveCommand, hostfwdRemoved, parseUsernet, type LoopbackForward } from './hostfwd.js';
+import { LOOPBACK, guestAccepted, hostfwdAddCommand, hostfwdAddResult, hostfwdGone, hostfwdRemoveCommand, parseUsernet, type HostfwdAddResult, type LoopbackForward } from './hostfwd.js';
 import { freePort } from './ports.js';
 import type { VmPhase } from './state.js';
 
 /** Defaults of {@link PortForwarderOptions}. */
-export const PORT_FORWARD_DEFAULTS = { connectTimeoutMs: 10_000, pollMs: 20, maxSessions: 64, addAttempts: 5 };
+export const PORT_FORWARD_DEFAULTS = { connectTimeoutMs: PORT_FORWARD_CONNECT_TIMEOUT_MS, pollMs: 20, maxSessions: 64, addAttempts: 5 };
 
 type Settings = PortForwarderOptions & typeof PORT_FORWARD_DEFAULTS;
 
@@ -53,6 +54,9 @@ function firstSign(socket: Socket): { seen: () => 'data' | 'end' | undefined; ch
 
 /** Opens port-forward sessions to the guest of one VM. */
 export class PortForwarder {
+  /** Sessions counted from the moment open() accepted them, so parallel calls cannot pass the limit together. */
+  private slots = 0;
+  /** Loopback ports in use: by a forward, a live session, or a forward QEMU may still hold (never reused). */
   private readonly hostPorts = new Set<number>();
   private readonly options: Settings;
 
@@ -62,31 +66,42 @@ export class PortForwarder {
 
   /** Sessions open now (connecting or connected). */
   get sessions(): number {
-    return this.hostPorts.size;
+    return this.slots;
   }
 
   /**
    * A connection to `guestPort` that the guest accepted. Rejects with NoNetwork, WrongState,
    * TooManySessions, GuestPortClosed (nothing listens), GuestPortTimeout, PortForwardFailed,
-   * or the signal's reason when the caller gave up; no forward is left in QEMU either way.
+   * or the signal's reason when the caller gave up; no forward is left in QEMU either way
+   * (one whose removal failed keeps its loopback port out of use).
    */
   async open(guestPort: number, signal?: AbortSignal): Promise<Socket> {
     const qmp = this.usableMonitor();
-    const forward = await this.addForward(qmp, guestPort);
+    this.slots++; // taken before the first await: the limit holds for calls made at once
+    // The loopback port to free when the session ends; undefined while there is none, or when
+    // QEMU may still hold its rule. It stays reserved while the connection lives, so no later
+    // session's forward can share it and be taken for this one in `info usernet`.
+    let hostPort: number | undefined;
+    const end = (): void => {
+      this.slots--;
+      if (hostPort !== undefined) this.hostPorts.delete(hostPort);
+    };
     let socket: Socket | undefined;
     try {
-      socket = await connectSocket({ host: LOOPBACK, port: forward.hostPort }, signal);
-      await this.awaitGuest(qmp, forward, socket, signal);
+      const forward = await this.addForward(qmp, guestPort);
+      hostPort = forward.hostPort;
+      try {
+        socket = await connectSocket({ host: LOOPBACK, port: forward.hostPort }, signal);
+        await this.awaitGuest(qmp, forward, socket, signal);
+      } finally {
+        if (!(await this.removeForward(qmp, forward))) hostPort = undefined;
+      }
     } catch (err) {
       socket?.destroy();
-      this.hostPorts.delete(forward.hostPort);
+      end();
       throw err;
-    } finally {
-      await this.removeForward(qmp, forward);
     }
-    // The port stays reserved while the connection lives, so no later session's forward can
-    // share it and be taken for this one in `info usernet`.
-    socket.once('close', () => this.hostPorts.delete(forward.hostPort));
+    socket.once('close', end);
     return socket;
   }
 
@@ -102,13 +117,17 @@ export class PortForwarder {
     const state = this.options.state();
     const qmp = this.options.qmp();
     if (state !== 'running' || !qmp) throw new VmStateError('forward a guest port', state);
-    if (this.hostPorts.size >= maxSessions) {
+    if (this.slots >= maxSessions) {
       throw new LauncherError({ reason: 'TooManySessions', kind: 'conflict', message: `${maxSessions} port-forward sessions are open on this VM; close one and try again` });
     }
     return qmp;
   }
 
-  /** Adds a forward from a free loopback port; another port when that one was taken meanwhile. */
+  /**
+   * Adds a forward from a free loopback port; another port when that one was taken meanwhile.
+   * Any other outcome (a refusal, no answer in time) may still have left the rule in QEMU, so
+   * it is removed again; a port whose removal failed stays reserved.
+   */
   private async addForward(qmp: QmpExecutor, guestPort: number): Promise<LoopbackForward> {
     const pick = this.options.freePort ?? freePort;
     let last = 'no free loopback port';
@@ -118,15 +137,21 @@ export class PortForwarder {
       const forward = { netdev: this.options.netdev!, hostPort, guestPort };
       const command = hostfwdAddCommand(forward); // checks the ports before anything is reserved
       this.hostPorts.add(hostPort);
-      let result;
+      let result: HostfwdAddResult;
       try {
         result = hostfwdAddResult(await this.hmp(qmp, command));
-      } finally {
-        if (!result?.added) this.hostPorts.delete(hostPort);
+      } catch (err) {
+        await this.discard(qmp, forward);
+        throw err;
       }
       if (result.added) return forward;
-      if (!result.portTaken) throw new LauncherError({ reason: 'PortForwardFailed', message: `QEMU refused the forward to guest port ${guestPort}: ${result.message}` });
-      last = result.message;
+      if (result.portTaken) {
+        this.hostPorts.delete(hostPort); // slirp could not bind it: nothing to remove
+        last = result.message;
+        continue;
+      }
+      await this.discard(qmp, forward);
+      throw new LauncherError({ reason: 'PortForwardFailed', message: `QEMU refused the forward to guest port ${guestPort}: ${result.message}` });
     }
     throw new LauncherError({ reason: 'PortForwardFailed', message: `no loopback port could be forwarded to guest port ${guestPort} after ${this.options.addAttempts} attempts: ${last}` });
   }
@@ -157,14 +182,27 @@ export class PortForwarder {
     }
   }
 
-  private async removeForward(qmp: QmpExecutor, forward: LoopbackForward): Promise<void> {
+  /** Removes a forward that serves no session; its port is free again only once QEMU shows no rule. */
+  private async discard(qmp: QmpExecutor, forward: LoopbackForward): Promise<void> {
+    if (await this.removeForward(qmp, forward)) this.hostPorts.delete(forward.hostPort);
+  }
+
+  /**
+   * Removes the forward; true when QEMU shows none left. Otherwise the caller keeps the port
+   * reserved for good: a rule QEMU may still hold must never be taken for a later session's.
+   */
+  private async removeForward(qmp: QmpExecutor, forward: LoopbackForward): Promise<boolean> {
+    let problem: string;
     try {
       const output = await this.hmp(qmp, hostfwdRemoveCommand(forward));
-      if (!hostfwdRemoved(output)) this.options.log?.(`port-forward: removing the forward from 127.0.0.1:${forward.hostPort}: ${output.trim()}`);
+      if (hostfwdGone(output)) return true;
+      problem = output.trim();
     } catch (err) {
-      // QEMU has gone (the launcher is stopping): its forwards went with it.
-      this.options.log?.(`port-forward: removing the forward from 127.0.0.1:${forward.hostPort}: ${describeError(err)}`);
+      // Most often QEMU has gone (the launcher is stopping) and its forwards with it.
+      problem = describeError(err);
     }
+    this.options.log?.(`port-forward: removing the forward from 127.0.0.1:${forward.hostPort} failed, the port stays out of use: ${problem}`);
+    return false;
   }
 
   private hmp(qmp: QmpExecutor, commandLine: string): Promise<string> {
