@@ -9,7 +9,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 
 /** Which file holds what: a name of your choice for each path. */
 export type PemFilePaths<K extends string> = Readonly<Record<K, string>>;
@@ -54,7 +54,12 @@ function checkPair<K extends string>(certPem: string, keyPem: string, opts: PemR
   } catch (err) {
     throw new PemFilesError(`${opts.what}: ${opts.paths[opts.pair!.cert]} or ${opts.paths[opts.pair!.key]} cannot be read as PEM: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (!matches) throw new PemFilesError(`${opts.what}: ${opts.paths[opts.pair!.key]} is not the key of ${opts.paths[opts.pair!.cert]}`);
+  if (!matches) {
+    const [cert, key] = [opts.paths[opts.pair!.cert], opts.paths[opts.pair!.key]];
+    // Files of one Secret volume share a directory: name it once.
+    const where = dirname(cert) === dirname(key) ? `in ${dirname(cert)}, ${basename(key)} is not the key of ${basename(cert)}` : `${key} is not the key of ${cert}`;
+    throw new PemFilesError(`${opts.what}: ${where}`);
+  }
 }
 
 /** Options of {@link watchPemFiles}. */
