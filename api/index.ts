@@ -4,6 +4,7 @@ export * from './issues.js';
 export * from './schema/common.js';
 export * from './schema/vm.js';
 export * from './schema/class.js';
+export * from './schema/image.js';
 export * from './schema/config.js';
 export * from './validate.js';
 export * from './resolve.js';

@@ -1,0 +1,97 @@
+/**
+ * The contract between the operator, the importer pod it renders for a VirtualMachineImage (and
+ * for a VM disk copied from an image), and the subresource server that relays uploads to it.
+ * All three parse these schemas, so none can drift (DESIGN.md: contracts are zod in api/).
+ *
+ * - The operator writes the task as the pod annotation IMPORT_ANNOTATION; the importer reads it
+ *   through the downward API at IMPORTER_LAYOUT.taskFile and parses it with `importTask`.
+ * - The importer serves HTTPS with mutual TLS on IMPORTER_PORT, with the same per-object
+ *   credentials scheme as launchers (certificate for the image's UID, the launcher CA as the
+ *   client CA): `GET /status` (the operator) answers `importerStatus`; `HEAD /upload` and
+ *   `PUT /upload` (the subresource server only) receive an upload, restartable.
+ * - The importer exits 0 only after the target was fully written and verified, with
+ *   `importerResult` as JSON in its termination message; on a permanent failure it exits 1
+ *   with `Reason: message` there. Transient failures (connection reset, HTTP 5xx, 429) are
+ *   retried inside the importer with backoff and never end the pod.
+ */
+import { z } from 'zod';
+
+/** Annotation on the importer pod carrying the `importTask` JSON. */
+export const IMPORT_ANNOTATION = 'kubevmm.io/import';
+
+/** TCP port of the importer's HTTPS API. */
+export const IMPORTER_PORT = 9501;
+
+const IMPORT_DIR = '/var/run/kubevmm/import';
+
+/** Where things are inside an importer pod. */
+export const IMPORTER_LAYOUT = {
+  /** Downward-API file holding IMPORT_ANNOTATION. */
+  taskFile: `${IMPORT_DIR}/podinfo/task.json`,
+  podinfoDir: `${IMPORT_DIR}/podinfo`,
+  /** Filesystem target: the claim's root; the image is written as disk.img (then renamed into place). */
+  targetDir: `${IMPORT_DIR}/target`,
+  /** Block target: the claim as a device. */
+  targetDevice: '/dev/kubevmm/target',
+  /** Source claim of a `pvc` or clone-by-copy import, read-only. */
+  sourceDir: `${IMPORT_DIR}/source`,
+  sourceDevice: '/dev/kubevmm/source',
+  /** Scratch space for formats that need random access before conversion (xz, vmdk, OVA) and for uploads. */
+  scratchDir: `${IMPORT_DIR}/scratch`,
+  /** Credentials: tls.crt, tls.key, ca.crt (as the launcher's). */
+  credentialsDir: `${IMPORT_DIR}/credentials`,
+} as const;
+
+/** Where the importer reads from. `file`: a path inside the pod (a registry image's disk, a source claim's disk.img or device). */
+export const importSourceSpec = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('http'), url: z.string().min(1).max(2048), sha256: z.string().regex(/^[0-9a-f]{64}$/).optional() }),
+  z.strictObject({ kind: z.literal('upload') }),
+  z.strictObject({ kind: z.literal('file'), path: z.string().regex(/^(\/[A-Za-z0-9_][A-Za-z0-9._-]*)+\/?$/) }),
+]);
+
+/** What the importer is asked to do. */
+export const importTask = z.strictObject({
+  source: importSourceSpec,
+  target: z.strictObject({
+    mode: z.enum(['Filesystem', 'Block']),
+    /** Usable bytes of the target claim; an image whose virtual size exceeds it fails ClaimTooSmall. */
+    capacityBytes: z.number().int().positive(),
+  }),
+});
+
+/** The importer's progress, from `GET /status`. */
+export const importerStatus = z.strictObject({
+  phase: z.enum(['Waiting', 'Downloading', 'Converting', 'Verifying', 'Done', 'Failed']),
+  /** Source bytes read so far (the download, the upload or the file). */
+  bytesRead: z.number().int().nonnegative(),
+  /** Total source bytes when known (Content-Length, Upload-Length, the file's size). */
+  bytesTotal: z.number().int().nonnegative().optional(),
+  /** 0-100, over the whole import (reading and converting). */
+  percent: z.number().min(0).max(100),
+  format: z.string().optional(),
+  virtualSizeBytes: z.number().int().nonnegative().optional(),
+  checksumVerified: z.boolean(),
+  /** The last transient failure being retried, or the permanent one that ends the import. */
+  failure: z.strictObject({ reason: z.string().min(1), message: z.string(), permanent: z.boolean() }).optional(),
+  retries: z.number().int().nonnegative(),
+});
+
+/** The termination message of an importer that exited 0. */
+export const importerResult = z.strictObject({
+  format: z.string().min(1),
+  virtualSizeBytes: z.number().int().positive(),
+  checksumVerified: z.boolean(),
+});
+
+/** Header of `HEAD /upload` (bytes received so far) and `PUT /upload` (where the body starts). */
+export const UPLOAD_OFFSET_HEADER = 'upload-offset';
+/** Header of the first `PUT /upload`: the file's total size. */
+export const UPLOAD_LENGTH_HEADER = 'upload-length';
+
+/** Failure reasons the importer reports (status condition reasons on the image). */
+export const IMPORT_FAILURES = ['NotFound', 'HttpError', 'ChecksumMismatch', 'NotADiskImage', 'ClaimTooSmall', 'UnsupportedFormat', 'UploadIncomplete', 'ImportFailed'] as const;
+
+export type ImportTask = z.infer<typeof importTask>;
+export type ImportSourceSpec = z.infer<typeof importSourceSpec>;
+export type ImporterStatus = z.infer<typeof importerStatus>;
+export type ImporterResult = z.infer<typeof importerResult>;
