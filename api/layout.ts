@@ -18,6 +18,13 @@ export const LAYOUT = {
    * file under its own name); the launcher takes the one regular file in it.
    */
   containerDiskCopy: (disk: string) => `${RUN_DIR}/disks/${disk}/containerdisk`,
+  /**
+   * Where a containerDisk's image is mounted read-only as a pod image volume (delivery
+   * imageVolume); its `path` is looked up inside. A writable disk's qcow2 overlay lives in
+   * diskDir as containerDiskOverlay.
+   */
+  containerDiskMount: (disk: string) => `${RUN_DIR}/containerdisks/${disk}`,
+  containerDiskOverlay: 'overlay.qcow2',
   /** File name of a disk image inside its directory. */
   diskImage: 'disk.img',
   /** Block-mode PVCs appear as this device. */

@@ -69,7 +69,7 @@ function toolsInitCommand(): string[] {
     undefined,
     DEFAULT_CONFIG,
   );
-  const tools = diskVolumes(vm, { launcherImage: 'launcher:test', pvcs: {} }).initContainers.find((c) => c.image === 'launcher:test');
+  const tools = diskVolumes(vm, { launcherImage: 'launcher:test', pvcs: {}, containerDiskDelivery: 'copy' }).initContainers.find((c) => c.image === 'launcher:test');
   if (!tools?.command) throw new Error('the operator renders no init container from the launcher image for a containerDisk');
   return tools.command;
 }

@@ -8,6 +8,8 @@ export const PROGRAMS = {
   qemu: 'qemu-system-x86_64',
   /** Serves a hotplugged PVC over NBD from an attachment pod (ADR 0005, `launcher export`). */
   storageDaemon: 'qemu-storage-daemon',
+  /** Creates the qcow2 overlay of a writable containerDisk mounted from an image volume. */
+  qemuImg: 'qemu-img',
 } as const;
 
 /** The name of one program in {@link PROGRAMS}. */

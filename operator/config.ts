@@ -13,6 +13,7 @@ const FLAGS: [flag: string, env: string, help: string, numeric: boolean][] = [
   ['--launcher-image <image>', 'KUBEVMM_LAUNCHER_IMAGE', 'launcher container image', false],
   ['--hotplug-ports <n>', 'KUBEVMM_HOTPLUG_PORTS', 'spare PCIe root ports per VM', true],
   ['--kvm-resource-name <name>', 'KUBEVMM_KVM_RESOURCE_NAME', 'extended resource that hands out /dev/kvm', false],
+  ['--container-disk-delivery <imageVolume|copy>', 'KUBEVMM_CONTAINER_DISK_DELIVERY', 'how containerDisks reach launchers: an image volume, or a copy by init containers', false],
 ];
 
 /** Adds the operator-configuration flags (each also read from its KUBEVMM_* variable). */
@@ -27,7 +28,7 @@ export function withConfigOptions(cmd: Command): Command {
 /** Builds the configuration from parsed flags; throws with field-level messages when invalid. */
 export function configFromOptions(opts: Record<string, unknown>): OperatorConfig {
   const raw = Object.fromEntries(
-    ['accelerator', 'cpuAllocationRatio', 'memoryOvercommitPercent', 'launcherImage', 'hotplugPorts', 'kvmResourceName']
+    ['accelerator', 'cpuAllocationRatio', 'memoryOvercommitPercent', 'launcherImage', 'hotplugPorts', 'kvmResourceName', 'containerDiskDelivery']
       .filter((k) => opts[k] !== undefined)
       .map((k) => [k, opts[k]]),
   );

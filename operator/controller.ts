@@ -12,6 +12,7 @@ import { setCondition } from './reconcile/conditions.js';
 import { claimConflicts } from './reconcile/claims.js';
 import { planReconcile } from './reconcile/plan.js';
 import { foreignPodMessage, ownedByVm } from './reconcile/ownership.js';
+import { launcherStarting } from './reconcile/pod-state.js';
 import type { LauncherStatus, Observed, ReconcileSettings } from './reconcile/types.js';
 import { launcherPodName } from './render/pod.js';
 import type { PvcInfo } from './render/volumes.js';
@@ -70,12 +71,17 @@ function runningIp(pod: V1Pod | undefined): string | undefined {
   return pod?.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp ? pod.status.podIP : undefined;
 }
 
+/** Where to ask the launcher: a running pod's IP, or a starting one's before the kubelet reports it running. */
+function launcherIp(pod: V1Pod | undefined, now: Date): string | undefined {
+  return runningIp(pod) ?? (launcherStarting(pod, now) ? pod?.status?.podIP : undefined);
+}
+
 async function launcherReport(deps: ControllerDeps, vm: VirtualMachine, pod: V1Pod | undefined): Promise<LauncherStatus | undefined> {
-  const ip = runningIp(pod);
+  const ip = launcherIp(pod, deps.now());
   if (!ip) return undefined;
   const key = vmKey(vm.metadata.namespace, vm.metadata.name);
   try {
-    const seen = await deps.launcher.status({ ip, vmUid: vm.metadata.uid ?? '' });
+    const seen = await deps.launcher.status({ ip, vmUid: vm.metadata.uid ?? '' }, { eager: launcherStarting(pod, deps.now()) });
     const notAfter = seen?.certificateNotAfter;
     if (notAfter && (await deps.credentials.renewIfDue(vm, notAfter))) deps.log('launcher certificate renewed', { vm: key, notAfter: notAfter.toISOString() });
     return seen?.status;
@@ -172,14 +178,23 @@ export async function reconcile(deps: ControllerDeps, key: string): Promise<Hand
   return reconcileVm(deps, key, checked.value ?? cached, classes);
 }
 
+/** How often a launcher that has just started is asked whether its guest runs. */
+const STARTING_POLL_MS = 200;
+
 /**
- * A running launcher that gave no report (not listening yet, or busy) is asked again once its
+ * A launcher that has just started is asked again every STARTING_POLL_MS until its guest runs
+ * (Running does not wait for the readiness probe). A running launcher that gave no report (not listening yet, or busy) is asked again once its
  * quiet time ends: what waits on it (pause, resume, hotplug, guest info) must not wait for the
  * next resync.
  */
 function withLauncherRetry(deps: ControllerDeps, observed: Observed, result: HandlerResult): HandlerResult {
-  const ip = runningIp(observed.pod);
-  if (observed.launcher || !ip) return result;
+  const ip = launcherIp(observed.pod, deps.now());
+  if (!ip) return result;
+  const guestStarting = !observed.launcher || observed.launcher.state === 'starting';
+  if (guestStarting && launcherStarting(observed.pod, deps.now())) {
+    return { ...result, requeueAfterMs: Math.min(result.requeueAfterMs ?? STARTING_POLL_MS, STARTING_POLL_MS) };
+  }
+  if (observed.launcher) return result;
   const retry = Math.max(250, deps.launcher.quietRemainingMs(ip));
   return { ...result, requeueAfterMs: Math.min(result.requeueAfterMs ?? retry, retry) };
 }

@@ -55,7 +55,7 @@ const containerDiskSource = z.strictObject({
     .regex(new RegExp(CONTAINER_DISK_PATH_PATTERN), 'must be an absolute path of letters, digits, ".", "_" and "-" (no segment starting with "."), e.g. /disk')
     .optional()
     .describe('Where the disk image is in the container image: the file itself, or a directory holding exactly one file. An absolute path of plain segments. Default /disk.'),
-  imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional().describe('Pull policy of the container that copies the image: Always, IfNotPresent or Never. Default: Kubernetes’ default for the tag.'),
+  imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional().describe('Pull policy of the image (of its image volume, or of the container that copies it): Always, IfNotPresent or Never. Default: Kubernetes’ default for the tag.'),
 });
 const secretRef = z.strictObject({ name: dnsSubdomain.describe('The Secret’s name, in the VM’s namespace.') });
 const cloudInitSource = z.strictObject({
@@ -77,7 +77,7 @@ export const diskSpec = z
     hotpluggable: z.boolean().optional().describe('Attach and detach the disk while the VM runs: added to a running VM it is attached live, removed it is detached live, and status.disks follows it. Only persistentVolumeClaim disks on bus virtio or scsi without bootOrder. An attachment pod exports the claim; the launcher pod never holds it, and it does not change the spec hash. Default false.'),
     persistentVolumeClaim: pvcSource.optional().describe('Source: an existing PersistentVolumeClaim in the VM’s namespace. A Filesystem claim holds the image as disk.img at its root (a blank claim gets one of its size); a Block claim is the disk itself.'),
     emptyDisk: emptyDiskSource.optional().describe('Source: a blank disk that lives as long as the launcher pod (scratch space).'),
-    containerDisk: containerDiskSource.optional().describe('Source: a disk image shipped in a container image. It is copied into the pod at start, so guest writes are lost when the pod goes.'),
+    containerDisk: containerDiskSource.optional().describe('Source: a disk image shipped in a container image. It is mounted read-only into the pod as an image volume, guest writes going to an overlay in the pod (or, when the operator is configured with containerDiskDelivery copy, copied into the pod at start); either way guest writes are lost when the pod goes.'),
     cloudInit: cloudInitSource.optional().describe('Source: cloud-init NoCloud data, given to the guest as a read-only disk. Set exactly one of userData and userDataSecretRef; at most one cloudInit disk per VM.'),
   })
   .meta({

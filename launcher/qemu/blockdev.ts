@@ -27,6 +27,8 @@ export interface FormatNode extends NodeCommon {
   driver: 'raw' | 'qcow2';
   file: string;
   'detect-zeroes'?: 'unmap';
+  /** qcow2 only: the node unwritten blocks are read from; null = none, whatever the header names. */
+  backing?: string | null;
 }
 
 function shortName(prefix: string, disk: string): string {
@@ -35,6 +37,11 @@ function shortName(prefix: string, disk: string): string {
   // Long disk names (DNS labels go to 63) keep a readable head plus a hash of the whole name.
   const hash = createHash('sha256').update(disk).digest('hex').slice(0, 6);
   return `${prefix}-${disk.slice(0, MAX_NODE_NAME - prefix.length - 8)}-${hash}`;
+}
+
+/** Node names of a disk's read-only base image under an overlay: `bfile-<disk>` and `bfmt-<disk>`. */
+export function baseNodeNames(disk: string): { file: string; format: string } {
+  return { file: shortName('bfile', disk), format: shortName('bfmt', disk) };
 }
 
 /** Node names of a disk: `file-<disk>` and `fmt-<disk>`, shortened to QEMU's limit. */
@@ -79,5 +86,28 @@ export function blockNodes({ disk, backing }: BlockNodeInput): [ProtocolNode, Fo
       ...common,
       ...(disk.readOnly ? {} : { 'detect-zeroes': 'unmap' as const }),
     },
+  ];
+}
+
+/** Page-cache reads for images shared through an image volume (O_DIRECT is not promised on overlay mounts). */
+const SHARED_CACHE: NodeCommon['cache'] = { direct: false, 'no-flush': false };
+
+/**
+ * Every node of a cold-plugged disk, in the order QEMU must create them; devices attach to the
+ * last. A disk with a `base` is a qcow2 overlay whose backing is that read-only image, named by
+ * node, so QEMU never opens a file because an image header names it.
+ */
+export function diskNodes(input: BlockNodeInput): (ProtocolNode | FormatNode)[] {
+  const { disk, backing } = input;
+  const [file, format] = blockNodes(input);
+  if (backing.shared) return [{ ...file, cache: SHARED_CACHE }, { ...format, cache: SHARED_CACHE }];
+  if (!backing.base) return [file, format];
+  const names = baseNodeNames(disk.name);
+  const common = { 'read-only': true, cache: SHARED_CACHE };
+  return [
+    { driver: 'file', filename: backing.base.path, 'node-name': names.file, ...common },
+    { driver: backing.base.format, file: names.file, 'node-name': names.format, ...common, ...(backing.base.format === 'qcow2' ? { backing: null } : {}) },
+    file,
+    { ...format, backing: names.format },
   ];
 }

@@ -2,7 +2,7 @@
 // SATA disks on q35's built-in AHCI. Back ends come from blockdev.ts.
 import { MAX_SATA_DISKS } from '../../api/sizes.js';
 import type { LauncherVm, ResolvedDisk } from '../../api/resolve.js';
-import { blockNodes, guestWriteCache } from './blockdev.js';
+import { diskNodes, guestWriteCache } from './blockdev.js';
 import { LauncherInputError, UnsupportedSpecError } from './errors.js';
 import { rootPortId } from './pcie.js';
 import { blockdev, device } from './qemu-opts.js';
@@ -129,8 +129,8 @@ export function diskFragment({ vm, backings }: DiskFragmentInput): DiskFragment 
   const ports: string[] = scsi ? [SCSI_CONTROLLER.port] : [];
   const disks: Record<string, PlannedDisk> = {};
   for (const disk of vm.disks.filter((d) => !d.hotpluggable)) {
-    const nodes = blockNodes({ disk, backing: backingOf(disk, backings) });
-    const nodeName = nodes[1]['node-name'];
+    const nodes = diskNodes({ disk, backing: backingOf(disk, backings) });
+    const nodeName = nodes[nodes.length - 1]!['node-name'];
     const front = frontEnd(disk, counters);
     args.push(...nodes.flatMap((node) => blockdev(node)), ...device(front.driver, { id: diskDeviceId(disk.name), ...front.props, ...deviceProps(disk, nodeName) }));
     if (disk.bus === 'virtio' && front.port) ports.push(front.port);

@@ -8,6 +8,16 @@ export interface DiskBacking {
   format: 'raw' | 'qcow2';
   /** `host_device` for block-mode PVCs (a device node), `file` for image files. */
   driver: 'file' | 'host_device';
+  /**
+   * A read-only image this disk is a qcow2 overlay of (a writable containerDisk from an image
+   * volume): QEMU reads unwritten blocks from it and writes only to `path`.
+   */
+  base?: { path: string; format: 'raw' | 'qcow2' };
+  /**
+   * The file is a read-only image in an image volume, which every VM of the node using the
+   * image shares: read through the host page cache, whatever the disk's cache mode.
+   */
+  shared?: boolean;
 }
 
 /** What the launcher knows when it is about to start QEMU. */

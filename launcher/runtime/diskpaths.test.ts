@@ -1,8 +1,8 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LauncherVm, ResolvedDisk } from '../../api/resolve.js';
-import { containerDiskImage, parseDiskMappings, parseDiskSizes, podDiskLocations, unknownDiskMappings } from './diskpaths.js';
+import { containerDiskImage, mountedContainerDiskImage, parseDiskMappings, parseDiskSizes, podDiskLocations, unknownDiskMappings } from './diskpaths.js';
 
 const disk = (name: string, source: ResolvedDisk['source'], spec: Record<string, unknown> = {}, hotpluggable = false) =>
   ({ name, source, hotpluggable, spec: { name, ...spec } }) as ResolvedDisk;
@@ -30,7 +30,75 @@ describe('podDiskLocations', () => {
         os: '/var/run/kubevmm/disks/os/containerdisk/fedora.qcow2',
       },
       secretDirs: { ci: '/var/run/kubevmm/cloudinit/ci' },
+      mounted: {},
     });
+  });
+
+  it('takes a containerDisk from its image volume when one is mounted, with an overlay for a writable disk', async () => {
+    const mount = await mkdtemp(join(tmpdir(), 'kubevmm-cd-'));
+    try {
+      await mkdir(join(mount, 'rw', 'disk'), { recursive: true });
+      await writeFile(join(mount, 'rw', 'disk', 'os.img'), 'x');
+      await mkdir(join(mount, 'ro', 'images'), { recursive: true });
+      await writeFile(join(mount, 'ro', 'images', 'os.qcow2'), 'x');
+      const two = {
+        disks: [disk('rw', 'containerDisk', { containerDisk: { image: 'i' } }), { ...disk('ro', 'containerDisk', { containerDisk: { image: 'i', path: '/images/os.qcow2' } }), readOnly: true }],
+      } as LauncherVm;
+      const root = await realpath(mount);
+      expect(await podDiskLocations(two, async () => false, containerDiskImage, (d) => join(mount, d))).toEqual({
+        paths: { rw: join(root, 'rw/disk/os.img'), ro: join(root, 'ro/images/os.qcow2') },
+        secretDirs: {},
+        mounted: { rw: { overlay: '/var/run/kubevmm/disks/rw/overlay.qcow2' }, ro: {} },
+      });
+    } finally {
+      await rm(mount, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('mountedContainerDiskImage', () => {
+  let mount: string;
+  let outside: string;
+  beforeEach(async () => {
+    mount = await mkdtemp(join(tmpdir(), 'kubevmm-image-'));
+    outside = await mkdtemp(join(tmpdir(), 'kubevmm-secret-'));
+    await writeFile(join(outside, 'tls.key'), 'secret');
+  });
+  afterEach(async () => {
+    await rm(mount, { recursive: true, force: true });
+    await rm(outside, { recursive: true, force: true });
+  });
+
+  it('follows links that stay inside the image', async () => {
+    await mkdir(join(mount, 'data'));
+    await writeFile(join(mount, 'data', 'real.img'), 'x');
+    await mkdir(join(mount, 'disk'));
+    await symlink('../data/real.img', join(mount, 'disk', 'os.img'));
+    expect(await mountedContainerDiskImage('os', mount, '/disk')).toBe(join(await realpath(mount), 'data', 'real.img'));
+  });
+
+  it.each([
+    ['an absolute link to the launcher’s key', (target: string) => target],
+    ['a relative link climbing out', (target: string) => `../../../../../../../..${target}`],
+  ])('refuses %s, naming the disk and the path', async (_what, link) => {
+    await mkdir(join(mount, 'disk'));
+    await symlink(link(join(outside, 'tls.key')), join(mount, 'disk', 'os.img'));
+    await expect(mountedContainerDiskImage('os', mount, '/disk')).rejects.toThrow(/disk os: \/disk\/os.img in the containerDisk image is a symbolic link out of the image/);
+    await expect(mountedContainerDiskImage('os', mount, '/disk/os.img')).rejects.toThrow(/symbolic link out of the image/);
+  });
+
+  it('refuses a directory link out of the image', async () => {
+    await symlink(outside, join(mount, 'disk'));
+    await expect(mountedContainerDiskImage('os', mount, '/disk')).rejects.toThrow(/\/disk in the containerDisk image is a symbolic link out of the image/);
+  });
+
+  it('names a missing path and a directory without exactly one image', async () => {
+    await expect(mountedContainerDiskImage('os', mount, '/disk')).rejects.toThrow(/disk os: the containerDisk image has nothing at \/disk \(set containerDisk.path/);
+    await mkdir(join(mount, 'disk'));
+    await expect(mountedContainerDiskImage('os', mount, '/disk')).rejects.toThrow(/holds no regular file; it must hold exactly one disk image/);
+    await writeFile(join(mount, 'disk', 'a.img'), 'x');
+    await writeFile(join(mount, 'disk', 'b.img'), 'x');
+    await expect(mountedContainerDiskImage('os', mount, '/disk')).rejects.toThrow(/holds 2 files; it must hold exactly one/);
   });
 });
 

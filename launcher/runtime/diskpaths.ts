@@ -2,8 +2,8 @@
 // operator's volume layout (api/layout.ts) says it; in `kubevmm play` the user says it with
 // `--disk NAME=PATH`.
 
-import { lstat, readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
 import { LAYOUT } from '../../api/layout.js';
 import type { LauncherVm } from '../../api/resolve.js';
 import { LauncherError } from './errors.js';
@@ -12,6 +12,11 @@ import { LauncherError } from './errors.js';
 export interface DiskLocations {
   paths: Record<string, string>;
   secretDirs: Record<string, string>;
+  /**
+   * containerDisks mounted from an image volume (their path is the read-only image), with where
+   * a writable one's qcow2 overlay goes.
+   */
+  mounted?: Record<string, { overlay?: string }>;
 }
 
 async function isBlockDevice(path: string): Promise<boolean> {
@@ -27,15 +32,22 @@ async function isBlockDevice(path: string): Promise<boolean> {
  * it as one (volumeDevices), else a disk.img in its mount; the launcher cannot read the PVC's
  * volumeMode, so it looks at what is there.
  */
-export async function podDiskLocations(vm: LauncherVm, blockDevice = isBlockDevice, findImage = containerDiskImage): Promise<DiskLocations> {
-  const out: DiskLocations = { paths: {}, secretDirs: {} };
+export async function podDiskLocations(vm: LauncherVm, blockDevice = isBlockDevice, findImage = containerDiskImage, mountRoot = LAYOUT.containerDiskMount): Promise<DiskLocations> {
+  const out: DiskLocations = { paths: {}, secretDirs: {}, mounted: {} };
   for (const disk of vm.disks.filter((d) => !d.hotpluggable)) {
     if (disk.source === 'cloudInit') {
       if (disk.spec.cloudInit?.userDataSecretRef) out.secretDirs[disk.name] = LAYOUT.cloudInitSecretDir(disk.name);
       continue;
     }
     if (disk.source === 'containerDisk') {
-      out.paths[disk.name] = await findImage(disk.name, LAYOUT.containerDiskCopy(disk.name));
+      // The operator's containerDiskDelivery decided the volumes; what is there says which.
+      const mount = mountRoot(disk.name);
+      if (!(await isDirectory(mount))) {
+        out.paths[disk.name] = await findImage(disk.name, LAYOUT.containerDiskCopy(disk.name));
+        continue;
+      }
+      out.paths[disk.name] = await mountedContainerDiskImage(disk.name, mount, disk.spec.containerDisk?.path ?? '/disk');
+      out.mounted![disk.name] = disk.readOnly ? {} : { overlay: join(LAYOUT.diskDir(disk.name), LAYOUT.containerDiskOverlay) };
       continue;
     }
     const device = LAYOUT.blockDevice(disk.name);
@@ -61,6 +73,51 @@ export async function containerDiskImage(disk: string, copy: string): Promise<st
   if (files.length === 1) return join(copy, files[0]!);
   const found = files.length ? `${files.length} files (${files.slice(0, 5).join(', ')})` : 'no regular file';
   throw fail(`the containerDisk's path holds ${found}; it must hold exactly one disk image (set containerDisk.path to the directory or the file)`);
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `path` (resolved) is `root` or below it. */
+function within(root: string, path: string): boolean {
+  return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+/**
+ * The image file of a containerDisk mounted as an image volume at `mount`: `path` inside it,
+ * the file itself or the one regular file in that directory. The image is the user's choice and
+ * may hold symbolic links: each is resolved here and must stay inside the image, so a link to
+ * /var/run/kubevmm/control/tls.key (the launcher's own key, in this mount namespace) is refused,
+ * never handed to QEMU. The mount is read-only and its content immutable, so what is checked is
+ * what QEMU opens.
+ */
+export async function mountedContainerDiskImage(disk: string, mount: string, path: string): Promise<string> {
+  const fail = (message: string) => new LauncherError({ reason: 'ContainerDiskInvalid', kind: 'invalid', message: `disk ${disk}: ${message}` });
+  const root = await realpath(mount);
+  const resolveInside = async (p: string, shown: string): Promise<string> => {
+    const target = await realpath(p).catch(() => undefined);
+    if (target === undefined) throw fail(`the containerDisk image has nothing at ${shown} (set containerDisk.path to where the disk image is)`);
+    if (!within(root, target)) throw fail(`${shown} in the containerDisk image is a symbolic link out of the image; only files inside the image are opened`);
+    return target;
+  };
+  const target = await resolveInside(join(root, path), path);
+  const info = await stat(target);
+  if (info.isFile()) return target;
+  if (!info.isDirectory()) throw fail(`${path} in the containerDisk image is neither a file nor a directory`);
+  const files: string[] = [];
+  for (const entry of (await readdir(target, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (!entry.isFile() && !entry.isSymbolicLink()) continue;
+    const file = await resolveInside(join(target, entry.name), join(path, entry.name));
+    if ((await stat(file)).isFile()) files.push(file);
+  }
+  if (files.length === 1) return files[0]!;
+  const found = files.length ? `${files.length} files` : 'no regular file';
+  throw fail(`${path} in the containerDisk image holds ${found}; it must hold exactly one disk image (set containerDisk.path to the directory or the file)`);
 }
 
 /**

@@ -3,7 +3,7 @@ import { access, chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LauncherVm, ResolvedDisk } from '../../api/resolve.js';
-import { ensureEmptyDisk, formatFromMagic, IMAGE_HEAD_BYTES, inspectDisk, prepareDisks, qcow2Reference } from './disks.js';
+import { createQcow2Overlay, ensureEmptyDisk, formatFromMagic, IMAGE_HEAD_BYTES, inspectDisk, prepareDisks, qcow2Reference, virtualSize } from './disks.js';
 import { DiskError } from './errors.js';
 
 const disk = (name: string, spec: Record<string, unknown>, extra: Partial<ResolvedDisk> = {}): ResolvedDisk => {
@@ -128,6 +128,51 @@ describe('disk preparation', () => {
     await chmod(root, 0o444);
     const vm = vmWith([disk('root', { persistentVolumeClaim: { claimName: 'r' } })]);
     await expect(prepareDisks({ vm, paths: { root }, runtimeDir: dir })).rejects.toMatchObject({ reason: 'DiskNotWritable' });
+  });
+
+  it('gives a writable image-volume containerDisk a qcow2 overlay of the image’s virtual size, made once', async () => {
+    const image = join(dir, 'os.qcow2');
+    const head = Buffer.alloc(IMAGE_HEAD_BYTES);
+    head.write('QFI\xfb', 0, 'latin1');
+    head.writeUInt32BE(3, 4);
+    head.writeBigUInt64BE(5n * BigInt(MiB), 24);
+    await writeFile(image, head);
+    expect(virtualSize(head, 999)).toBe(5 * MiB);
+    expect(virtualSize(Buffer.alloc(IMAGE_HEAD_BYTES), 999)).toBe(999);
+    const made: [string, number][] = [];
+    const createOverlay = async (path: string, bytes: number) => {
+      made.push([path, bytes]);
+      const qcow2 = Buffer.alloc(IMAGE_HEAD_BYTES);
+      qcow2.write('QFI\xfb', 0, 'latin1');
+      await writeFile(path, qcow2);
+    };
+    const overlay = join(dir, 'rw', 'overlay.qcow2');
+    await mkdir(join(dir, 'rw'));
+    const options = { vm: vmWith([disk('os', { containerDisk: { image: 'i' } })]), paths: { os: image }, runtimeDir: dir, mounted: { os: { overlay } }, createOverlay };
+    const first = await prepareDisks(options);
+    expect(first.backings.os).toEqual({ path: overlay, format: 'qcow2', driver: 'file', base: { path: image, format: 'qcow2' } });
+    await prepareDisks(options);
+    expect(made).toEqual([[overlay, 5 * MiB]]); // the guest's writes in the overlay survive a launcher restart in the pod
+  });
+
+  it('opens a read-only image-volume containerDisk directly, as a shared image', async () => {
+    const image = join(dir, 'os.img');
+    await writeFile(image, Buffer.alloc(MiB));
+    const out = await prepareDisks({ vm: vmWith([disk('os', { containerDisk: { image: 'i' } }, { readOnly: true })]), paths: { os: image }, runtimeDir: dir, mounted: { os: {} } });
+    expect(out.backings.os).toEqual({ path: image, format: 'raw', driver: 'file', shared: true });
+  });
+
+  it('creates a real qcow2 overlay with qemu-img that QEMU can read the base through', async () => {
+    const overlay = join(dir, 'overlay.qcow2');
+    await createQcow2Overlay(overlay, 3 * MiB);
+    const head = Buffer.alloc(IMAGE_HEAD_BYTES);
+    const { open } = await import('node:fs/promises');
+    const h = await open(overlay, 'r');
+    await h.read(head, 0, IMAGE_HEAD_BYTES, 0);
+    await h.close();
+    expect(formatFromMagic(head)).toBe('qcow2');
+    expect(qcow2Reference(head)).toBeUndefined(); // no backing file in the header: the base is given by node
+    expect(virtualSize(head, 0)).toBe(3 * MiB);
   });
 
   it('builds the cidata ISO from a Secret directory (userdata/networkdata keys)', async () => {

@@ -3,15 +3,20 @@
 // (no mapping, no file, not writable) is found here, before QEMU starts, and named with the
 // disk and the fix; QEMU's own error for the same problem is one stderr line about a node.
 
+import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
+import { promisify } from 'node:util';
 import { access, copyFile, mkdir, open, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { LauncherVm, ResolvedDisk } from '../../api/resolve.js';
 import { parseQuantity } from '../../api/quantity.js';
 import type { DiskBacking } from '../qemu/types.js';
 import { OVMF_CODE, OVMF_VARS_TEMPLATE } from '../qemu/firmware.js';
+import { PROGRAMS } from '../programs.js';
 import { buildCidata } from './cidata.js';
 import { DiskError, LauncherError, describeError } from './errors.js';
+
+const execFileAsync = promisify(execFile);
 
 /** The first four bytes of every qcow2 image. */
 const QCOW2_MAGIC = Buffer.from([0x51, 0x46, 0x49, 0xfb]); // "QFI\xfb"
@@ -178,6 +183,13 @@ export interface PrepareDisksOptions {
    * holds none (a new claim); an existing image is never resized (`--disk-size`).
    */
   blankSizes?: Readonly<Record<string, number>>;
+  /**
+   * containerDisks whose path is a read-only image in an image volume; a writable one gets a
+   * qcow2 overlay at `overlay` (podDiskLocations).
+   */
+  mounted?: Readonly<Record<string, { overlay?: string }>>;
+  /** Creates an empty qcow2 overlay; qemu-img by default (tests may swap it). */
+  createOverlay?: (path: string, virtualBytes: number) => Promise<void>;
 }
 
 /** Backings of every cold-plugged disk, plus the firmware files when the VM boots EFI. */
@@ -197,19 +209,64 @@ function notMapped(disk: ResolvedDisk): DiskError {
   });
 }
 
+/**
+ * The size the guest sees of an image: a qcow2 header's (bytes 24-31), else the file's size.
+ * Pure; `head` is the image's first bytes.
+ */
+export function virtualSize(head: Buffer, fileBytes: number): number {
+  return formatFromMagic(head) === 'qcow2' ? Number(head.readBigUInt64BE(24)) : fileBytes;
+}
+
+/** An empty qcow2 image of `virtualBytes` at `path`, made under a temporary name and renamed into place. */
+export async function createQcow2Overlay(path: string, virtualBytes: number, qemuImg: string = PROGRAMS.qemuImg): Promise<void> {
+  const partial = `${path}.partial`;
+  await mkdir(dirname(path), { recursive: true });
+  // No backing file in the header: QEMU is given the base as a node (blockdev.ts diskNodes).
+  await execFileAsync(qemuImg, ['create', '-q', '-f', 'qcow2', '--', partial, String(virtualBytes)]).catch((err: unknown) => {
+    throw new LauncherError({ reason: 'OverlayFailed', message: `cannot create the overlay ${path}: ${describeError(err)}`, cause: err });
+  });
+  await rename(partial, path);
+}
+
+/**
+ * A writable containerDisk from an image volume: the read-only image as the base of a qcow2
+ * overlay in the pod, created once (a launcher restarted in the same pod keeps the guest's
+ * writes), which QEMU writes instead of the image.
+ */
+async function overlayBacking(disk: ResolvedDisk, image: string, overlay: string, options: PrepareDisksOptions): Promise<DiskBacking> {
+  const base = await inspectDisk(disk.name, image);
+  if (!(await exists(overlay))) {
+    const size = virtualSize(await readImageHead(image), (await stat(image)).size);
+    await (options.createOverlay ?? createQcow2Overlay)(overlay, size);
+  }
+  const top = await inspectDisk(disk.name, overlay);
+  if (top.format !== 'qcow2') throw new DiskError({ disk: disk.name, reason: 'DiskInvalid', kind: 'invalid', message: `disk ${disk.name}: the overlay ${overlay} is not a qcow2 image` });
+  return { ...top, base: { path: base.path, format: base.format } };
+}
+
+/** A blank claim: its disk.img is made whole or not at all (a crash must not leave an empty file that later starts accept). */
+async function ensureBlankClaimImage(disk: ResolvedDisk, path: string, options: PrepareDisksOptions): Promise<void> {
+  const blank = options.blankSizes?.[disk.name];
+  if (disk.source !== 'persistentVolumeClaim' || blank === undefined || disk.readOnly || (await exists(path))) return;
+  await createSparseImage(path, blank, 0o600);
+}
+
+/** A containerDisk from an image volume: its overlay when writable, else the shared image itself. */
+async function mountedBacking(disk: ResolvedDisk, image: string, mounted: { overlay?: string }, options: PrepareDisksOptions): Promise<DiskBacking> {
+  return mounted.overlay ? overlayBacking(disk, image, mounted.overlay, options) : { ...(await inspectDisk(disk.name, image)), shared: true };
+}
+
 async function prepareOne(disk: ResolvedDisk, options: PrepareDisksOptions): Promise<DiskBacking> {
+  const mounted = options.mounted?.[disk.name];
+  if (mounted && options.paths[disk.name] !== undefined) return mountedBacking(disk, options.paths[disk.name]!, mounted, options);
   if (disk.source === 'cloudInit') return buildCidata({ vm: options.vm, disk, runtimeDir: options.runtimeDir, secretDir: options.secretDirs?.[disk.name] });
   let path = options.paths[disk.name];
   if (disk.source === 'emptyDisk') {
     path ??= join(options.runtimeDir, 'disks', disk.name, 'disk.img');
     await ensureEmptyDisk(path, parseQuantity(disk.spec.emptyDisk?.capacity ?? 0));
   }
-  const blank = options.blankSizes?.[disk.name];
-  if (disk.source === 'persistentVolumeClaim' && path !== undefined && blank !== undefined && !disk.readOnly && !(await exists(path))) {
-    // A blank claim: its disk.img is made whole or not at all (a crash must not leave an empty file that later starts accept).
-    await createSparseImage(path, blank, 0o600);
-  }
   if (path === undefined) throw notMapped(disk);
+  await ensureBlankClaimImage(disk, path, options);
   const backing = await inspectDisk(disk.name, path);
   if (!disk.readOnly) await requireWritable(disk.name, path);
   return backing;

@@ -71,8 +71,8 @@ export async function launchVm(options: LaunchOptions): Promise<VmSupervisor> {
   const accelerator = decideAccelerator(options.accel ?? vm.accelerator, await kvmUsable(options.kvmDevice ?? KVM_DEVICE));
   if (accelerator === 'tcg') log(TCG_NOTICE);
   await mkdir(options.runtimeDir, { recursive: true, mode: 0o700 });
-  const { paths, secretDirs } = await diskLocations(options);
-  const prepared = await prepareDisks({ vm, paths, secretDirs, runtimeDir: options.runtimeDir, ovmf: options.ovmf, ...(options.blankSizes ? { blankSizes: options.blankSizes } : {}) });
+  const { paths, secretDirs, mounted } = await diskLocations(options);
+  const prepared = await prepareDisks({ vm, paths, secretDirs, runtimeDir: options.runtimeDir, ovmf: options.ovmf, ...(options.blankSizes ? { blankSizes: options.blankSizes } : {}), ...(mounted ? { mounted } : {}) });
   options.onPhase?.('disks');
   const plan = planQemu({
     vm,

@@ -24,11 +24,11 @@ beforeAll(async () => {
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 /** A launcher for VM `uid` over mutual TLS, answering with `handler`. */
-async function launcher(handler: (req: IncomingMessage, res: ServerResponse) => void, uid = UID): Promise<{ server: Server; port: number }> {
+async function launcher(handler: (req: IncomingMessage, res: ServerResponse) => void, uid = UID, listenPort = 0): Promise<{ server: Server; port: number }> {
   const files = await writeLauncherCredentials(authority, { name: 'web', namespace: 'ns', uid }, join(dir, uid));
   const [cert, key, ca] = await Promise.all([files.certFile, files.keyFile, files.clientCaFile].map((f) => readFile(f)));
   const server = createServer({ cert, key, ca, requestCert: true, rejectUnauthorized: true }, handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
   return { server, port: (server.address() as AddressInfo).port };
 }
 
@@ -66,6 +66,23 @@ describe('LauncherClient', () => {
     expect(err).toMatchObject({ status: 0, timedOut: false });
     await expect(c.detach(target, 'data')).rejects.toThrow(/unreachable/);
     await expect(c.status(target)).resolves.toBeUndefined();
+  });
+
+  it('asks a launcher that is just starting again at once (eager), where a plain caller is left quiet', async () => {
+    const closed = await launcher((_req, res) => json(res, 200, STATUS));
+    stop(closed.server);
+    const [eager, plain] = [clientFor(closed.port), clientFor(closed.port)];
+    await expect(eager.status(target, { eager: true })).resolves.toBeUndefined();
+    await expect(plain.status(target)).resolves.toBeUndefined();
+    const { server } = await launcher((_req, res) => json(res, 200, STATUS), UID, closed.port);
+    try {
+      expect((await eager.status(target, { eager: true }))?.status.state).toBe('running');
+      await expect(plain.status(target)).resolves.toBeUndefined(); // still in its quiet second
+    } finally {
+      eager.close();
+      plain.close();
+      stop(server);
+    }
   });
 
   it('an answer off the contract is a LauncherContractError naming the field, not a crash', async () => {

@@ -139,7 +139,7 @@ export class LauncherClient {
     return this.agent.agent;
   }
 
-  private async send(target: LauncherTarget, call: { method: 'GET' | 'POST' | 'DELETE'; path: string; body?: unknown; timeoutMs?: number }): Promise<Answer> {
+  private async send(target: LauncherTarget, call: { method: 'GET' | 'POST' | 'DELETE'; path: string; body?: unknown; timeoutMs?: number; eager?: boolean }): Promise<Answer> {
     const agent = await this.agentFor();
     const signal = AbortSignal.timeout(call.timeoutMs ?? this.opts.timeoutMs);
     const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
@@ -171,7 +171,7 @@ export class LauncherClient {
       }
       // A slow answer is not an absent launcher: only the latter silences it for a while.
       const timedOut = signal.aborted;
-      if (!timedOut) this.silence(target.ip);
+      if (!timedOut && !call.eager) this.silence(target.ip);
       throw new LauncherCallError(`launcher at ${target.ip} ${timedOut ? 'did not answer in time' : 'unreachable'}: ${String(err)}`, 0, timedOut);
     });
   }
@@ -201,12 +201,14 @@ export class LauncherClient {
   /**
    * The launcher's status, or undefined when it cannot be reached now. Status is detail on
    * top of the pod's own state, so an unreachable launcher never fails a reconcile; an answer
-   * that is refused or breaks the contract rejects, for the caller to report.
+   * that is refused or breaks the contract rejects, for the caller to report. `eager`: the
+   * launcher has just started and is expected to listen any moment, so an absent one is
+   * neither skipped nor silenced for a while (its VM is Running as soon as it says so).
    */
-  async status(target: LauncherTarget): Promise<LauncherObservation | undefined> {
-    if (this.quietRemainingMs(target.ip) > 0) return undefined;
+  async status(target: LauncherTarget, opts: { eager?: boolean } = {}): Promise<LauncherObservation | undefined> {
+    if (!opts.eager && this.quietRemainingMs(target.ip) > 0) return undefined;
     try {
-      const { value, notAfter } = await this.call(target, { method: 'GET', path: '/status' }, launcherStatus);
+      const { value, notAfter } = await this.call(target, { method: 'GET', path: '/status', ...(opts.eager ? { eager: true } : {}) }, launcherStatus);
       return { status: value, ...(notAfter ? { certificateNotAfter: notAfter } : {}) };
     } catch (err) {
       // Nobody there (yet): quiet. Somebody refusing us, or not the VM's launcher: the caller says so.

@@ -164,6 +164,24 @@ describe('planReconcile: running', () => {
     expect(plan.events[0]).toEqual({ type: 'Warning', reason: 'ErrorUnschedulable', message: 'Unschedulable: 0/2 nodes are available: 2 Insufficient devices.kubevmm.io/kvm.' });
   });
 
+  it('reports Running as soon as the launcher says its guest runs, before the readiness probe marks the pod Ready', () => {
+    const v = vm({}, { startedAt: at(-1), printableStatus: 'Starting' });
+    const report = (state: LauncherStatus['state']): LauncherStatus => ({ state, accelerator: 'tcg', startedAt: at(-1), disks: [] });
+    const notReady = pod(v, running(false), { node: 'node-a' });
+    expect(printable(observe(v, { pod: notReady, launcher: report('starting') }))).toBe('Starting');
+    const plan = planReconcile(observe(v, { pod: notReady, launcher: report('running') }), settings);
+    expect(plan.status.printableStatus).toBe('Running');
+    expect(plan.status.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+  });
+
+  it('believes a launcher that answers at the pod’s IP while the pod’s phase still says Pending', () => {
+    const v = vm({}, { startedAt: at(-1), printableStatus: 'Starting' });
+    const pending = pod(v, { phase: 'Pending', podIP: '10.244.0.7' }, { node: 'node-a' });
+    expect(printable(observe(v, { pod: pending }))).toBe('Starting');
+    const plan = planReconcile(observe(v, { pod: pending, launcher: { state: 'running', accelerator: 'tcg', startedAt: at(-1), disks: [] } }), settings);
+    expect(plan.status).toMatchObject({ printableStatus: 'Running', nodeName: 'node-a', interfaces: [{ name: 'default', ipAddress: '10.244.0.7' }] });
+  });
+
   it('pauses and resumes through the launcher to follow spec.paused', () => {
     const report = (state: LauncherStatus['state'], reason?: string): LauncherStatus => ({ state, accelerator: 'tcg', startedAt: '2026-01-01T00:00:00Z', disks: [], ...(reason ? { reason } : {}) });
     const v = (paused: boolean) => vm({ paused }, { startedAt: at(-30) });
@@ -270,15 +288,26 @@ describe('planReconcile: what the kubelet reports', () => {
   });
   const withDisk = () => vm({ disks: [{ name: 'os', containerDisk: { image: 'registry.invalid/os:1' } }] }, { printableStatus: 'Starting' });
 
-  it.each(['ErrImagePull', 'ImagePullBackOff'] as const)('%s: a status of its own, the node, and the kubelet’s message naming the image', (reason) => {
+  it.each([
+    ['ErrImagePull', 'containerdisk-os', true],
+    ['ImagePullBackOff', 'containerdisk-os', true],
+    ['ErrImagePull', 'launcher', false], // an image volume's pull failure shows on the container that mounts it
+  ] as const)('%s on %s: a status of its own, the node, and the kubelet’s message naming the disk and the image', (reason, container, init) => {
     const v = withDisk();
     const message = 'failed to pull and unpack image "registry.invalid/os:1": not found';
-    const plan = planReconcile(observe(v, { pod: pod(v, waiting('containerdisk-os', reason, message), { node: 'node-real' }) }), settings);
+    const plan = planReconcile(observe(v, { pod: pod(v, waiting(container, reason, message, init), { node: 'node-real' }) }), settings);
     expect(plan.status.printableStatus).toBe(reason);
     expect(plan.status.nodeName).toBe('node-real');
-    expect(plan.status.conditions).toContainEqual(expect.objectContaining({ type: 'Failure', status: 'True', reason, message: `container containerdisk-os: ${message}` }));
-    expect(plan.events).toEqual([{ type: 'Warning', reason, message: `${reason}: container containerdisk-os: ${message}` }]);
+    const said = `disk os (containerDisk registry.invalid/os:1): ${message}`;
+    expect(plan.status.conditions).toContainEqual(expect.objectContaining({ type: 'Failure', status: 'True', reason, message: said }));
+    expect(plan.events).toEqual([{ type: 'Warning', reason, message: `${reason}: ${said}` }]);
     expect(plan.actions).toEqual([]);
+  });
+
+  it('names the container when the message names no containerDisk image', () => {
+    const v = withDisk();
+    const plan = planReconcile(observe(v, { pod: pod(v, waiting('launcher', 'ErrImagePull', 'failed to pull image "kubevmm/launcher:9"', false), { node: 'node-real' }) }), settings);
+    expect(plan.status.conditions).toContainEqual(expect.objectContaining({ type: 'Failure', message: 'container launcher: failed to pull image "kubevmm/launcher:9"' }));
   });
 
   it('a container that cannot be created keeps Starting but says why, once', () => {

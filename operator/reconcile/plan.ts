@@ -179,11 +179,18 @@ function planRunning(d: Draft, pod: Extract<PodState, { phase: 'running' }>): vo
   if (pod.ip) d.status.interfaces = [{ name: 'default', ipAddress: pod.ip }];
   if (stopWanted(d)) return;
   syncLauncher(d);
+  guestState(d, pod.ready);
+}
+
+/** Paused, Running or Starting, from the launcher's report and the pod's readiness. */
+function guestState(d: Draft, podReady: boolean): void {
   const launcher = d.obs.launcher;
   const paused = launcher?.state === 'paused';
   condition(d, { type: 'Paused', status: paused ? 'True' : 'False', reason: paused ? (launcher?.reason ?? 'Paused') : 'NotPaused', message: paused ? (launcher?.message ?? '') : '' });
   if (paused) return setPrintable(d, 'Paused');
-  setPrintable(d, pod.ready ? 'Running' : 'Starting');
+  // The launcher's own word that QEMU runs the guest is what the readiness probe reports too,
+  // without waiting for the probe's next period.
+  setPrintable(d, podReady || launcher?.state === 'running' ? 'Running' : 'Starting');
 }
 
 /** Halted or a restart request: the running launcher is deleted (gracefully). */
@@ -196,12 +203,22 @@ function stopWanted(d: Draft): boolean {
 }
 
 /**
+ * What a container problem is about, for people: the disk when the kubelet's message names a
+ * containerDisk's image (an image volume that cannot be pulled is reported on the launcher
+ * container that mounts it), else the container.
+ */
+function problemSubject(vm: Observed['vm'], problem: ContainerProblem): string {
+  const disk = vm.spec.disks?.find((x) => x.containerDisk && problem.message.includes(`"${x.containerDisk.image}"`));
+  return disk?.containerDisk ? `disk ${disk.name} (containerDisk ${disk.containerDisk.image})` : `container ${problem.container}`;
+}
+
+/**
  * A scheduled pod whose containers do not start: the kubelet's reason and message become the
  * Failure condition; an image that cannot be pulled has a status of its own, as in KubeVirt.
  */
 function planPending(d: Draft, problem: ContainerProblem | undefined): void {
   if (!problem) return setPrintable(d, 'Starting');
-  const failure = { reason: problem.reason, message: `container ${problem.container}: ${problem.message}` };
+  const failure = { reason: problem.reason, message: `${problemSubject(d.obs.vm, problem)}: ${problem.message}` };
   if (problem.reason === 'ErrImagePull' || problem.reason === 'ImagePullBackOff') return setPrintable(d, problem.reason, failure);
   setPrintable(d, 'Starting', failure);
 }
@@ -335,10 +352,22 @@ function planForeignPod(d: Draft, message: string): void {
   setPrintable(d, 'Stopped', { reason: 'LauncherPodConflict', message });
 }
 
+/**
+ * The pod's state, corrected by its launcher: a launcher that answered for this VM at the pod's
+ * IP (mutual TLS, its certificate names the VM) is running, even while the pod's phase, which
+ * the kubelet updates only at its next relist, still says Pending.
+ */
+function observedPodState(obs: Observed): PodState {
+  const state = podState(obs.pod);
+  const ip = obs.pod?.status?.podIP;
+  if (state.phase !== 'pending' || !obs.launcher || !ip || !state.node) return state;
+  return { phase: 'running', ready: false, node: state.node, ip };
+}
+
 /** Decides one reconcile of `obs.vm`. */
 export function planReconcile(obs: Observed, settings: ReconcileSettings): Plan {
   const d: Draft = { obs, settings, status: baseStatus(obs, settings), actions: [] };
-  const pod = podState(obs.pod);
+  const pod = observedPodState(obs);
   if (obs.vm.metadata.deletionTimestamp) {
     planDeletion(d, pod);
   } else {

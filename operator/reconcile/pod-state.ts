@@ -118,3 +118,32 @@ export function bootDisks(pod: V1Pod | undefined): Set<string> {
   const names = pod?.metadata?.annotations?.[BOOT_DISKS_ANNOTATION];
   return new Set(names ? names.split(',').filter(Boolean) : []);
 }
+
+/** How long after its container started (or its pod was created) a launcher is polled eagerly until it says its guest runs. */
+export const LAUNCHER_START_WINDOW_MS = 10_000;
+
+function ageMs(time: Date | string | undefined, now: Date): number | undefined {
+  return time === undefined ? undefined : now.getTime() - new Date(time).getTime();
+}
+
+/**
+ * A launcher pod with an IP (its sandbox is up) that is not Ready, whose launcher container
+ * started, or whose pod was created, less than LAUNCHER_START_WINDOW_MS ago: its control API is
+ * about to listen and QEMU about to run, so the operator asks it for its status at short
+ * intervals instead of waiting for the kubelet (its next relist to report the container
+ * running, its readiness probe's period of a second at the least) or its own back-off.
+ */
+/** A pod whose sandbox is up (it has an IP), Pending or Running, not Ready and not being deleted. */
+function upButNotReady(pod: V1Pod | undefined): pod is V1Pod {
+  const phase = pod?.status?.phase;
+  if (!pod?.status?.podIP || pod.metadata?.deletionTimestamp || (phase !== 'Running' && phase !== 'Pending')) return false;
+  return !pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+export function launcherStarting(pod: V1Pod | undefined, now: Date): boolean {
+  if (!upButNotReady(pod)) return false;
+  const started = pod.status?.containerStatuses?.find((c) => c.name === 'launcher')?.state?.running?.startedAt;
+  const age = ageMs((started ?? pod.metadata?.creationTimestamp) as Date | string | undefined, now);
+  // The kubelet reports whole seconds: a start up to a second "in the future" is a start now.
+  return age !== undefined && age > -1000 && age < LAUNCHER_START_WINDOW_MS;
+}

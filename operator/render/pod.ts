@@ -50,7 +50,7 @@ function containerPorts(vm: ResolvedVm): V1ContainerPort[] {
 export function renderLauncherPod(input: RenderInput): V1Pod {
   const vm = launcherVm(input.vm, input.vmClass, input.config);
   const base = baseVolumes(vm);
-  const disks = diskVolumes(vm, { launcherImage: input.config.launcherImage, pvcs: input.pvcs ?? {} });
+  const disks = diskVolumes(vm, { launcherImage: input.config.launcherImage, pvcs: input.pvcs ?? {}, containerDiskDelivery: input.config.containerDiskDelivery });
   const security = containerSecurityContext();
   return {
     apiVersion: 'v1',
@@ -73,7 +73,7 @@ export function renderLauncherPod(input: RenderInput): V1Pod {
       securityContext: podSecurityContext(),
       ...scheduling(vm),
       initContainers: [
-        guestConsoleContainer(input.config.launcherImage),
+        guestConsoleContainer(input.config.launcherImage, vm.cpu.dedicated),
         // A failed copy's stderr ("no disk image in ...") becomes the reason the VM shows.
         ...disks.initContainers.map((c) => ({ ...c, resources: INIT_RESOURCES, securityContext: security, terminationMessagePolicy: 'FallbackToLogsOnError' })),
       ],

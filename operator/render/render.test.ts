@@ -59,7 +59,7 @@ describe('launcherResources', () => {
 });
 
 describe('diskVolumes', () => {
-  const opts = { launcherImage: 'launcher:1', pvcs: { 'blk-claim': { mode: 'Block' as const, sizeBytes: 2 ** 30 } } };
+  const opts = { launcherImage: 'launcher:1', pvcs: { 'blk-claim': { mode: 'Block' as const, sizeBytes: 2 ** 30 } }, containerDiskDelivery: 'copy' as const };
   const disks = (list: VirtualMachine['spec']['disks']) => diskVolumes(resolved({ disks: list }), opts);
 
   it('mounts a Filesystem PVC as a directory and a Block PVC as a device', () => {
@@ -105,6 +105,29 @@ describe('diskVolumes', () => {
     ]);
     expect(out.initContainers[1]?.command).toEqual(['/var/run/kubevmm/tools/busybox', 'cp', '-R', '-L', '--', '/disk', '/var/run/kubevmm/disks/os/containerdisk']);
     expect(out.volumes.map((v) => v.name)).toEqual(['disk-os', 'tools']);
+  });
+
+  it('mounts a containerDisk as a read-only image volume, with overlay scratch space only when the disk is writable', () => {
+    const mounted = (list: VirtualMachine['spec']['disks']) => diskVolumes(resolved({ disks: list }), { ...opts, containerDiskDelivery: 'imageVolume' });
+    const out = mounted([{ name: 'os', containerDisk: { image: 'reg/os:1', imagePullPolicy: 'Never' } }]);
+    expect(out.initContainers).toEqual([]);
+    expect(out.volumes).toEqual([
+      { name: 'image-os', image: { reference: 'reg/os:1', pullPolicy: 'Never' } },
+      { name: 'disk-os', emptyDir: {} },
+    ]);
+    expect(out.mounts).toEqual([
+      { name: 'image-os', mountPath: '/var/run/kubevmm/containerdisks/os', readOnly: true },
+      { name: 'disk-os', mountPath: '/var/run/kubevmm/disks/os' },
+    ]);
+    const readOnly = mounted([{ name: 'os', readOnly: true, containerDisk: { image: 'reg/os:1' } }]);
+    expect(readOnly.volumes).toEqual([{ name: 'image-os', image: { reference: 'reg/os:1' } }]);
+    expect(readOnly.mounts).toEqual([{ name: 'image-os', mountPath: '/var/run/kubevmm/containerdisks/os', readOnly: true }]);
+  });
+
+  it('starts a containerDisk VM with the guest console and the launcher only (imageVolume is the default)', () => {
+    const spec = renderLauncherPod({ vm: vm({ disks: [{ name: 'os', containerDisk: { image: 'r/os:1' } }] }), config: DEFAULT_CONFIG }).spec!;
+    expect(spec.initContainers?.map((c) => c.name)).toEqual(['guest-console']);
+    expect(spec.volumes?.find((v) => v.name === 'tools')).toBeUndefined();
   });
 
   it('mounts a cloud-init Secret, and nothing for inline user data', () => {
@@ -159,6 +182,11 @@ describe('renderLauncherPod', () => {
       expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     }
     expect(JSON.stringify(spec)).not.toMatch(/hostPath|hostNetwork|hostPID/);
+  });
+
+  it('sets no CPU limit on the guest console of a shared-CPU VM, whose quota would throttle its start', () => {
+    const spec = renderLauncherPod({ vm: vm(), config: DEFAULT_CONFIG }).spec!;
+    expect(spec.initContainers?.[0]?.resources).toEqual({ requests: { cpu: '20m', memory: '16Mi' }, limits: { memory: '16Mi' } });
   });
 
   it('keeps a dedicated VM Guaranteed even with init containers', () => {

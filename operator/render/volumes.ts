@@ -1,11 +1,15 @@
 /**
- * Pod volumes for a VM's disks: PVCs (file or block), emptyDisks, containerDisks copied by
- * init containers, cloud-init Secrets, plus the launcher's own runtime and podinfo volumes.
+ * Pod volumes for a VM's disks: PVCs (file or block), emptyDisks, containerDisks (image
+ * volumes, or copies by init containers), cloud-init Secrets, plus the launcher's own runtime and podinfo volumes.
  */
 import type { V1Container, V1Volume, V1VolumeDevice, V1VolumeMount } from '@kubernetes/client-node';
 import { LAYOUT, VM_ANNOTATION } from '../../api/layout.js';
 import { formatBytes, parseQuantity } from '../../api/quantity.js';
 import type { ResolvedDisk, ResolvedVm } from '../../api/resolve.js';
+import type { ContainerDiskDelivery } from '../../api/schema/config.js';
+import type { DiskSpec } from '../../api/schema/vm.js';
+
+type ContainerDiskSource = NonNullable<DiskSpec['containerDisk']>;
 
 /** What the operator read of a PVC: how it stores data (spec.volumeMode) and its size. */
 export interface PvcInfo {
@@ -79,16 +83,14 @@ function emptyDiskVolumes(disk: ResolvedDisk): Partial<DiskVolumes> {
 }
 
 /**
- * A containerDisk image usually holds nothing but /disk/<image file> (no shell, no cp), so a
- * static busybox that the launcher image ships is handed over in the tools volume and does the
- * copy. No shell: `path` is one argument of `cp`, after `--`, whatever it holds (validateVm
- * refuses odd paths too). `-L` resolves the image's symbolic links here, inside the
- * containerDisk's own container, so the launcher never follows one; the launcher then takes the
- * one regular file in the copy.
+ * delivery copy: a containerDisk image usually holds nothing but /disk/<image file> (no shell,
+ * no cp), so a static busybox that the launcher image ships is handed over in the tools volume
+ * and does the copy. No shell: `path` is one argument of `cp`, after `--`, whatever it holds
+ * (validateVm refuses odd paths too). `-L` resolves the image's symbolic links here, inside
+ * the containerDisk's own container, so the launcher never follows one; the launcher then
+ * takes the one regular file in the copy.
  */
-function containerDiskVolumes(disk: ResolvedDisk): Partial<DiskVolumes> {
-  const source = disk.spec.containerDisk;
-  if (!source) return {};
+function copiedContainerDisk(disk: ResolvedDisk, source: ContainerDiskSource): Partial<DiskVolumes> {
   const copy = [`${LAYOUT.toolsDir}/busybox`, 'cp', '-R', '-L', '--', source.path ?? '/disk', LAYOUT.containerDiskCopy(disk.name)];
   return {
     volumes: [{ name: diskVolume(disk), emptyDir: {} }],
@@ -106,6 +108,33 @@ function containerDiskVolumes(disk: ResolvedDisk): Partial<DiskVolumes> {
       },
     ],
   };
+}
+
+/**
+ * delivery imageVolume: the image is mounted read-only (the kubelet pulls it like a container
+ * image, and reports a pull failure on the pod the same way); the launcher finds `path` inside
+ * without following a link out of the mount. A writable disk also gets scratch space for its
+ * qcow2 overlay, so guest writes never touch the image and last as long as the pod.
+ */
+function mountedContainerDisk(disk: ResolvedDisk, source: ContainerDiskSource): Partial<DiskVolumes> {
+  const image = `image-${disk.name}`;
+  const overlay = disk.readOnly ? undefined : diskVolume(disk);
+  return {
+    volumes: [
+      { name: image, image: { reference: source.image, ...(source.imagePullPolicy ? { pullPolicy: source.imagePullPolicy } : {}) } },
+      ...(overlay ? [{ name: overlay, emptyDir: {} }] : []),
+    ],
+    mounts: [
+      { name: image, mountPath: LAYOUT.containerDiskMount(disk.name), readOnly: true },
+      ...(overlay ? [{ name: overlay, mountPath: LAYOUT.diskDir(disk.name) }] : []),
+    ],
+  };
+}
+
+function containerDiskVolumes(disk: ResolvedDisk, delivery: ContainerDiskDelivery): Partial<DiskVolumes> {
+  const source = disk.spec.containerDisk;
+  if (!source) return {};
+  return delivery === 'copy' ? copiedContainerDisk(disk, source) : mountedContainerDisk(disk, source);
 }
 
 function cloudInitVolumes(disk: ResolvedDisk): Partial<DiskVolumes> {
@@ -129,11 +158,11 @@ function toolsInit(launcherImage: string): V1Container {
 }
 
 /** Volumes, mounts, block devices and init containers for every disk of `vm`. */
-export function diskVolumes(vm: ResolvedVm, opts: { launcherImage: string; pvcs: PvcInfos }): DiskVolumes {
+export function diskVolumes(vm: ResolvedVm, opts: { launcherImage: string; pvcs: PvcInfos; containerDiskDelivery: ContainerDiskDelivery }): DiskVolumes {
   const parts = vm.disks.map((disk) => {
     if (disk.source === 'persistentVolumeClaim') return pvcVolumes(disk, opts.pvcs);
     if (disk.source === 'emptyDisk') return emptyDiskVolumes(disk);
-    if (disk.source === 'containerDisk') return containerDiskVolumes(disk);
+    if (disk.source === 'containerDisk') return containerDiskVolumes(disk, opts.containerDiskDelivery);
     return cloudInitVolumes(disk);
   });
   const out: DiskVolumes = {

@@ -27,7 +27,7 @@ it('a containerDisk image that does not exist: the status names the image and th
   expect(failure?.status).toBe('True');
   expect(failure?.reason).toMatch(/^(ErrImagePull|ImagePullBackOff)$/);
   expect(failure?.message).toContain(image);
-  expect(failure?.message).toContain('containerdisk-root');
+  expect(failure?.message).toContain('disk root (containerDisk kubevmm.local/no-such-disk:1)');
   expect(vm.status?.nodeName).toBe('node-real');
   await deleteLeavesNothing('nodisk');
 });

@@ -111,7 +111,7 @@ describe('helm/kubevmm', () => {
   });
 
   it('hands the operator settings from values in a form the operator accepts', async () => {
-    const values = { accelerator: 'tcg', cpuAllocationRatio: 4, memoryOvercommitPercent: 150, launcherImage: 'registry.local/launcher:9', hotplugPorts: 8, kvmResourceName: 'example.com/kvm' };
+    const values = { accelerator: 'tcg', cpuAllocationRatio: 4, memoryOvercommitPercent: 150, launcherImage: 'registry.local/launcher:9', hotplugPorts: 8, kvmResourceName: 'example.com/kvm', containerDiskDelivery: 'copy' };
     const env = envOf(operatorDeployment(await template(values)));
     const saved = { ...process.env };
     try {

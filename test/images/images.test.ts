@@ -167,7 +167,7 @@ describe('the images run', () => {
       undefined,
       DEFAULT_CONFIG,
     );
-    const init = diskVolumes(vm, { launcherImage: byName('launcher').ref, pvcs: {} }).initContainers;
+    const init = diskVolumes(vm, { launcherImage: byName('launcher').ref, pvcs: {}, containerDiskDelivery: 'copy' }).initContainers;
     const [tools, copy] = [init.find((c) => c.name === 'tools')!, init.find((c) => c.name === 'containerdisk-os')!];
     // The tools init container (in the launcher image) copies busybox out; here: from its rootfs.
     expect(tools.command!.slice(0, 2)).toEqual(['cp', '/usr/lib/kubevmm/busybox']);

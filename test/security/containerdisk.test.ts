@@ -21,6 +21,8 @@ import { renderLauncherPod } from '../../operator/render/pod.js';
 import { CONSOLE_LOG_FILE, CONSOLE_SCRIPT, GUEST_CONSOLE_CONTAINER } from '../../operator/render/console-log.js';
 
 const INJECTION = '/disk; id > /dev/termination-log #';
+/** The copy delivery (an option of the operator) is where the path reaches a command line. */
+const COPY_CONFIG = { ...DEFAULT_CONFIG, containerDiskDelivery: 'copy' as const };
 const BUSYBOX = '/bin/busybox';
 
 function vmWith(path: string): VirtualMachine {
@@ -34,7 +36,7 @@ function vmWith(path: string): VirtualMachine {
 
 /** The copy init container's argv, with the pod's paths moved under `root`, run for real. */
 function runCopy(path: string, root: string): { status: number | null; stderr: string } {
-  const pod = renderLauncherPod({ vm: vmWith(path), config: DEFAULT_CONFIG });
+  const pod = renderLauncherPod({ vm: vmWith(path), config: COPY_CONFIG });
   const copy = pod.spec!.initContainers!.find((c) => c.name === 'containerdisk-os')!;
   expect(copy.args).toBeUndefined();
   const argv = copy.command!.map((arg) => (arg === `${RUN_DIR}/tools/busybox` ? BUSYBOX : arg.startsWith(`${RUN_DIR}/`) ? join(root, arg) : arg));
@@ -61,8 +63,11 @@ describe('containerDisk.path', () => {
     const root = await mkdtemp(join(work, 'forced-'));
     await mkdir(join(root, 'var/run/kubevmm/disks/os'), { recursive: true });
     const sentinel = join(root, 'pwned');
-    const pod = renderLauncherPod({ vm: vmWith(INJECTION), config: DEFAULT_CONFIG });
+    const pod = renderLauncherPod({ vm: vmWith(INJECTION), config: COPY_CONFIG });
     expect(pod.metadata?.annotations?.[VM_ANNOTATION]).toContain(INJECTION);
+    // Delivered as an image volume (the default), the path is on no command line at all.
+    const mounted = renderLauncherPod({ vm: vmWith(INJECTION), config: DEFAULT_CONFIG }).spec!;
+    expect(JSON.stringify([...(mounted.initContainers ?? []), ...mounted.containers].map((c) => [c.command, c.args]))).not.toContain('/disk;');
     const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
     const argv = (c: V1Container) => [...(c.command ?? []), ...(c.args ?? [])];
     const isShell = (c: V1Container) => argv(c).some((a) => /(^|\/)sh$/.test(a) || a === '-c');
