@@ -15,7 +15,7 @@ export const cpuSpec = z.strictObject({
   sockets: topologyValue.optional().describe('Sockets. Default: the class’s value, else 1.'),
   threads: topologyValue.optional().describe('Threads per core. Default: the class’s value, else 1.'),
   model: cpuModel.optional().describe('The CPU model QEMU presents to the guest: host-passthrough, host-model or a QEMU model name. Default: the class’s value, else host-passthrough. Applied by the launcher.'),
-  dedicated: z.boolean().optional().describe('true: the launcher requests whole CPUs and its full memory, requests equal to limits (Guaranteed QoS unless the VM has a containerDisk, whose copy containers set no resources); the kubelet’s static CPU manager pins them. Default: the class’s value, else false.'),
+  dedicated: z.boolean().optional().describe('true: the launcher requests whole CPUs and its full memory, requests equal to limits on every container of the pod (Guaranteed QoS); the kubelet’s static CPU manager pins them. Default: the class’s value, else false.'),
 });
 
 export const memorySpec = z.strictObject({
