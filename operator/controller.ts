@@ -183,9 +183,9 @@ const STARTING_POLL_MS = 200;
 
 /**
  * A launcher that has just started is asked again every STARTING_POLL_MS until its guest runs
- * (Running does not wait for the readiness probe). A running launcher that gave no report (not listening yet, or busy) is asked again once its
- * quiet time ends: what waits on it (pause, resume, hotplug, guest info) must not wait for the
- * next resync.
+ * (Running does not wait for the readiness probe). A running launcher that gave no report (not
+ * listening yet, or busy) is asked again once its quiet time ends: what waits on it (pause,
+ * resume, hotplug, guest info) must not wait for the next resync.
  */
 function withLauncherRetry(deps: ControllerDeps, observed: Observed, result: HandlerResult): HandlerResult {
   const ip = launcherIp(observed.pod, deps.now());

@@ -126,13 +126,6 @@ function ageMs(time: Date | string | undefined, now: Date): number | undefined {
   return time === undefined ? undefined : now.getTime() - new Date(time).getTime();
 }
 
-/**
- * A launcher pod with an IP (its sandbox is up) that is not Ready, whose launcher container
- * started, or whose pod was created, less than LAUNCHER_START_WINDOW_MS ago: its control API is
- * about to listen and QEMU about to run, so the operator asks it for its status at short
- * intervals instead of waiting for the kubelet (its next relist to report the container
- * running, its readiness probe's period of a second at the least) or its own back-off.
- */
 /** A pod whose sandbox is up (it has an IP), Pending or Running, not Ready and not being deleted. */
 function upButNotReady(pod: V1Pod | undefined): pod is V1Pod {
   const phase = pod?.status?.phase;
@@ -140,6 +133,13 @@ function upButNotReady(pod: V1Pod | undefined): pod is V1Pod {
   return !pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
+/**
+ * A launcher pod with an IP (its sandbox is up) that is not Ready, whose launcher container
+ * started, or whose pod was created, less than LAUNCHER_START_WINDOW_MS ago: its control API is
+ * about to listen and QEMU about to run, so the operator asks it for its status at short
+ * intervals instead of waiting for the kubelet (its next relist to report the container
+ * running, its readiness probe's period of a second at the least) or its own back-off.
+ */
 export function launcherStarting(pod: V1Pod | undefined, now: Date): boolean {
   if (!upButNotReady(pod)) return false;
   const started = pod.status?.containerStatuses?.find((c) => c.name === 'launcher')?.state?.running?.startedAt;
