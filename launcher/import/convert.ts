@@ -23,6 +23,8 @@ export interface WriteImageOptions {
   target: ConvertTarget;
   /** Conversion progress, 0-100. */
   onProgress?: (percent: number) => void;
+  /** Conversion is over; syncing and comparing start. */
+  onVerify?: () => void;
   qemuImg?: string;
 }
 
@@ -105,6 +107,7 @@ export async function writeImage(options: WriteImageOptions): Promise<void> {
   if (target.mode === 'Filesystem') await rm(output, { force: true });
   try {
     await runConvert(qemuImg, convertArgs({ source: options.source, format: options.verdict.qemuFormat, output, block: target.mode === 'Block' }), options.onProgress);
+    options.onVerify?.();
     await syncPath(output);
     await verifyWritten(options, qemuImg);
     if (target.mode === 'Filesystem') {

@@ -80,7 +80,7 @@ async function importInto(options: RunImportOptions, progress: ImportProgress, u
   options.log?.(`${verdict.format} image of ${verdict.virtualSizeBytes} bytes; writing it to the ${target.mode === 'Block' ? 'device' : 'claim'}`);
   progress.converting();
   try {
-    await writeImage({ source: file, verdict, target, onProgress: (p) => progress.converting(p), ...(options.qemuImg ? { qemuImg: options.qemuImg } : {}) });
+    await writeImage({ source: file, verdict, target, onProgress: (p) => progress.converting(p), onVerify: () => progress.verifying(), ...(options.qemuImg ? { qemuImg: options.qemuImg } : {}) });
   } catch (err) {
     if (/No space left on device/i.test((err as Error).message)) throw new ImportError({ reason: 'ClaimTooSmall', message: `the claim filled up while the image was written (${(err as Error).message}); give spec.storage.size more room` });
     throw err;
