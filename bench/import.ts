@@ -1,17 +1,16 @@
 // Import throughput: a 1 GiB qcow2 (every cluster allocated) imported over local HTTP by the
-// importer (download with SHA-256, qemu-img info, convert to raw, fsync, compare) against
+// importer (download into scratch, qemu-img info, convert to raw, fsync, compare) against
 // `qemu-img convert -O raw` of the same file, in the same process, rounds interleaved.
 //
 //   npx tsx bench/import.ts [--runs N] [--size-mib M]     (default 3 rounds of 1024 MiB)
 
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ImportProgress, runImport } from '../launcher/import/index.js';
-import { startFileServer } from '../harness/file-server.js';
 import { machineLine } from './lib/env.js';
 import { formatSummary, formatTable, intFlag, summarize } from './lib/stats.js';
 
@@ -32,6 +31,25 @@ async function makeQcow2(dir: string, mib: number): Promise<string> {
   await exec('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, qcow2]);
   await rm(raw);
   return qcow2;
+}
+
+/**
+ * The file served by another process (Python's http.server), as a mirror in another pod would
+ * be: the importer's process does only the importing.
+ */
+async function startServer(dir: string): Promise<{ url(name: string): string; close(): void }> {
+  const child = spawn('python3', ['-u', '-m', 'http.server', '--bind', '127.0.0.1', '--directory', dir, '0'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const m = /port (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('error', (err) => reject(new Error(`python3 is needed to serve the file (apt-get install python3): ${err.message}`)));
+    child.on('exit', (code) => reject(new Error(`python3 -m http.server exited ${code}`)));
+  });
+  return { url: (name) => `http://127.0.0.1:${port}/${name}`, close: () => child.kill() };
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
@@ -61,7 +79,7 @@ async function main(): Promise<void> {
   const runs = intFlag(process.argv, 'runs', 3);
   const mib = intFlag(process.argv, 'size-mib', 1024);
   const work = await mkdtemp(join(tmpdir(), 'kubevmm-bench-import-'));
-  const server = await startFileServer(work);
+  const server = await startServer(work);
   try {
     process.stdout.write(`${await machineLine()}\npreparing a ${mib} MiB qcow2 ...\n`);
     const qcow2 = await makeQcow2(work, mib);
@@ -82,7 +100,7 @@ async function main(): Promise<void> {
       const importer = async () => {
         const progress = new ImportProgress();
         const watch = watchPhases(progress);
-        imported.push(await timed(() => runImport({ task: { source: { kind: 'http', url: server.url(qcow2) }, target: { mode: 'Filesystem', capacityBytes: bytes } }, scratchDir: join(out, 'scratch'), targetDir: join(out, 'target'), targetDevice: '/nonexistent', progress })));
+        imported.push(await timed(() => runImport({ task: { source: { kind: 'http', url: server.url('disk.qcow2') }, target: { mode: 'Filesystem', capacityBytes: bytes } }, scratchDir: join(out, 'scratch'), targetDir: join(out, 'target'), targetDevice: '/nonexistent', progress })));
         for (const [phase, ms] of Object.entries(watch.stop())) (phases[phase] ??= []).push(ms);
       };
       // Alternate which goes first, so neither always meets a warmer page cache.
@@ -105,7 +123,7 @@ async function main(): Promise<void> {
       )}\n\nthroughput ratio importer / qemu-img convert (medians): ${(b.median / i.median).toFixed(2)} (goal >= 0.8)\nthroughput ratio importer / qemu-img convert + sync (medians): ${(summarize(synced).median / i.median).toFixed(2)}\n`,
     );
   } finally {
-    await server.close();
+    server.close();
     await rm(work, { recursive: true, force: true });
   }
 }

@@ -23,6 +23,8 @@ export interface DownloadOptions {
   progress: ImportProgress;
   /** Transient failures in a row without a byte received before giving up. Default 10. */
   maxFailuresWithoutProgress?: number;
+  /** Hash the bytes (SHA-256) as they pass; off when no checksum is to be checked, to spare a core. Default true. */
+  hash?: boolean;
   /** Default 1 s doubling to 60 s. */
   backoff?: BackoffPolicy;
   /** A connection that delivers nothing for this long is dropped and retried. Default 60 s. */
@@ -33,8 +35,8 @@ export interface DownloadOptions {
 /** What was downloaded. */
 export interface Downloaded {
   bytes: number;
-  /** Lower-case hex SHA-256 of the bytes as served. */
-  sha256: string;
+  /** Lower-case hex SHA-256 of the bytes as served (when hashed). */
+  sha256?: string;
 }
 
 /** The file changed on the server between two attempts: the bytes passed on so far are not part of it. */
@@ -112,9 +114,9 @@ async function pass(sink: Writable, chunk: Buffer): Promise<void> {
   }
 }
 
-interface AttemptContext extends DownloadOptions {
+interface AttemptContext extends Omit<DownloadOptions, 'hash'> {
   attempt: Attempt;
-  hash: ReturnType<typeof createHash>;
+  hasher: ReturnType<typeof createHash> | undefined;
 }
 
 /** One GET; resolves when the whole file went through, throws on any failure. */
@@ -139,7 +141,7 @@ async function attemptOnce(ctx: AttemptContext): Promise<void> {
       chunk = chunk.subarray(dropped);
       if (chunk.length === 0) continue;
     }
-    ctx.hash.update(chunk);
+    ctx.hasher?.update(chunk);
     attempt.received += chunk.length;
     progress.read(chunk.length);
     await pass(ctx.sink, chunk);
@@ -150,14 +152,14 @@ async function attemptOnce(ctx: AttemptContext): Promise<void> {
 /** Download `url` into the sink; resolves with the size and SHA-256 once every byte was passed on and the sink ended. */
 export async function download(options: DownloadOptions): Promise<Downloaded> {
   const attempt: Attempt = { received: 0 };
-  const hash = createHash('sha256');
+  const hash = options.hash === false ? undefined : createHash('sha256');
   const limit = options.maxFailuresWithoutProgress ?? 10;
   let failures = 0;
   options.progress.reading();
   for (;;) {
     const before = attempt.received;
     try {
-      await attemptOnce({ ...options, attempt, hash });
+      await attemptOnce({ ...options, attempt, hasher: hash });
       break;
     } catch (err) {
       if (err instanceof SinkFailed || err instanceof SourceChanged) throw err;
@@ -173,5 +175,5 @@ export async function download(options: DownloadOptions): Promise<Downloaded> {
   }
   options.sink.end();
   await once(options.sink, 'finish');
-  return { bytes: attempt.received, sha256: hash.digest('hex') };
+  return { bytes: attempt.received, ...(hash ? { sha256: hash.digest('hex') } : {}) };
 }

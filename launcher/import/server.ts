@@ -5,10 +5,9 @@
 
 import https from 'node:https';
 import type http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { importerClientMay } from '../../api/contract/importer.js';
-import { tlsOnlyFront } from '../control/plain-http.js';
+import { listenTlsOnly, type ListeningFront } from '../control/plain-http.js';
 import { clientName, loadTls, refuseClient, type ControlTlsFiles } from '../control/tls.js';
 import type { ImportProgress } from './progress.js';
 import type { UploadAnswer, UploadReceiver } from './upload.js';
@@ -28,11 +27,7 @@ export interface ImporterServerOptions {
 }
 
 /** A listening importer API. */
-export interface ImporterServer {
-  url: string;
-  port: number;
-  close(): Promise<void>;
-}
+export type ImporterServer = ListeningFront;
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers }).end(`${JSON.stringify(body)}\n`);
@@ -75,21 +70,5 @@ export async function startImporterServer(options: ImporterServerOptions): Promi
   });
   // A client gone without a word (a cut network) must not hold the one PUT slot for ever.
   tls.setTimeout(IDLE_TIMEOUT_MS);
-  const { server: front, destroyAll } = tlsOnlyFront(tls);
-  await new Promise<void>((resolve, reject) => {
-    front.once('error', reject);
-    front.listen(options.port, options.host, () => resolve());
-  });
-  const { port, address } = front.address() as AddressInfo;
-  const host = address.includes(':') ? `[${address}]` : address;
-  return {
-    url: `https://${host === '[::]' || host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        front.close(() => resolve());
-        tls.closeAllConnections();
-        destroyAll();
-      }),
-  };
+  return listenTlsOnly(tls, options.port, options.host);
 }

@@ -44,7 +44,7 @@ async function fromHttp(options: LocalSourceOptions, spec: Extract<ImportSourceS
   for (let changes = 0; ; changes++) {
     const sink = new PassThrough({ highWaterMark: 1024 * 1024 });
     const unpacked = unpackStream(sink, dest, options);
-    const fetched = download({ ...options.download, url: spec.url, sink, progress: options.progress, ...(options.log ? { log: options.log } : {}) }).catch((err: unknown) => {
+    const fetched = download({ ...options.download, url: spec.url, sink, progress: options.progress, hash: spec.sha256 !== undefined, ...(options.log ? { log: options.log } : {}) }).catch((err: unknown) => {
       sink.destroy();
       throw err;
     });

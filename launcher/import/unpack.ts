@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { Duplex, PassThrough, Readable, type Transform } from 'node:stream';
+import { Duplex, Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { PROGRAMS } from '../programs.js';
@@ -32,10 +32,11 @@ function xzStream(binary: string): Duplex {
   return duplex;
 }
 
-function decompressor(compression: Compression, xzBinary: string): Transform | Duplex {
-  if (compression === 'gzip') return createGunzip({ chunkSize: 256 * 1024 });
-  if (compression === 'xz') return xzStream(xzBinary);
-  return new PassThrough({ highWaterMark: WRITE_CHUNK });
+/** The decompressing stage; none for an uncompressed stream (one hop less for every byte). */
+function decompressor(compression: Compression, xzBinary: string): (Transform | Duplex)[] {
+  if (compression === 'gzip') return [createGunzip({ chunkSize: 256 * 1024 })];
+  if (compression === 'xz') return [xzStream(xzBinary)];
+  return [];
 }
 
 /** The stream's first bytes and a stream that yields them and then the rest. */
@@ -77,7 +78,7 @@ export async function unpackStream(source: Readable, dest: string, options: Unpa
     throw new ImportError({ reason: 'UnsupportedFormat', message: `the file is ${sniffed.unsupported}-compressed; kubevmm reads gzip (.gz) and xz (.xz): recompress it with one of those` });
   }
   try {
-    await pipeline(stream, decompressor(sniffed.compression, options.xz ?? PROGRAMS.xz), createWriteStream(dest, { highWaterMark: WRITE_CHUNK }));
+    await pipeline([stream, ...decompressor(sniffed.compression, options.xz ?? PROGRAMS.xz), createWriteStream(dest, { highWaterMark: WRITE_CHUNK })]);
   } catch (err) {
     if (err instanceof ImportError) throw err;
     const zlib = (err as { code?: string }).code?.startsWith('Z_');

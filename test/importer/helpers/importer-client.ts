@@ -2,8 +2,7 @@
 // server (HEAD/PUT /upload) make them, including a PUT whose connection is cut part-way.
 
 import https from 'node:https';
-import { launcherServerName } from '../../../api/layout.js';
-import type { Caller } from '../../launcher/helpers/control.js';
+import { callerTls, type Caller } from '../../launcher/helpers/control.js';
 
 /** One answer (status 0: the connection was cut by the caller). */
 export interface ImporterReply {
@@ -25,14 +24,7 @@ export function importerCall(baseUrl: string, method: string, path: string, call
   return new Promise((resolve, reject) => {
     const req = https.request(
       `${baseUrl}${path}`,
-      {
-        method,
-        agent: false,
-        ca: caller.ca,
-        ...(caller.cert && caller.key ? { cert: caller.cert, key: caller.key } : {}),
-        servername: launcherServerName(caller.vmUid),
-        headers: { ...(options.body ? { 'content-length': String(options.body.length) } : {}), ...options.headers },
-      },
+      { method, ...callerTls(caller), headers: { ...(options.body ? { 'content-length': String(options.body.length) } : {}), ...options.headers } },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
