@@ -63,7 +63,9 @@ export function describeContent(head: Uint8Array): string {
   if (/^\s*<(!doctype html|html|\?xml|head|body)/i.test(text)) return 'an HTML or XML page (often a login, error or directory-listing page served instead of the file)';
   if (head.length === 0) return 'an empty file';
   if (head.every((b) => b === 0)) return 'only zero bytes at its start (no partition table, filesystem or ISO 9660 volume)';
+  // The text itself is not echoed: the message lands in the image's status, and a URL aimed at
+  // a service inside the cluster (a metadata endpoint) must not leak what it answered.
   // eslint-disable-next-line no-control-regex
-  if (/^[\x09\x0a\x0d\x20-\x7e]*$/.test(text)) return `text starting with ${JSON.stringify(text.slice(0, 40))}`;
+  if (/^[\x09\x0a\x0d\x20-\x7e]*$/.test(text)) return 'plain text (a JSON, YAML or other text answer, not a disk)';
   return 'data with no partition table, filesystem or ISO 9660 volume';
 }
