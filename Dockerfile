@@ -44,7 +44,8 @@ RUN groupadd --system --gid 107 qemu \
 # Unpinned on purpose: bookworm's security updates replace exact versions (DL3008).
 #   qemu-system-x86     qemu-system-x86_64 (SeaBIOS, iPXE option ROMs come as dependencies)
 #   qemu-system-common  qemu-storage-daemon, the NBD export of attachment pods (hotplugged PVCs)
-#   qemu-utils          qemu-img, for inspecting and converting disks from a shell in the pod
+#   qemu-utils          qemu-img: the importer (launcher import) inspects and converts images with it
+#   xz-utils            xz: the importer decompresses .xz images while they download
 #   ovmf                EFI firmware (launcher/qemu/firmware.ts: /usr/share/OVMF/*_4M.fd)
 #   busybox-static      handed to containerDisk copy containers (operator/render/volumes.ts)
 #   libstdc++6          the node binary links it
@@ -54,6 +55,7 @@ RUN apt-get update \
       qemu-system-x86 \
       qemu-system-common \
       qemu-utils \
+      xz-utils \
       ovmf \
       busybox-static \
       libstdc++6 \
@@ -64,5 +66,5 @@ COPY --from=build /usr/local/bin/node /usr/local/bin/node
 WORKDIR /app
 COPY --from=build /src/dist/launcher.mjs /src/dist/launcher.mjs.map /app/
 USER 107:107
-# The operator's pod gives the arguments: run --vm ... --control-port ... --token-file ...
+# The operator's pod gives the arguments: run --vm ... (a VM), or import (an importer pod).
 ENTRYPOINT ["node", "/app/launcher.mjs"]

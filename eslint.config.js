@@ -25,7 +25,9 @@ const PRODUCTION = {
   'launcher/control': ['api', 'launcher/runtime'],
   'launcher/metrics': ['api', 'launcher/qemu', 'launcher/qmp', 'launcher/runtime'],
   'launcher/export': ['api', 'launcher', 'launcher/qemu', 'launcher/runtime'],
-  launcher: ['api', 'launcher/qemu', 'launcher/qmp', 'launcher/cloudinit', 'launcher/runtime', 'launcher/control', 'launcher/metrics', 'launcher/export'],
+  // The importer (launcher import): the control API's TLS checks and the backoff, nothing of the VM.
+  'launcher/import': ['api', 'launcher', 'launcher/control', 'launcher/runtime'],
+  launcher: ['api', 'launcher/qemu', 'launcher/qmp', 'launcher/cloudinit', 'launcher/runtime', 'launcher/control', 'launcher/metrics', 'launcher/export', 'launcher/import'],
   deviceplugin: [],
   // The subresource server (ADR 0011): its pure request checks never reach the operator.
   'subresource/auth': ['api'],

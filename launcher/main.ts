@@ -1,6 +1,7 @@
 // The launcher: `launcher run` starts and supervises one VM (in a launcher pod, or for
 // `kubevmm play`), serves the control API and exits with the VM; `launcher console` attaches
-// a terminal to the VM's serial console. `startLauncher` / `runLauncher` are the same thing
+// a terminal to the VM's serial console; `launcher import` is the importer pod's process
+// (launcher/import). `startLauncher` / `runLauncher` are the same thing
 // as a library, for the CLI's play command.
 
 import { readFile, writeFile } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import { launcherVm, type LauncherVm } from '../api/contract/launcher-vm.js';
 import { startControlServer, type ControlServer, type ControlTlsFiles } from './control/index.js';
 import { controlSources } from './control-sources.js';
 import { exportCommand, type ExportFlags } from './export/index.js';
+import { IMPORT_DEFAULTS, importCommand, type ImportFlags } from './import/index.js';
 import { PROGRAMS } from './programs.js';
 import { RUNTIME_FILES } from './qemu/index.js';
 import type { AcceleratorChoice } from './runtime/accel.js';
@@ -269,6 +271,20 @@ function program(setExit: (code: number) => void): Command {
     .option('--psk-dir <dir>', 'directory holding keys.psk', NBD_EXPORT.pskDir)
     .option('--read-only', 'export read-only')
     .action(async (flags: ExportFlags) => setExit(await exportCommand(flags, (line) => void process.stderr.write(`kubevmm export: ${line}\n`))));
+  cli
+    .command('import')
+    .description('importer pod: import a disk image (http, upload or file) onto the target claim, serving progress and uploads over mutual TLS')
+    .option('--task <file>', 'the import task (JSON, the kubevmm.io/import annotation)', IMPORT_DEFAULTS.task)
+    .option('--port <port>', 'port of the importer API (HTTPS, mutual TLS)', IMPORT_DEFAULTS.port)
+    .option('--host <host>', 'address of the importer API (default: all)')
+    .option('--credentials <dir>', 'directory holding tls.crt, tls.key and ca.crt', IMPORT_DEFAULTS.credentials)
+    .option('--scratch <dir>', 'room for downloads, uploads and decompressed files', IMPORT_DEFAULTS.scratch)
+    .option('--target-dir <dir>', 'Filesystem target: where disk.img goes', IMPORT_DEFAULTS.targetDir)
+    .option('--target-device <path>', 'Block target: the device', IMPORT_DEFAULTS.targetDevice)
+    .option('--termination-log <file>', 'where the result (JSON) or the failure (Reason: message) goes', TERMINATION_LOG)
+    .option('--qemu-img <binary>', 'qemu-img binary')
+    .option('--xz <binary>', 'xz binary')
+    .action(async (flags: ImportFlags) => setExit(await importCommand(flags, (line) => void process.stderr.write(`kubevmm import: ${line}\n`))));
   cli
     .command('console')
     .description('attach this terminal to the VM serial console (Ctrl-] detaches)')

@@ -8,8 +8,13 @@ export const PROGRAMS = {
   qemu: 'qemu-system-x86_64',
   /** Serves a hotplugged PVC over NBD from an attachment pod (ADR 0005, `launcher export`). */
   storageDaemon: 'qemu-storage-daemon',
-  /** Creates the qcow2 overlay of a writable containerDisk mounted from an image volume. */
+  /**
+   * Creates the qcow2 overlay of a writable containerDisk mounted from an image volume, and
+   * inspects and converts imported disk images (`launcher import`, launcher/import).
+   */
   qemuImg: 'qemu-img',
+  /** Decompresses .xz images while they download (`launcher import`). */
+  xz: 'xz',
 } as const;
 
 /** The name of one program in {@link PROGRAMS}. */

@@ -15,6 +15,7 @@
  *   retried inside the importer with backoff and never end the pod.
  */
 import { z } from 'zod';
+import { CONTROL_CLIENTS } from './control.js';
 
 /** Annotation on the importer pod carrying the `importTask` JSON. */
 export const IMPORT_ANNOTATION = 'kubevmm.io/import';
@@ -87,6 +88,25 @@ export const importerResult = z.strictObject({
 export const UPLOAD_OFFSET_HEADER = 'upload-offset';
 /** Header of the first `PUT /upload`: the file's total size. */
 export const UPLOAD_LENGTH_HEADER = 'upload-length';
+
+/** The argument list of the importer container (the launcher image's entrypoint runs `launcher import`; every path defaults to IMPORTER_LAYOUT). */
+export const IMPORTER_ARGS = ['import'] as const;
+
+/**
+ * What each client may call on the importer's API, by the common name of its certificate from
+ * the launcher CA (the same names as CONTROL_CLIENTS): the operator reads progress, the
+ * subresource server relays uploads. Nothing else, for anyone.
+ */
+const IMPORTER_CLIENT_RIGHTS: Readonly<Record<string, readonly string[]>> = {
+  [CONTROL_CLIENTS.operator]: ['GET /status'],
+  [CONTROL_CLIENTS.subresources]: ['HEAD /upload', 'PUT /upload'],
+};
+
+/** Whether the client with certificate common name `client` may call `method path` on an importer. */
+export function importerClientMay(client: string, method: string, path: string): boolean {
+  const rights = Object.hasOwn(IMPORTER_CLIENT_RIGHTS, client) ? IMPORTER_CLIENT_RIGHTS[client]! : [];
+  return rights.includes(`${method.toUpperCase()} ${path}`);
+}
 
 /** Failure reasons the importer reports (status condition reasons on the image). */
 export const IMPORT_FAILURES = ['NotFound', 'HttpError', 'ChecksumMismatch', 'NotADiskImage', 'ClaimTooSmall', 'UnsupportedFormat', 'UploadIncomplete', 'ImportFailed'] as const;

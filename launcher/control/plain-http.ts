@@ -3,7 +3,7 @@
 // read why, not a reset) and is closed; nothing behind the port is reached.
 
 import { STATUS_CODES } from 'node:http';
-import type { Server } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import { createServer, type Socket } from 'node:net';
 
 /** First byte of every TLS connection: a handshake record (ClientHello). */
@@ -53,4 +53,34 @@ export function tlsOnlyFront(tls: Pick<Server, 'emit'>): TlsOnlyFront {
     });
   });
   return { server, destroyAll: () => sockets.forEach((s) => s.destroy()) };
+}
+
+/** A TLS-only front listening, with its URL for clients on this host. */
+export interface ListeningFront {
+  /** e.g. `https://127.0.0.1:9500` (an any-address listener is reached on loopback). */
+  url: string;
+  port: number;
+  /** Stop listening and drop every connection. */
+  close(): Promise<void>;
+}
+
+/** Listen on `port` (0: any free one) with a TLS-only front for `tls` (an https.Server). */
+export async function listenTlsOnly(tls: Pick<Server, 'emit'> & { closeAllConnections(): void }, port: number, host?: string): Promise<ListeningFront> {
+  const { server: front, destroyAll } = tlsOnlyFront(tls);
+  await new Promise<void>((resolve, reject) => {
+    front.once('error', reject);
+    front.listen(port, host, () => resolve());
+  });
+  const { port: bound, address } = front.address() as AddressInfo;
+  const shown = address.includes(':') ? `[${address}]` : address;
+  return {
+    url: `https://${shown === '[::]' || shown === '0.0.0.0' ? '127.0.0.1' : shown}:${bound}`,
+    port: bound,
+    close: () =>
+      new Promise<void>((resolve) => {
+        front.close(() => resolve());
+        tls.closeAllConnections();
+        destroyAll();
+      }),
+  };
 }

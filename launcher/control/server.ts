@@ -5,12 +5,11 @@
 
 import https from 'node:https';
 import type http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { VmMetricsReport } from '../../api/contract/control.js';
 import type { VmController } from '../runtime/status.js';
-import { tlsOnlyFront } from './plain-http.js';
+import { listenTlsOnly } from './plain-http.js';
 import { errorResponse, handleControlRequest, type ControlResponse } from './routes.js';
 import { streamEndpoints, type StreamSources } from './streams.js';
 import { clientName, loadTls, refuseCall, refuseClient, tlsSignature, type ControlTlsFiles } from './tls.js';
@@ -140,23 +139,14 @@ export async function startControlServer(options: ControlServerOptions): Promise
   tls.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     handleUpgrade(upgrades, req, socket, head).catch(() => socket.destroy());
   });
-  const { server: front, destroyAll } = tlsOnlyFront(tls);
-  await new Promise<void>((resolve, reject) => {
-    front.once('error', reject);
-    front.listen(options.port, options.host, () => resolve());
-  });
+  const front = await listenTlsOnly(tls, options.port, options.host);
   const stopWatching = watchTls(tls, options, signature);
-  const { port, address } = front.address() as AddressInfo;
-  const host = address.includes(':') ? `[${address}]` : address;
   return {
-    url: `https://${host === '[::]' || host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        stopWatching();
-        front.close(() => resolve());
-        tls.closeAllConnections();
-        destroyAll();
-      }),
+    url: front.url,
+    port: front.port,
+    close: () => {
+      stopWatching();
+      return front.close();
+    },
   };
 }

@@ -151,6 +151,26 @@ describe('the images run', () => {
     expect(id.stdout.trim()).toBe('uid=107(qemu) gid=107(qemu) groups=107(qemu)');
   }, RUN_TIMEOUT_MS);
 
+  it('launcher: `launcher import` converts an .xz qcow2 onto a claim directory as UID 107 with the image\'s own qemu-img and xz', async () => {
+    const { root, config } = await image('launcher');
+    const dir = join(root, 'tmp/import');
+    await Promise.all(['scratch', 'target', 'source'].map((d) => mkdir(join(dir, d), { recursive: true })));
+    const raw = Buffer.alloc(4 * 1024 * 1024);
+    raw.writeUInt16BE(0x55aa, 510);
+    raw.write('imported inside the launcher image', 1024 * 1024);
+    await writeFile(join(dir, 'disk.raw'), raw);
+    await exec('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', join(dir, 'disk.raw'), join(dir, 'disk.qcow2')]);
+    await exec('xz', ['-T1', '-z', join(dir, 'disk.qcow2'), '--stdout'], { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 }).then(({ stdout }) => writeFile(join(dir, 'source/disk.qcow2.xz'), stdout));
+    const { testAuthority, writeLauncherCredentials } = await import('../../harness/pki.js');
+    await writeLauncherCredentials(await testAuthority(), { name: 'img', namespace: 'ns', uid: '0b7e6f3a-2f4e-4d55-8a1b-6c7d8e9f0a1b' }, join(dir, 'credentials'));
+    await writeFile(join(dir, 'task.json'), JSON.stringify({ source: { kind: 'file', path: '/tmp/import/source/disk.qcow2.xz' }, target: { mode: 'Filesystem', capacityBytes: raw.length } }));
+    await exec('chown', ['-R', `${LAUNCHER_UID}:${LAUNCHER_UID}`, dir]);
+    const flags = ['--task', '/tmp/import/task.json', '--port', '0', '--host', '127.0.0.1', '--credentials', '/tmp/import/credentials', '--scratch', '/tmp/import/scratch', '--target-dir', '/tmp/import/target', '--termination-log', '/tmp/import/termination-log'];
+    await runIn(root, `${LAUNCHER_UID}:${LAUNCHER_UID}`, [...config.config.Entrypoint!, 'import', ...flags], config.config);
+    expect(JSON.parse(await readFile(join(dir, 'termination-log'), 'utf8'))).toEqual({ format: 'qcow2', virtualSizeBytes: raw.length, checksumVerified: false });
+    expect((await readFile(join(dir, 'target/disk.img'))).equals(raw)).toBe(true);
+  }, RUN_TIMEOUT_MS);
+
   it('operator: node runs the operator bundle as 65532 with the image config', async () => {
     const { root, config } = await image('operator');
     const help = await runIn(root, config.config.User!, [...config.config.Entrypoint!, '--help'], config.config);

@@ -24,21 +24,24 @@ export interface Caller {
   verify?: boolean;
 }
 
+/** The TLS side of a request as `caller`: its CA, its certificate, the VM's server name; a fresh connection. */
+export function callerTls(caller: Caller): https.RequestOptions {
+  return {
+    agent: false,
+    ca: caller.ca,
+    ...(caller.cert && caller.key ? { cert: caller.cert, key: caller.key } : {}),
+    servername: launcherServerName(caller.vmUid),
+    rejectUnauthorized: caller.verify ?? true,
+  };
+}
+
 /** Call `method path` as `caller`; a fresh connection each time, so callers never share one. */
 export function control(baseUrl: string, method: string, path: string, caller: Caller, body?: unknown): Promise<ControlReply> {
   const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = https.request(
       `${baseUrl}${path}`,
-      {
-        method,
-        agent: false,
-        ca: caller.ca,
-        ...(caller.cert && caller.key ? { cert: caller.cert, key: caller.key } : {}),
-        servername: launcherServerName(caller.vmUid),
-        rejectUnauthorized: caller.verify ?? true,
-        headers: payload === undefined ? {} : { 'content-type': 'application/json' },
-      },
+      { method, ...callerTls(caller), headers: payload === undefined ? {} : { 'content-type': 'application/json' } },
       (res) => {
         let text = '';
         res.setEncoding('utf8');

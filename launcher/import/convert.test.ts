@@ -1,0 +1,18 @@
+import { convertArgs, targetSpec, temporaryName } from './convert.js';
+
+describe('convertArgs', () => {
+  it('converts to raw, sparse, with the probed format fixed, into the temporary file', () => {
+    expect(convertArgs({ source: '/s/source.img', format: 'qcow2', output: temporaryName('/t/disk.img'), block: false })).toEqual(['convert', '-p', '-f', 'qcow2', '-O', 'raw', '-S', '4k', '-W', '-m', '8', '/s/source.img', '/t/disk.img.importing']);
+  });
+
+  it('writes onto an existing device without creating it', () => {
+    expect(convertArgs({ source: '/s', format: 'raw', output: '/dev/kubevmm/target', block: true }).slice(-3)).toEqual(['-n', '/s', '/dev/kubevmm/target']);
+  });
+});
+
+describe('targetSpec', () => {
+  it('cuts the target to the virtual size, so a larger device compares equal', () => {
+    expect(JSON.parse(targetSpec({ mode: 'Block', device: '/dev/kubevmm/target' }, 4096).slice(5))).toEqual({ driver: 'raw', size: 4096, file: { driver: 'host_device', filename: '/dev/kubevmm/target' } });
+    expect(JSON.parse(targetSpec({ mode: 'Filesystem', path: '/t/disk.img' }, 512).slice(5))).toEqual({ driver: 'raw', size: 512, file: { driver: 'file', filename: '/t/disk.img.importing' } });
+  });
+});

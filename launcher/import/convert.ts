@@ -1,0 +1,121 @@
+// Writing the image: `qemu-img convert` to raw, sparse (zero runs of 4 KiB and more are not
+// written), onto the target; then fsync, and `qemu-img compare` of the written target with the
+// source, so that a success means the bytes the guest will read are the image's. A Filesystem
+// target is written under a temporary name and renamed to disk.img only after all that.
+
+import { execFile, spawn } from 'node:child_process';
+import { open, rename, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { promisify } from 'node:util';
+import { PROGRAMS } from '../programs.js';
+import { ImportError } from './errors.js';
+import type { ImageVerdict } from './inspect.js';
+
+const exec = promisify(execFile);
+
+/** Where the image goes. */
+export type ConvertTarget = { mode: 'Filesystem'; path: string } | { mode: 'Block'; device: string };
+
+/** Options of {@link writeImage}. */
+export interface WriteImageOptions {
+  source: string;
+  verdict: ImageVerdict;
+  target: ConvertTarget;
+  /** Conversion progress, 0-100. */
+  onProgress?: (percent: number) => void;
+  /** Conversion is over; syncing and comparing start. */
+  onVerify?: () => void;
+  qemuImg?: string;
+}
+
+/** The temporary name a Filesystem target is written under. */
+export function temporaryName(path: string): string {
+  return `${path}.importing`;
+}
+
+/** Arguments of `qemu-img convert` (pure). */
+export function convertArgs(options: { source: string; format: string; output: string; block: boolean }): string[] {
+  return [
+    'convert',
+    '-p',
+    // The format qemu-img info found: never probed again, so a raw image cannot pass for another format.
+    '-f', options.format,
+    '-O', 'raw',
+    // Sparse: runs of zeros are skipped (a Block target is zeroed where needed: qemu-img knows a device is not zero-initialised).
+    '-S', '4k',
+    // Out-of-order writes with several coroutines: the source is local, the target is the bottleneck.
+    '-W', '-m', '8',
+    ...(options.block ? ['-n'] : []),
+    options.source,
+    options.output,
+  ];
+}
+
+/** The written target, cut to the image's virtual size, as a qemu `json:` image (a device is larger than the image). */
+export function targetSpec(target: ConvertTarget, virtualSizeBytes: number): string {
+  const file = target.mode === 'Block' ? { driver: 'host_device', filename: target.device } : { driver: 'file', filename: temporaryName(target.path) };
+  return `json:${JSON.stringify({ driver: 'raw', size: virtualSizeBytes, file })}`;
+}
+
+function runConvert(qemuImg: string, args: string[], onProgress?: (percent: number) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(qemuImg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => {
+      const all = [...text.matchAll(/\((\d+(?:\.\d+)?)\/100%\)/g)];
+      if (all.length && onProgress) onProgress(Number(all[all.length - 1]![1]));
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
+    child.on('error', (err) => reject(new ImportError({ reason: 'ImportFailed', message: `cannot run ${qemuImg}: ${err.message}`, cause: err })));
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new ImportError({ reason: 'ImportFailed', message: `qemu-img convert failed (${signal ?? `exit ${code}`}): ${stderr.trim().split('\n').pop() ?? ''}` }));
+    });
+  });
+}
+
+/** fsync a file, device or directory. */
+export async function syncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function verifyWritten(options: WriteImageOptions, qemuImg: string): Promise<void> {
+  const { target, verdict } = options;
+  if (target.mode === 'Filesystem') {
+    const { size } = await stat(temporaryName(target.path));
+    if (size !== verdict.virtualSizeBytes) throw new ImportError({ reason: 'ImportFailed', message: `the written disk.img holds ${size} bytes, not the image's ${verdict.virtualSizeBytes}` });
+  }
+  try {
+    await exec(qemuImg, ['compare', '-q', '-f', verdict.qemuFormat, options.source, targetSpec(target, verdict.virtualSizeBytes)], { maxBuffer: 1024 * 1024 });
+  } catch (err) {
+    const e = err as { code?: number; stderr?: string };
+    const what = e.code === 1 ? 'differs from the image' : `cannot be compared with the image: ${(e.stderr ?? String(err)).trim()}`;
+    throw new ImportError({ reason: 'ImportFailed', message: `the written target ${what}`, cause: err });
+  }
+}
+
+/** Convert, sync, verify and (Filesystem) rename into place. Nothing is left at the final name on failure. */
+export async function writeImage(options: WriteImageOptions): Promise<void> {
+  const qemuImg = options.qemuImg ?? PROGRAMS.qemuImg;
+  const { target } = options;
+  const output = target.mode === 'Block' ? target.device : temporaryName(target.path);
+  if (target.mode === 'Filesystem') await rm(output, { force: true });
+  try {
+    await runConvert(qemuImg, convertArgs({ source: options.source, format: options.verdict.qemuFormat, output, block: target.mode === 'Block' }), options.onProgress);
+    options.onVerify?.();
+    await syncPath(output);
+    await verifyWritten(options, qemuImg);
+    if (target.mode === 'Filesystem') {
+      await rename(output, target.path);
+      await syncPath(dirname(target.path));
+    }
+  } catch (err) {
+    if (target.mode === 'Filesystem') await rm(output, { force: true });
+    throw err;
+  }
+}
