@@ -189,7 +189,9 @@ export interface PreparedDisks {
 function notMapped(disk: ResolvedDisk): DiskError {
   const source = disk.spec.persistentVolumeClaim
     ? `persistentVolumeClaim ${disk.spec.persistentVolumeClaim.claimName}`
-    : `containerDisk ${disk.spec.containerDisk?.image ?? ''}`;
+    : disk.spec.image
+      ? `image ${disk.spec.image.name}`
+      : `containerDisk ${disk.spec.containerDisk?.image ?? ''}`;
   return new DiskError({
     disk: disk.name,
     reason: 'DiskNotMapped',

@@ -10,6 +10,7 @@ import { API_VERSION } from '../../api/schema/common.js';
 import type { VirtualMachine } from '../../api/schema/vm.js';
 import { FINALIZER, type Action, type Plan, type VmEvent } from '../reconcile/types.js';
 import { launcherPodName } from '../render/pod.js';
+import { POPULATED_ANNOTATION } from '../render/image-claims.js';
 import { credentialsSecretName } from '../render/volumes.js';
 import { statusCode, type ClusterApi } from './client.js';
 import type { LauncherClient } from './launcher-client.js';
@@ -68,6 +69,23 @@ async function createAttachment(deps: ExecutorDeps, action: Extract<Action, { ki
   await writing({ kind: 'AttachmentPod', object: objectName(action.pod), ...(disk ? { disk } : {}) }, () => deps.api.applyPod(action.pod));
 }
 
+/**
+ * An image disk's claim (created; one of that name already there is looked at again on the
+ * next reconcile, never taken over), its copy pod (after the VM's credentials, which it serves
+ * its progress with), and the mark that the copy finished.
+ */
+async function imageDiskAction(deps: ExecutorDeps, vm: VirtualMachine, action: Extract<Action, { kind: 'createDiskClaim' | 'createCopyPod' | 'markPopulated' }>): Promise<void> {
+  const ns = vm.metadata.namespace ?? 'default';
+  if (action.kind === 'createDiskClaim') {
+    await writing({ kind: 'DiskClaim', object: objectName(action.claim) }, () => deps.api.createPvc(action.claim));
+  } else if (action.kind === 'createCopyPod') {
+    await writing({ kind: 'CredentialsSecret', object: `${ns}/${credentialsSecretName(vm.metadata.name)}` }, () => deps.credentials.ensure(vm));
+    await writing({ kind: 'CopyPod', object: objectName(action.pod) }, () => deps.api.applyPod(action.pod));
+  } else {
+    await writing({ kind: 'DiskClaim', object: `${ns}/${action.claimName}` }, () => deps.api.annotatePvc(ns, action.claimName, { [POPULATED_ANNOTATION]: 'copy' }));
+  }
+}
+
 async function run(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod }, action: Action): Promise<VirtualMachine> {
   const { vm } = ctx;
   const ns = vm.metadata.namespace ?? 'default';
@@ -86,7 +104,13 @@ async function run(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod },
       await createAttachment(deps, action);
       return vm;
     case 'deleteAttachment':
+    case 'deleteCopyPod':
       await deps.api.deletePod(ns, action.name);
+      return vm;
+    case 'createDiskClaim':
+    case 'createCopyPod':
+    case 'markPopulated':
+      await imageDiskAction(deps, vm, action);
       return vm;
     default:
       await launcherAction(deps, vm, ctx.pod, action);

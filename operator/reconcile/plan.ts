@@ -10,6 +10,7 @@ import type { VmStatus } from '../../api/schema/vm.js';
 import { SPEC_HASH_ANNOTATION, STARTED_AT_ANNOTATION } from '../../api/layout.js';
 import { launcherPodName, renderLauncherPod } from '../render/pod.js';
 import { conflictMessage } from './claims.js';
+import { planImageDisks } from './image-disks.js';
 import { getCondition, setCondition, type ConditionInput } from './conditions.js';
 import { diskEvents, planHotplug, planHotplugStopped, wantedDisks, type HotplugPlan } from './hotplug.js';
 import { backoffRemainingMs, failuresInARow, HEALTHY_RUN_MS, honouredBy, RESTART_ANNOTATION, restartRequested, restartsAfter, runLengthMs, wantsStart } from './lifecycle.js';
@@ -91,12 +92,35 @@ function planStart(d: Draft): void {
     const names = obs.missingPvcs.join(', ');
     return setPrintable(d, 'ErrorPvcNotFound', { reason: 'PvcNotFound', message: `PersistentVolumeClaim ${names} not found in namespace ${obs.vm.metadata.namespace ?? 'default'}; create it` });
   }
+  if (!imageDisksReady(d)) return;
   const startedAt = obs.now.toISOString();
   const pod = withRestartHonoured(d, desiredPod(obs, settings));
   pod.metadata = { ...pod.metadata, annotations: { ...pod.metadata?.annotations, [STARTED_AT_ANNOTATION]: startedAt } };
   d.actions.push({ kind: 'createPod', pod });
   d.status.startedAt = startedAt;
   setPrintable(d, 'Starting');
+}
+
+/**
+ * The claims of `image` disks must hold their image before the launcher starts: until then
+ * the VM is Provisioning, and DisksReady names the disk and what it waits for.
+ */
+function imageDisksReady(d: Draft): boolean {
+  const observed = d.obs.imageDisks;
+  if (!observed?.length) return true;
+  const plan = planImageDisks(d.obs.vm, observed, { launcherImage: d.settings.config.launcherImage });
+  d.actions.push(...plan.actions);
+  const waiting = plan.disks.filter((s) => !s.ready);
+  if (!waiting.length) {
+    condition(d, { type: 'DisksReady', status: 'True', reason: 'DisksReady', message: '' });
+    return true;
+  }
+  const failed = waiting.find((s) => s.failed);
+  const first = failed ?? waiting[0];
+  condition(d, { type: 'DisksReady', status: 'False', reason: first?.reason ?? 'Provisioning', message: waiting.map((s) => s.message).join('; ') });
+  requeue(d, d.settings.pollMs);
+  setPrintable(d, 'Provisioning', failed ? { reason: failed.reason, message: failed.message } : undefined);
+  return false;
 }
 
 /**

@@ -1,10 +1,11 @@
 /**
- * Pod volumes for a VM's disks: PVCs (file or block), emptyDisks, containerDisks copied by
+ * Pod volumes for a VM's disks: PVCs (file or block) and the claims of image disks, emptyDisks, containerDisks copied by
  * init containers, cloud-init Secrets, plus the launcher's own runtime and podinfo volumes.
  */
 import type { V1Container, V1Volume, V1VolumeDevice, V1VolumeMount } from '@kubernetes/client-node';
 import { LAYOUT, VM_ANNOTATION } from '../../api/layout.js';
 import { formatBytes, parseQuantity } from '../../api/quantity.js';
+import { vmImageDiskClaim } from '../../api/claims.js';
 import type { ResolvedDisk, ResolvedVm } from '../../api/resolve.js';
 
 /** What the operator read of a PVC: how it stores data (spec.volumeMode) and its size. */
@@ -57,11 +58,17 @@ export function credentialsSecretName(vm: string): string {
   return `${vm}-launcher-credentials`;
 }
 
-function pvcVolumes(disk: ResolvedDisk, pvcs: PvcInfos): Partial<DiskVolumes> {
-  const claim = disk.spec.persistentVolumeClaim;
-  if (!claim || disk.hotpluggable) return {}; // hotplugged PVCs reach QEMU through attachment pods
-  const volume = { name: diskVolume(disk), persistentVolumeClaim: { claimName: claim.claimName, readOnly: disk.readOnly } };
-  if (pvcs[claim.claimName]?.mode === 'Block') {
+/** The claim a cold-plugged disk mounts: its PVC, or the VM's own claim made from an image. */
+export function diskClaimName(vm: string, disk: ResolvedDisk): string | undefined {
+  if (disk.spec.image) return vmImageDiskClaim(vm, disk.name);
+  return disk.spec.persistentVolumeClaim?.claimName;
+}
+
+function pvcVolumes(vm: string, disk: ResolvedDisk, pvcs: PvcInfos): Partial<DiskVolumes> {
+  const claimName = diskClaimName(vm, disk);
+  if (!claimName || disk.hotpluggable) return {}; // hotplugged PVCs reach QEMU through attachment pods
+  const volume = { name: diskVolume(disk), persistentVolumeClaim: { claimName, readOnly: disk.readOnly } };
+  if (pvcs[claimName]?.mode === 'Block') {
     return { volumes: [volume], devices: [{ name: volume.name, devicePath: LAYOUT.blockDevice(disk.name) }] };
   }
   return { volumes: [volume], mounts: [{ name: volume.name, mountPath: LAYOUT.diskDir(disk.name), readOnly: disk.readOnly }] };
@@ -131,7 +138,7 @@ function toolsInit(launcherImage: string): V1Container {
 /** Volumes, mounts, block devices and init containers for every disk of `vm`. */
 export function diskVolumes(vm: ResolvedVm, opts: { launcherImage: string; pvcs: PvcInfos }): DiskVolumes {
   const parts = vm.disks.map((disk) => {
-    if (disk.source === 'persistentVolumeClaim') return pvcVolumes(disk, opts.pvcs);
+    if (disk.source === 'persistentVolumeClaim' || disk.source === 'image') return pvcVolumes(vm.name, disk, opts.pvcs);
     if (disk.source === 'emptyDisk') return emptyDiskVolumes(disk);
     if (disk.source === 'containerDisk') return containerDiskVolumes(disk);
     return cloudInitVolumes(disk);
