@@ -146,7 +146,7 @@ describe('planImage', () => {
   });
 
   it('a deleted image deletes its running importer pod at once', () => {
-    const deleting = { ...image(), metadata: { ...image().metadata, deletionTimestamp: NOW } };
+    const deleting = { ...image(), metadata: { ...image().metadata, deletionTimestamp: NOW.toISOString() } };
     const plan = planImage(obs({ image: deleting, claim: CLAIM, pod: importerPod({ phase: 'Running' }) }), SETTINGS);
     expect(plan.actions).toEqual([{ kind: 'deleteImporter', name: 'debian-importer' }]);
   });
