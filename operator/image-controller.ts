@@ -57,7 +57,7 @@ export async function reconcileImage(deps: ImageControllerDeps, key: string): Pr
   if (!image) return forgetImage(deps, key, namespace, name);
   const cached = deps.pods.get(namespace, importerPodName(name));
   if (cached) deps.expectations?.seen(key);
-  const observed = await observeImage({ api: deps.api, images: deps.images, pods: deps.pods, importers: deps.importers }, image, deps.now());
+  const observed = await observeImage({ api: deps.api, images: deps.images, pods: deps.pods, importers: deps.importers, log: deps.log }, image, deps.now());
   const plan = planImage(observed, deps.settings);
   const creates = plan.actions.some((a) => a.kind === 'createImporter');
   // An importer this operator just created is on its way to the cache: never a second one.

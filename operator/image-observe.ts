@@ -65,20 +65,31 @@ function ownedPod(pod: V1Pod | undefined, owner: { kind: string; name: string; u
 }
 
 /** A running importer's answer to GET /status, when it gives one. */
-async function importerProgress(client: Pick<LauncherClient, 'importerStatus'>, pod: V1Pod | undefined, uid: string | undefined) {
+async function importerProgress(src: ImporterSources, pod: V1Pod | undefined, uid: string | undefined) {
   const ip = pod?.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp ? pod.status.podIP : undefined;
-  return ip && uid ? client.importerStatus({ ip, vmUid: uid }) : undefined;
+  if (!ip || !uid) return undefined;
+  try {
+    return await src.importers.importerStatus({ ip, vmUid: uid });
+  } catch (err) {
+    // Progress is detail on top of the pod's own state: a refusal or an answer off the
+    // contract is logged, and the import goes on being judged by its pod.
+    src.log?.('importer status unusable', { pod: pod?.metadata?.name, err: err instanceof Error ? err.message : String(err) });
+    return undefined;
+  }
 }
 
+/** Image sources plus the importer client (and a log for answers that cannot be used). */
+export type ImporterSources = ImageSources & { importers: Pick<LauncherClient, 'importerStatus'>; log?: (msg: string, fields?: Record<string, unknown>) => void };
+
 /** Everything planImage needs about `image`; `importer` answers GET /status of a running importer. */
-export async function observeImage(src: ImageSources & { importers: Pick<LauncherClient, 'importerStatus'> }, image: VirtualMachineImage, now: Date): Promise<ImageObserved> {
+export async function observeImage(src: ImporterSources, image: VirtualMachineImage, now: Date): Promise<ImageObserved> {
   const ns = image.metadata.namespace ?? 'default';
   const owner = { kind: 'VirtualMachineImage', name: image.metadata.name, uid: image.metadata.uid };
   const pvc = await src.api.getPvc(ns, imageClaimName(image.metadata.name));
   const { pod, foreign } = ownedPod(src.pods.get(ns, importerPodName(image.metadata.name)), owner);
   const source = image.spec.source.pvc;
   const sourcePvc = source && (source.namespace ?? ns) === ns ? await src.api.getPvc(ns, source.name) : undefined;
-  const importer = await importerProgress(src.importers, pod, image.metadata.uid);
+  const importer = await importerProgress(src, pod, image.metadata.uid);
   return {
     image,
     now,

@@ -230,6 +230,7 @@ export class LauncherClient {
       return (await this.call(target, { method: 'GET', path: '/status' }, importerStatus)).value;
     } catch (err) {
       if (err instanceof LauncherCallError && err.status === 0 && !(err instanceof LauncherContractError) && !(err instanceof LauncherIdentityError)) return undefined;
+      if (!(err instanceof LauncherIdentityError)) this.silence(target.ip); // said once per quiet period
       throw err;
     }
   }

@@ -47,6 +47,12 @@ describe('planReconcile with image disks', () => {
     expect(create?.kind === 'createPod' && create.pod.spec?.volumes).toContainEqual({ name: 'disk-root', persistentVolumeClaim: { claimName: 'web-root', readOnly: false } });
   });
 
+  it('a VM whose launcher runs has its image disks: DisksReady stays True', () => {
+    const pod = renderLauncherPod({ vm, config: DEFAULT_CONFIG });
+    const o: Observed = { vm: { ...vm, status: { conditions: [{ type: 'DisksReady', status: 'False', reason: 'Copying', message: 'x', lastTransitionTime: now.toISOString() }] } }, pod: { ...pod, status: { phase: 'Pending' } }, missingPvcs: [], pvcs: {}, now };
+    expect(condition(o, 'DisksReady')?.status).toBe('True');
+  });
+
   it('renders a Block image claim as a device, like a Block PVC', () => {
     const pod = renderLauncherPod({ vm, config: DEFAULT_CONFIG, pvcs: { 'web-root': { mode: 'Block', sizeBytes: 2 ** 30 } } });
     expect(pod.spec?.containers[0]?.volumeDevices).toContainEqual({ name: 'disk-root', devicePath: '/dev/kubevmm/root' });

@@ -123,6 +123,12 @@ function imageDisksReady(d: Draft): boolean {
   return false;
 }
 
+/** A launcher pod exists, so it was made with every image disk ready: DisksReady says so. */
+function imageDisksHeld(d: Draft): void {
+  if (!d.obs.pod || !(d.obs.vm.spec.disks ?? []).some((disk) => disk.image)) return;
+  condition(d, { type: 'DisksReady', status: 'True', reason: 'DisksReady', message: '' });
+}
+
 /**
  * A new launcher honours the restart request standing at its start (one made before the
  * start is satisfied by it): recorded in status and on the pod, so a lost status write
@@ -369,6 +375,7 @@ export function planReconcile(obs: Observed, settings: ReconcileSettings): Plan 
     if (!obs.vm.metadata.finalizers?.includes(FINALIZER)) d.actions.push({ kind: 'addFinalizer' });
     if (obs.foreignPod) planForeignPod(d, obs.foreignPod);
     else planPod(d, pod);
+    imageDisksHeld(d);
     restartRequired(d);
   }
   hotplug(d, pod);
