@@ -4,7 +4,7 @@
  * A write the API server refuses is reported in status and an Event (refusal.ts) and
  * retried with backoff; the status write itself is guarded by the VM's resourceVersion.
  */
-import type { V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import { DISK_LABEL } from '../../api/layout.js';
 import { API_VERSION } from '../../api/schema/common.js';
 import type { VirtualMachine } from '../../api/schema/vm.js';
@@ -118,11 +118,15 @@ async function run(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod },
   }
 }
 
-function eventFor(vm: VirtualMachine, e: VmEvent, now: Date) {
-  const ns = vm.metadata.namespace ?? 'default';
+/**
+ * An Event on a kubevmm object (a VM, an image): the operator as its source, once (no
+ * aggregation: each transition is its own Event).
+ */
+export function eventFor(kind: 'VirtualMachine' | 'VirtualMachineImage', obj: { metadata: { name: string; namespace?: string; uid?: string } }, e: VmEvent, now: Date): CoreV1Event {
+  const ns = obj.metadata.namespace ?? 'default';
   return {
-    metadata: { generateName: `${vm.metadata.name}.`, namespace: ns },
-    involvedObject: { apiVersion: API_VERSION, kind: 'VirtualMachine', name: vm.metadata.name, namespace: ns, uid: vm.metadata.uid ?? '' },
+    metadata: { generateName: `${obj.metadata.name}.`, namespace: ns },
+    involvedObject: { apiVersion: API_VERSION, kind, name: obj.metadata.name, namespace: ns, uid: obj.metadata.uid ?? '' },
     type: e.type,
     reason: e.reason,
     message: e.message,
@@ -173,7 +177,7 @@ async function writeStatus(deps: ExecutorDeps, vms: { before: VirtualMachine; vm
   }
   for (const e of events) {
     // An Event in a namespace being deleted cannot be written and would only be retried.
-    await deps.api.createEvent(eventFor(vm, e, deps.now())).catch((err: unknown) => {
+    await deps.api.createEvent(eventFor('VirtualMachine', vm, e, deps.now())).catch((err: unknown) => {
       if (!isNamespaceTerminating(err)) throw err;
     });
   }

@@ -3,14 +3,13 @@
  * finished or outdated importer; then status (guarded by resourceVersion) and Events. A write
  * the API server refuses is said in status and an Event, then retried with backoff.
  */
-import type { CoreV1Event } from '@kubernetes/client-node';
-import { API_VERSION } from '../../api/schema/common.js';
 import type { ImageStatus, VirtualMachineImage } from '../../api/schema/image.js';
 import { setCondition } from '../reconcile/conditions.js';
 import type { ImageAction, ImagePlan } from '../reconcile/image-plan.js';
 import type { VmEvent } from '../reconcile/types.js';
 import { importerSecretName } from '../render/importer.js';
 import { statusCode, type ClusterApi } from './client.js';
+import { eventFor } from './executor.js';
 import type { LauncherCredentials } from './launcher-credentials.js';
 import { isNamespaceTerminating, refusalOf, refusalText, writing, WriteError, WriteRefusedError, type Refusal } from './refusal.js';
 import { statusPatch } from './status-patch.js';
@@ -37,20 +36,6 @@ async function run(deps: ImageExecutorDeps, image: VirtualMachineImage, action: 
   }
 }
 
-function eventFor(image: VirtualMachineImage, e: VmEvent, now: Date): CoreV1Event {
-  const ns = image.metadata.namespace ?? 'default';
-  return {
-    metadata: { generateName: `${image.metadata.name}.`, namespace: ns },
-    involvedObject: { apiVersion: API_VERSION, kind: 'VirtualMachineImage', name: image.metadata.name, namespace: ns, uid: image.metadata.uid ?? '' },
-    type: e.type,
-    reason: e.reason,
-    message: e.message,
-    source: { component: 'kubevmm-operator' },
-    firstTimestamp: now,
-    lastTimestamp: now,
-    count: 1,
-  };
-}
 
 /** Status and Event after a refused write: the import cannot go on until the server takes it. */
 function refused(status: ImageStatus, r: Refusal, now: Date): { status: ImageStatus; event: VmEvent } {
@@ -93,7 +78,7 @@ export async function executeImagePlan(deps: ImageExecutorDeps, image: VirtualMa
     }
   }
   for (const e of outcome ? [outcome.event] : plan.events) {
-    await deps.api.createEvent(eventFor(image, e, deps.now())).catch((err: unknown) => {
+    await deps.api.createEvent(eventFor('VirtualMachineImage', image, e, deps.now())).catch((err: unknown) => {
       if (!isNamespaceTerminating(err)) throw err;
     });
   }
