@@ -160,6 +160,8 @@ export function renderImporterPod(input: ImporterPodInput): V1Pod {
             ...(source?.mounts ?? []),
           ],
           ...(devices.length ? { volumeDevices: devices } : {}),
+          // Ready once its API listens: the upload relay and the operator's polls wait for it.
+          readinessProbe: { tcpSocket: { port: IMPORTER_PORT }, periodSeconds: 2, failureThreshold: 1 },
           terminationMessagePolicy: 'FallbackToLogsOnError',
         },
       ],
