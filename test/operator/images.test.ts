@@ -142,6 +142,15 @@ describe('VirtualMachineImage import', () => {
     expect(condition(failed, 'Failure')).toMatchObject({ status: 'True', reason: 'NotFound', message: 'HTTP 404 from https://images.example/missing.qcow2' });
     await waitFor('NotFound event', () => events('missing').includes('NotFound'));
     await waitFor('failed importer pod deleted', () => !pod('missing-importer'));
+    // the same spec is not imported again (a resync comes and goes); a spec change is
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(pod('missing-importer')).toBeUndefined();
+    expect(image('missing')?.status?.phase).toBe('Failed');
+    applyImage('missing', { http: { url: 'https://images.example/found.qcow2' } });
+    const again = await waitFor('a new importer for the new spec', () => pod('missing-importer'));
+    expect(again.metadata.annotations['kubevmm.io/generation']).toBe('2');
+    expect(JSON.parse(again.metadata.annotations['kubevmm.io/import']).source.url).toBe('https://images.example/found.qcow2');
+    await waitFor('Pending again', () => image('missing')?.status?.phase === 'Pending');
 
     volumeFor('gone-image');
     applyImage('gone');
