@@ -3,7 +3,7 @@
  * copy pod. Kubernetes has no API that says a provisioner can clone: a CSI driver that cannot
  * leaves a clone claim Pending for ever. So kubevmm clones only where the platform team said
  * so, on the StorageClass (CLONE_ANNOTATION), and everywhere else copies, which always works.
- * ADR 0014 gives the reasons. Pure.
+ * ADR 0015 gives the reasons. Pure.
  */
 
 /** StorageClass annotation by which a platform team says its CSI driver clones volumes. */

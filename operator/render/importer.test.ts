@@ -42,7 +42,7 @@ describe('renderImporterPod', () => {
   it('copies a registry image with the launcher image busybox and no shell: the path is one argument', () => {
     const reg = renderImporterPod({ ...input, registry: { image: 'registry.example/os:1', path: '/disk; rm -rf /' } });
     const copy = reg.spec?.initContainers?.find((c) => c.name === 'registry');
-    expect(copy?.command).toEqual(['/var/run/kubevmm/tools/busybox', 'find', '-L', '/disk; rm -rf /', '-type', 'f', '-exec', '/var/run/kubevmm/tools/busybox', 'cp', '-L', '{}', '/var/run/kubevmm/import/scratch/registry-disk', ';']);
+    expect(copy?.command).toEqual(['/var/run/kubevmm/tools/busybox', 'cp', '-R', '-L', '--', '/disk; rm -rf /', '/var/run/kubevmm/import/scratch/registry-disk']);
     expect(copy?.securityContext).toMatchObject({ readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
   });
 });

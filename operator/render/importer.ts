@@ -89,9 +89,10 @@ function claimVolume(volume: string, claim: ImporterClaim, at: { dir: string; de
 
 /**
  * The registry image usually holds nothing but its disk file (no shell, no cp), so the launcher
- * image's static busybox is handed over in a tools volume, as for containerDisks
- * (render/volumes.ts). `find -L PATH -type f` takes the file itself or the file in the
- * directory, following the image's own links inside its own container; no shell parses PATH.
+ * image's static busybox is handed over in a tools volume and copies PATH (the file, or the
+ * directory holding it) as for containerDisks (render/volumes.ts): one argument after `--`,
+ * no shell; `-L` resolves the image's own links inside its own container. The importer takes
+ * the copy itself or the one file in it, and refuses a directory of several.
  */
 function registryInit(input: ImporterPodInput, registry: RegistryCopy): V1Container[] {
   const busybox = `${LAYOUT.toolsDir}/busybox`;
@@ -102,7 +103,7 @@ function registryInit(input: ImporterPodInput, registry: RegistryCopy): V1Contai
     {
       name: 'registry',
       image: registry.image,
-      command: [busybox, 'find', '-L', registry.path, '-type', 'f', '-exec', busybox, 'cp', '-L', '{}', REGISTRY_COPY_PATH, ';'],
+      command: [busybox, 'cp', '-R', '-L', '--', registry.path, REGISTRY_COPY_PATH],
       volumeMounts: [
         { name: 'tools', mountPath: LAYOUT.toolsDir, readOnly: true },
         { name: 'scratch', mountPath: IMPORTER_LAYOUT.scratchDir },
