@@ -53,6 +53,12 @@ describe('planReconcile with image disks', () => {
     expect(condition(o, 'DisksReady')?.status).toBe('True');
   });
 
+  it('asks the launcher to grow a Filesystem image disk to what its claim holds', () => {
+    const pod = renderLauncherPod({ vm, config: DEFAULT_CONFIG, pvcs: { 'web-root': { mode: 'Filesystem', sizeBytes: 2 * 2 ** 30 }, data: { mode: 'Filesystem', sizeBytes: 2 ** 30 } } });
+    const args = pod.spec?.containers[0]?.args ?? [];
+    expect(args.join(' ')).toContain(`--disk-size root=${Math.floor(2 * 2 ** 30 * 0.945)} --disk-size data=${2 ** 30}`);
+  });
+
   it('renders a Block image claim as a device, like a Block PVC', () => {
     const pod = renderLauncherPod({ vm, config: DEFAULT_CONFIG, pvcs: { 'web-root': { mode: 'Block', sizeBytes: 2 ** 30 } } });
     expect(pod.spec?.containers[0]?.volumeDevices).toContainEqual({ name: 'disk-root', devicePath: '/dev/kubevmm/root' });

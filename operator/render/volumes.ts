@@ -7,6 +7,7 @@ import { LAYOUT, VM_ANNOTATION } from '../../api/layout.js';
 import { formatBytes, parseQuantity } from '../../api/quantity.js';
 import { vmImageDiskClaim } from '../../api/claims.js';
 import type { ResolvedDisk, ResolvedVm } from '../../api/resolve.js';
+import { usableBytes } from './image-claims.js';
 
 /** What the operator read of a PVC: how it stores data (spec.volumeMode) and its size. */
 export interface PvcInfo {
@@ -159,11 +160,16 @@ export function diskVolumes(vm: ResolvedVm, opts: { launcherImage: string; pvcs:
 /**
  * `--disk-size NAME=BYTES` for each cold-plugged Filesystem PVC of known size: a blank claim
  * (a new dynamically provisioned one) holds no disk.img, and the launcher creates a sparse
- * one of the claim's size, as attachment pods do for hotplugged claims.
+ * one of the claim's size, as attachment pods do for hotplugged claims. For an image disk it
+ * is the size its raw image is grown to (launcher/runtime/disks.ts growRawImage).
  */
 export function diskSizeArgs(vm: ResolvedVm, pvcs: PvcInfos): string[] {
   return vm.disks.flatMap((disk) => {
-    const info = disk.spec.persistentVolumeClaim && !disk.hotpluggable ? pvcs[disk.spec.persistentVolumeClaim.claimName] : undefined;
-    return info?.mode === 'Filesystem' && info.sizeBytes > 0 ? ['--disk-size', `${disk.name}=${info.sizeBytes}`] : [];
+    const claim = disk.hotpluggable ? undefined : diskClaimName(vm.name, disk);
+    const info = claim ? pvcs[claim] : undefined;
+    if (info?.mode !== 'Filesystem' || info.sizeBytes <= 0) return [];
+    // An image disk's disk.img is grown to what its claim holds beside the filesystem's own needs.
+    const bytes = disk.source === 'image' ? usableBytes(info.sizeBytes, 'Filesystem') : info.sizeBytes;
+    return ['--disk-size', `${disk.name}=${bytes}`];
   });
 }
