@@ -187,3 +187,23 @@ export function planImageDisks(vm: VirtualMachine, observed: readonly ImageDiskO
   });
   return { actions, disks };
 }
+
+/** What the VM's status says of its image disks: DisksReady, and a Failure when one needs the user. */
+export interface ImageDiskVerdict {
+  ready: boolean;
+  condition: { type: 'DisksReady'; status: 'True' | 'False'; reason: string; message: string };
+  failure?: { reason: string; message: string };
+}
+
+/** The verdict over all image disks of a plan: ready when every one is; else what each waits for. */
+export function imageDiskVerdict(plan: ImageDiskPlan): ImageDiskVerdict {
+  const waiting = plan.disks.filter((s) => !s.ready);
+  if (!waiting.length) return { ready: true, condition: { type: 'DisksReady', status: 'True', reason: 'DisksReady', message: '' } };
+  const failed = waiting.find((s) => s.failed);
+  const first = failed ?? waiting[0];
+  return {
+    ready: false,
+    condition: { type: 'DisksReady', status: 'False', reason: first?.reason ?? 'Provisioning', message: waiting.map((s) => s.message).join('; ') },
+    ...(failed ? { failure: { reason: failed.reason, message: failed.message } } : {}),
+  };
+}

@@ -10,7 +10,7 @@ import type { VmStatus } from '../../api/schema/vm.js';
 import { SPEC_HASH_ANNOTATION, STARTED_AT_ANNOTATION } from '../../api/layout.js';
 import { launcherPodName, renderLauncherPod } from '../render/pod.js';
 import { conflictMessage } from './claims.js';
-import { planImageDisks } from './image-disks.js';
+import { imageDiskVerdict, planImageDisks } from './image-disks.js';
 import { getCondition, setCondition, type ConditionInput } from './conditions.js';
 import { diskEvents, planHotplug, planHotplugStopped, wantedDisks, type HotplugPlan } from './hotplug.js';
 import { backoffRemainingMs, failuresInARow, HEALTHY_RUN_MS, honouredBy, RESTART_ANNOTATION, restartRequested, restartsAfter, runLengthMs, wantsStart } from './lifecycle.js';
@@ -110,16 +110,11 @@ function imageDisksReady(d: Draft): boolean {
   if (!observed?.length) return true;
   const plan = planImageDisks(d.obs.vm, observed, { launcherImage: d.settings.config.launcherImage });
   d.actions.push(...plan.actions);
-  const waiting = plan.disks.filter((s) => !s.ready);
-  if (!waiting.length) {
-    condition(d, { type: 'DisksReady', status: 'True', reason: 'DisksReady', message: '' });
-    return true;
-  }
-  const failed = waiting.find((s) => s.failed);
-  const first = failed ?? waiting[0];
-  condition(d, { type: 'DisksReady', status: 'False', reason: first?.reason ?? 'Provisioning', message: waiting.map((s) => s.message).join('; ') });
+  const verdict = imageDiskVerdict(plan);
+  condition(d, verdict.condition);
+  if (verdict.ready) return true;
   requeue(d, d.settings.pollMs);
-  setPrintable(d, 'Provisioning', failed ? { reason: failed.reason, message: failed.message } : undefined);
+  setPrintable(d, 'Provisioning', verdict.failure);
   return false;
 }
 
