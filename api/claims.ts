@@ -4,6 +4,14 @@
  */
 import type { DiskSpec, VirtualMachine } from './schema/vm.js';
 
+/**
+ * The claim the operator creates for an `image` disk: `<vm>-<disk>`. Deterministic, so an
+ * operator restart finds the claim it made instead of making another.
+ */
+export function vmImageDiskClaim(vm: string, disk: string): string {
+  return `${vm}-${disk}`;
+}
+
 /** The claim a disk opens read-write: neither the disk nor its claim is read-only. */
 export function writesClaim(disk: DiskSpec): string | undefined {
   const pvc = disk.persistentVolumeClaim;

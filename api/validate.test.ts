@@ -56,6 +56,10 @@ const invalid: [string, unknown, string, RegExp][] = [
   ['bad cache', vm({ disks: [pvc('root', { cache: 'unsafe' })] }), 'spec.disks[0].cache', /"none", "writethrough", "writeback"/],
   ['emptyDisk too small', vm({ disks: [pvc('root'), { name: 's', emptyDisk: { capacity: '10Ki' } }] }), 'spec.disks[1].emptyDisk.capacity', /at least 1Mi/],
   ['emptyDisk bad capacity', vm({ disks: [{ name: 's', emptyDisk: { capacity: 'lots' } }] }), 'spec.disks[0].emptyDisk.capacity', /quantity/],
+  ['image disk from another namespace', vm({ disks: [{ name: 'root', image: { name: 'debian', namespace: 'golden' } }] }), 'spec.disks[0].image.namespace', /unknown field "namespace"; remove it/],
+  ['image disk too small', vm({ disks: [{ name: 'root', image: { name: 'debian', size: '10Ki' } }] }), 'spec.disks[0].image.size', /at least 1Mi/],
+  ['hotpluggable image disk', vm({ disks: [pvc('root'), { name: 'os', hotpluggable: true, image: { name: 'debian' } }] }), 'spec.disks[1].hotpluggable', /only persistentVolumeClaim disks can be hotpluggable/],
+  ['image name too long for its claim', vm({ disks: [{ name: 'root', image: { name: 'a'.repeat(58) } }] }), 'spec.disks[0].image.name', /57/],
   ['two cloudInit disks', vm({ disks: [pvc('root'), { name: 'c1', cloudInit: { userData: 'a' } }, { name: 'c2', cloudInit: { userData: 'b' } }] }), 'spec.disks[2].cloudInit', /only one cloudInit disk/],
   ['cloudInit with both sources', vm({ disks: [{ name: 'c', cloudInit: { userData: 'a', userDataSecretRef: { name: 's' } } }] }), 'spec.disks[0].cloudInit', /not both/],
   ['cloudInit with no data', vm({ disks: [{ name: 'c', cloudInit: { networkData: 'x' } }] }), 'spec.disks[0].cloudInit', /set userData or userDataSecretRef/],
@@ -97,7 +101,7 @@ describe('validateVm accepts valid manifests', () => {
   it.each([
     ['minimal', vm()],
     ['full topology and hugepages', vm({ cpu: { sockets: 2, cores: 2, threads: 2, dedicated: true }, memory: { guest: '2Gi', hugepages: '2Mi' } })],
-    ['every disk source', vm({ disks: [pvc('root'), { name: 's', emptyDisk: { capacity: '1Gi' } }, { name: 'os', containerDisk: { image: 'r/os:1' } }, { name: 'ci', cloudInit: { userData: '#cloud-config' } }, pvc('data', { hotpluggable: true })] })],
+    ['every disk source', vm({ disks: [pvc('root'), { name: 's', emptyDisk: { capacity: '1Gi' } }, { name: 'os', containerDisk: { image: 'r/os:1' } }, { name: 'ci', cloudInit: { userData: '#cloud-config' } }, pvc('data', { hotpluggable: true }), { name: 'sys', image: { name: 'debian-12', size: '20Gi', storageClassName: 'fast', retain: true } }] })],
     ['memory as bytes', vm({ memory: { guest: 1073741824 } })],
     ['no disks at all', vm({ disks: [] })],
   ])('%s', (_title, manifest) => {

@@ -5,7 +5,9 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { formatIssue } from '../api/issues.js';
+import { vmImageDiskClaim } from '../api/claims.js';
 import type { VirtualMachineClass } from '../api/schema/class.js';
+import type { VirtualMachineImage } from '../api/schema/image.js';
 import type { VirtualMachine, VmStatus } from '../api/schema/vm.js';
 import { validateVm } from '../api/validate.js';
 import { setCondition } from './reconcile/conditions.js';
@@ -20,6 +22,7 @@ import type { ClusterApi } from './kube/client.js';
 import { executePlan, type ExecutorDeps } from './kube/executor.js';
 import type { HandlerResult } from './queue.js';
 import { observeHotplug, pvcInfo } from './hotplug-observe.js';
+import { observeImageDisks } from './image-observe.js';
 import type { LauncherReach } from './launcher-reach.js';
 import type { PodExpectations } from './pod-expectations.js';
 
@@ -39,9 +42,13 @@ export interface ControllerDeps extends ExecutorDeps {
   log: (msg: string, fields?: Record<string, unknown>) => void;
   /** Tracks launchers that run but do not answer (a metric and an alert); optional in tests. */
   reach?: LauncherReach;
+  /** VirtualMachineImages (image disks); optional in tests without images. */
+  images?: Store<VirtualMachineImage>;
   /** Launcher pods created but not in the cache yet; optional in tests. */
   expectations?: PodExpectations;
 }
+
+const NO_IMAGES: Store<VirtualMachineImage> = { get: () => undefined, list: () => [] };
 
 /** "namespace/name" */
 export function vmKey(namespace: string | undefined, name: string): string {
@@ -56,12 +63,14 @@ function splitKey(key: string): [string, string] {
 async function pvcState(deps: ControllerDeps, vm: VirtualMachine): Promise<{ missing: string[]; infos: Record<string, PvcInfo> }> {
   const ns = vm.metadata.namespace ?? 'default';
   const claims = (vm.spec.disks ?? []).filter((d) => d.persistentVolumeClaim && !d.hotpluggable).map((d) => d.persistentVolumeClaim?.claimName ?? '');
+  // An image disk's claim is the operator's to make: not "missing", but its mode shapes the pod.
+  const imageClaims = (vm.spec.disks ?? []).filter((d) => d.image).map((d) => vmImageDiskClaim(vm.metadata.name, d.name));
   const missing: string[] = [];
   const infos: Record<string, PvcInfo> = {};
-  for (const claim of claims) {
+  for (const claim of [...claims, ...imageClaims]) {
     const pvc = await deps.api.getPvc(ns, claim);
-    if (!pvc) missing.push(claim);
-    else infos[claim] = pvcInfo(pvc);
+    if (pvc) infos[claim] = pvcInfo(pvc);
+    else if (claims.includes(claim)) missing.push(claim);
   }
   return { missing, infos };
 }
@@ -126,6 +135,8 @@ async function observe(deps: ControllerDeps, vm: VirtualMachine, found: V1Pod | 
   const running = !!runningIp(pod);
   noteReach(deps, vm, pod, running && !launcher);
   const hotplug = await observeHotplug(deps, vm, running);
+  // Image disks matter before a start only: a running launcher has its claims already.
+  const imageDisks = pod || vm.metadata.deletionTimestamp ? undefined : await observeImageDisks({ api: deps.api, images: deps.images ?? NO_IMAGES, pods: deps.pods }, vm);
   return {
     vm,
     pod,
@@ -137,6 +148,7 @@ async function observe(deps: ControllerDeps, vm: VirtualMachine, found: V1Pod | 
     ...(launcher ? { launcher } : {}),
     ...(hotplug ? { hotplug } : {}),
     ...(conflicts.length ? { claimConflicts: conflicts } : {}),
+    ...(imageDisks ? { imageDisks } : {}),
   };
 }
 

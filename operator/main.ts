@@ -11,7 +11,11 @@ import { VM_LABEL } from '../api/layout.js';
 import { CONTROL_CLIENTS } from '../api/contract/control.js';
 import type { VirtualMachineClass } from '../api/schema/class.js';
 import type { VirtualMachine } from '../api/schema/vm.js';
+import { IMPORTER_PORT } from '../api/contract/importer.js';
+import { isQuantity, parseQuantity } from '../api/quantity.js';
 import { configFromOptions, withConfigOptions } from './config.js';
+import type { ImageControllerDeps } from './image-controller.js';
+import { imageInformers, runImageQueue } from './image-runtime.js';
 import { reconcile, vmKey, type ControllerDeps } from './controller.js';
 import { slimObject, slimPod } from './kube/cache-view.js';
 import { ClusterApi } from './kube/client.js';
@@ -52,6 +56,7 @@ interface RunFlags {
   launcherCaSecret: string;
   launcherNetworkPolicy?: string;
   queueStallSeconds: number;
+  defaultImageSize: string;
 }
 
 /** The queue handler: one reconcile, timed and counted. */
@@ -144,6 +149,7 @@ function informers(kc: KubeConfig, onVm: (ns: string | undefined, name: string, 
 async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void> {
   const log = pino({ base: { component: 'kubevmm-operator' }, timestamp: pino.stdTimeFunctions.isoTime });
   const config = configFromOptions(opts);
+  if (!isQuantity(flags.defaultImageSize) || !(parseQuantity(flags.defaultImageSize) >= 2 ** 20)) throw new Error(`--default-image-size ${flags.defaultImageSize}: must be a quantity of at least 1Mi, such as 10Gi`);
   const networkPolicy = flags.launcherNetworkPolicy ? parseLauncherNetworkPolicy(flags.launcherNetworkPolicy) : undefined;
   const subresources = subresourceSettings(opts);
   const kc = new KubeConfig();
@@ -160,9 +166,11 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
     unreachableLaunchers: () => reach.count,
   });
   const caches = informers(kc, enqueue, { log, metrics });
+  let imageQueue: WorkQueue | undefined;
+  const imageCaches = imageInformers(kc, (ns, name, lane) => imageQueue?.add(vmKey(ns, name), lane), { log, metrics });
   vmList = () => caches.vms.list();
   const api = new ClusterApi(kc, (verb, resource, code, seconds) => metrics.observeApiRequest(verb, resource, code, seconds));
-  const synced = () => caches.vms.synced && caches.classes.synced && caches.pods.synced;
+  const synced = () => caches.vms.synced && caches.classes.synced && caches.pods.synced && imageCaches.images.synced && imageCaches.importers.synced;
   // Every replica serves the webhook from its caches; the certificate Secret lives in the operator's namespace.
   const webhook = runWebhook({
     settings: webhookSettings(opts),
@@ -178,17 +186,19 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
   const identity = new ClientIdentity(authority, CONTROL_CLIENTS.operator);
   const healthy = () =>
     livenessProblems({
-      informers: { virtualmachines: caches.vms, virtualmachineclasses: caches.classes, pods: caches.pods },
+      informers: { virtualmachines: caches.vms, virtualmachineclasses: caches.classes, pods: caches.pods, virtualmachineimages: imageCaches.images, 'importer-pods': imageCaches.importers },
       ...(queue ? { queueStalledMs: queue.stalledMs() } : {}),
       queueStallLimitMs: flags.queueStallSeconds * 1000,
       now: Date.now(),
     });
   const health = await startHealthServer({ port: flags.healthPort, metrics, ready: () => synced() && webhook.serving(), healthy });
   log.info({ url: health.url }, 'serving /healthz, /readyz and /metrics');
+  const credentials = new LauncherCredentials(api, authority);
   const deps: ControllerDeps = {
     api,
     launcher: new LauncherClient({ timeoutMs: 1000, quietMs: 30_000, tls: () => identity.current() }),
-    credentials: new LauncherCredentials(api, authority),
+    credentials,
+    images: imageCaches.images,
     ...(networkPolicy ? { networkPolicies: new LauncherNetworkPolicies(api, networkPolicy) } : {}),
     quotaRetryMs: 10_000,
     now: () => new Date(),
@@ -201,7 +211,18 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
     settings: { config, crashLoopBaseMs: flags.crashLoopBaseSeconds * 1000, crashLoopMaxMs: 300_000, pollMs: 5_000, startingHoldMs: flags.startingHoldSeconds * 1000 },
     log: (msg, fields) => log.info(fields ?? {}, msg),
   };
-  await Promise.all([caches.vms.start(), caches.classes.start(), caches.pods.start()]);
+  const imageDeps: ImageControllerDeps = {
+    api,
+    credentials,
+    now: () => new Date(),
+    images: imageCaches.images,
+    pods: imageCaches.importers,
+    importers: new LauncherClient({ timeoutMs: 1000, quietMs: 30_000, port: IMPORTER_PORT, tls: () => identity.current() }),
+    expectations: new PodExpectations(),
+    settings: { launcherImage: config.launcherImage, pollMs: 2_000, defaultSizeBytes: parseQuantity(flags.defaultImageSize) },
+    log: (msg, fields) => log.info(fields ?? {}, msg),
+  };
+  await Promise.all([caches.vms.start(), caches.classes.start(), caches.pods.start(), imageCaches.images.start(), imageCaches.importers.start()]);
   log.info({ config }, 'caches synced');
   const lead = () => {
     log.info({ identity: flags.identity }, 'leading: reconciling');
@@ -213,6 +234,7 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
       handler: timedReconcile(deps, metrics),
       ...queueHooks(metrics, (key, err, retryInMs) => log.warn({ vm: key, err: String(err), retryInMs }, 'reconcile failed')),
     });
+    imageQueue = runImageQueue(imageDeps, { workers: flags.workers, resyncSeconds: flags.resyncSeconds, log });
     const resyncAll = () => caches.vms.list().forEach((vm) => enqueue(vm.metadata?.namespace, vm.metadata?.name ?? ''));
     resyncAll();
     setInterval(resyncAll, flags.resyncSeconds * 1000).unref();
@@ -255,6 +277,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option('--identity <id>', 'this replica in the Lease', process.env.POD_NAME ?? `${hostname()}-${process.pid}`)
     .option('--no-leader-elect', 'reconcile without electing a leader (one replica only)')
     .option('--health-port <n>', 'port of /healthz, /readyz and /metrics (0: any free port)', Number, 8081)
+    .addOption(new Option('--default-image-size <quantity>', 'size of a VirtualMachineImage claim when spec.storage.size is not set (and no source claim gives one)').env('KUBEVMM_DEFAULT_IMAGE_SIZE').default('10Gi'))
     .option('--queue-stall-seconds <n>', '/healthz fails when the work queue has work but finishes no reconcile for this long', Number, 300)
     .action(async (opts: RunFlags & Record<string, unknown>) => run(opts, opts));
   await program.parseAsync([...argv]);

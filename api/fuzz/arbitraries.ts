@@ -47,6 +47,7 @@ const disk: fc.Arbitrary<Disk> = fc.oneof(
   fc.record({ kind: fc.constant('hotplug'), bus: fc.constantFrom('virtio', 'scsi'), readOnly: fc.boolean() }),
   fc.record({ kind: fc.constant('empty'), capacity }),
   fc.record({ kind: fc.constant('container'), image, pullPolicy: fc.constantFrom('Always', 'IfNotPresent', 'Never') }),
+  fc.record({ kind: fc.constant('image'), size: fc.option(capacity, { nil: undefined }), retain: fc.boolean() }),
 );
 
 function diskSpec(d: Disk, i: number): Disk {
@@ -58,6 +59,8 @@ function diskSpec(d: Disk, i: number): Disk {
       return { name, bus: d.bus, hotpluggable: true, readOnly: d.readOnly, persistentVolumeClaim: { claimName: `hot-${i}` } };
     case 'empty':
       return { name, emptyDisk: { capacity: d.capacity } };
+    case 'image':
+      return { name, image: { name: `image-${i}`, retain: d.retain, ...(d.size ? { size: d.size } : {}) } };
     default:
       return { name, containerDisk: { image: d.image, imagePullPolicy: d.pullPolicy } };
   }

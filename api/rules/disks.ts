@@ -56,6 +56,13 @@ export const emptyDiskCapacity: Rule = ({ spec }) =>
     return byteQuantity(capacity, `spec.disks[${i}].emptyDisk.capacity`, { min: 2 ** 20, max: MAX_DISK_BYTES, example: '10Gi' });
   });
 
+export const imageDiskSize: Rule = ({ spec }) =>
+  (spec.disks ?? []).flatMap((disk, i) => {
+    const size = disk.image?.size;
+    if (size === undefined) return [];
+    return byteQuantity(size, `spec.disks[${i}].image.size`, { min: 2 ** 20, max: MAX_DISK_BYTES, example: '20Gi' });
+  });
+
 /**
  * One disk per claim: the same PVC twice (two disks, or a boot disk and a hotplug disk) is one
  * disk image opened twice by one QEMU, which corrupts it or fails on its lock.
@@ -106,4 +113,4 @@ export const sataLimits: Rule = ({ spec }) => {
 };
 
 /** Every rule on disks, in the order their findings are reported. */
-export const diskRules: Rule[] = [uniqueDiskNames, uniqueBootOrder, uniqueClaims, oneSourcePerDisk, hotplugOnlyPvc, emptyDiskCapacity, cloudInitDisks, sataLimits];
+export const diskRules: Rule[] = [uniqueDiskNames, uniqueBootOrder, uniqueClaims, oneSourcePerDisk, hotplugOnlyPvc, emptyDiskCapacity, imageDiskSize, cloudInitDisks, sataLimits];

@@ -63,7 +63,7 @@ export const imageSource = z
 export const accessMode = z.enum(['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod']);
 
 export const imageStorage = z.strictObject({
-  size: quantity.optional().describe('The size of the claim that holds the image. Default: the image’s virtual size rounded up to a MiB plus room for the filesystem, once known; for an upload, the file’s size. An image larger than the claim ends Failed.'),
+  size: quantity.optional().describe('The size of the claim that holds the image (the claim exists before the import, so the image’s size is not known yet). Default: for a pvc source, the source claim’s size; otherwise the operator’s default image size (10Gi unless configured). An image larger than the claim ends Failed (ClaimTooSmall).'),
   storageClassName: optionalSubdomain.optional().describe('The StorageClass of the image’s claim. Default: the cluster’s default class.'),
   volumeMode: z.enum(['Filesystem', 'Block']).optional().describe('Filesystem (the image is disk.img at the claim’s root) or Block (the claim is the disk). Default Filesystem.'),
   accessModes: z.array(accessMode).min(1).max(4).optional().describe('The claim’s access modes. Default [ReadWriteOnce].'),

@@ -57,6 +57,17 @@ const containerDiskSource = z.strictObject({
     .describe('Where the disk image is in the container image: the file itself, or a directory holding exactly one file. An absolute path of plain segments. Default /disk.'),
   imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional().describe('Pull policy of the image (of its image volume, or of the container that copies it): Always, IfNotPresent or Never. Default: Kubernetes’ default for the tag.'),
 });
+/**
+ * A disk created from a VirtualMachineImage: the operator makes a claim of the VM's own
+ * (`<vm>-<disk>`, vmImageDiskClaim) from the image's claim, by a CSI clone where the storage
+ * class allows it, else by a copy pod. The image must be in the VM's namespace.
+ */
+const imageDiskSource = z.strictObject({
+  name: dnsSubdomain.max(57).describe('The VirtualMachineImage in the VM’s namespace (images are per namespace). The VM waits (Provisioning) until it is Ready.'),
+  size: quantity.optional().describe('Size of the VM’s claim, such as 20Gi: at least the image claim’s size. Default: the image claim’s size.'),
+  storageClassName: optionalSubdomain.optional().describe('StorageClass of the VM’s claim. Default: the image claim’s class (a CSI clone needs the same class).'),
+  retain: z.boolean().optional().describe('Keep the VM’s claim when the VM is deleted (it is then no longer owned by the VM). Default false: deleted with the VM.'),
+});
 const secretRef = z.strictObject({ name: dnsSubdomain.describe('The Secret’s name, in the VM’s namespace.') });
 const cloudInitSource = z.strictObject({
   userData: z.string().optional().describe('Inline user data (#cloud-config or a script). With networkData at most 65536 bytes. It travels in the launcher pod’s kubevmm.io/vm annotation, so anyone who can read pods can read it: put secrets in userDataSecretRef.'),
@@ -65,7 +76,7 @@ const cloudInitSource = z.strictObject({
 });
 
 /** Disk sources: exactly one must be set (checked by CEL in the CRD and by validateVm). */
-export const DISK_SOURCES = ['persistentVolumeClaim', 'emptyDisk', 'containerDisk', 'cloudInit'] as const;
+export const DISK_SOURCES = ['persistentVolumeClaim', 'emptyDisk', 'containerDisk', 'cloudInit', 'image'] as const;
 
 export const diskSpec = z
   .strictObject({
@@ -78,6 +89,7 @@ export const diskSpec = z
     persistentVolumeClaim: pvcSource.optional().describe('Source: an existing PersistentVolumeClaim in the VM’s namespace. A Filesystem claim holds the image as disk.img at its root (a blank claim gets one of its size); a Block claim is the disk itself.'),
     emptyDisk: emptyDiskSource.optional().describe('Source: a blank disk that lives as long as the launcher pod (scratch space).'),
     containerDisk: containerDiskSource.optional().describe('Source: a disk image shipped in a container image. It is mounted read-only into the pod as an image volume, guest writes going to an overlay in the pod (or, when the operator is configured with containerDiskDelivery copy, copied into the pod at start); either way guest writes are lost when the pod goes.'),
+    image: imageDiskSource.optional().describe('Source: a claim of the VM’s own, <vm>-<disk>, created from a VirtualMachineImage (a CSI clone, else a copy) before the VM starts; owned by the VM and deleted with it unless retain is true. An existing claim of that name that kubevmm did not create is an error, never adopted.'),
     cloudInit: cloudInitSource.optional().describe('Source: cloud-init NoCloud data, given to the guest as a read-only disk. Set exactly one of userData and userDataSecretRef; at most one cloudInit disk per VM.'),
   })
   .meta({
@@ -124,7 +136,7 @@ export const vmSpec = z.strictObject({
     .max(LIMITS.disks)
     .optional()
     .meta({ ...listMap, 'x-kubernetes-validations': [uniqueNames('disk')] })
-    .describe('The VM’s disks, each with its source inline: exactly one of persistentVolumeClaim, emptyDisk, containerDisk and cloudInit. At most 64 with unique names; the list merges by name under server-side apply and kubectl patch. List order is the boot order unless a disk sets bootOrder.'),
+    .describe('The VM’s disks, each with its source inline: exactly one of persistentVolumeClaim, emptyDisk, containerDisk, cloudInit and image. At most 64 with unique names; the list merges by name under server-side apply and kubectl patch. List order is the boot order unless a disk sets bootOrder.'),
   interfaces: z
     .array(interfaceSpec)
     .max(LIMITS.interfaces)

@@ -82,12 +82,9 @@ describe('create vm', () => {
     expect(flagOf('spec.className', request())).toBe('--class');
   });
 
-  it('--image: refused with the reason until this build has the image disk source (VirtualMachineImage)', async () => {
-    // shared/API.md has `image: {name}` on a VM disk; the schema gets it with VirtualMachineImage.
-    // When it does, IMAGE_DISKS turns true and this test must say what --image then prints.
-    expect(IMAGE_DISKS).toBe(false);
-    expect(() => createVmManifest(request({ source: { image: 'debian-12' } }))).toThrow(
-      '--image debian-12: this kubevmm has no image disk source yet: disks from a VirtualMachineImage (spec.disks[].image) arrive with the VirtualMachineImage kind; give the root disk with --claim PVC or --container-disk IMAGE',
-    );
+  it('--image: the root disk is a claim of the VM’s own made from the VirtualMachineImage (spec.disks[].image)', () => {
+    expect(IMAGE_DISKS).toBe(true);
+    const manifest = createVmManifest(request({ source: { image: 'debian-12' } }));
+    expect((manifest.spec.disks as unknown[])[0]).toEqual({ name: 'root', image: { name: 'debian-12' } });
   });
 });

@@ -28,7 +28,7 @@ async function isBlockDevice(path: string): Promise<boolean> {
 }
 
 /**
- * Disk locations inside a launcher pod. A PVC is a block device when the operator rendered
+ * Disk locations inside a launcher pod. A PVC (or an image disk's claim) is a block device when the operator rendered
  * it as one (volumeDevices), else a disk.img in its mount; the launcher cannot read the PVC's
  * volumeMode, so it looks at what is there.
  */
@@ -52,7 +52,9 @@ export async function podDiskLocations(vm: LauncherVm, blockDevice = isBlockDevi
     }
     const device = LAYOUT.blockDevice(disk.name);
     const image = `${LAYOUT.diskDir(disk.name)}/${LAYOUT.diskImage}`;
-    out.paths[disk.name] = disk.source === 'persistentVolumeClaim' && (await blockDevice(device)) ? device : image;
+    // An image disk is a claim too (the VM's own copy of the image), rendered like a PVC.
+    const claim = disk.source === 'persistentVolumeClaim' || disk.source === 'image';
+    out.paths[disk.name] = claim && (await blockDevice(device)) ? device : image;
   }
   return out;
 }

@@ -7,7 +7,7 @@ import { createQcow2Overlay, ensureEmptyDisk, formatFromMagic, IMAGE_HEAD_BYTES,
 import { DiskError } from './errors.js';
 
 const disk = (name: string, spec: Record<string, unknown>, extra: Partial<ResolvedDisk> = {}): ResolvedDisk => {
-  const source = (['persistentVolumeClaim', 'emptyDisk', 'containerDisk', 'cloudInit'] as const).find((s) => s in spec)!;
+  const source = (['persistentVolumeClaim', 'emptyDisk', 'containerDisk', 'cloudInit', 'image'] as const).find((s) => s in spec)!;
   return { name, bus: 'virtio', readOnly: source === 'cloudInit', cache: 'none', hotpluggable: false, source, spec: { name, ...spec }, ...extra } as ResolvedDisk;
 };
 const MiB = 2 ** 20;
@@ -119,6 +119,25 @@ describe('disk preparation', () => {
     expect(made.blocks * 512).toBeLessThan(MiB); // sparse
     await prepareDisks({ vm: vmWith([vm.disks[0]!]), paths: { data }, runtimeDir: dir, blankSizes: { data: 128 * MiB } });
     expect((await stat(data)).size).toBe(64 * MiB);
+  });
+
+  it('grows an image disk’s raw disk.img to the size its claim was asked for, never shrinks it, and leaves qcow2 alone', async () => {
+    const vm = vmWith([disk('root', { image: { name: 'debian' } })]);
+    const root = join(dir, 'root.img');
+    await writeFile(root, Buffer.alloc(MiB, 1));
+    await prepareDisks({ vm, paths: { root }, runtimeDir: dir, blankSizes: { root: 64 * MiB } });
+    const grown = await stat(root);
+    expect(grown.size).toBe(64 * MiB);
+    expect(grown.blocks * 512).toBeLessThan(4 * MiB); // sparse
+    await prepareDisks({ vm, paths: { root }, runtimeDir: dir, blankSizes: { root: 32 * MiB } });
+    expect((await stat(root)).size).toBe(64 * MiB);
+    const qcow = join(dir, 'root.qcow2');
+    const header = Buffer.alloc(MiB);
+    Buffer.from('QFI\xfb', 'latin1').copy(header);
+    header.writeUInt32BE(3, 4);
+    await writeFile(qcow, header);
+    await prepareDisks({ vm, paths: { root: qcow }, runtimeDir: dir, blankSizes: { root: 64 * MiB } });
+    expect((await stat(qcow)).size).toBe(MiB);
   });
 
   it('refuses a writable disk whose image is read-only for us', async () => {

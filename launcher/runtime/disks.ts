@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { promisify } from 'node:util';
-import { access, copyFile, mkdir, open, rename, stat } from 'node:fs/promises';
+import { access, copyFile, mkdir, open, rename, stat, truncate } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { LauncherVm, ResolvedDisk } from '../../api/resolve.js';
 import { parseQuantity } from '../../api/quantity.js';
@@ -90,6 +90,17 @@ export async function requireWritable(disk: string, path: string): Promise<void>
       cause: err,
     });
   }
+}
+
+/**
+ * An image disk's claim holds the image at its own virtual size; the VM asked for a claim of
+ * `bytes` (image.size): a raw disk.img smaller than that is extended, sparse, so the guest sees
+ * the size it asked for (its partitions stay as they are; cloud-init's growpart uses the rest).
+ * Never shrunk, and never a qcow2 (appending to one would not grow it) or a block device.
+ */
+export async function growRawImage(backing: DiskBacking, bytes: number): Promise<void> {
+  if (backing.format !== 'raw' || backing.driver !== 'file') return;
+  if ((await stat(backing.path)).size < bytes) await truncate(backing.path, bytes);
 }
 
 /**
@@ -201,7 +212,9 @@ export interface PreparedDisks {
 function notMapped(disk: ResolvedDisk): DiskError {
   const source = disk.spec.persistentVolumeClaim
     ? `persistentVolumeClaim ${disk.spec.persistentVolumeClaim.claimName}`
-    : `containerDisk ${disk.spec.containerDisk?.image ?? ''}`;
+    : disk.spec.image
+      ? `image ${disk.spec.image.name}`
+      : `containerDisk ${disk.spec.containerDisk?.image ?? ''}`;
   return new DiskError({
     disk: disk.name,
     reason: 'DiskNotMapped',
@@ -267,8 +280,15 @@ async function prepareOne(disk: ResolvedDisk, options: PrepareDisksOptions): Pro
   }
   if (path === undefined) throw notMapped(disk);
   await ensureBlankClaimImage(disk, path, options);
+  return openExisting(disk, path, options.blankSizes?.[disk.name]);
+}
+
+/** An image file or device that is there: inspected, writable if it must be, an image disk grown. */
+async function openExisting(disk: ResolvedDisk, path: string, blank: number | undefined): Promise<DiskBacking> {
   const backing = await inspectDisk(disk.name, path);
-  if (!disk.readOnly) await requireWritable(disk.name, path);
+  if (disk.readOnly) return backing;
+  await requireWritable(disk.name, path);
+  if (disk.source === 'image' && blank !== undefined) await growRawImage(backing, blank);
   return backing;
 }
 

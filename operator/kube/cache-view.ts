@@ -11,9 +11,10 @@
 import type { KubernetesObject, V1ContainerStatus, V1ObjectMeta, V1Pod, V1PodCondition } from '@kubernetes/client-node';
 import { BOOT_DISKS_ANNOTATION, SPEC_HASH_ANNOTATION, STARTED_AT_ANNOTATION } from '../../api/layout.js';
 import { RESTART_ANNOTATION } from '../reconcile/lifecycle.js';
+import { GENERATION_ANNOTATION } from '../render/importer.js';
 
 /** The pod annotations the operator reads (the resolved VM's is dropped: it is the renderer's output). */
-const KEPT_POD_ANNOTATIONS = [SPEC_HASH_ANNOTATION, STARTED_AT_ANNOTATION, RESTART_ANNOTATION, BOOT_DISKS_ANNOTATION];
+const KEPT_POD_ANNOTATIONS = [SPEC_HASH_ANNOTATION, STARTED_AT_ANNOTATION, RESTART_ANNOTATION, BOOT_DISKS_ANNOTATION, GENERATION_ANNOTATION];
 
 /** Annotations nothing in the operator reads and that repeat the object (kubectl's client-side apply). */
 const DROPPED_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration'];

@@ -10,6 +10,7 @@ import {
   NetworkingV1Api,
   PatchStrategy,
   setHeaderOptions,
+  StorageV1Api,
   type CoreV1Event,
   type KubeConfig,
   type V1NetworkPolicy,
@@ -17,13 +18,16 @@ import {
   type V1Pod,
   type V1Secret,
   type V1Service,
+  type V1StorageClass,
 } from '@kubernetes/client-node';
+import type { ImageStatus, VirtualMachineImage } from '../../api/schema/image.js';
 import type { VirtualMachine, VmStatus } from '../../api/schema/vm.js';
 import { makeTimedClient } from './timeout.js';
 
 const GROUP = 'kubevmm.io';
 const VERSION = 'v1alpha1';
 const VMS = 'virtualmachines';
+const IMAGES = 'virtualmachineimages';
 
 /** The field manager of every write the operator makes (server-side apply needs one name). */
 export const FIELD_MANAGER = 'kubevmm-operator';
@@ -57,6 +61,15 @@ export const OPERATOR_API_CALLS: readonly ApiCall[] = [
   { verb: 'patch', group: '', resource: 'pods' },
   { verb: 'delete', group: '', resource: 'pods' },
   { verb: 'get', group: '', resource: 'persistentvolumeclaims' },
+  // VirtualMachineImages: watched, status written; their claims and VM disks' claims created
+  // (never adopted, changed or deleted: owner references delete them), a copied claim marked
+  // populated by patch, and a StorageClass read to decide clone or copy.
+  { verb: 'list', group: GROUP, resource: IMAGES },
+  { verb: 'watch', group: GROUP, resource: IMAGES },
+  { verb: 'patch', group: GROUP, resource: `${IMAGES}/status` },
+  { verb: 'create', group: '', resource: 'persistentvolumeclaims' },
+  { verb: 'patch', group: '', resource: 'persistentvolumeclaims' },
+  { verb: 'get', group: 'storage.k8s.io', resource: 'storageclasses' },
   // The headless Service giving a VM's attachment pods stable names (server-side apply).
   { verb: 'create', group: '', resource: 'services' },
   { verb: 'patch', group: '', resource: 'services' },
@@ -134,6 +147,7 @@ export class ClusterApi {
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
   private readonly networking: NetworkingV1Api;
+  private readonly storage: StorageV1Api;
 
   constructor(
     kc: KubeConfig,
@@ -142,6 +156,7 @@ export class ClusterApi {
     this.core = makeTimedClient(kc, CoreV1Api);
     this.custom = makeTimedClient(kc, CustomObjectsApi);
     this.networking = makeTimedClient(kc, NetworkingV1Api);
+    this.storage = makeTimedClient(kc, StorageV1Api);
   }
 
   private call<T>(verb: string, resource: string, fn: () => Promise<T>): Promise<T> {
@@ -161,6 +176,43 @@ export class ClusterApi {
   /** A PVC, or undefined when it does not exist. */
   getPvc(namespace: string, name: string): Promise<V1PersistentVolumeClaim | undefined> {
     return this.getOrUndefined('persistentvolumeclaims', () => this.core.readNamespacedPersistentVolumeClaim({ namespace, name }));
+  }
+
+  /** Creates a PVC; 'exists' when one of that name does (409): the caller looks at it again, never takes it over. */
+  async createPvc(pvc: V1PersistentVolumeClaim): Promise<'created' | 'exists'> {
+    const namespace = pvc.metadata?.namespace ?? 'default';
+    try {
+      await this.call('create', 'persistentvolumeclaims', () => this.core.createNamespacedPersistentVolumeClaim({ namespace, body: pvc, fieldManager: FIELD_MANAGER }));
+      return 'created';
+    } catch (err) {
+      if (statusCode(err) === 409) return 'exists';
+      throw err;
+    }
+  }
+
+  /** Sets annotations on a PVC kubevmm created (merge patch). */
+  async annotatePvc(namespace: string, name: string, annotations: Record<string, string>): Promise<void> {
+    const body = { metadata: { annotations } };
+    await this.call('patch', 'persistentvolumeclaims', () =>
+      this.core.patchNamespacedPersistentVolumeClaim({ namespace, name, body, fieldManager: FIELD_MANAGER }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
+    );
+  }
+
+  /** A StorageClass, or undefined when it does not exist. */
+  getStorageClass(name: string): Promise<V1StorageClass | undefined> {
+    return this.getOrUndefined('storageclasses', () => this.storage.readStorageClass({ name }));
+  }
+
+  /** Merge-patches an image's status, guarded by resourceVersion like patchVmStatus. */
+  patchImageStatus(image: VirtualMachineImage, status: Record<string, unknown> | ImageStatus): Promise<VirtualMachineImage> {
+    const { namespace = 'default', name, resourceVersion } = image.metadata;
+    const body = { ...(resourceVersion ? { metadata: { resourceVersion } } : {}), status };
+    return this.call('patch', `${IMAGES}/status`, () =>
+      this.custom.patchNamespacedCustomObjectStatus(
+        { group: GROUP, version: VERSION, plural: IMAGES, namespace, name, body, fieldManager: FIELD_MANAGER },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
+    ) as Promise<VirtualMachineImage>;
   }
 
   /** A Secret in the operator's own namespace (RBAC allows no other), or undefined when it does not exist. */

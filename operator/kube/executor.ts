@@ -4,12 +4,13 @@
  * A write the API server refuses is reported in status and an Event (refusal.ts) and
  * retried with backoff; the status write itself is guarded by the VM's resourceVersion.
  */
-import type { V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import { DISK_LABEL } from '../../api/layout.js';
 import { API_VERSION } from '../../api/schema/common.js';
 import type { VirtualMachine } from '../../api/schema/vm.js';
 import { FINALIZER, type Action, type Plan, type VmEvent } from '../reconcile/types.js';
 import { launcherPodName } from '../render/pod.js';
+import { POPULATED_ANNOTATION } from '../render/image-claims.js';
 import { credentialsSecretName } from '../render/volumes.js';
 import { statusCode, type ClusterApi } from './client.js';
 import type { LauncherClient } from './launcher-client.js';
@@ -68,6 +69,23 @@ async function createAttachment(deps: ExecutorDeps, action: Extract<Action, { ki
   await writing({ kind: 'AttachmentPod', object: objectName(action.pod), ...(disk ? { disk } : {}) }, () => deps.api.applyPod(action.pod));
 }
 
+/**
+ * An image disk's claim (created; one of that name already there is looked at again on the
+ * next reconcile, never taken over), its copy pod (after the VM's credentials, which it serves
+ * its progress with), and the mark that the copy finished.
+ */
+async function imageDiskAction(deps: ExecutorDeps, vm: VirtualMachine, action: Extract<Action, { kind: 'createDiskClaim' | 'createCopyPod' | 'markPopulated' }>): Promise<void> {
+  const ns = vm.metadata.namespace ?? 'default';
+  if (action.kind === 'createDiskClaim') {
+    await writing({ kind: 'DiskClaim', object: objectName(action.claim) }, () => deps.api.createPvc(action.claim));
+  } else if (action.kind === 'createCopyPod') {
+    await writing({ kind: 'CredentialsSecret', object: `${ns}/${credentialsSecretName(vm.metadata.name)}` }, () => deps.credentials.ensure(vm));
+    await writing({ kind: 'CopyPod', object: objectName(action.pod) }, () => deps.api.applyPod(action.pod));
+  } else {
+    await writing({ kind: 'DiskClaim', object: `${ns}/${action.claimName}` }, () => deps.api.annotatePvc(ns, action.claimName, { [POPULATED_ANNOTATION]: 'copy' }));
+  }
+}
+
 async function run(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod }, action: Action): Promise<VirtualMachine> {
   const { vm } = ctx;
   const ns = vm.metadata.namespace ?? 'default';
@@ -86,7 +104,13 @@ async function run(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod },
       await createAttachment(deps, action);
       return vm;
     case 'deleteAttachment':
+    case 'deleteCopyPod':
       await deps.api.deletePod(ns, action.name);
+      return vm;
+    case 'createDiskClaim':
+    case 'createCopyPod':
+    case 'markPopulated':
+      await imageDiskAction(deps, vm, action);
       return vm;
     default:
       await launcherAction(deps, vm, ctx.pod, action);
@@ -94,11 +118,15 @@ async function run(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod },
   }
 }
 
-function eventFor(vm: VirtualMachine, e: VmEvent, now: Date) {
-  const ns = vm.metadata.namespace ?? 'default';
+/**
+ * An Event on a kubevmm object (a VM, an image): the operator as its source, once (no
+ * aggregation: each transition is its own Event).
+ */
+export function eventFor(kind: 'VirtualMachine' | 'VirtualMachineImage', obj: { metadata: { name: string; namespace?: string; uid?: string } }, e: VmEvent, now: Date): CoreV1Event {
+  const ns = obj.metadata.namespace ?? 'default';
   return {
-    metadata: { generateName: `${vm.metadata.name}.`, namespace: ns },
-    involvedObject: { apiVersion: API_VERSION, kind: 'VirtualMachine', name: vm.metadata.name, namespace: ns, uid: vm.metadata.uid ?? '' },
+    metadata: { generateName: `${obj.metadata.name}.`, namespace: ns },
+    involvedObject: { apiVersion: API_VERSION, kind, name: obj.metadata.name, namespace: ns, uid: obj.metadata.uid ?? '' },
     type: e.type,
     reason: e.reason,
     message: e.message,
@@ -149,7 +177,7 @@ async function writeStatus(deps: ExecutorDeps, vms: { before: VirtualMachine; vm
   }
   for (const e of events) {
     // An Event in a namespace being deleted cannot be written and would only be retried.
-    await deps.api.createEvent(eventFor(vm, e, deps.now())).catch((err: unknown) => {
+    await deps.api.createEvent(eventFor('VirtualMachine', vm, e, deps.now())).catch((err: unknown) => {
       if (!isNamespaceTerminating(err)) throw err;
     });
   }

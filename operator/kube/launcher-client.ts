@@ -11,6 +11,7 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { z } from 'zod';
 import { controlError, describeIssues, diskStatus, launcherStatus, type AttachRequest, type LauncherStatus } from '../../api/contract/control.js';
+import { importerStatus, type ImporterStatus } from '../../api/contract/importer.js';
 import { CONTROL_PORT, launcherServerName } from '../../api/layout.js';
 
 /** The client's TLS material (operator/pki ClientIdentity gives it, renewed). */
@@ -216,6 +217,22 @@ export class LauncherClient {
       if (absent) return undefined;
       // send() has silenced a launcher that is not the VM's already: count that failure once.
       if (!(err instanceof LauncherIdentityError)) this.silence(target.ip);
+      throw err;
+    }
+  }
+
+  /**
+   * An importer's progress (`GET /status` on an importer pod, api/contract/importer.ts; use a
+   * client made with `port: IMPORTER_PORT`), checked against the certificate issued for its
+   * owner's UID. Undefined when it cannot be reached now, as for launchers.
+   */
+  async importerStatus(target: LauncherTarget): Promise<ImporterStatus | undefined> {
+    if (this.quietRemainingMs(target.ip) > 0) return undefined;
+    try {
+      return (await this.call(target, { method: 'GET', path: '/status' }, importerStatus)).value;
+    } catch (err) {
+      if (err instanceof LauncherCallError && err.status === 0 && !(err instanceof LauncherContractError) && !(err instanceof LauncherIdentityError)) return undefined;
+      if (!(err instanceof LauncherIdentityError)) this.silence(target.ip); // said once per quiet period
       throw err;
     }
   }

@@ -7,8 +7,10 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { VM_LABEL } from '../../api/layout.js';
 import { API_VERSION } from '../../api/schema/common.js';
+import type { VirtualMachineImage } from '../../api/schema/image.js';
 import type { VirtualMachine } from '../../api/schema/vm.js';
 import { LAUNCHER_CERT_LIFETIME_MS, issueLauncherCredentials, renewalDue, type LauncherAuthority } from '../pki/launcher.js';
+import { IMAGE_LABEL, importerSecretName } from '../render/importer.js';
 import { credentialsSecretName } from '../render/volumes.js';
 
 /** The two writes (ClusterApi has them). */
@@ -64,25 +66,42 @@ export class LauncherCredentials {
     if (uid) this.written.delete(uid);
   }
 
+  /**
+   * Before an image's importer pod is created: its Secret (`<image>-importer-credentials`),
+   * issued for the image's UID as a launcher's is for its VM's, so the subresource server's
+   * upload relay and the operator check the importer by the image's identity. Written for
+   * every importer pod (one per spec generation): an import is short, so no renewal.
+   */
+  async ensureImporter(image: VirtualMachineImage): Promise<void> {
+    const uid = image.metadata.uid;
+    if (!uid) throw new Error(`VirtualMachineImage ${image.metadata.name} has no uid yet: its credentials name it`);
+    const name = image.metadata.name;
+    await this.writeFor({ kind: 'VirtualMachineImage', name, uid, namespace: image.metadata.namespace ?? 'default', secretName: importerSecretName(name), labels: { [IMAGE_LABEL]: name } });
+  }
+
   private async write(vm: VirtualMachine): Promise<void> {
     const uid = requireUid(vm);
-    const now = this.now();
-    const namespace = vm.metadata.namespace ?? 'default';
-    const data = await issueLauncherCredentials(this.authority, { name: vm.metadata.name, namespace, uid }, now);
+    const name = vm.metadata.name;
+    await this.writeFor({ kind: 'VirtualMachine', name, uid, namespace: vm.metadata.namespace ?? 'default', secretName: credentialsSecretName(name), labels: { [VM_LABEL]: name } });
+    this.written.set(uid, this.now().getTime());
+  }
+
+  private async writeFor(owner: { kind: string; name: string; uid: string; namespace: string; secretName: string; labels: Record<string, string> }): Promise<void> {
+    const { name, uid, namespace } = owner;
+    const data = await issueLauncherCredentials(this.authority, { name, namespace, uid }, this.now());
     const secret: V1Secret = {
       apiVersion: 'v1',
       kind: 'Secret',
       type: 'kubernetes.io/tls',
       metadata: {
-        name: credentialsSecretName(vm.metadata.name),
+        name: owner.secretName,
         namespace,
-        labels: { [VM_LABEL]: vm.metadata.name, 'app.kubernetes.io/managed-by': 'kubevmm' },
-        ownerReferences: [{ apiVersion: API_VERSION, kind: 'VirtualMachine', name: vm.metadata.name, uid, controller: true, blockOwnerDeletion: true }],
+        labels: { ...owner.labels, 'app.kubernetes.io/managed-by': 'kubevmm' },
+        ownerReferences: [{ apiVersion: API_VERSION, kind: owner.kind, name, uid, controller: true, blockOwnerDeletion: true }],
       },
       data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
     };
     if ((await this.api.createSecret(secret)) === 'exists') await this.api.replaceSecret(secret);
-    this.written.set(uid, now.getTime());
   }
 }
 

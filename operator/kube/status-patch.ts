@@ -1,9 +1,8 @@
-/** The smallest merge patch that turns one VM status into another; none when equal. Pure. */
-import type { VmStatus } from '../../api/schema/vm.js';
+/** The smallest merge patch that turns one status (a VM's, an image's) into another; none when equal. Pure. */
 import { stableJson } from '../render/hash.js';
 
 /** A merge patch for `status`, or undefined when nothing changed (no write is made). */
-export function statusPatch(before: VmStatus | undefined, after: VmStatus): Record<string, unknown> | undefined {
+export function statusPatch<T extends object>(before: T | undefined, after: T): Record<string, unknown> | undefined {
   const patch: Record<string, unknown> = {};
   const old = (before ?? {}) as Record<string, unknown>;
   const next = after as Record<string, unknown>;

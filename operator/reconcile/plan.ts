@@ -10,6 +10,7 @@ import type { VmStatus } from '../../api/schema/vm.js';
 import { SPEC_HASH_ANNOTATION, STARTED_AT_ANNOTATION } from '../../api/layout.js';
 import { launcherPodName, renderLauncherPod } from '../render/pod.js';
 import { conflictMessage } from './claims.js';
+import { imageDiskVerdict, planImageDisks } from './image-disks.js';
 import { getCondition, setCondition, type ConditionInput } from './conditions.js';
 import { diskEvents, planHotplug, planHotplugStopped, wantedDisks, type HotplugPlan } from './hotplug.js';
 import { backoffRemainingMs, failuresInARow, HEALTHY_RUN_MS, honouredBy, RESTART_ANNOTATION, restartRequested, restartsAfter, runLengthMs, wantsStart } from './lifecycle.js';
@@ -91,12 +92,36 @@ function planStart(d: Draft): void {
     const names = obs.missingPvcs.join(', ');
     return setPrintable(d, 'ErrorPvcNotFound', { reason: 'PvcNotFound', message: `PersistentVolumeClaim ${names} not found in namespace ${obs.vm.metadata.namespace ?? 'default'}; create it` });
   }
+  if (!imageDisksReady(d)) return;
   const startedAt = obs.now.toISOString();
   const pod = withRestartHonoured(d, desiredPod(obs, settings));
   pod.metadata = { ...pod.metadata, annotations: { ...pod.metadata?.annotations, [STARTED_AT_ANNOTATION]: startedAt } };
   d.actions.push({ kind: 'createPod', pod });
   d.status.startedAt = startedAt;
   setPrintable(d, 'Starting');
+}
+
+/**
+ * The claims of `image` disks must hold their image before the launcher starts: until then
+ * the VM is Provisioning, and DisksReady names the disk and what it waits for.
+ */
+function imageDisksReady(d: Draft): boolean {
+  const observed = d.obs.imageDisks;
+  if (!observed?.length) return true;
+  const plan = planImageDisks(d.obs.vm, observed, { launcherImage: d.settings.config.launcherImage });
+  d.actions.push(...plan.actions);
+  const verdict = imageDiskVerdict(plan);
+  condition(d, verdict.condition);
+  if (verdict.ready) return true;
+  requeue(d, d.settings.pollMs);
+  setPrintable(d, 'Provisioning', verdict.failure);
+  return false;
+}
+
+/** A launcher pod exists, so it was made with every image disk ready: DisksReady says so. */
+function imageDisksHeld(d: Draft): void {
+  if (!d.obs.pod || !(d.obs.vm.spec.disks ?? []).some((disk) => disk.image)) return;
+  condition(d, { type: 'DisksReady', status: 'True', reason: 'DisksReady', message: '' });
 }
 
 /**
@@ -374,6 +399,7 @@ export function planReconcile(obs: Observed, settings: ReconcileSettings): Plan 
     if (!obs.vm.metadata.finalizers?.includes(FINALIZER)) d.actions.push({ kind: 'addFinalizer' });
     if (obs.foreignPod) planForeignPod(d, obs.foreignPod);
     else planPod(d, pod);
+    imageDisksHeld(d);
     restartRequired(d);
   }
   hotplug(d, pod);

@@ -6,6 +6,7 @@ import type { OperatorConfig } from '../../api/schema/config.js';
 import type { VirtualMachine, VmStatus } from '../../api/schema/vm.js';
 import type { PvcInfo, PvcInfos } from '../render/volumes.js';
 import type { ClaimConflict } from './claims.js';
+import type { ImageDiskAction, ImageDiskObserved } from './image-disks.js';
 
 /** Settings of the reconciler beyond the operator config shared with the renderer. */
 export interface ReconcileSettings {
@@ -62,6 +63,8 @@ export interface Observed {
   launcher?: LauncherStatus;
   /** Hotplug state; absent when the VM has no hotplug disks and no attachment pods. */
   hotplug?: HotplugObserved;
+  /** The VM's `image` disks, looked at before a start (their claims, images and copy pods). */
+  imageDisks?: ImageDiskObserved[];
   /** Claims the launcher would open read-write that another VM has (looked at before a start). */
   claimConflicts?: ClaimConflict[];
   now: Date;
@@ -78,7 +81,8 @@ export type Action =
   | { kind: 'createAttachment'; service: V1Service; pod: V1Pod }
   | { kind: 'deleteAttachment'; name: string }
   | { kind: 'attachDisk'; request: AttachRequest }
-  | { kind: 'detachDisk'; name: string };
+  | { kind: 'detachDisk'; name: string }
+  | ImageDiskAction;
 
 /** An Event to record on the VM. */
 export interface VmEvent {

@@ -1,13 +1,16 @@
 /**
- * Pod volumes for a VM's disks: PVCs (file or block), emptyDisks, containerDisks (image
- * volumes, or copies by init containers), cloud-init Secrets, plus the launcher's own runtime and podinfo volumes.
+ * Pod volumes for a VM's disks: PVCs (file or block) and the claims of image disks, emptyDisks,
+ * containerDisks (image volumes, or copies by init containers), cloud-init Secrets, plus the
+ * launcher's own runtime and podinfo volumes.
  */
 import type { V1Container, V1Volume, V1VolumeDevice, V1VolumeMount } from '@kubernetes/client-node';
 import { LAYOUT, VM_ANNOTATION } from '../../api/layout.js';
 import { formatBytes, parseQuantity } from '../../api/quantity.js';
+import { vmImageDiskClaim } from '../../api/claims.js';
 import type { ResolvedDisk, ResolvedVm } from '../../api/resolve.js';
 import type { ContainerDiskDelivery } from '../../api/schema/config.js';
 import type { DiskSpec } from '../../api/schema/vm.js';
+import { usableBytes } from './image-claims.js';
 
 type ContainerDiskSource = NonNullable<DiskSpec['containerDisk']>;
 
@@ -61,11 +64,17 @@ export function credentialsSecretName(vm: string): string {
   return `${vm}-launcher-credentials`;
 }
 
-function pvcVolumes(disk: ResolvedDisk, pvcs: PvcInfos): Partial<DiskVolumes> {
-  const claim = disk.spec.persistentVolumeClaim;
-  if (!claim || disk.hotpluggable) return {}; // hotplugged PVCs reach QEMU through attachment pods
-  const volume = { name: diskVolume(disk), persistentVolumeClaim: { claimName: claim.claimName, readOnly: disk.readOnly } };
-  if (pvcs[claim.claimName]?.mode === 'Block') {
+/** The claim a cold-plugged disk mounts: its PVC, or the VM's own claim made from an image. */
+export function diskClaimName(vm: string, disk: ResolvedDisk): string | undefined {
+  if (disk.spec.image) return vmImageDiskClaim(vm, disk.name);
+  return disk.spec.persistentVolumeClaim?.claimName;
+}
+
+function pvcVolumes(vm: string, disk: ResolvedDisk, pvcs: PvcInfos): Partial<DiskVolumes> {
+  const claimName = diskClaimName(vm, disk);
+  if (!claimName || disk.hotpluggable) return {}; // hotplugged PVCs reach QEMU through attachment pods
+  const volume = { name: diskVolume(disk), persistentVolumeClaim: { claimName, readOnly: disk.readOnly } };
+  if (pvcs[claimName]?.mode === 'Block') {
     return { volumes: [volume], devices: [{ name: volume.name, devicePath: LAYOUT.blockDevice(disk.name) }] };
   }
   return { volumes: [volume], mounts: [{ name: volume.name, mountPath: LAYOUT.diskDir(disk.name), readOnly: disk.readOnly }] };
@@ -160,7 +169,7 @@ function toolsInit(launcherImage: string): V1Container {
 /** Volumes, mounts, block devices and init containers for every disk of `vm`. */
 export function diskVolumes(vm: ResolvedVm, opts: { launcherImage: string; pvcs: PvcInfos; containerDiskDelivery: ContainerDiskDelivery }): DiskVolumes {
   const parts = vm.disks.map((disk) => {
-    if (disk.source === 'persistentVolumeClaim') return pvcVolumes(disk, opts.pvcs);
+    if (disk.source === 'persistentVolumeClaim' || disk.source === 'image') return pvcVolumes(vm.name, disk, opts.pvcs);
     if (disk.source === 'emptyDisk') return emptyDiskVolumes(disk);
     if (disk.source === 'containerDisk') return containerDiskVolumes(disk, opts.containerDiskDelivery);
     return cloudInitVolumes(disk);
@@ -181,11 +190,16 @@ export function diskVolumes(vm: ResolvedVm, opts: { launcherImage: string; pvcs:
 /**
  * `--disk-size NAME=BYTES` for each cold-plugged Filesystem PVC of known size: a blank claim
  * (a new dynamically provisioned one) holds no disk.img, and the launcher creates a sparse
- * one of the claim's size, as attachment pods do for hotplugged claims.
+ * one of the claim's size, as attachment pods do for hotplugged claims. For an image disk it
+ * is the size its raw image is grown to (launcher/runtime/disks.ts growRawImage).
  */
 export function diskSizeArgs(vm: ResolvedVm, pvcs: PvcInfos): string[] {
   return vm.disks.flatMap((disk) => {
-    const info = disk.spec.persistentVolumeClaim && !disk.hotpluggable ? pvcs[disk.spec.persistentVolumeClaim.claimName] : undefined;
-    return info?.mode === 'Filesystem' && info.sizeBytes > 0 ? ['--disk-size', `${disk.name}=${info.sizeBytes}`] : [];
+    const claim = disk.hotpluggable ? undefined : diskClaimName(vm.name, disk);
+    const info = claim ? pvcs[claim] : undefined;
+    if (info?.mode !== 'Filesystem' || info.sizeBytes <= 0) return [];
+    // An image disk's disk.img is grown to what its claim holds beside the filesystem's own needs.
+    const bytes = disk.source === 'image' ? usableBytes(info.sizeBytes, 'Filesystem') : info.sizeBytes;
+    return ['--disk-size', `${disk.name}=${bytes}`];
   });
 }

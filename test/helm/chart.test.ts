@@ -119,6 +119,7 @@ describe('helm/kubevmm', () => {
       const cmd = withConfigOptions(new Command()).exitOverride();
       cmd.parse([], { from: 'user' });
       expect(configFromOptions(cmd.opts())).toEqual(values);
+      expect(env.KUBEVMM_DEFAULT_IMAGE_SIZE).toBe('10Gi'); // --default-image-size, checked by the operator at start
     } finally {
       process.env = saved;
     }

@@ -13,6 +13,7 @@ import { DEFAULT_CONFIG } from '../../api/schema/config.js';
 import type { VirtualMachine } from '../../api/schema/vm.js';
 import { renderAttachmentPod, renderHotplugService } from '../../operator/render/attachment.js';
 import { renderLauncherNetworkPolicies } from '../../operator/render/network-policy.js';
+import { renderImporterPod } from '../../operator/render/importer.js';
 import { renderLauncherPod } from '../../operator/render/pod.js';
 import { template } from '../helm/helpers/helm.js';
 
@@ -47,6 +48,17 @@ function operatorObjects(): object[] {
     renderLauncherPod({ vm: db, config, pvcs: { db: { mode: 'Block', sizeBytes: 2 ** 30 } } }),
     renderAttachmentPod({ vm: web, config, disk: { name: 'data', claimName: 'data', readOnly: false }, node: 'node-a', pvc: { mode: 'Filesystem', sizeBytes: 2 ** 30 } }),
     renderHotplugService(web),
+    // An image importer (registry copy, Block target) and a VM disk's copy pod (Filesystem, source claim).
+    renderImporterPod({
+      name: 'os-importer', namespace: 'team', owner: { kind: 'VirtualMachineImage', name: 'os', uid: 'uid-os', generation: 1 }, labels: { 'kubevmm.io/image': 'os' }, launcherImage: config.launcherImage,
+      task: { source: { kind: 'file', path: '/var/run/kubevmm/import/scratch/registry-disk' }, target: { mode: 'Block', capacityBytes: 2 ** 30 } },
+      target: { claimName: 'os-image', mode: 'Block' }, registry: { image: 'registry.example/os:1', path: '/disk' }, scratchBytes: 2 ** 30, credentialsSecret: 'os-importer-credentials',
+    }),
+    renderImporterPod({
+      name: 'web-copy-root', namespace: 'team', owner: { kind: 'VirtualMachine', name: 'web', uid: 'uid-web', generation: 1 }, labels: { 'kubevmm.io/vm': 'web' }, launcherImage: config.launcherImage,
+      task: { source: { kind: 'file', path: '/var/run/kubevmm/import/source/disk.img' }, target: { mode: 'Filesystem', capacityBytes: 2 ** 30 } },
+      target: { claimName: 'web-root', mode: 'Filesystem' }, source: { claimName: 'os-image', mode: 'Filesystem' }, scratchBytes: 2 ** 30, credentialsSecret: 'web-launcher-credentials',
+    }),
     ...renderLauncherNetworkPolicies('team', { controlFrom: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kubevmm-system' } } }], guestFrom: [] }),
   ];
 }
@@ -54,7 +66,7 @@ function operatorObjects(): object[] {
 /** The part of kubevmm a checkov resource id (`Kind.namespace.name`) belongs to. */
 function component(resource: string): string {
   const [kind = '', , name = ''] = resource.split('.');
-  if (kind === 'Pod') return /-hotplug-/.test(name) ? 'attachment pod' : 'launcher pod';
+  if (kind === 'Pod') return /-hotplug-/.test(name) ? 'attachment pod' : /-importer$|-copy-/.test(name) ? 'importer pod' : 'launcher pod';
   if (kind === 'DaemonSet') return 'device plugin';
   if (kind === 'Deployment') return /-subresources$/.test(name) ? 'subresource server' : 'operator';
   if (kind === 'ClusterRole' || kind === 'Role') return /-subresources$/.test(name) ? 'subresource server RBAC' : /^kubevmm-vm-/.test(name) ? 'user roles' : 'operator RBAC';
