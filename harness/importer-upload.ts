@@ -5,7 +5,8 @@
  * offset is 409 with the right one), refusals as `{reason, message}`, and only the subresource
  * server's client certificate. It keeps a SHA-256 of the bytes in order instead of the bytes,
  * so a test can upload a large file and compare. `cutAfter` drops the connection once that many
- * bytes of the file have arrived, as a network failure would (the bytes before it are kept).
+ * bytes of the file have arrived, as a network failure would (the bytes before it are kept);
+ * `holdAfter` stops reading there, as a stalled network would.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
@@ -34,10 +35,14 @@ export interface ImporterUpload {
   length?: number;
   /** Drop the connection when the stored bytes reach this (once; then cleared). */
   cutAfter?: number;
+  /** Stop reading (a stalled network) when the stored bytes reach this; nothing is answered. */
+  holdAfter?: number;
   /** The largest number of bytes one PUT carried. */
   largestPut: number;
   /** SHA-256 hex of the bytes stored, once all `length` arrived. */
   digest(): string | undefined;
+  /** Forgets the upload: a new one starts at 0. */
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -57,7 +62,7 @@ function refuse(res: ServerResponse, status: number, error: { reason: string; me
 
 /** Starts the stand-in; resolves once it listens. */
 export async function startImporterUpload(opts: ImporterUploadOptions): Promise<ImporterUpload> {
-  const hash: Hash = createHash('sha256');
+  let hash: Hash = createHash('sha256');
   let final: string | undefined;
   const state: ImporterUpload = {
     port: 0,
@@ -65,6 +70,11 @@ export async function startImporterUpload(opts: ImporterUploadOptions): Promise<
     offset: 0,
     largestPut: 0,
     digest: () => final,
+    reset: () => {
+      hash = createHash('sha256');
+      final = undefined;
+      Object.assign(state, { offset: 0, length: undefined, largestPut: 0 });
+    },
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -93,6 +103,7 @@ export async function startImporterUpload(opts: ImporterUploadOptions): Promise<
         state.cutAfter = undefined;
         req.socket.destroy();
       }
+      if (state.holdAfter !== undefined && state.offset >= state.holdAfter) req.pause();
     });
     req.on('end', () => {
       state.largestPut = Math.max(state.largestPut, carried);

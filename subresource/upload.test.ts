@@ -4,6 +4,8 @@
 // runs the same through the real API server's aggregator.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request } from 'node:https';
+import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { imageUploadPath, kubeStatus } from '../api/contract/subresource.js';
@@ -140,6 +142,33 @@ describe('virtualmachineimages/upload', () => {
     expect(status((await send('HEAD'.replace('HEAD', 'GET'), PATH.replace('/upload', '/download'))).body)).toMatchObject({ code: 404, message: expect.stringMatching(/has no subresource "download"/) });
     cluster.images.clear();
     expect(status((await put(Buffer.from('x'), { 'upload-offset': '0' })).body)).toMatchObject({ code: 404, message: 'virtualmachineimages.kubevmm.io "debian-12" not found in namespace "team-a"' });
+  });
+
+  it('holds no more of a file than the importer takes: a stalled importer stalls the sender (backpressure, no buffering)', async () => {
+    importer.reset();
+    const from = 0;
+    importer.holdAfter = 2 ** 20;
+    const total = 256 * 2 ** 20;
+    let pulled = 0;
+    const chunk = Buffer.alloc(64 * 1024);
+    const body = new Readable({
+      read() {
+        pulled += chunk.length;
+        this.push(pulled <= total ? chunk : null);
+      },
+    });
+    const req = request(`${server.url}${PATH}`, { ...as('alice'), method: 'PUT', headers: { ...as('alice').headers, 'upload-offset': String(from), 'upload-length': String(total), 'content-length': String(total) } });
+    req.on('error', () => undefined);
+    body.pipe(req);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const stalledAt = pulled;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    req.destroy();
+    importer.holdAfter = undefined;
+    // The importer took 1 MiB; socket buffers on three hops hold a few MiB more, never the 256 MiB.
+    expect(importer.offset).toBe(from + 2 ** 20);
+    expect(stalledAt).toBeLessThan(32 * 2 ** 20);
+    expect(pulled - stalledAt).toBeLessThan(2 ** 20);
   });
 
   it('refuses an impostor at the importer pod’s address: a certificate for another UID', async () => {

@@ -41,10 +41,17 @@ export function answerError(target: Pick<UploadTarget, 'namespace' | 'name'>, co
   if (code === 409 && offset !== undefined) return new UploadCallError(`the importer of ${image} is at byte ${offset}: ${said}`, true, offset);
   if (code === 403) return new UploadCallError(`${said || `forbidden to upload to ${image}`} (ask for the kubevmm-vm-user role in namespace ${target.namespace})`, false);
   if (code === 404 && !status?.details?.name) {
-    return new UploadCallError(`the API server does not serve virtualmachineimages/upload (${said}): is kubevmm's subresource server installed and its APIService ${API_SERVICE} Available, in a version with uploads?`, false);
+    return new UploadCallError(`${image} was not found, or the API server does not serve virtualmachineimages/upload${said ? ` (${said})` : ''}: is kubevmm's subresource server installed and its APIService ${API_SERVICE} Available, in a version with uploads?`, false);
   }
-  return new UploadCallError(`${code}: ${said}`, RETRY_CODES.has(code), offset);
+  return new UploadCallError(`${code}: ${said || (WITHOUT_BODY[code] ?? 'no reason given').replace('IMAGE', image)}`, RETRY_CODES.has(code), offset);
 }
+
+/** What a bodiless answer (HEAD has none) means, by its code. */
+const WITHOUT_BODY: Readonly<Record<number, string>> = {
+  404: 'IMAGE does not exist',
+  409: 'IMAGE takes no upload now: its source is not upload, or it is already Ready or Failed (kubectl describe vmimage says which)',
+  503: 'IMAGE has no importer ready to take bytes yet',
+};
 
 function readAll(res: IncomingMessage): Promise<string> {
   return new Promise((resolve) => {
