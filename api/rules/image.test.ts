@@ -45,3 +45,15 @@ describe('VirtualMachineImage validation', () => {
     expect(result?.value).toBeDefined();
   });
 });
+
+describe('examples/image.yaml', () => {
+  it('is valid as written', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { parseAllDocuments } = await import('yaml');
+    const docs = parseAllDocuments(await readFile('examples/image.yaml', 'utf8')).map((d) => d.toJS() as unknown);
+    expect(validateDocuments(docs).map((r) => [r.object, r.issues])).toEqual([
+      ['VirtualMachineImage default/debian-12', []],
+      ['VirtualMachineImage default/appliance', []],
+    ]);
+  });
+});
