@@ -8,6 +8,7 @@
  * The image and the pod are read only after the user was allowed.
  */
 import { failureStatus, parseImageUploadPath, SUBRESOURCE_GROUP, SUBRESOURCE_VERSION, UPLOAD_METHODS, type ImageUploadRequest, type KubeStatus, type StatusReason } from '../api/contract/subresource.js';
+import { subjectAccessReview } from '../api/access-review.js';
 import { accessReviewAnswer, verbOf } from './auth/access-review.js';
 import type { UserIdentity } from './auth/request-header.js';
 import { KubeCallError, type ImageFacts, type PodFacts, type SubresourceCluster } from './kube.js';
@@ -44,17 +45,7 @@ function refuse(reason: StatusReason, message: string, name?: string): UploadRef
 
 /** The SubjectAccessReview for `identity` doing `verb` on the image's upload subresource. */
 export function uploadAccessReview(identity: UserIdentity, request: ImageUploadRequest, verb: string): Record<string, unknown> {
-  return {
-    apiVersion: 'authorization.k8s.io/v1',
-    kind: 'SubjectAccessReview',
-    spec: {
-      user: identity.user,
-      ...(identity.uid ? { uid: identity.uid } : {}),
-      groups: identity.groups,
-      extra: identity.extra,
-      resourceAttributes: { group: SUBRESOURCE_GROUP, version: SUBRESOURCE_VERSION, resource: 'virtualmachineimages', subresource: 'upload', namespace: request.namespace, name: request.name, verb },
-    },
-  };
+  return subjectAccessReview(identity, { group: SUBRESOURCE_GROUP, version: SUBRESOURCE_VERSION, resource: 'virtualmachineimages', subresource: 'upload', namespace: request.namespace, name: request.name, verb });
 }
 
 /** The sentence a refused user reads. */

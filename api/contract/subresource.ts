@@ -92,24 +92,35 @@ function queryOf(query: string, subresource: VmSubresource): { ok: true; params:
 }
 
 /**
+ * The namespace, name and subresource of a request target under `resource`, read as sent: the
+ * API server authorized these very segments, so `.` and `..` (also percent-encoded) are
+ * refused rather than resolved. `query` is what follows `?` ('' when nothing does).
+ */
+function targetSegments(target: string, resource: string): { ok: true; segments: [string, string, string]; query: string } | { ok: false; refusal: PathRefusal } {
+  const at = target.indexOf('?');
+  const path = at === -1 ? target : target.slice(0, at);
+  const raw = path.split('/');
+  const shape = raw.length === 9 && raw[0] === '' && PREFIX_SEGMENTS.every((s, i) => raw[i + 1] === s) && raw[6] === resource;
+  if (!shape) return refuse(404, `${path} is not a subresource of ${SUBRESOURCE_GROUP}/${SUBRESOURCE_VERSION} ${resource}`);
+  const segments = [raw[5]!, raw[7]!, raw[8]!].map(decodeSegment);
+  if (segments.includes(undefined)) return refuse(400, `${path}: a path segment is not valid percent-encoding`);
+  if (segments.some((s) => s === '' || s === '.' || s === '..')) return refuse(400, `${path}: empty, "." and ".." path segments are not allowed`);
+  return { ok: true, segments: segments as [string, string, string], query: at === -1 ? '' : target.slice(at + 1) };
+}
+
+/**
  * Reads a request target (`/apis/...?...`) back into a request, or says why it is none. The
  * target is read as sent, never normalised: the API server authorized these very segments, so
  * `.` and `..` segments (also percent-encoded) are refused rather than resolved, and only the
  * path names the namespace, the VM and the subresource.
  */
 export function parseSubresourcePath(target: string): { ok: true; request: SubresourceRequest } | { ok: false; refusal: PathRefusal } {
-  const at = target.indexOf('?');
-  const path = at === -1 ? target : target.slice(0, at);
-  const raw = path.split('/');
-  const shape = raw.length === 9 && raw[0] === '' && PREFIX_SEGMENTS.every((s, i) => raw[i + 1] === s) && raw[6] === 'virtualmachines';
-  if (!shape) return refuse(404, `${path} is not a subresource of ${SUBRESOURCE_GROUP}/${SUBRESOURCE_VERSION} virtualmachines`);
-  const segments = [raw[5]!, raw[7]!, raw[8]!].map(decodeSegment);
-  if (segments.includes(undefined)) return refuse(400, `${path}: a path segment is not valid percent-encoding`);
-  if (segments.some((s) => s === '' || s === '.' || s === '..')) return refuse(400, `${path}: empty, "." and ".." path segments are not allowed`);
-  const [namespace, name, subresource] = segments as [string, string, string];
+  const read = targetSegments(target, 'virtualmachines');
+  if (!read.ok) return read;
+  const [namespace, name, subresource] = read.segments;
   const known = vmSubresource.safeParse(subresource);
   if (!known.success) return refuse(404, `virtualmachines has no subresource "${subresource}"; there are ${vmSubresource.options.join(', ')}`);
-  const query = queryOf(at === -1 ? '' : target.slice(at + 1), known.data);
+  const query = queryOf(read.query, known.data);
   if (!query.ok) return query;
   const parsed = subresourceRequest.safeParse({ ...query.params, namespace, name, subresource });
   if (!parsed.success) return refuse(400, describeIssues(parsed.error));
@@ -147,17 +158,11 @@ export function isImagePath(target: string): boolean {
 
 /** Reads an upload target back into its request, as strictly as {@link parseSubresourcePath}; no query is taken. */
 export function parseImageUploadPath(target: string): { ok: true; request: ImageUploadRequest } | { ok: false; refusal: PathRefusal } {
-  const at = target.indexOf('?');
-  const path = at === -1 ? target : target.slice(0, at);
-  const raw = path.split('/');
-  const shape = raw.length === 9 && raw[0] === '' && PREFIX_SEGMENTS.every((s, i) => raw[i + 1] === s) && raw[6] === 'virtualmachineimages';
-  if (!shape) return refuse(404, `${path} is not a subresource of ${SUBRESOURCE_GROUP}/${SUBRESOURCE_VERSION} virtualmachineimages`);
-  const segments = [raw[5]!, raw[7]!, raw[8]!].map(decodeSegment);
-  if (segments.includes(undefined)) return refuse(400, `${path}: a path segment is not valid percent-encoding`);
-  if (segments.some((s) => s === '' || s === '.' || s === '..')) return refuse(400, `${path}: empty, "." and ".." path segments are not allowed`);
-  const [namespace, name, subresource] = segments as [string, string, string];
+  const read = targetSegments(target, 'virtualmachineimages');
+  if (!read.ok) return read;
+  const [namespace, name, subresource] = read.segments;
   if (!imageSubresource.safeParse(subresource).success) return refuse(404, `virtualmachineimages has no subresource "${subresource}"; there is ${imageSubresource.options.join(', ')}`);
-  if (at !== -1 && target.slice(at + 1) !== '') return refuse(400, 'virtualmachineimages/upload takes no query parameters: the offset travels in the upload-offset header');
+  if (read.query !== '') return refuse(400, 'virtualmachineimages/upload takes no query parameters: the offset travels in the upload-offset header');
   const parsed = imageUploadRequest.safeParse({ namespace, name, subresource });
   if (!parsed.success) return refuse(400, describeIssues(parsed.error));
   return { ok: true, request: parsed.data };

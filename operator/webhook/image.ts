@@ -8,6 +8,7 @@
  * persistentvolumeclaims` there, and refuses otherwise. Anything but an explicit yes refuses.
  */
 import { z } from 'zod';
+import { subjectAccessReview } from '../../api/access-review.js';
 import type { VirtualMachineImage } from '../../api/schema/image.js';
 import { validateImage } from '../../api/validate.js';
 import { harmlessUpdate, isRecord, target, withNamespace } from './request.js';
@@ -25,17 +26,8 @@ export function foreignClaim(image: VirtualMachineImage): { namespace: string; n
 
 /** The SubjectAccessReview: may `user` get this claim? */
 export function claimAccessReview(user: UserInfo, claim: { namespace: string; name: string }): Record<string, unknown> {
-  return {
-    apiVersion: 'authorization.k8s.io/v1',
-    kind: 'SubjectAccessReview',
-    spec: {
-      user: user.username,
-      ...(user.uid ? { uid: user.uid } : {}),
-      groups: user.groups,
-      extra: user.extra,
-      resourceAttributes: { group: '', version: 'v1', resource: 'persistentvolumeclaims', verb: 'get', namespace: claim.namespace, name: claim.name },
-    },
-  };
+  const subject = { user: user.username, ...(user.uid ? { uid: user.uid } : {}), groups: user.groups, extra: user.extra };
+  return subjectAccessReview(subject, { group: '', version: 'v1', resource: 'persistentvolumeclaims', verb: 'get', namespace: claim.namespace, name: claim.name });
 }
 
 const reviewAnswer = z.object({ status: z.object({ allowed: z.boolean(), reason: z.string().optional() }) });
