@@ -5,23 +5,21 @@
 // whole across a dropped connection, and across a killed CLI run by running it again.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IMPORTER_PORT } from '../../api/contract/importer.js';
 import { startImporterUpload, type ImporterUpload } from '../../harness/importer-upload.js';
-import { testAuthority, testClient, testServing, writeLauncherCredentials, type LauncherAuthority } from '../../harness/pki.js';
+import { testAuthority, writeLauncherCredentials, type LauncherAuthority } from '../../harness/pki.js';
 import { CONTROL_PLANE_TIMEOUT_MS, useControlPlaneWithCrds, type ControlPlane } from '../operator/helpers/control-plane.js';
 import { createNamespace, getJson, kubectl, waitFor } from '../operator/helpers/operator-process.js';
-import { apply, serverServiceAccount, startServer, tokenKubeconfig, type ServerProcess } from './helpers.js';
+import { APISERVICE, apply, registerApiService, startServerProcess, tokenKubeconfig, type ServerProcess } from './helpers.js';
 
 type Json = Record<string, any>;
 
 const NS = `upload-${Date.now().toString(36).slice(-5)}`;
-const SERVER_SA = 'kubevmm-subresources';
 const SERVER_ROLE = `${NS}-subresources-server`;
 const SERVICE = 'kubevmm-subresources';
-const APISERVICE = 'v1alpha1.subresources.kubevmm.io';
 
 let cp: ControlPlane;
 let dir: string;
@@ -72,31 +70,9 @@ beforeAll(async () => {
   createNamespace(NS);
   dir = await mkdtemp(join(tmpdir(), 'upload-'));
   authority = await testAuthority();
-  serverServiceAccount(NS, SERVER_SA, SERVER_ROLE);
-  const kubeconfig = join(dir, 'server.kubeconfig');
-  await tokenKubeconfig({ kc: cp.kc, namespace: NS, serviceAccount: SERVER_SA, file: kubeconfig });
-  const pair = await testServing([`${SERVICE}.${NS}.svc`, 'localhost']);
-  const client = await testClient(authority, 'kubevmm-subresources');
-  await mkdir(join(dir, 'serving'));
-  await mkdir(join(dir, 'launcher-client'));
-  await Promise.all([
-    writeFile(join(dir, 'serving', 'tls.crt'), pair.certPem),
-    writeFile(join(dir, 'serving', 'tls.key'), pair.keyPem),
-    writeFile(join(dir, 'launcher-client', 'tls.crt'), client.cert),
-    writeFile(join(dir, 'launcher-client', 'tls.key'), client.key),
-    writeFile(join(dir, 'launcher-client', 'ca.crt'), client.ca),
-  ]);
-  server = await startServer(['--port', '0', '--bind-address', '127.0.0.1', '--kubeconfig', kubeconfig, '--tls-cert', join(dir, 'serving', 'tls.crt'), '--tls-key', join(dir, 'serving', 'tls.key'), '--launcher-client-dir', join(dir, 'launcher-client')]);
-  // No kube-proxy here: an ExternalName Service sends the aggregator to this host.
-  apply(
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: SERVICE, namespace: NS }, spec: { type: 'ExternalName', externalName: 'localhost', ports: [{ name: 'https', port: server.port }] } },
-    {
-      apiVersion: 'apiregistration.k8s.io/v1',
-      kind: 'APIService',
-      metadata: { name: APISERVICE },
-      spec: { group: 'subresources.kubevmm.io', version: 'v1alpha1', groupPriorityMinimum: 1000, versionPriority: 15, service: { namespace: NS, name: SERVICE, port: server.port }, caBundle: Buffer.from(pair.caPem).toString('base64') },
-    },
-  );
+  let caPem: string;
+  ({ server, servingCaPem: caPem } = await startServerProcess({ kc: cp.kc, namespace: NS, dir, authority, clusterRole: SERVER_ROLE, service: SERVICE }));
+  await registerApiService({ namespace: NS, service: SERVICE, server, caPem });
   // alice has what kubevmm-vm-user grants for images; mallory may only read them.
   const role = (name: string, rules: Json[]) => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name, namespace: NS }, rules });
   const bind = (user: string, roleName: string) => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: `${user}-${roleName}`, namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: roleName }, subjects: [{ kind: 'ServiceAccount', name: user, namespace: NS }] });
@@ -115,7 +91,6 @@ beforeAll(async () => {
     kubeconfigs[user] = join(dir, `${user}.kubeconfig`);
     await tokenKubeconfig({ kc: cp.kc, namespace: NS, serviceAccount: user, file: kubeconfigs[user]! });
   }
-  await waitFor('the APIService Available', () => getJson<Json>(['apiservice', APISERVICE])?.status?.conditions?.find((c: Json) => c.type === 'Available' && c.status === 'True'), 90_000);
 }, CONTROL_PLANE_TIMEOUT_MS);
 
 afterAll(async () => {
