@@ -13,15 +13,12 @@
  * 256 MiB in PUTs of 64 MiB). Prints figures; asserts nothing.
  */
 import { request } from 'node:https';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { UPLOAD_LENGTH_HEADER, UPLOAD_OFFSET_HEADER, UPLOAD_PATH } from '../api/contract/importer.js';
 import { imageUploadPath } from '../api/contract/subresource.js';
 import { launcherServerName } from '../api/layout.js';
 import { startImporterUpload } from '../harness/importer-upload.js';
-import { frontProxyPki, testAuthority, testClient, testServing, writeLauncherCredentials } from '../harness/pki.js';
+import { frontProxyPki, serverTls, testAuthority, testClient, testServing } from '../harness/pki.js';
 import { requestHeaderConfig } from '../subresource/auth/request-header.js';
 import type { SubresourceCluster } from '../subresource/kube.js';
 import { LauncherDialer } from '../subresource/launcher-dial.js';
@@ -84,10 +81,7 @@ async function main(): Promise<void> {
   const each = intFlag(process.argv, 'put-mib', 64) * 2 ** 20;
   const [proxy, authority, serving] = await Promise.all([frontProxyPki(), testAuthority(), testServing(['localhost'])]);
   const client = await testClient(authority, 'kubevmm-subresources');
-  const dir = await mkdtemp(join(tmpdir(), 'bench-upload-'));
-  const files = await writeLauncherCredentials(authority, IMAGE, dir);
-  const [cert, key, clientCa] = await Promise.all([files.certFile, files.keyFile, files.clientCaFile].map((f) => readFile(f, 'utf8')));
-  const importer = await startImporterUpload({ tls: { cert: cert!, key: key!, clientCa: clientCa! }, host: '127.0.0.1', port: 0 });
+  const importer = await startImporterUpload({ tls: await serverTls(authority, IMAGE), host: '127.0.0.1', port: 0 });
   const allowAll: SubresourceCluster = {
     review: async (b) => ({ ...b, status: { allowed: true } }),
     virtualMachine: async () => undefined,
@@ -121,7 +115,6 @@ async function main(): Promise<void> {
   }
   await server.close();
   await importer.close();
-  await rm(dir, { recursive: true, force: true });
 
   console.log(await machineLine());
   console.log(`${rounds} rounds; per round ${total / 2 ** 20} MiB in PUTs of ${each / 2 ** 20} MiB; median (min–max) over rounds\n`);

@@ -3,14 +3,11 @@
 // stand-in importer (mutual TLS with the image's certificate) on this host. test/subresource/
 // runs the same through the real API server's aggregator.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:https';
 import { Readable } from 'node:stream';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { imageUploadPath, kubeStatus } from '../api/contract/subresource.js';
 import { startImporterUpload, type ImporterUpload } from '../harness/importer-upload.js';
-import { frontProxyPki, testAuthority, testClient, testServing, writeLauncherCredentials, type FrontProxyPki } from '../harness/pki.js';
+import { frontProxyPki, serverTls, testAuthority, testClient, testServing, type FrontProxyPki } from '../harness/pki.js';
 import { httpsSend } from '../harness/subresource-client.js';
 import { FakeSubresourceCluster, requestHeaderData } from '../test/fakes/subresource-cluster.js';
 import { requestHeaderConfig } from './auth/request-header.js';
@@ -26,22 +23,16 @@ const PATH = imageUploadPath({ namespace: IMAGE.namespace, name: IMAGE.name });
 
 let pki: FrontProxyPki;
 let serving: { caPem: string; certPem: string; keyPem: string };
-let dir: string;
 let importer: ImporterUpload;
 let cluster: FakeSubresourceCluster;
 let server: SubresourceServer;
-let importerTls: { cert: string; key: string; clientCa: string };
 
 beforeAll(async () => {
   pki = await frontProxyPki();
   serving = await testServing(['localhost', '127.0.0.1']);
   const authority = await testAuthority();
   const client = await testClient(authority, 'kubevmm-subresources');
-  dir = await mkdtemp(join(tmpdir(), 'subresource-upload-'));
-  const files = await writeLauncherCredentials(authority, IMAGE, dir);
-  const [cert, key, clientCa] = await Promise.all([files.certFile, files.keyFile, files.clientCaFile].map((f) => readFile(f, 'utf8')));
-  importerTls = { cert: cert!, key: key!, clientCa: clientCa! };
-  importer = await startImporterUpload({ tls: importerTls, host: '127.0.0.1', port: 0 });
+  importer = await startImporterUpload({ tls: await serverTls(authority, IMAGE), host: '127.0.0.1', port: 0 });
   cluster = new FakeSubresourceCluster();
   cluster.configMapData = requestHeaderData(pki.caPem);
   const config = requestHeaderConfig(requestHeaderData(pki.caPem));
@@ -65,7 +56,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.close();
   await importer.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 beforeEach(() => {

@@ -95,6 +95,19 @@ describe('kubevmm image upload', () => {
     expect(lines.at(-1)).toBe('vmimage/d [########################] 100% 1000 B / 1000 B 100 B/s ETA 0:00\n');
   });
 
+  it('shows a rate for a transfer shorter than the window, and ETA 0:00 once all arrived', () => {
+    let clock = 0;
+    const lines: string[] = [];
+    const bar = new UploadProgress({ write: (s: string) => lines.push(s) }, 'vmimage/d', 2 ** 20, () => clock);
+    bar.update(0);
+    clock = 200;
+    bar.update(2 ** 19);
+    expect(bar.rate()).toBe(2.5 * 2 ** 20);
+    clock = 400;
+    bar.update(2 ** 20);
+    expect(lines.at(-1)).toBe('vmimage/d [########################] 100% 1.0 MiB / 1.0 MiB 2.5 MiB/s ETA 0:00\n');
+  });
+
   it('says how the import goes after the upload, and why it failed', () => {
     expect(imageStateLine('d', { metadata: { name: 'd' }, status: { phase: 'Importing', progress: '42%' } })).toBe('vmimage/d: Importing 42%');
     expect(imageStateLine('d', { metadata: { name: 'd' } })).toBe('vmimage/d: Pending');

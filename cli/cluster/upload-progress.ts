@@ -34,7 +34,7 @@ export function progressLine(label: string, done: number, total: number, rate: n
   const filled = Math.round(fraction * width);
   const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
   const speed = rate === undefined ? '--/s' : `${formatSize(rate)}/s`;
-  const eta = rate ? (total - done) / rate : undefined;
+  const eta = done >= total ? 0 : rate ? (total - done) / rate : undefined;
   return `${label} ${bar} ${Math.floor(fraction * 100)}% ${formatSize(done)} / ${formatSize(total)} ${speed} ETA ${formatDuration(eta)}`;
 }
 
@@ -44,6 +44,8 @@ const WINDOW_MS = 5000;
 /** The live progress of one upload. */
 export class UploadProgress {
   private samples: { at: number; bytes: number }[] = [];
+  /** The first sample of the current run of progress (reset when the offset goes back). */
+  private first: { at: number; bytes: number } | undefined;
   private lastDraw = 0;
   private lastTenth = -1;
   private done = 0;
@@ -55,19 +57,24 @@ export class UploadProgress {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Bytes/s over the window; undefined until two samples a moment apart. */
+  /** Bytes/s over the window, or since the start while the window is short; undefined until samples 100 ms apart. */
   rate(): number | undefined {
-    const first = this.samples[0];
     const last = this.samples.at(-1);
-    if (!first || !last || last.at - first.at < 500) return undefined;
-    return Math.max(0, (last.bytes - first.bytes) / ((last.at - first.at) / 1000));
+    const windowStart = this.samples[0];
+    const from = windowStart && last && last.at - windowStart.at >= 500 ? windowStart : this.first;
+    if (!from || !last || last.at - from.at < 100) return undefined;
+    return Math.max(0, (last.bytes - from.bytes) / ((last.at - from.at) / 1000));
   }
 
   /** The importer holds `bytes` (it may go back after a dropped connection). */
   update(bytes: number): void {
     const at = this.now();
     this.done = bytes;
-    if (this.samples.length && bytes < (this.samples.at(-1)?.bytes ?? 0)) this.samples = [];
+    if (this.samples.length && bytes < (this.samples.at(-1)?.bytes ?? 0)) {
+      this.samples = [];
+      this.first = undefined;
+    }
+    this.first ??= { at, bytes };
     this.samples.push({ at, bytes });
     while (this.samples.length > 2 && at - (this.samples[0]?.at ?? at) > WINDOW_MS) this.samples.shift();
     if (this.stream.isTTY) {

@@ -5,12 +5,12 @@
 // whole across a dropped connection, and across a killed CLI run by running it again.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IMPORTER_PORT } from '../../api/contract/importer.js';
 import { startImporterUpload, type ImporterUpload } from '../../harness/importer-upload.js';
-import { testAuthority, writeLauncherCredentials, type LauncherAuthority } from '../../harness/pki.js';
+import { serverTls, testAuthority, type LauncherAuthority } from '../../harness/pki.js';
 import { CONTROL_PLANE_TIMEOUT_MS, useControlPlaneWithCrds, type ControlPlane } from '../operator/helpers/control-plane.js';
 import { createNamespace, getJson, kubectl, waitFor } from '../operator/helpers/operator-process.js';
 import { APISERVICE, apply, registerApiService, startServerProcess, tokenKubeconfig, type ServerProcess } from './helpers.js';
@@ -39,9 +39,7 @@ async function uploadImage(name: string): Promise<ImporterUpload> {
     return p?.status?.phase === 'Running' && (p.status.podIP as string);
   }, 60_000);
   kubectl(['patch', 'vmimage', '-n', NS, name, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { phase: 'Pending', importerPod: pod } })]);
-  const files = await writeLauncherCredentials(authority, { name, namespace: NS, uid }, join(dir, name));
-  const [cert, key, clientCa] = await Promise.all([files.certFile, files.keyFile, files.clientCaFile].map((f) => readFile(f, 'utf8')));
-  const importer = await startImporterUpload({ tls: { cert: cert!, key: key!, clientCa: clientCa! }, host: ip, port: IMPORTER_PORT });
+  const importer = await startImporterUpload({ tls: await serverTls(authority, { name, namespace: NS, uid }), host: ip, port: IMPORTER_PORT });
   importers.push(importer);
   return importer;
 }
