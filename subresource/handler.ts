@@ -2,7 +2,8 @@
  * Every request, ordinary or upgrade: the probes answer anyone; anything else is first
  * authenticated as the API server's front proxy (401 otherwise, whatever headers it carries),
  * then routed: discovery documents, 404s, or a subresource, which is admitted (admit.ts) and
- * served: metrics as one JSON object, streams through stream.ts.
+ * served: metrics as one JSON object, streams through stream.ts; an image upload is admitted by
+ * upload-admit.ts and relayed by upload-relay.ts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
