@@ -140,7 +140,7 @@ describe('classes', () => {
 
   it('rejects an unknown kind', () => {
     const [result] = validateDocuments([{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' } }]);
-    expect(result?.issues[0]?.message).toMatch(/must be VirtualMachine or VirtualMachineClass/);
+    expect(result?.issues[0]?.message).toMatch(/must be one of VirtualMachine, VirtualMachineClass, VirtualMachineImage/);
   });
 
   it('rejects a class with a typo', () => {

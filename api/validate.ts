@@ -9,9 +9,11 @@ import { classRules } from './rules/class.js';
 import { computeRules } from './rules/compute.js';
 import type { Rule, RuleContext } from './rules/context.js';
 import { diskRules } from './rules/disks.js';
+import { imageRules } from './rules/image.js';
 import { miscRules } from './rules/misc.js';
 import { schedulingRules } from './rules/scheduling.js';
 import { virtualMachineClass, type VirtualMachineClass } from './schema/class.js';
+import { virtualMachineImage, type VirtualMachineImage } from './schema/image.js';
 import { virtualMachine, type VirtualMachine } from './schema/vm.js';
 
 /** The rules applied to every VirtualMachine that passed the schema, in reporting order. */
@@ -87,11 +89,23 @@ export function validateClass(raw: unknown): Validated<VirtualMachineClass> {
   return issues.length ? { issues } : parsed;
 }
 
+/** Validates a VirtualMachineImage: the schema, then the image rules (the webhook adds the cluster's checks). */
+export function validateImage(raw: unknown): Validated<VirtualMachineImage> {
+  const parsed = parseWith(virtualMachineImage, raw);
+  if (!parsed.value) return parsed;
+  const object = objectLabel(raw);
+  const issues = imageRules(parsed.value).map((f) => ({ object, ...f }));
+  return issues.length ? { issues } : parsed;
+}
+
+/** The kinds `validateDocuments` knows. */
+export const KUBEVMM_KINDS = ['VirtualMachine', 'VirtualMachineClass', 'VirtualMachineImage'] as const;
+
 /** The outcome for one input document. */
 export interface DocumentResult {
   object: string;
   issues: ValidationIssue[];
-  value?: VirtualMachine | VirtualMachineClass;
+  value?: VirtualMachine | VirtualMachineClass | VirtualMachineImage;
   /** Set when a VM names a class that is not among the documents (offline checks skip its limits). */
   warning?: string;
 }
@@ -113,8 +127,9 @@ function validateDocument(doc: unknown, lookup: ClassLookup): DocumentResult {
   const object = objectLabel(doc);
   const kind = (doc as { kind?: unknown } | null)?.kind;
   if (kind === 'VirtualMachineClass') return { object, ...validateClass(doc) };
+  if (kind === 'VirtualMachineImage') return { object, ...validateImage(doc) };
   if (kind !== 'VirtualMachine') {
-    return { object, issues: [{ object, path: 'kind', message: 'must be VirtualMachine or VirtualMachineClass (apiVersion kubevmm.io/v1alpha1)' }] };
+    return { object, issues: [{ object, path: 'kind', message: `must be one of ${KUBEVMM_KINDS.join(', ')} (apiVersion kubevmm.io/v1alpha1)` }] };
   }
   const result: DocumentResult = { object, ...validateVm(doc, lookup) };
   const className = (result.value as VirtualMachine | undefined)?.spec.className;

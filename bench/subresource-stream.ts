@@ -27,6 +27,7 @@ import type { SubresourceCluster } from '../subresource/kube.js';
 import { LauncherDialer } from '../subresource/launcher-dial.js';
 import { silentLog } from '../subresource/log.js';
 import { startSubresourceServer } from '../subresource/server.js';
+import { ImporterRelay } from '../subresource/upload-relay.js';
 import { StreamAcceptor } from '../subresource/stream.js';
 import { StreamLimits } from '../subresource/stream-limits.js';
 import { machineLine } from './lib/env.js';
@@ -116,6 +117,8 @@ async function main(): Promise<void> {
     review: async (body) => ({ ...body, status: { allowed: true } }),
     virtualMachine: async () => ({ uid: VM.uid }),
     launcherPod: async () => ({ controllerUid: VM.uid, podIP: '127.0.0.1', phase: 'Running' }),
+    virtualMachineImage: async () => undefined,
+    pod: async () => undefined,
     authenticationData: async () => ({}),
   };
   const config = requestHeaderConfig({ 'requestheader-client-ca-file': proxy.caPem, 'requestheader-username-headers': '["X-Remote-User"]' });
@@ -123,7 +126,7 @@ async function main(): Promise<void> {
     port: 0,
     host: '127.0.0.1',
     tls: { cert: serving.certPem, key: serving.keyPem },
-    deps: { requestHeader: () => config, cluster: allowAll, launcher: dialer, acceptor: new StreamAcceptor(), limits: new StreamLimits(), log: silentLog, notReady: () => [] },
+    deps: { requestHeader: () => config, cluster: allowAll, launcher: dialer, importer: new ImporterRelay({ tls: () => client }), acceptor: new StreamAcceptor(), limits: new StreamLimits(), log: silentLog, notReady: () => [] },
   });
   const url = `${server.url.replace('https', 'wss')}${subresourcePath({ namespace: VM.namespace, name: VM.name, subresource: 'console' })}`;
   const paths: Record<string, () => Promise<Pipe>> = {

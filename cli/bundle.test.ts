@@ -120,16 +120,17 @@ describe('the kubevmm CLI bundle', () => {
     expect(validateLoads.some((i) => i.startsWith('api/validate.ts'))).toBe(true);
     expect(validateLoads.filter((i) => /^(launcher|operator\/render)\/|@kubernetes\/client-node/.test(i))).toEqual([]);
     expect(Object.keys(meta.inputs).some((i) => i.startsWith('launcher/runtime/'))).toBe(true); // play has it, in its own chunk
-    // The cluster verbs: only their parsing (args.ts, commander alone) is in the entry; validate
-    // loads none of their modules; the client comes with the runners, and `create vm` without
-    // --apply does without it.
+    // The cluster verbs: only their parsing (args.ts and image-args.ts, commander alone) is in the
+    // entry; validate loads none of their modules; the client comes with the runners, and
+    // `create vm` and `image import` without --apply do without it.
     const cluster = (inputs: string[]) => inputs.filter((i) => i.startsWith('cli/cluster/') || i.includes('@kubernetes/client-node'));
-    expect(cluster(atStart)).toEqual(['cli/cluster/args.ts']);
+    expect(cluster(atStart).sort()).toEqual(['cli/cluster/args.ts', 'cli/cluster/image-args.ts']);
     expect(cluster(validateLoads)).toEqual([]);
     const loads = (source: string) => [...staticInputs(meta, chunkOf(source) ?? '')];
     expect(loads('cli/cluster/lifecycle.ts').some((i) => i.includes('@kubernetes/client-node'))).toBe(true);
     expect(loads('cli/cluster/volumes.ts').some((i) => i.includes('@kubernetes/client-node'))).toBe(true);
     expect(loads('cli/cluster/create.ts').filter((i) => i.includes('@kubernetes/client-node') || i === 'cli/cluster/vm-api.ts')).toEqual([]);
+    expect(loads('cli/cluster/image.ts').filter((i) => i.includes('@kubernetes/client-node') || i === 'cli/cluster/image-api.ts')).toEqual([]);
     expect(loads('cli/cluster/run.ts').filter((i) => i.includes('@kubernetes/client-node'))).toEqual([]);
   }, 120_000);
 

@@ -35,7 +35,7 @@ export function buildProgram(name = 'kubevmm'): Command {
 
   program
     .command('validate')
-    .description('check VirtualMachine and VirtualMachineClass manifests with the same rules as the admission webhook')
+    .description('check VirtualMachine, VirtualMachineClass and VirtualMachineImage manifests with the same rules as the admission webhook')
     .argument('<files...>', 'YAML files (multi-document)')
     .action(async (files: string[]) => {
       const [{ loadManifests }, { validateReport }] = await Promise.all([import('./load.js'), import('./validate.js')]);

@@ -24,6 +24,12 @@ export interface CredentialFiles {
   pskFile: string;
 }
 
+/** An object's serving credentials as PEM (its certificate for its UID, the key, the client CA), for a stand-in serving them. */
+export async function serverTls(authority: LauncherAuthority, object: VmIdentity): Promise<{ cert: string; key: string; clientCa: string }> {
+  const data = await issueLauncherCredentials(authority, object, new Date());
+  return { cert: data[CREDENTIAL_KEYS.cert]!, key: data[CREDENTIAL_KEYS.key]!, clientCa: data[CREDENTIAL_KEYS.clientCa]! };
+}
+
 /** Writes a VM's credentials into `dir` under the Secret's key names (the pod's Secret volume). */
 export async function writeLauncherCredentials(authority: LauncherAuthority, vm: VmIdentity, dir: string): Promise<CredentialFiles> {
   await mkdir(dir, { recursive: true });

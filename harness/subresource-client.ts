@@ -36,14 +36,20 @@ function tls(client: SubresourceClient) {
 
 /** GETs `url`. */
 export function httpsGet(url: string, client: SubresourceClient = {}): Promise<Answered> {
+  return httpsSend(url, client);
+}
+
+/** Sends `method` (default GET) with `body` and extra `headers` to `url`. */
+export function httpsSend(url: string, client: SubresourceClient = {}, opts: { method?: string; body?: Buffer; headers?: Record<string, string> } = {}): Promise<Answered> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { ...tls(client), headers: client.headers ?? {} }, (res) => {
+    const headers = { ...(client.headers ?? {}), ...(opts.headers ?? {}), ...(opts.body ? { 'content-length': String(opts.body.length) } : {}) };
+    const req = request(url, { ...tls(client), method: opts.method ?? 'GET', headers }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
     });
     req.on('error', reject);
-    req.end();
+    req.end(opts.body);
   });
 }
 

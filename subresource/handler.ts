@@ -2,12 +2,13 @@
  * Every request, ordinary or upgrade: the probes answer anyone; anything else is first
  * authenticated as the API server's front proxy (401 otherwise, whatever headers it carries),
  * then routed: discovery documents, 404s, or a subresource, which is admitted (admit.ts) and
- * served: metrics as one JSON object, streams through stream.ts.
+ * served: metrics as one JSON object, streams through stream.ts; an image upload is admitted by
+ * upload-admit.ts and relayed by upload-relay.ts.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { failureStatus, SUBRESOURCE_GROUP, SUBRESOURCE_VERSION, type VmMetricsObject } from '../api/contract/subresource.js';
+import { failureStatus, isImagePath, SUBRESOURCE_GROUP, SUBRESOURCE_VERSION, type VmMetricsObject } from '../api/contract/subresource.js';
 import { admitSubresource, authenticate, type Admitted, type AdmitDeps, type IncomingFacts } from './admit.js';
 import { sendStatus, type Answer } from './answer.js';
 import { launcherFailureStatus, LauncherError } from './launcher-errors.js';
@@ -15,10 +16,14 @@ import type { LauncherConnector } from './launcher-dial.js';
 import type { SubresourceLog } from './log.js';
 import { routeOf } from './routes.js';
 import { serveStream, type StreamDeps } from './stream.js';
+import { admitUpload, imageStatus } from './upload-admit.js';
+import type { ImporterRelay } from './upload-relay.js';
 
 /** What the handler needs. */
 export interface HandlerDeps extends AdmitDeps, StreamDeps {
   launcher: LauncherConnector;
+  /** Sends `virtualmachineimages/upload` on to importers. */
+  importer: Pick<ImporterRelay, 'relay'>;
   log: SubresourceLog;
   /** Why the server is not ready (empty: ready), for /readyz. */
   notReady: () => string[];
@@ -28,6 +33,8 @@ export interface HandlerDeps extends AdmitDeps, StreamDeps {
 export interface Incoming {
   req: IncomingMessage;
   answer: Answer;
+  /** The response of an ordinary request (an upload streams the importer's answer into it). */
+  res?: ServerResponse;
   /** Present for an upgrade request: the bare socket and the bytes after the request. */
   upgrade?: { socket: Duplex; head: Buffer };
 }
@@ -56,6 +63,23 @@ async function serveMetrics(deps: HandlerDeps, admitted: Admitted, answer: Answe
   }
 }
 
+/** `virtualmachineimages/NAME/upload`: admitted (upload-admit.ts), then relayed to the importer. */
+async function serveUpload(deps: HandlerDeps, identity: Admitted['identity'], incoming: Incoming): Promise<void> {
+  const { req, answer, res } = incoming;
+  const method = req.method ?? 'GET';
+  const url = req.url ?? '/';
+  if (!res) return sendStatus(answer, imageStatus('BadRequest', 'virtualmachineimages/upload is no WebSocket: send HEAD and PUT requests'));
+  const admitted = await admitUpload(deps.cluster, identity, { method, url });
+  if (!admitted.ok) {
+    deps.log[admitted.status.code >= 500 ? 'warn' : 'info']({ user: identity.user, method, path: url.split('?')[0], code: admitted.status.code, why: admitted.log }, 'upload refused');
+    return sendStatus(answer, admitted.status);
+  }
+  const { request } = admitted;
+  const outcome = await deps.importer.relay(request, admitted.target, req, res);
+  const fields = { user: identity.user, method, namespace: request.namespace, image: request.name, code: outcome.code, bytes: outcome.bytes, ...(outcome.error ? { err: outcome.error } : {}) };
+  deps.log[outcome.error ? 'warn' : 'info'](fields, outcome.error ? 'upload relay failed' : 'upload relayed');
+}
+
 /** Answers one request; never rejects (a failure is a 500 Status). */
 export async function handle(deps: HandlerDeps, incoming: Incoming): Promise<void> {
   const { req, answer } = incoming;
@@ -82,6 +106,7 @@ async function dispatch(deps: HandlerDeps, incoming: Incoming): Promise<void> {
   }
   if (route.kind === 'document') return answer.send(200, route.body);
   if (route.kind === 'refused') return sendStatus(answer, failureStatus(route.code === 404 ? 'NotFound' : 'MethodNotAllowed', route.message));
+  if (isImagePath(url)) return serveUpload(deps, who.identity, incoming);
   const admitted = await admitSubresource(deps, who.identity, facts);
   if (!admitted.ok) {
     const level = admitted.status.code >= 500 ? 'warn' : 'info';

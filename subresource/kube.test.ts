@@ -44,14 +44,19 @@ describe('ClusterClient', () => {
     await expect(client.virtualMachine('ns', 'web')).resolves.toEqual({ uid: 'u-1', graphics: 'none' });
     await expect(client.launcherPod('ns', 'web')).resolves.toEqual({ controllerUid: 'u-1', podIP: '10.1.2.3', phase: 'Running' });
     await expect(client.authenticationData()).resolves.toEqual({ 'requestheader-allowed-names': '[]' });
+    api.objects.set('/apis/kubevmm.io/v1alpha1/namespaces/ns/virtualmachineimages/img', { metadata: { name: 'img', uid: 'u-2' }, spec: { source: { upload: {} } }, status: { phase: 'Importing', importerPod: 'img-importer' } });
+    await expect(client.virtualMachineImage('ns', 'img')).resolves.toEqual({ uid: 'u-2', source: 'upload', phase: 'Importing', importerPod: 'img-importer' });
+    await expect(client.pod('ns', 'web-launcher')).resolves.toEqual({ controllerUid: 'u-1', podIP: '10.1.2.3', phase: 'Running' });
     expect(api.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
       'POST /apis/authorization.k8s.io/v1/subjectaccessreviews',
       'GET /apis/kubevmm.io/v1alpha1/namespaces/ns/virtualmachines/web',
       'GET /api/v1/namespaces/ns/pods/web-launcher',
       'GET /api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication',
+      'GET /apis/kubevmm.io/v1alpha1/namespaces/ns/virtualmachineimages/img',
+      'GET /api/v1/namespaces/ns/pods/web-launcher',
     ]);
     expect(api.requests[0]!.body).toMatchObject({ spec: { user: 'alice' } });
-    expect(SUBRESOURCE_SERVER_API_CALLS.map((c) => `${c.verb} ${c.resource}`)).toEqual(['create subjectaccessreviews', 'get virtualmachines', 'get pods', 'get configmaps']);
+    expect(SUBRESOURCE_SERVER_API_CALLS.map((c) => `${c.verb} ${c.resource}`)).toEqual(['create subjectaccessreviews', 'get virtualmachines', 'get virtualmachineimages', 'get pods', 'get configmaps']);
   });
 
   it('reads a missing VM or pod as none, and names the call that failed otherwise', async () => {

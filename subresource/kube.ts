@@ -1,6 +1,7 @@
 /**
  * Every call the subresource server makes to the API server, and nothing else (ADR 0011): a
- * SubjectAccessReview per request, the VM and its launcher pod by name, and the front proxy's
+ * SubjectAccessReview per request, the VM and its launcher pod by name (or the image and its
+ * importer pod, for an upload), and the front proxy's
  * ConfigMap. The list is the server's whole RBAC footprint ({@link SUBRESOURCE_SERVER_API_CALLS},
  * what the chart grants). Answers are cut down to the facts the server acts on.
  */
@@ -35,6 +36,7 @@ export interface ServerApiCall {
 export const SUBRESOURCE_SERVER_API_CALLS: readonly ServerApiCall[] = [
   { verb: 'create', group: 'authorization.k8s.io', resource: 'subjectaccessreviews' },
   { verb: 'get', group: 'kubevmm.io', resource: 'virtualmachines' },
+  { verb: 'get', group: 'kubevmm.io', resource: 'virtualmachineimages' },
   { verb: 'get', group: '', resource: 'pods' },
   // The built-in Role extension-apiserver-authentication-reader grants this in kube-system.
   { verb: 'get', group: '', resource: 'configmaps', only: AUTHENTICATION_CONFIGMAP },
@@ -45,6 +47,16 @@ export interface VmFacts {
   uid: string;
   /** spec.devices.graphics as written (absent: the default, vnc). */
   graphics?: string;
+}
+
+/** What the server needs of a VirtualMachineImage to relay an upload. */
+export interface ImageFacts {
+  uid: string;
+  /** The source kind set (upload, http, registry, pvc). */
+  source?: string;
+  phase?: string;
+  /** status.importerPod: the operator's importer pod while it imports. */
+  importerPod?: string;
 }
 
 /** What the server needs of a launcher pod. */
@@ -63,6 +75,10 @@ export interface SubresourceCluster {
   virtualMachine(namespace: string, name: string): Promise<VmFacts | undefined>;
   /** The VM's launcher pod (by its deterministic name), or undefined when there is none. */
   launcherPod(namespace: string, vmName: string): Promise<PodFacts | undefined>;
+  /** The image, or undefined when there is none of that name. */
+  virtualMachineImage(namespace: string, name: string): Promise<ImageFacts | undefined>;
+  /** A pod by name (an image's importer), or undefined when there is none. */
+  pod(namespace: string, name: string): Promise<PodFacts | undefined>;
   /** The data of kube-system/extension-apiserver-authentication. */
   authenticationData(): Promise<Record<string, string>>;
 }
@@ -86,6 +102,21 @@ const vmShape = z.object({
   metadata: z.object({ uid: z.string().min(1) }),
   spec: z.object({ devices: z.object({ graphics: z.string().optional() }).optional() }).optional(),
 });
+
+const imageShape = z.object({
+  metadata: z.object({ uid: z.string().min(1) }),
+  spec: z.object({ source: z.record(z.string(), z.unknown()).optional() }).optional(),
+  status: z.object({ phase: z.string().optional(), importerPod: z.string().optional() }).optional(),
+});
+
+/** The facts of an image object. */
+export function imageFacts(object: unknown): ImageFacts {
+  const parsed = imageShape.safeParse(object);
+  if (!parsed.success) throw new KubeCallError('the API server answered with a VirtualMachineImage without metadata.uid');
+  const { metadata, spec, status } = parsed.data;
+  const source = Object.keys(spec?.source ?? {})[0];
+  return { uid: metadata.uid, ...(source ? { source } : {}), ...(status?.phase ? { phase: status.phase } : {}), ...(status?.importerPod ? { importerPod: status.importerPod } : {}) };
+}
 
 /** The facts of a pod object. */
 export function podFacts(pod: V1Pod): PodFacts {
@@ -168,6 +199,16 @@ export class ClusterClient implements SubresourceCluster {
 
   async launcherPod(namespace: string, vmName: string): Promise<PodFacts | undefined> {
     const name = launcherPodName(vmName);
+    const pod = await call(`get pods ${namespace}/${name}`, () => this.core.readNamespacedPod({ namespace, name }), { notFound: 'undefined' });
+    return pod === undefined ? undefined : podFacts(pod);
+  }
+
+  async virtualMachineImage(namespace: string, name: string): Promise<ImageFacts | undefined> {
+    const image: unknown = await call(`get virtualmachineimages ${namespace}/${name}`, () => this.custom.getNamespacedCustomObject({ group: 'kubevmm.io', version: 'v1alpha1', plural: 'virtualmachineimages', namespace, name }), { notFound: 'undefined' });
+    return image === undefined ? undefined : imageFacts(image);
+  }
+
+  async pod(namespace: string, name: string): Promise<PodFacts | undefined> {
     const pod = await call(`get pods ${namespace}/${name}`, () => this.core.readNamespacedPod({ namespace, name }), { notFound: 'undefined' });
     return pod === undefined ? undefined : podFacts(pod);
   }

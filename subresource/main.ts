@@ -16,6 +16,7 @@ import { LauncherDialer, type LauncherTls } from './launcher-dial.js';
 import { RequestHeaderSource } from './requestheader-source.js';
 import { startSubresourceServer } from './server.js';
 import { StreamAcceptor } from './stream.js';
+import { ImporterRelay } from './upload-relay.js';
 import { STREAM_LIMIT_DEFAULTS, StreamLimits } from './stream-limits.js';
 
 /** The command line. */
@@ -107,6 +108,7 @@ async function run(flags: SubresourceFlags): Promise<void> {
       requestHeader: () => requestHeader.current(),
       cluster,
       launcher,
+      importer: new ImporterRelay({ tls: () => launcherTls }),
       acceptor: new StreamAcceptor(),
       limits: new StreamLimits({ maxStreams: flags.maxStreams, maxStreamsPerUser: flags.maxStreamsPerUser }),
       log,
@@ -151,7 +153,7 @@ async function run(flags: SubresourceFlags): Promise<void> {
 /** Parses the command line and serves until stopped. */
 export async function main(argv: readonly string[]): Promise<void> {
   const program = new Command('kubevmm-subresources')
-    .description('serve virtualmachines/console, /vnc, /portforward and /metrics (subresources.kubevmm.io) behind the API server aggregator')
+    .description('serve virtualmachines/console, /vnc, /portforward, /metrics and virtualmachineimages/upload (subresources.kubevmm.io) behind the API server aggregator')
     .option('--port <n>', 'HTTPS port (0: any free port)', port, DEFAULTS.port)
     .option('--bind-address <ip>', 'address to listen on', '0.0.0.0')
     .option('--tls-cert <file>', 'serving certificate (PEM), reloaded when it changes', DEFAULTS.tlsCert)

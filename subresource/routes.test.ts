@@ -16,11 +16,17 @@ describe('routeOf', () => {
     expect(routeOf('DELETE', '/apis/subresources.kubevmm.io/v1alpha1')).toMatchObject({ kind: 'refused', code: 405 });
   });
 
-  it('lists exactly the four subresources, namespaced, with get and a kind (clients drop entries without one)', () => {
+  it('lists exactly the four VM subresources with get and the image upload with get and update, namespaced, each with a kind (clients drop entries without one)', () => {
     const list = apiResourceList() as { groupVersion: string; resources: { name: string; namespaced: boolean; verbs: string[]; kind: string }[] };
     expect(list.groupVersion).toBe('subresources.kubevmm.io/v1alpha1');
-    expect(list.resources.map((r) => r.name)).toEqual(['virtualmachines/console', 'virtualmachines/vnc', 'virtualmachines/portforward', 'virtualmachines/metrics']);
-    for (const r of list.resources) expect(r).toMatchObject({ namespaced: true, verbs: ['get'], kind: expect.stringMatching(/^VirtualMachine/) });
+    expect(list.resources.map((r) => `${r.name} ${r.verbs.join(',')}`)).toEqual([
+      'virtualmachines/console get',
+      'virtualmachines/vnc get',
+      'virtualmachines/portforward get',
+      'virtualmachines/metrics get',
+      'virtualmachineimages/upload get,update',
+    ]);
+    for (const r of list.resources) expect(r).toMatchObject({ namespaced: true, kind: expect.stringMatching(/^VirtualMachine/) });
   });
 
   it('answers OpenAPI with 404, which the aggregator skips, and other paths with 404 naming what is served', () => {

@@ -7,7 +7,7 @@
  * aggregator that this API publishes no schema (streams and one metrics object; nothing for
  * `kubectl explain`), which it skips without an error.
  */
-import { SUBRESOURCE_GROUP, SUBRESOURCE_VERSION, vmSubresource } from '../api/contract/subresource.js';
+import { imageSubresource, SUBRESOURCE_GROUP, SUBRESOURCE_VERSION, vmSubresource } from '../api/contract/subresource.js';
 
 const GROUP_VERSION = `${SUBRESOURCE_GROUP}/${SUBRESOURCE_VERSION}`;
 
@@ -21,21 +21,20 @@ export type Route =
 /** The kind each subresource answers with (discovery needs one, or clients drop the entry). */
 const KIND_OF = { console: 'VirtualMachineStream', vnc: 'VirtualMachineStream', portforward: 'VirtualMachineStream', metrics: 'VirtualMachineMetrics' } as const;
 
-/** The group version's resources: only the subresources, each with `get` (a WebSocket opens with GET). */
+/**
+ * The group version's resources: only the subresources; the VM's each with `get` (a WebSocket
+ * opens with GET), the image's upload with `get` (HEAD) and `update` (PUT).
+ */
 export function apiResourceList(): unknown {
+  const entry = (name: string, kind: string, verbs: string[]) => ({ name, singularName: '', namespaced: true, group: SUBRESOURCE_GROUP, version: SUBRESOURCE_VERSION, kind, verbs });
   return {
     kind: 'APIResourceList',
     apiVersion: 'v1',
     groupVersion: GROUP_VERSION,
-    resources: vmSubresource.options.map((sub) => ({
-      name: `virtualmachines/${sub}`,
-      singularName: '',
-      namespaced: true,
-      group: SUBRESOURCE_GROUP,
-      version: SUBRESOURCE_VERSION,
-      kind: KIND_OF[sub],
-      verbs: ['get'],
-    })),
+    resources: [
+      ...vmSubresource.options.map((sub) => entry(`virtualmachines/${sub}`, KIND_OF[sub], ['get'])),
+      ...imageSubresource.options.map((sub) => entry(`virtualmachineimages/${sub}`, 'VirtualMachineImageUpload', ['get', 'update'])),
+    ],
   };
 }
 
@@ -65,5 +64,5 @@ export function routeOf(method: string, path: string): Route {
   if (path === '/openapi/v2' || path.startsWith('/openapi/v3')) {
     return { kind: 'refused', code: 404, message: `${GROUP_VERSION} publishes no OpenAPI document: its subresources are WebSocket streams and a VirtualMachineMetrics object (docs/subresources.md)` };
   }
-  return { kind: 'refused', code: 404, message: `${path} is not served here: this server serves ${SUBRESOURCE_PREFIX}namespaces/NAMESPACE/virtualmachines/NAME/{${vmSubresource.options.join(',')}}` };
+  return { kind: 'refused', code: 404, message: `${path} is not served here: this server serves ${SUBRESOURCE_PREFIX}namespaces/NAMESPACE/virtualmachines/NAME/{${vmSubresource.options.join(',')}} and ${SUBRESOURCE_PREFIX}namespaces/NAMESPACE/virtualmachineimages/NAME/upload` };
 }

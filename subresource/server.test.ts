@@ -19,6 +19,7 @@ import { startSubresourceServer, type SubresourceServer } from './server.js';
 import { MAX_STREAM_MESSAGE_BYTES } from '../api/contract/stream-message.js';
 import { StreamAcceptor } from './stream.js';
 import { StreamLimits } from './stream-limits.js';
+import { ImporterRelay } from './upload-relay.js';
 
 const VM = { name: 'web', namespace: 'team-a', uid: '3c2b1a09-8f7e-4d6c-9b5a-112233445566' };
 const BASE = `/apis/subresources.kubevmm.io/v1alpha1/namespaces/${VM.namespace}/virtualmachines/${VM.name}`;
@@ -50,6 +51,7 @@ beforeAll(async () => {
       requestHeader: () => config,
       cluster,
       launcher: new LauncherDialer({ tls: () => client, port: launcher.port }),
+      importer: new ImporterRelay({ tls: () => client }),
       acceptor: new StreamAcceptor(),
       limits: new StreamLimits({ maxStreams: 100, maxStreamsPerUser: 2 }),
       log: silentLog,

@@ -54,7 +54,7 @@ export async function startSubresourceServer(options: SubresourceServerOptions):
     maxHeaderSize: MAX_HEADER_BYTES,
   });
   const sockets = new Set<Duplex>();
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => void handle(options.deps, { req, answer: responseAnswer(res) }));
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => void handle(options.deps, { req, answer: responseAnswer(res), res }));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // Held still while the request is checked: nothing the client sends may be lost or act early.
     socket.pause();

@@ -107,6 +107,25 @@ export function importerClientMay(client: string, method: string, path: string):
   const rights = Object.hasOwn(IMPORTER_CLIENT_RIGHTS, client) ? IMPORTER_CLIENT_RIGHTS[client]! : [];
   return rights.includes(`${method.toUpperCase()} ${path}`);
 }
+/** The importer's upload endpoint (for the subresource server's client certificate only). */
+export const UPLOAD_PATH = '/upload';
+
+/**
+ * How an upload goes, in more words than the headers' names (what `kubevmm image upload` and the
+ * subresource server rely on):
+ * - `HEAD /upload` answers 200 with UPLOAD_OFFSET_HEADER, the bytes stored so far, and
+ *   UPLOAD_LENGTH_HEADER once a PUT gave it.
+ * - `PUT /upload` appends its body at UPLOAD_OFFSET_HEADER, which must be the bytes stored so
+ *   far (otherwise 409, with the right offset in UPLOAD_OFFSET_HEADER). A body may be any part of
+ *   the rest of the file: a client sends the file as several PUTs, each short enough for the API
+ *   server's request timeout (60 s by default; the aggregator proxies PUT as an ordinary
+ *   request), and after a cut connection resumes from HEAD's offset. UPLOAD_LENGTH_HEADER is
+ *   sent while the importer does not know it (HEAD has none). The answer is 204 with the new
+ *   UPLOAD_OFFSET_HEADER; when it reaches the length the importer stops taking bytes and
+ *   converts (the image's status says the rest).
+ * - A refusal is JSON `{reason, message}` (as the launcher's control API answers).
+ */
+export const UPLOAD_ANSWER_CODES = { head: 200, put: 204, offsetMismatch: 409 } as const;
 
 /** Failure reasons the importer reports (status condition reasons on the image). */
 export const IMPORT_FAILURES = ['NotFound', 'HttpError', 'ChecksumMismatch', 'NotADiskImage', 'ClaimTooSmall', 'UnsupportedFormat', 'UploadIncomplete', 'ImportFailed'] as const;

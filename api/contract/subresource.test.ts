@@ -1,4 +1,4 @@
-import { BEARER_PROTOCOL_PREFIX, browserProtocols, failureStatus, kubeStatus, parseSubresourcePath, selectStreamProtocol, STREAM_PROTOCOL, subresourcePath } from './subresource.js';
+import { BEARER_PROTOCOL_PREFIX, browserProtocols, failureStatus, imageUploadPath, isImagePath, kubeStatus, parseImageUploadPath, parseSubresourcePath, selectStreamProtocol, STREAM_PROTOCOL, subresourcePath } from './subresource.js';
 
 describe('subresource paths', () => {
   it('round-trip: what the CLI builds is what the server reads', () => {
@@ -95,3 +95,26 @@ describe('parseSubresourcePath reads only what the API server authorized', () =>
   });
 });
 
+
+describe('virtualmachineimages/upload paths', () => {
+  const base = '/apis/subresources.kubevmm.io/v1alpha1/namespaces/team-a/virtualmachineimages';
+  it('builds and reads back the upload path, and tells it from VM paths', () => {
+    const path = imageUploadPath({ namespace: 'team-a', name: 'debian-12.v2' });
+    expect(path).toBe(`${base}/debian-12.v2/upload`);
+    expect(parseImageUploadPath(path)).toEqual({ ok: true, request: { namespace: 'team-a', name: 'debian-12.v2', subresource: 'upload' } });
+    expect(isImagePath(path)).toBe(true);
+    expect(isImagePath('/apis/subresources.kubevmm.io/v1alpha1/namespaces/team-a/virtualmachines/web/console')).toBe(false);
+  });
+
+  it.each([
+    [`${base}/debian-12/download`, 404, /has no subresource "download"/],
+    [`${base}/debian-12/upload?offset=5`, 400, /takes no query parameters/],
+    [`${base}/%2e%2e/upload`, 400, /"\.\." path segments are not allowed/],
+    [`${base}/Debian/upload`, 400, /name/],
+    [`${base}/debian-12/upload/more`, 404, /is not a subresource/],
+  ])('refuses %s with %d', (path, code, message) => {
+    const parsed = parseImageUploadPath(path);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.refusal).toEqual({ code, message: expect.stringMatching(message) });
+  });
+});

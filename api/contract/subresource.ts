@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { dnsLabel } from '../schema/common.js';
-import { vmName } from '../schema/kube.js';
+import { dnsSubdomain, vmName } from '../schema/kube.js';
 import { CONTROL_CLIENTS, describeIssues, portForwardTarget, vmMetricsReport } from './control.js';
 
 /** The aggregated API's group and version (the APIService `v1alpha1.subresources.kubevmm.io`). */
@@ -92,26 +92,78 @@ function queryOf(query: string, subresource: VmSubresource): { ok: true; params:
 }
 
 /**
+ * The namespace, name and subresource of a request target under `resource`, read as sent: the
+ * API server authorized these very segments, so `.` and `..` (also percent-encoded) are
+ * refused rather than resolved. `query` is what follows `?` ('' when nothing does).
+ */
+function targetSegments(target: string, resource: string): { ok: true; segments: [string, string, string]; query: string } | { ok: false; refusal: PathRefusal } {
+  const at = target.indexOf('?');
+  const path = at === -1 ? target : target.slice(0, at);
+  const raw = path.split('/');
+  const shape = raw.length === 9 && raw[0] === '' && PREFIX_SEGMENTS.every((s, i) => raw[i + 1] === s) && raw[6] === resource;
+  if (!shape) return refuse(404, `${path} is not a subresource of ${SUBRESOURCE_GROUP}/${SUBRESOURCE_VERSION} ${resource}`);
+  const segments = [raw[5]!, raw[7]!, raw[8]!].map(decodeSegment);
+  if (segments.includes(undefined)) return refuse(400, `${path}: a path segment is not valid percent-encoding`);
+  if (segments.some((s) => s === '' || s === '.' || s === '..')) return refuse(400, `${path}: empty, "." and ".." path segments are not allowed`);
+  return { ok: true, segments: segments as [string, string, string], query: at === -1 ? '' : target.slice(at + 1) };
+}
+
+/**
  * Reads a request target (`/apis/...?...`) back into a request, or says why it is none. The
  * target is read as sent, never normalised: the API server authorized these very segments, so
  * `.` and `..` segments (also percent-encoded) are refused rather than resolved, and only the
  * path names the namespace, the VM and the subresource.
  */
 export function parseSubresourcePath(target: string): { ok: true; request: SubresourceRequest } | { ok: false; refusal: PathRefusal } {
-  const at = target.indexOf('?');
-  const path = at === -1 ? target : target.slice(0, at);
-  const raw = path.split('/');
-  const shape = raw.length === 9 && raw[0] === '' && PREFIX_SEGMENTS.every((s, i) => raw[i + 1] === s) && raw[6] === 'virtualmachines';
-  if (!shape) return refuse(404, `${path} is not a subresource of ${SUBRESOURCE_GROUP}/${SUBRESOURCE_VERSION} virtualmachines`);
-  const segments = [raw[5]!, raw[7]!, raw[8]!].map(decodeSegment);
-  if (segments.includes(undefined)) return refuse(400, `${path}: a path segment is not valid percent-encoding`);
-  if (segments.some((s) => s === '' || s === '.' || s === '..')) return refuse(400, `${path}: empty, "." and ".." path segments are not allowed`);
-  const [namespace, name, subresource] = segments as [string, string, string];
+  const read = targetSegments(target, 'virtualmachines');
+  if (!read.ok) return read;
+  const [namespace, name, subresource] = read.segments;
   const known = vmSubresource.safeParse(subresource);
   if (!known.success) return refuse(404, `virtualmachines has no subresource "${subresource}"; there are ${vmSubresource.options.join(', ')}`);
-  const query = queryOf(at === -1 ? '' : target.slice(at + 1), known.data);
+  const query = queryOf(read.query, known.data);
   if (!query.ok) return query;
   const parsed = subresourceRequest.safeParse({ ...query.params, namespace, name, subresource });
+  if (!parsed.success) return refuse(400, describeIssues(parsed.error));
+  return { ok: true, request: parsed.data };
+}
+
+/** Subresources of `virtualmachineimages`: `upload` (HEAD: bytes received so far; PUT: more bytes). */
+export const imageSubresource = z.enum(['upload']);
+
+/**
+ * An upload request: `HEAD .../virtualmachineimages/NAME/upload` answers the importer's
+ * `upload-offset` (and `upload-length` once known); `PUT` with `upload-offset` (where the body
+ * starts) and, while the importer has none, `upload-length` (the whole file's size) sends the
+ * next bytes. The subresource server relays both to the image's importer pod unchanged
+ * (api/contract/importer.ts). Authorized as `get` (HEAD) and `update` (PUT) on
+ * `virtualmachineimages/upload`, the verbs the API server derives from the methods.
+ */
+export const imageUploadRequest = z.strictObject({ namespace: dnsLabel, name: dnsSubdomain.max(57), subresource: z.literal('upload') });
+export type ImageUploadRequest = z.infer<typeof imageUploadRequest>;
+
+/** The methods of `virtualmachineimages/upload`. */
+export const UPLOAD_METHODS = ['HEAD', 'PUT'] as const;
+
+/** The upload subresource's path (relative to the API server's URL). */
+export function imageUploadPath(request: Omit<ImageUploadRequest, 'subresource'>): string {
+  const parsed = imageUploadRequest.parse({ ...request, subresource: 'upload' });
+  return `${PREFIX}${parsed.namespace}/virtualmachineimages/${parsed.name}/upload`;
+}
+
+/** Whether a request target is under `.../virtualmachineimages/` (and so is no VM subresource). */
+export function isImagePath(target: string): boolean {
+  const path = target.split('?')[0] ?? '';
+  return path.startsWith(PREFIX) && path.split('/')[6] === 'virtualmachineimages';
+}
+
+/** Reads an upload target back into its request, as strictly as {@link parseSubresourcePath}; no query is taken. */
+export function parseImageUploadPath(target: string): { ok: true; request: ImageUploadRequest } | { ok: false; refusal: PathRefusal } {
+  const read = targetSegments(target, 'virtualmachineimages');
+  if (!read.ok) return read;
+  const [namespace, name, subresource] = read.segments;
+  if (!imageSubresource.safeParse(subresource).success) return refuse(404, `virtualmachineimages has no subresource "${subresource}"; there is ${imageSubresource.options.join(', ')}`);
+  if (read.query !== '') return refuse(400, 'virtualmachineimages/upload takes no query parameters: the offset travels in the upload-offset header');
+  const parsed = imageUploadRequest.safeParse({ namespace, name, subresource });
   if (!parsed.success) return refuse(400, describeIssues(parsed.error));
   return { ok: true, request: parsed.data };
 }

@@ -1,5 +1,5 @@
 import { CHART_CRD_DIR, driftedCrdFiles, renderCrdFiles } from './generate.js';
-import { virtualMachineClassCrd, virtualMachineCrd } from './crds.js';
+import { virtualMachineClassCrd, virtualMachineCrd, virtualMachineImageCrd } from './crds.js';
 import { guestInfo } from '../contract/control.js';
 import { structuralSchema } from './structural.js';
 
@@ -28,6 +28,7 @@ describe('CRDs', () => {
   it.each([
     ['VirtualMachine', virtualMachineCrd()],
     ['VirtualMachineClass', virtualMachineClassCrd()],
+    ['VirtualMachineImage', virtualMachineImageCrd()],
   ])('%s schema is structural', (_kind, crd) => {
     for (const [path, node] of nodes(schemaOf(crd))) {
       const typed = node.type !== undefined || node['x-kubernetes-int-or-string'] === true;
@@ -45,6 +46,24 @@ describe('CRDs', () => {
     expect(version?.additionalPrinterColumns.map((c) => c.name.toUpperCase())).toEqual(['STATUS', 'NODE', 'CPUS', 'MEMORY', 'IP', 'AGE']);
     expect(virtualMachineClassCrd().spec.names.shortNames).toEqual(['vmclass']);
     expect(virtualMachineClassCrd().spec.scope).toBe('Cluster');
+  });
+
+  it('VirtualMachineImage: status subresource, short name vmimage, the columns PHASE, PROGRESS, SIZE, AGE, and one source by CEL', () => {
+    const crd = virtualMachineImageCrd();
+    const version = crd.spec.versions[0];
+    expect(crd.spec.scope).toBe('Namespaced');
+    expect(crd.spec.names.shortNames).toContain('vmimage');
+    expect(version?.subresources).toEqual({ status: {} });
+    expect(version?.additionalPrinterColumns.map((c) => [c.name.toUpperCase(), c.jsonPath])).toEqual([
+      ['PHASE', '.status.phase'],
+      ['PROGRESS', '.status.progress'],
+      ['SIZE', '.status.virtualSize'],
+      ['AGE', '.metadata.creationTimestamp'],
+    ]);
+    const spec = (schemaOf(crd).properties as Record<string, Node>).spec as Node;
+    const source = (spec.properties as Record<string, Node>).source as Node;
+    expect(JSON.stringify(source['x-kubernetes-validations'])).toContain('(has(self.http) ? 1 : 0) + (has(self.registry) ? 1 : 0) + (has(self.upload) ? 1 : 0) + (has(self.pvc) ? 1 : 0) == 1');
+    expect(((schemaOf(crd).properties as Record<string, Node>).metadata as Node).properties).toEqual({ name: expect.objectContaining({ maxLength: 57 }) });
   });
 
   it('lets the API server check unique disk names and one source per disk with CEL', () => {

@@ -1,7 +1,8 @@
 /** The CustomResourceDefinitions of kubevmm.io, built from the zod schemas (never edited by hand). */
 import type { z } from 'zod';
 import { virtualMachineClass } from '../schema/class.js';
-import { DNS_1035_PATTERN, MAX_VM_NAME } from '../schema/kube.js';
+import { virtualMachineImage } from '../schema/image.js';
+import { DNS_1035_PATTERN, DNS_SUBDOMAIN_PATTERN, MAX_VM_NAME } from '../schema/kube.js';
 import { virtualMachine } from '../schema/vm.js';
 import { structuralSchema } from './structural.js';
 
@@ -20,6 +21,13 @@ const STANDARD_FIELDS = {
  * server refuses anything but name and generateName under metadata, a description too.
  */
 const VM_METADATA = { type: 'object', properties: { name: { type: 'string', maxLength: MAX_VM_NAME, pattern: DNS_1035_PATTERN } } };
+
+/**
+ * An image's name becomes its claim's (`<image>-image`) and its importer pod's: at most 57
+ * characters, so the claim's name stays within a label value's 63.
+ */
+export const MAX_IMAGE_NAME = 57;
+const IMAGE_METADATA = { type: 'object', properties: { name: { type: 'string', maxLength: MAX_IMAGE_NAME, pattern: DNS_SUBDOMAIN_PATTERN } } };
 
 /** A kind's zod schema: spec, optionally status, and a description of the kind. */
 type KindSchema = z.ZodObject<{ spec: z.ZodType; status?: z.ZodType }>;
@@ -93,10 +101,28 @@ export function virtualMachineClassCrd() {
   );
 }
 
+/**
+ * The VirtualMachineImage CRD: status subresource (the operator writes it, users cannot) and
+ * the columns of `kubectl get vmimage`: PHASE, PROGRESS, SIZE (the virtual size), AGE.
+ */
+export function virtualMachineImageCrd() {
+  return crd({ kind: 'VirtualMachineImage', plural: 'virtualmachineimages', singular: 'virtualmachineimage', shortNames: ['vmimage', 'vmimages'] }, 'Namespaced', {
+    subresources: { status: {} },
+    additionalPrinterColumns: [
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+      { name: 'Progress', type: 'string', jsonPath: '.status.progress' },
+      { name: 'Size', type: 'string', jsonPath: '.status.virtualSize' },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+    schema: { openAPIV3Schema: rootSchema(virtualMachineImage, IMAGE_METADATA) },
+  });
+}
+
 /** Every CRD with the file name it is written to under crds/. */
 export function allCrds(): { file: string; crd: object }[] {
   return [
     { file: 'kubevmm.io_virtualmachines.yaml', crd: virtualMachineCrd() },
     { file: 'kubevmm.io_virtualmachineclasses.yaml', crd: virtualMachineClassCrd() },
+    { file: 'kubevmm.io_virtualmachineimages.yaml', crd: virtualMachineImageCrd() },
   ];
 }

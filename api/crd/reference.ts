@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { operatorConfig } from '../schema/config.js';
-import { virtualMachineClassCrd, virtualMachineCrd } from './crds.js';
+import { virtualMachineClassCrd, virtualMachineCrd, virtualMachineImageCrd } from './crds.js';
 
 type Node = Record<string, unknown>;
 type Props = Record<string, Node>;
@@ -171,6 +171,7 @@ export function referenceParts(): Record<string, string> {
   return {
     'virtualmachine-fields': renderKind(schemaOf(virtualMachineCrd()), { split: true }),
     'virtualmachineclass-fields': renderKind(schemaOf(virtualMachineClassCrd()), { split: false, prefix: 'VirtualMachineClass ' }),
+    'virtualmachineimage-fields': renderKind(schemaOf(virtualMachineImageCrd()), { split: true, prefix: 'VirtualMachineImage ' }),
     'operator-config': renderConfig(),
   };
 }

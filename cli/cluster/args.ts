@@ -5,6 +5,8 @@
  * usage error (exit 2) whose message names the flag and what it takes.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { isQuantity } from '../../api/quantity.js';
+import { addImageVerbs, type ImageImportRequest, type ImageUploadRequest } from './image-args.js';
 
 /** Where and how: the flags every cluster verb takes. */
 export interface ClusterFlags {
@@ -32,6 +34,8 @@ export type VerbRequest = ClusterFlags &
     | ({ verb: 'addvolume'; name: string; claim: string; disk?: string; bus?: 'virtio' | 'scsi' | 'sata' } & WaitFlags)
     | ({ verb: 'removevolume'; name: string; disk: string } & WaitFlags)
     | CreateVmRequest
+    | ImageImportRequest
+    | ImageUploadRequest
   );
 
 /** Where `create vm` takes its root disk from: exactly one of the three flags. */
@@ -48,6 +52,8 @@ export interface CreateVmRequest extends ClusterFlags {
   cores?: number;
   /** A file whose content becomes the cloud-init user data. */
   cloudInit?: string;
+  /** With --image: the size of the VM's own disk (default: the image claim's). */
+  size?: string;
   apply: boolean;
 }
 
@@ -129,6 +135,7 @@ export function addClusterVerbs(program: Command, run: (request: VerbRequest) =>
   withWait(withCluster(program.command('removevolume').description('unplug a hotplugged disk (spec.disks) and wait until it is gone').argument('<name>', 'VirtualMachine').argument('<disk>', 'the disk')))
     .action((name: string, disk: string, f: Flags) => run({ verb: 'removevolume', name, disk, ...cluster(f), ...waiting(f) }));
   addCreateVm(program, run);
+  addImageVerbs(program, run, { flags: withCluster, read: cluster });
   return program;
 }
 
@@ -154,10 +161,15 @@ function addCreateVm(program: Command, run: (request: VerbRequest) => Promise<vo
     .option('--memory <quantity>', `guest memory, e.g. 2Gi (default: the class's, else ${DEFAULT_CREATE_MEMORY})`)
     .option('--cores <n>', "vCPU cores (default: the class's, else 1)", integer('--cores', 1, 512))
     .option('--cloud-init <file>', 'cloud-init user data (#cloud-config or a script), embedded in the VM')
+    .option('--size <quantity>', "with --image: the VM disk's size, at least the image's (default: the image claim's)", (value: string) => {
+      if (!isQuantity(value)) throw new InvalidArgumentError('--size takes a quantity such as 20Gi');
+      return value;
+    })
     .option('--apply', 'server-side apply the VM instead of printing it')
     .action((name: string, f: Flags, command: Command) => {
       const root = rootSource(f);
       if (!root) command.error('error: give the root disk: exactly one of --claim PVC, --container-disk IMAGE, --image VMIMAGE', { exitCode: 2, code: 'kubevmm.missingSource' });
+      if (f.size && !('image' in root)) command.error('error: --size sizes the disk made from --image; a claim or container disk has its own size', { exitCode: 2, code: 'kubevmm.sizeWithoutImage' });
       return run({
         verb: 'create-vm',
         name,
@@ -166,6 +178,7 @@ function addCreateVm(program: Command, run: (request: VerbRequest) => Promise<vo
         ...(f.memory ? { memory: f.memory as string } : {}),
         ...(f.cores ? { cores: f.cores as number } : {}),
         ...(f.cloudInit ? { cloudInit: f.cloudInit as string } : {}),
+        ...(f.size ? { size: f.size as string } : {}),
         apply: f.apply === true,
         ...cluster(f),
       });

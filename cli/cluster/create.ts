@@ -35,7 +35,7 @@ export const CLOUD_INIT_DISK = 'cloudinit';
  */
 export const IMAGE_DISKS = (DISK_SOURCES as readonly string[]).includes('image');
 
-function rootDisk(source: CreateVmRequest['source']): Record<string, unknown> {
+function rootDisk(source: CreateVmRequest['source'], size?: string): Record<string, unknown> {
   if ('claim' in source) return { name: ROOT_DISK, persistentVolumeClaim: { claimName: source.claim } };
   if ('containerDisk' in source) return { name: ROOT_DISK, containerDisk: { image: source.containerDisk } };
   if (!IMAGE_DISKS) {
@@ -43,12 +43,12 @@ function rootDisk(source: CreateVmRequest['source']): Record<string, unknown> {
       `--image ${source.image}: this kubevmm has no image disk source yet: disks from a VirtualMachineImage (spec.disks[].image) arrive with the VirtualMachineImage kind; give the root disk with --claim PVC or --container-disk IMAGE`,
     );
   }
-  return { name: ROOT_DISK, image: { name: source.image } };
+  return { name: ROOT_DISK, image: { name: source.image, ...(size ? { size } : {}) } };
 }
 
 /** The manifest for `request`; `userData` is the --cloud-init file's content. */
 export function createVmManifest(request: CreateVmRequest, opts: { userData?: string; namespace?: string } = {}): VmManifest {
-  const disks = [rootDisk(request.source), ...(opts.userData === undefined ? [] : [{ name: CLOUD_INIT_DISK, cloudInit: { userData: opts.userData } }])];
+  const disks = [rootDisk(request.source, request.size), ...(opts.userData === undefined ? [] : [{ name: CLOUD_INIT_DISK, cloudInit: { userData: opts.userData } }])];
   // A class gives memory (and CPUs) of its own; without one the VM must say how much.
   const memory = request.memory ?? (request.className ? undefined : DEFAULT_CREATE_MEMORY);
   return {
@@ -73,6 +73,7 @@ export function flagOf(path: string, request: CreateVmRequest): string {
     [/^spec\.className\b/, '--class'],
     [/^spec\.memory\b/, '--memory'],
     [/^spec\.cpu\b/, '--cores'],
+    [/^spec\.disks\[0\]\.image\.size\b/, '--size'],
     [/^spec\.disks\[0\]/, source],
     [/^spec(\.disks\[1\].*)?$/, '--cloud-init'],
   ];

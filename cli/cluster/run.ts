@@ -1,7 +1,7 @@
 /**
  * Runs a parsed cluster verb: loads the kubeconfig (context.ts) and the verb's runner, each
  * with a dynamic import, so the bundle puts every runner in its own chunk and a verb loads
- * only what it uses. `create vm` without `--apply` needs no cluster and loads no client.
+ * only what it uses. `create vm` and `image import` without `--apply` need no cluster and load no client.
  *
  * Every runner resolves with the exit code (cli/exit.ts) or throws an error whose message
  * names the fix (main prints it; a VerbError carries its own exit code).
@@ -20,7 +20,7 @@ export type RequestOf<V extends VerbRequest['verb']> = Extract<VerbRequest, { ve
  */
 export type Runner<V extends VerbRequest['verb']> = (request: RequestOf<V>, ctx: ClusterContext) => Promise<number>;
 
-type ClusterVerb = Exclude<VerbRequest['verb'], 'create-vm'>;
+type ClusterVerb = Exclude<VerbRequest['verb'], 'create-vm' | 'image-import'>;
 
 /** Loads each verb's runner when it runs (the table's type holds each to its verb's Runner). */
 const RUNNERS: { [V in ClusterVerb]: () => Promise<Runner<V>> } = {
@@ -35,6 +35,7 @@ const RUNNERS: { [V in ClusterVerb]: () => Promise<Runner<V>> } = {
   vnc: async () => (await import('./vnc.js')).runVnc,
   ssh: async () => (await import('./forward.js')).runSsh,
   'port-forward': async () => (await import('./forward.js')).runPortForward,
+  'image-upload': async () => (await import('./image.js')).runImageUpload,
 };
 
 /** The kubeconfig, context and namespace the request names, as kubectl would pick them. */
@@ -48,6 +49,10 @@ export async function runVerb(request: VerbRequest): Promise<number> {
   if (request.verb === 'create-vm') {
     const { runCreateVm } = await import('./create.js');
     return runCreateVm(request, () => connect(request));
+  }
+  if (request.verb === 'image-import') {
+    const { runImageImport } = await import('./image.js');
+    return runImageImport(request, () => connect(request));
   }
   const load = RUNNERS[request.verb] as () => Promise<Runner<typeof request.verb>>;
   const [runner, ctx] = await Promise.all([load(), connect(request)]);

@@ -28,6 +28,20 @@ async function isBlockDevice(path: string): Promise<boolean> {
 }
 
 /**
+ * A containerDisk's image: from its image volume when one is mounted (with where a writable
+ * disk's overlay goes), else from the copy. The operator's containerDiskDelivery decided the
+ * volumes; what is there says which.
+ */
+async function locateContainerDisk(out: DiskLocations, disk: LauncherVm['disks'][number], findImage: typeof containerDiskImage, mount: string): Promise<void> {
+  if (!(await isDirectory(mount))) {
+    out.paths[disk.name] = await findImage(disk.name, LAYOUT.containerDiskCopy(disk.name));
+    return;
+  }
+  out.paths[disk.name] = await mountedContainerDiskImage(disk.name, mount, disk.spec.containerDisk?.path ?? '/disk');
+  (out.mounted ??= {})[disk.name] = disk.readOnly ? {} : { overlay: join(LAYOUT.diskDir(disk.name), LAYOUT.containerDiskOverlay) };
+}
+
+/**
  * Disk locations inside a launcher pod. A PVC (or an image disk's claim) is a block device when the operator rendered
  * it as one (volumeDevices), else a disk.img in its mount; the launcher cannot read the PVC's
  * volumeMode, so it looks at what is there.
@@ -40,14 +54,7 @@ export async function podDiskLocations(vm: LauncherVm, blockDevice = isBlockDevi
       continue;
     }
     if (disk.source === 'containerDisk') {
-      // The operator's containerDiskDelivery decided the volumes; what is there says which.
-      const mount = mountRoot(disk.name);
-      if (!(await isDirectory(mount))) {
-        out.paths[disk.name] = await findImage(disk.name, LAYOUT.containerDiskCopy(disk.name));
-        continue;
-      }
-      out.paths[disk.name] = await mountedContainerDiskImage(disk.name, mount, disk.spec.containerDisk?.path ?? '/disk');
-      out.mounted![disk.name] = disk.readOnly ? {} : { overlay: join(LAYOUT.diskDir(disk.name), LAYOUT.containerDiskOverlay) };
+      await locateContainerDisk(out, disk, findImage, mountRoot(disk.name));
       continue;
     }
     const device = LAYOUT.blockDevice(disk.name);

@@ -92,6 +92,9 @@ export const OPERATOR_API_CALLS: readonly ApiCall[] = [
   // configuration and APIService.
   { verb: 'get', group: '', resource: 'secrets', scope: 'own-namespace' },
   { verb: 'get', group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', scope: 'named' },
+  // The webhook: may the user creating an image read the claim it copies from another namespace?
+  // (operator/webhook/image.ts; a SubjectAccessReview for that user, never the operator's own rights.)
+  { verb: 'create', group: 'authorization.k8s.io', resource: 'subjectaccessreviews' },
   { verb: 'patch', group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', scope: 'named' },
   // subresources: the leader keeps the APIService's caBundle (operator/subresource-credentials.ts).
   { verb: 'get', group: 'apiregistration.k8s.io', resource: 'apiservices', scope: 'named', feature: 'subresources' },

@@ -4,12 +4,14 @@
  * not in the cache does not exist) plus the checks only the cluster can make (one writer per
  * PVC); VirtualMachineClasses get their schema and rules. Everything is read from the
  * operator's informer caches: no API call per request. Pure apart from reading the caches.
+ * VirtualMachineImages go to image.ts, which may ask the API server about the user.
  */
-import { isDeepStrictEqual } from 'node:util';
 import type { VirtualMachineClass } from '../../api/schema/class.js';
 import type { VirtualMachine } from '../../api/schema/vm.js';
 import { validateClass, validateVm } from '../../api/validate.js';
+import { admitImage, type AccessReviewer } from './image.js';
 import { pvcConflicts } from './pvc.js';
+import { harmlessUpdate, isRecord, target, withNamespace } from './request.js';
 import {
   allow,
   denyBadRequest,
@@ -18,7 +20,6 @@ import {
   parseReview,
   type AdmissionRequest,
   type AdmissionReviewResponse,
-  type DeniedObject,
 } from './review.js';
 
 /** Read access to an informer cache. */
@@ -36,7 +37,22 @@ export interface AdmissionCaches {
 
 const GROUP = 'kubevmm.io';
 
-/** Answers one AdmissionReview body (already parsed from JSON). Never throws. */
+/**
+ * Answers one AdmissionReview body (already parsed from JSON), VirtualMachineImages included,
+ * whose check of a claim in another namespace asks the API server (`review`). Never rejects.
+ */
+export async function admitAny(body: unknown, caches: AdmissionCaches, review: AccessReviewer): Promise<AdmissionReviewResponse> {
+  let request: AdmissionRequest;
+  try {
+    request = parseReview(body);
+  } catch {
+    return admit(body, caches);
+  }
+  if (request.kind.group === GROUP && request.kind.kind === 'VirtualMachineImage' && (request.operation === 'CREATE' || request.operation === 'UPDATE')) return admitImage(request, review);
+  return admit(body, caches);
+}
+
+/** Answers one AdmissionReview body of a VirtualMachine or class (already parsed from JSON). Never throws. */
 export function admit(body: unknown, caches: AdmissionCaches): AdmissionReviewResponse {
   let request: AdmissionRequest;
   try {
@@ -56,28 +72,6 @@ export function admit(body: unknown, caches: AdmissionCaches): AdmissionReviewRe
   }
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
- * An update that cannot make things worse: the object is being deleted (finalizer removal must
- * never be blocked), or its spec is unchanged (labels, finalizers: a VM that became invalid
- * because its class changed can still be cleaned up and relabelled).
- */
-function harmlessUpdate(request: AdmissionRequest, object: Record<string, unknown>): boolean {
-  if (request.operation !== 'UPDATE') return false;
-  if (isRecord(object.metadata) && object.metadata.deletionTimestamp) return true;
-  return isRecord(request.oldObject) && isDeepStrictEqual(object.spec, request.oldObject.spec);
-}
-
-/** The object under review: the request names it (the API server has set the name by now). */
-function target(request: AdmissionRequest): DeniedObject {
-  const meta = isRecord(request.object) && isRecord(request.object.metadata) ? request.object.metadata : {};
-  const name = request.name ?? (typeof meta.name === 'string' ? meta.name : '');
-  return { group: request.kind.group, kind: request.kind.kind, name, namespace: request.namespace };
-}
-
 function admitVm(request: AdmissionRequest, caches: AdmissionCaches): AdmissionReviewResponse {
   const { uid, object } = request;
   if (!isRecord(object)) return denyBadRequest(uid, `malformed AdmissionReview: request.object is missing for ${request.operation} of a VirtualMachine`);
@@ -89,13 +83,6 @@ function admitVm(request: AdmissionRequest, caches: AdmissionCaches): AdmissionR
   const conflicts = pvcConflicts(validated.value, caches.vms.list());
   if (conflicts.length) return denyInvalid(uid, target(request), conflicts);
   return allow(uid);
-}
-
-/** The API server sets metadata.namespace before validating admission; fall back to the request's. */
-function withNamespace(object: Record<string, unknown>, namespace: string | undefined): Record<string, unknown> {
-  const meta = isRecord(object.metadata) ? object.metadata : undefined;
-  if (!namespace || !meta || meta.namespace !== undefined) return object;
-  return { ...object, metadata: { ...meta, namespace } };
 }
 
 function admitClass(request: AdmissionRequest): AdmissionReviewResponse {

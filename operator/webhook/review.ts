@@ -21,6 +21,16 @@ export interface AdmissionRequest {
   object?: unknown;
   /** The stored object (UPDATE, DELETE). */
   oldObject?: unknown;
+  /** Who asks, as the API server authenticated them (absent only in a malformed review). */
+  userInfo?: UserInfo;
+}
+
+/** authentication.k8s.io/v1 UserInfo: the requesting user, put to SubjectAccessReviews as is. */
+export interface UserInfo {
+  username: string;
+  uid?: string;
+  groups: string[];
+  extra: Record<string, string[]>;
 }
 
 /** One problem with one field, as metav1.StatusCause. */
@@ -93,7 +103,20 @@ export function parseReview(body: unknown): AdmissionRequest {
     name: str(req.name),
     object: req.object ?? undefined,
     oldObject: req.oldObject ?? undefined,
+    ...withUserInfo(req.userInfo),
   };
+}
+
+const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
+
+/** The request's userInfo; none when it has no username (nothing could be asked about it). */
+function withUserInfo(value: unknown): { userInfo?: UserInfo } {
+  if (!isRecord(value)) return {};
+  const username = str(value.username);
+  if (!username) return {};
+  const extra = isRecord(value.extra) ? Object.fromEntries(Object.entries(value.extra).map(([k, v]) => [k, strings(v)])) : {};
+  const uid = str(value.uid);
+  return { userInfo: { username, ...(uid ? { uid } : {}), groups: strings(value.groups), extra } };
 }
 
 function parseKind(kind: unknown): AdmissionRequest['kind'] | undefined {
@@ -156,4 +179,9 @@ export function denyInvalid(uid: string, target: DeniedObject, problems: readonl
 /** Denies a request the webhook could not judge (malformed, caches not ready): 400 Bad Request. */
 export function denyBadRequest(uid: string, message: string): AdmissionReviewResponse {
   return review({ uid, allowed: false, status: { code: 400, reason: 'BadRequest', message } });
+}
+
+/** Denies a request the webhook could not judge because something it asks is unavailable: 503, try again. */
+export function denyUnavailable(uid: string, message: string): AdmissionReviewResponse {
+  return review({ uid, allowed: false, status: { code: 503, reason: 'ServiceUnavailable', message } });
 }

@@ -17,11 +17,17 @@ let first: PemPair;
 let server: WebhookServer;
 /** Each answered review as the metrics see it: path and outcome. */
 const reviews: string[] = [];
+/** The SubjectAccessReviews the server asked for; alice may read claims anywhere, nobody else may. */
+const asked: { spec: { user: string } }[] = [];
+const accessReview = async (body: Record<string, unknown>) => {
+  asked.push(body as { spec: { user: string } });
+  return { status: { allowed: (body as { spec: { user: string } }).spec.user === 'alice' } };
+};
 
 beforeAll(async () => {
   ca = await createCa(new Date());
   first = await createServing(ca, ['127.0.0.1'], new Date());
-  server = await startWebhookServer({ port: 0, host: '127.0.0.1', certificate: first, caches, onReview: (r, path) => reviews.push(`${path} ${reviewOutcome(r)}`) });
+  server = await startWebhookServer({ port: 0, host: '127.0.0.1', certificate: first, caches, review: accessReview, onReview: (r, path) => reviews.push(`${path} ${reviewOutcome(r)}`) });
 });
 afterAll(() => server.close());
 
@@ -68,8 +74,32 @@ describe('the webhook server', () => {
     expect((await call({ path: '/validate/virtualmachineclasses', body: review })).code).toBe(200);
   });
 
+  it('answers an image copying a claim of another namespace after asking the API server about its user', async () => {
+    const imageReview = (user: string) =>
+      JSON.stringify({
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: {
+          uid: `img-${user}`,
+          kind: { group: 'kubevmm.io', version: 'v1alpha1', kind: 'VirtualMachineImage' },
+          operation: 'CREATE',
+          namespace: 'a',
+          userInfo: { username: user, groups: ['system:authenticated'] },
+          object: { apiVersion: 'kubevmm.io/v1alpha1', kind: 'VirtualMachineImage', metadata: { name: 'img', namespace: 'a' }, spec: { source: { pvc: { name: 'golden', namespace: 'b' } } } },
+        },
+      });
+    reviews.length = 0;
+    asked.length = 0;
+    const allowed = JSON.parse((await call({ path: '/validate/virtualmachineimages', body: imageReview('alice') })).text) as { response: { allowed: boolean } };
+    const denied = JSON.parse((await call({ path: '/validate/virtualmachineimages', body: imageReview('bob') })).text) as { response: { allowed: boolean; status: { message: string } } };
+    expect([allowed.response.allowed, denied.response.allowed]).toEqual([true, false]);
+    expect(denied.response.status.message).toMatch(/spec\.source\.pvc\.namespace: user "bob" may not get persistentvolumeclaims in namespace "b" \(claim "golden"\)/);
+    expect(asked.map((a) => a.spec.user)).toEqual(['alice', 'bob']);
+    expect(reviews).toEqual(['/validate/virtualmachineimages allowed', '/validate/virtualmachineimages denied']);
+  });
+
   it.each([
-    ['an unknown path', { path: '/mutate' }, 404, /serves \/validate\/virtualmachines and \/validate\/virtualmachineclasses/],
+    ['an unknown path', { path: '/mutate' }, 404, /serves \/validate\/virtualmachines, \/validate\/virtualmachineclasses, \/validate\/virtualmachineimages/],
     ['a GET', { method: 'GET' }, 405, /only POST/],
     ['a body that is not JSON by its type', { type: 'text/plain', body: review }, 415, /application\/json/],
     // Refused on its Content-Length, before any of it is read (the client never gets to send it).

@@ -1,17 +1,20 @@
 /**
- * The webhook's HTTPS server: POST of a JSON AdmissionReview to /validate/virtualmachines or
- * /validate/virtualmachineclasses, answered from memory (see admit.ts). The certificate can be
+ * The webhook's HTTPS server: POST of a JSON AdmissionReview to /validate/virtualmachines,
+ * /validate/virtualmachineclasses or /validate/virtualmachineimages, answered from memory (see
+ * admit.ts), except an image copying a claim of another namespace, which asks the API server
+ * about its user (image.ts). The certificate can be
  * swapped while serving (setCertificate): new connections get the new one.
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { listen } from '../listen.js';
-import { admit, type AdmissionCaches } from './admit.js';
+import { admitAny, type AdmissionCaches } from './admit.js';
+import type { AccessReviewer } from './image.js';
 import type { PemPair } from '../pki/certs.js';
 import { denyBadRequest, type AdmissionReviewResponse } from './review.js';
 
 /** The paths the webhook configuration points at. */
-export const WEBHOOK_PATHS = ['/validate/virtualmachines', '/validate/virtualmachineclasses'] as const;
+export const WEBHOOK_PATHS = ['/validate/virtualmachines', '/validate/virtualmachineclasses', '/validate/virtualmachineimages'] as const;
 
 /**
  * An UPDATE review carries the object twice; Kubernetes objects are at most ~1.5 MiB, so
@@ -26,6 +29,8 @@ export interface WebhookServerOptions {
   host?: string;
   certificate: PemPair;
   caches: AdmissionCaches;
+  /** Creates a SubjectAccessReview (an image copying a claim of another namespace). */
+  review: AccessReviewer;
   /** Called after each review is answered, with its handling time. */
   onReview?: (review: AdmissionReviewResponse, path: string, seconds: number) => void;
 }
@@ -61,7 +66,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
 function handle(opts: WebhookServerOptions, req: IncomingMessage, res: ServerResponse): void {
   const started = performance.now();
   const path = new URL(req.url ?? '/', 'https://localhost').pathname;
-  if (!(WEBHOOK_PATHS as readonly string[]).includes(path)) return sendText(res, 404, `not found; the webhook serves ${WEBHOOK_PATHS.join(' and ')}\n`);
+  if (!(WEBHOOK_PATHS as readonly string[]).includes(path)) return sendText(res, 404, `not found; the webhook serves ${WEBHOOK_PATHS.join(', ')}\n`);
   if (req.method !== 'POST') return sendText(res, 405, 'only POST of an AdmissionReview is served here\n');
   if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) return sendText(res, 415, 'the body must be application/json (an AdmissionReview)\n');
   const length = Number(req.headers['content-length'] ?? 0);
@@ -78,16 +83,17 @@ function handle(opts: WebhookServerOptions, req: IncomingMessage, res: ServerRes
       opts.onReview?.(refused, path, (performance.now() - started) / 1000);
       return;
     }
-    const review = safeAdmit(parsed, opts.caches);
-    sendJson(res, 200, review);
-    opts.onReview?.(review, path, (performance.now() - started) / 1000);
+    void safeAdmit(parsed, opts).then((review) => {
+      sendJson(res, 200, review);
+      opts.onReview?.(review, path, (performance.now() - started) / 1000);
+    });
   });
 }
 
-/** admit() does not throw; should a bug make it, the request is denied (fail closed), not dropped. */
-function safeAdmit(body: unknown, caches: AdmissionCaches): AdmissionReviewResponse {
+/** admitAny() does not reject; should a bug make it, the request is denied (fail closed), not dropped. */
+async function safeAdmit(body: unknown, opts: WebhookServerOptions): Promise<AdmissionReviewResponse> {
   try {
-    return admit(body, caches);
+    return await admitAny(body, opts.caches, opts.review);
   } catch (err) {
     const uid = (body as { request?: { uid?: unknown } } | null)?.request?.uid;
     return denyBadRequest(typeof uid === 'string' ? uid : '', `the kubevmm webhook failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -9,6 +9,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { RequestObserver } from '../kube/client.js';
 import { wakeableSleep } from '../kube/sleep.js';
 import type { AdmissionCaches } from './admit.js';
+import { accessReviewer } from '../kube/access-review.js';
 import { syncWebhookCaBundle } from '../kube/ca-bundle.js';
 import { CertificateKube } from '../kube/certificate-api.js';
 import { ensureServingCertificates, type ServingCertificates } from '../kube/serving-secret.js';
@@ -88,6 +89,7 @@ function serverOptions(opts: StartWebhookOptions, certificate: { certPem: string
     host: opts.host,
     certificate,
     caches,
+    review: accessReviewer(opts.kc, opts.observe),
     onReview: (review: { response: { allowed: boolean; uid: string; status?: { code?: number; message: string } } }, path: string, seconds: number) => {
       opts.onReview?.(path.split('/').pop() ?? path, reviewOutcome(review), seconds);
       if (!review.response.allowed) log.info({ path, uid: review.response.uid, ms: Math.round(seconds * 1e4) / 10, message: review.response.status?.message }, 'admission denied');

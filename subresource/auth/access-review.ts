@@ -6,6 +6,7 @@
  * reads (which verb on which resource and subresource, and what grants it).
  */
 import { z } from 'zod';
+import { subjectAccessReview } from '../../api/access-review.js';
 import { failureStatus, SUBRESOURCE_GROUP, SUBRESOURCE_VERSION, type KubeStatus, type SubresourceRequest, type VmSubresource } from '../../api/contract/subresource.js';
 import type { UserIdentity } from './request-header.js';
 
@@ -27,25 +28,8 @@ export interface AccessQuestion {
 /** The SubjectAccessReview to create (authorization.k8s.io/v1). */
 export function accessReview(question: AccessQuestion): Record<string, unknown> {
   const { identity, request, verb } = question;
-  return {
-    apiVersion: 'authorization.k8s.io/v1',
-    kind: 'SubjectAccessReview',
-    spec: {
-      user: identity.user,
-      ...(identity.uid ? { uid: identity.uid } : {}),
-      groups: identity.groups,
-      extra: identity.extra,
-      resourceAttributes: {
-        group: SUBRESOURCE_GROUP,
-        version: SUBRESOURCE_VERSION,
-        resource: 'virtualmachines',
-        subresource: request.subresource,
-        namespace: request.namespace,
-        name: request.name,
-        verb,
-      },
-    },
-  };
+  const attributes = { group: SUBRESOURCE_GROUP, version: SUBRESOURCE_VERSION, resource: 'virtualmachines', subresource: request.subresource, namespace: request.namespace, name: request.name, verb };
+  return subjectAccessReview(identity, attributes);
 }
 
 /** The part of the API server's answer that decides. */

@@ -3,7 +3,7 @@
  * unit tests: RBAC is a set of `user verb subresource namespace/name` grants, VMs and launcher
  * pods are maps, and every call is recorded in order, so a test can show what was (not) read.
  */
-import type { PodFacts, SubresourceCluster, VmFacts } from '../../subresource/kube.js';
+import type { ImageFacts, PodFacts, SubresourceCluster, VmFacts } from '../../subresource/kube.js';
 import { KubeCallError } from '../../subresource/kube.js';
 
 type Json = Record<string, any>;
@@ -17,6 +17,7 @@ export class FakeSubresourceCluster implements SubresourceCluster {
   /** Grants, `user get console ns/name`. */
   grants = new Set<string>();
   vms = new Map<string, VmFacts>();
+  images = new Map<string, ImageFacts>();
   pods = new Map<string, PodFacts>();
   /** When set, that call fails with it. */
   failures: { review?: Error; vm?: Error; pod?: Error; configMap?: Error } = {};
@@ -42,6 +43,18 @@ export class FakeSubresourceCluster implements SubresourceCluster {
     this.calls.push(`pod ${namespace}/${vmName}`);
     if (this.failures.pod) throw this.failures.pod;
     return this.pods.get(`${namespace}/${vmName}`);
+  }
+
+  async virtualMachineImage(namespace: string, name: string): Promise<ImageFacts | undefined> {
+    this.calls.push(`image ${namespace}/${name}`);
+    if (this.failures.vm) throw this.failures.vm;
+    return this.images.get(`${namespace}/${name}`);
+  }
+
+  async pod(namespace: string, name: string): Promise<PodFacts | undefined> {
+    this.calls.push(`pod ${namespace}/${name}`);
+    if (this.failures.pod) throw this.failures.pod;
+    return this.pods.get(`${namespace}/${name}`);
   }
 
   async authenticationData(): Promise<Record<string, string>> {

@@ -125,14 +125,17 @@ describe('helm/kubevmm', () => {
     }
   });
 
-  it('fails the webhook closed for VirtualMachines and points it at the operator', async () => {
+  it('fails the webhook closed for VirtualMachines, classes and images and points it at the operator', async () => {
     const objects = await template();
     const config = pick(objects, 'ValidatingWebhookConfiguration');
     const hooks = config.webhooks as { name: string; failurePolicy: string; clientConfig: { service: { name: string; path: string } } }[];
     expect(hooks.map((h) => [h.name, h.failurePolicy, h.clientConfig.service.path])).toEqual([
       ['virtualmachines.validate.kubevmm.io', 'Fail', '/validate/virtualmachines'],
       ['virtualmachineclasses.validate.kubevmm.io', 'Fail', '/validate/virtualmachineclasses'],
+      ['virtualmachineimages.validate.kubevmm.io', 'Fail', '/validate/virtualmachineimages'],
     ]);
+    // An image copying another namespace's claim is checked only here: namespaced, like VMs.
+    expect((config.webhooks as { rules: { scope: string }[] }[]).map((h) => h.rules[0]?.scope)).toEqual(['Namespaced', 'Cluster', 'Namespaced']);
     const service = pick(objects, 'Service', hooks[0]!.clientConfig.service.name);
     expect(envOf(operatorDeployment(objects)).KUBEVMM_WEBHOOK_SERVICE).toBe(service.metadata.name);
   });

@@ -92,6 +92,19 @@ describe('RBAC of the subresource API on the local control plane', () => {
     expect(allowed('bob', { verb: 'patch', group: 'kubevmm.io', resource: 'virtualmachines', namespace: TEAM })).toBe(false);
   });
 
+  it('edit uploads images (get and update on virtualmachineimages/upload) and creates them; view reads them and uploads nothing', () => {
+    const upload = (verb: string, ns = TEAM): Attributes => ({ verb, group: 'subresources.kubevmm.io', resource: 'virtualmachineimages', subresource: 'upload', namespace: ns, name: 'debian-12' });
+    expect(['get', 'update'].map((v) => allowed('alice', upload(v)))).toEqual([true, true]);
+    expect(['get', 'update'].map((v) => allowed('alice', upload(v, OTHER)))).toEqual([false, false]);
+    expect(['get', 'update'].map((v) => allowed('bob', upload(v)))).toEqual([false, false]);
+    expect(allowed('alice', { verb: 'create', group: 'kubevmm.io', resource: 'virtualmachineimages', namespace: TEAM })).toBe(true);
+    expect(allowed('bob', { verb: 'list', group: 'kubevmm.io', resource: 'virtualmachineimages', namespace: TEAM })).toBe(true);
+    expect(allowed('bob', { verb: 'create', group: 'kubevmm.io', resource: 'virtualmachineimages', namespace: TEAM })).toBe(false);
+    // status is the operator's: nobody's role writes it
+    expect(allowed('dana', { verb: 'patch', group: 'kubevmm.io', resource: 'virtualmachineimages', subresource: 'status', namespace: TEAM })).toBe(false);
+    expect(allowed(SERVER_SA, { verb: 'update', group: 'subresources.kubevmm.io', resource: 'virtualmachineimages', subresource: 'upload', namespace: TEAM })).toBe(false);
+  });
+
   it('admin gets what edit gets', () => {
     expect(answers('dana', TEAM)).toEqual({ console: true, vnc: true, portforward: true, metrics: true });
   });

@@ -103,9 +103,9 @@ describe('helm/kubevmm: the subresource server', () => {
     }
   });
 
-  it('grants its ServiceAccount exactly: create subjectaccessreviews, get virtualmachines, get pods; the auth ConfigMap only through the built-in Role', () => {
+  it('grants its ServiceAccount exactly: create subjectaccessreviews, get virtualmachines and virtualmachineimages, get pods; the auth ConfigMap only through the built-in Role', () => {
     // Exactly these lines: a test that fails when someone adds secrets, a wildcard or any other right.
-    expect(grantedLines(objects, 'subresources')).toEqual(['create authorization.k8s.io/subjectaccessreviews cluster', 'get core/pods cluster', 'get kubevmm.io/virtualmachines cluster']);
+    expect(grantedLines(objects, 'subresources')).toEqual(['create authorization.k8s.io/subjectaccessreviews cluster', 'get core/pods cluster', 'get kubevmm.io/virtualmachineimages cluster', 'get kubevmm.io/virtualmachines cluster']);
     const serverRoles = objects.filter((o) => o.metadata.labels?.['app.kubernetes.io/component'] === 'subresources' && /Role$/.test(o.kind));
     expect(ruleStrings(serverRoles).filter((s) => s.includes('*') || s.includes('secret') || s.includes('tokenreview'))).toEqual([]);
     const bindings = objects.filter((o) => /Binding$/.test(o.kind) && (o.subjects as { name: string }[]).some((s) => s.name === SERVER));
@@ -137,9 +137,14 @@ describe('helm/kubevmm: the subresource server', () => {
 });
 
 describe('helm/kubevmm: VM user roles', () => {
-  const read = ['get kubevmm.io/virtualmachineclasses cluster', 'get kubevmm.io/virtualmachines cluster', 'get kubevmm.io/virtualmachines/status cluster', 'list kubevmm.io/virtualmachineclasses cluster', 'list kubevmm.io/virtualmachines cluster', 'watch kubevmm.io/virtualmachineclasses cluster', 'watch kubevmm.io/virtualmachines cluster'];
-  const write = ['create', 'delete', 'deletecollection', 'patch', 'update'].map((v) => `${v} kubevmm.io/virtualmachines cluster`);
-  const streams = ['console', 'vnc', 'portforward'].map((s) => `get subresources.kubevmm.io/virtualmachines/${s} cluster`);
+  const readable = ['virtualmachineclasses', 'virtualmachineimages', 'virtualmachines'];
+  const read = [
+    ...['get', 'list', 'watch'].flatMap((v) => readable.map((r) => `${v} kubevmm.io/${r} cluster`)),
+    'get kubevmm.io/virtualmachineimages/status cluster',
+    'get kubevmm.io/virtualmachines/status cluster',
+  ];
+  const write = ['create', 'delete', 'deletecollection', 'patch', 'update'].flatMap((v) => [`${v} kubevmm.io/virtualmachines cluster`, `${v} kubevmm.io/virtualmachineimages cluster`]);
+  const streams = [...['console', 'vnc', 'portforward'].map((s) => `get subresources.kubevmm.io/virtualmachines/${s} cluster`), 'get subresources.kubevmm.io/virtualmachineimages/upload cluster', 'update subresources.kubevmm.io/virtualmachineimages/upload cluster'];
   const metrics = 'get subresources.kubevmm.io/virtualmachines/metrics cluster';
   let objects: Manifest[];
   beforeAll(async () => {

@@ -3,11 +3,12 @@
 // control plane's own front-proxy PKI, which its API server uses to call aggregated servers.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { SUBRESOURCE_SERVER_API_CALLS } from '../../subresource/kube.js';
-import { kubectl, waitFor } from '../operator/helpers/operator-process.js';
+import { getJson, kubectl, waitFor } from '../operator/helpers/operator-process.js';
+import { testClient, testServing, type LauncherAuthority } from '../../harness/pki.js';
 
 /** The control plane's PKI directory (cluster.sh prints KUBECONFIG=$PKI/admin.kubeconfig). */
 export function clusterPki(file: string): string {
@@ -97,4 +98,51 @@ export async function startServer(args: string[]): Promise<ServerProcess> {
       await exited;
     },
   };
+}
+
+/** The API service the aggregator routes subresources.kubevmm.io to. */
+export const APISERVICE = 'v1alpha1.subresources.kubevmm.io';
+
+/**
+ * The server process as a suite runs it: a ServiceAccount with the server's declared rights
+ * (its ClusterRole named `clusterRole`), its token in a kubeconfig, a serving certificate for
+ * the Service `service` and localhost, and a launcher client certificate from `authority`,
+ * all as files under `dir`.
+ */
+export async function startServerProcess(opts: { kc: KubeConfig; namespace: string; dir: string; authority: LauncherAuthority; clusterRole: string; service: string }): Promise<{ server: ServerProcess; servingCaPem: string }> {
+  const { dir, namespace } = opts;
+  serverServiceAccount(namespace, 'kubevmm-subresources', opts.clusterRole);
+  const kubeconfig = join(dir, 'server.kubeconfig');
+  await tokenKubeconfig({ kc: opts.kc, namespace, serviceAccount: 'kubevmm-subresources', file: kubeconfig });
+  // Serving names: the Service's, which the aggregator checks, and localhost for direct calls.
+  const pair = await testServing([`${opts.service}.${namespace}.svc`, 'localhost']);
+  const client = await testClient(opts.authority, 'kubevmm-subresources');
+  await mkdir(join(dir, 'serving'), { recursive: true });
+  await mkdir(join(dir, 'launcher-client'), { recursive: true });
+  await Promise.all([
+    writeFile(join(dir, 'serving', 'tls.crt'), pair.certPem),
+    writeFile(join(dir, 'serving', 'tls.key'), pair.keyPem),
+    writeFile(join(dir, 'launcher-client', 'tls.crt'), client.cert),
+    writeFile(join(dir, 'launcher-client', 'tls.key'), client.key),
+    writeFile(join(dir, 'launcher-client', 'ca.crt'), client.ca),
+  ]);
+  const server = await startServer(['--port', '0', '--bind-address', '127.0.0.1', '--kubeconfig', kubeconfig, '--tls-cert', join(dir, 'serving', 'tls.crt'), '--tls-key', join(dir, 'serving', 'tls.key'), '--launcher-client-dir', join(dir, 'launcher-client')]);
+  return { server, servingCaPem: pair.caPem };
+}
+
+/** The APIService pointing at `server` through an ExternalName Service (no kube-proxy here); resolves once Available. */
+export async function registerApiService(opts: { namespace: string; service: string; server: ServerProcess; caPem: string }): Promise<void> {
+  apply(
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: opts.service, namespace: opts.namespace }, spec: { type: 'ExternalName', externalName: 'localhost', ports: [{ name: 'https', port: opts.server.port }] } },
+    {
+      apiVersion: 'apiregistration.k8s.io/v1',
+      kind: 'APIService',
+      metadata: { name: APISERVICE },
+      spec: { group: 'subresources.kubevmm.io', version: 'v1alpha1', groupPriorityMinimum: 1000, versionPriority: 15, service: { namespace: opts.namespace, name: opts.service, port: opts.server.port }, caBundle: Buffer.from(opts.caPem).toString('base64') },
+    },
+  );
+  await waitFor('the APIService Available', () => getJson<Record<string, any>>(['apiservice', APISERVICE])?.status?.conditions?.find((c: Record<string, any>) => c.type === 'Available' && c.status === 'True'), 90_000);
+  // Available can come a moment before every API server handler proxies the group (right after
+  // an earlier suite removed the same APIService): wait until a request goes through.
+  await waitFor('the group proxied to the server', () => kubectl(['get', '--raw', '/apis/subresources.kubevmm.io/v1alpha1'], { allowFail: true }).stdout.includes('virtualmachineimages/upload'), 60_000);
 }

@@ -5,13 +5,13 @@
 // control server for one VM's console, a stand-in for another VM's port-forward and metrics.
 // Then the same through the API server's aggregator, an APIService whose ExternalName Service
 // points at this host: kubectl, impersonation, and a browser's bearer-token subprotocol.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WebSocket } from 'ws';
 import { browserProtocols, STREAM_PROTOCOL, vmMetricsObject } from '../../api/contract/subresource.js';
 import { CONTROL_PORT } from '../../api/layout.js';
-import { frontProxyPki, testAuthority, testClient, testServing, writeLauncherCredentials, type LauncherAuthority } from '../../harness/pki.js';
+import { frontProxyPki, testAuthority, writeLauncherCredentials, type LauncherAuthority } from '../../harness/pki.js';
 import { closeStream, httpsGet, openStream, readUntil, type SubresourceClient } from '../../harness/subresource-client.js';
 import { startControlServer, type ControlServer } from '../../launcher/control/server.js';
 import { READ_ONLY_NOTICE, SerialHub } from '../../launcher/runtime/serial.js';
@@ -20,7 +20,7 @@ import { fakeSerialPort, type FakeSerialPort } from '../fakes/serial-port.js';
 import { startStreamLauncher, type StreamLauncher } from '../../harness/stream-launcher.js';
 import { CONTROL_PLANE_TIMEOUT_MS, useControlPlaneWithCrds, type ControlPlane } from '../operator/helpers/control-plane.js';
 import { createNamespace, getJson, kubectl, waitFor } from '../operator/helpers/operator-process.js';
-import { adminTls, apply, clusterPki, serverServiceAccount, startServer, tokenKubeconfig, type ServerProcess } from './helpers.js';
+import { adminTls, APISERVICE, apply, clusterPki, registerApiService, startServerProcess, type ServerProcess } from './helpers.js';
 
 type Json = Record<string, any>;
 
@@ -28,7 +28,6 @@ const NS = `subres-${Date.now().toString(36).slice(-5)}`;
 const SERVER_SA = 'kubevmm-subresources';
 const SERVER_ROLE = `${NS}-subresources-server`;
 const SERVICE = 'kubevmm-subresources';
-const APISERVICE = 'v1alpha1.subresources.kubevmm.io';
 const GROUP_VERSION = '/apis/subresources.kubevmm.io/v1alpha1';
 const path = (vm: string, sub: string) => `${GROUP_VERSION}/namespaces/${NS}/virtualmachines/${vm}/${sub}`;
 
@@ -90,23 +89,9 @@ beforeAll(async () => {
   authority = await testAuthority();
   frontProxy = { cert: clusterPki('front-proxy-client.crt'), key: clusterPki('front-proxy-client.key') };
 
-  serverServiceAccount(NS, SERVER_SA, SERVER_ROLE);
-  const kubeconfig = join(dir, 'server.kubeconfig');
-  await tokenKubeconfig({ kc: cp.kc, namespace: NS, serviceAccount: SERVER_SA, file: kubeconfig });
-  // Serving names: the Service's, which the aggregator checks, and localhost for direct calls.
-  const pair = await testServing([`${SERVICE}.${NS}.svc`, 'localhost']);
-  serving = pair;
-  const client = await testClient(authority, 'kubevmm-subresources');
-  await mkdir(join(dir, 'serving'));
-  await mkdir(join(dir, 'launcher-client'));
-  await Promise.all([
-    writeFile(join(dir, 'serving', 'tls.crt'), pair.certPem),
-    writeFile(join(dir, 'serving', 'tls.key'), pair.keyPem),
-    writeFile(join(dir, 'launcher-client', 'tls.crt'), client.cert),
-    writeFile(join(dir, 'launcher-client', 'tls.key'), client.key),
-    writeFile(join(dir, 'launcher-client', 'ca.crt'), client.ca),
-  ]);
-  server = await startServer(['--port', '0', '--bind-address', '127.0.0.1', '--kubeconfig', kubeconfig, '--tls-cert', join(dir, 'serving', 'tls.crt'), '--tls-key', join(dir, 'serving', 'tls.key'), '--launcher-client-dir', join(dir, 'launcher-client')]);
+  const started = await startServerProcess({ kc: cp.kc, namespace: NS, dir, authority, clusterRole: SERVER_ROLE, service: SERVICE });
+  server = started.server;
+  serving = { caPem: started.servingCaPem };
 
   // web: the real launcher control server's console over a fake serial port.
   const web = applyVm('web');
@@ -239,17 +224,7 @@ describe('the subresource server called directly', () => {
 
 describe('the subresource server behind the API server (aggregated)', () => {
   beforeAll(async () => {
-    // No kube-proxy here: an ExternalName Service sends the aggregator to this host.
-    apply(
-      { apiVersion: 'v1', kind: 'Service', metadata: { name: SERVICE, namespace: NS }, spec: { type: 'ExternalName', externalName: 'localhost', ports: [{ name: 'https', port: server.port }] } },
-      {
-        apiVersion: 'apiregistration.k8s.io/v1',
-        kind: 'APIService',
-        metadata: { name: APISERVICE },
-        spec: { group: 'subresources.kubevmm.io', version: 'v1alpha1', groupPriorityMinimum: 1000, versionPriority: 15, service: { namespace: NS, name: SERVICE, port: server.port }, caBundle: Buffer.from(serving.caPem).toString('base64') },
-      },
-    );
-    await waitFor('the APIService Available', () => getJson<Json>(['apiservice', APISERVICE])?.status?.conditions?.find((c: Json) => c.type === 'Available' && c.status === 'True'), 90_000);
+    await registerApiService({ namespace: NS, service: SERVICE, server, caPem: serving.caPem });
   }, 120_000);
 
   it('serves metrics to kubectl as the user, and the API server refuses a user without RBAC before proxying', async () => {

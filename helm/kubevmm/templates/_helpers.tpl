@@ -81,21 +81,26 @@ v1alpha1.subresources.kubevmm.io
 {{/* Rules of the VM user roles (user-roles.yaml): reading VMs and classes; using VMs. */}}
 {{- define "kubevmm.vmReadRules" }}
   - apiGroups: [kubevmm.io]
-    resources: [virtualmachines, virtualmachineclasses]
+    resources: [virtualmachines, virtualmachineclasses, virtualmachineimages]
     verbs: [get, list, watch]
   - apiGroups: [kubevmm.io]
-    resources: [virtualmachines/status]
+    resources: [virtualmachines/status, virtualmachineimages/status]
     verbs: [get]
 {{- end }}
 {{- define "kubevmm.vmUseRules" }}
   # Create, change (start, stop, pause, hotplug are spec edits) and delete VMs. Classes are the
   # platform team's policy: read only.
+  # Images too: importing one is creating it; uploading is `get` (HEAD: how much arrived) and
+  # `update` (PUT: the bytes) on virtualmachineimages/upload of subresources.kubevmm.io.
   - apiGroups: [kubevmm.io]
-    resources: [virtualmachines]
+    resources: [virtualmachines, virtualmachineimages]
     verbs: [create, update, patch, delete, deletecollection]
   - apiGroups: [subresources.kubevmm.io]
     resources: [virtualmachines/console, virtualmachines/vnc, virtualmachines/portforward, virtualmachines/metrics]
     verbs: [get]
+  - apiGroups: [subresources.kubevmm.io]
+    resources: [virtualmachineimages/upload]
+    verbs: [get, update]
 {{- end }}
 
 {{/*
