@@ -29,12 +29,14 @@ export function guestConsoleResources(dedicated: boolean): V1ResourceRequirement
 
 /**
  * `tail -F` follows the name across rotations and waits for the file to appear (its notes
- * about that go to /dev/null, not into the console log); `-n +1` prints the file from its first
- * byte when the container restarts. The shell is there for one reason: as PID 1 of its container
+ * about that go to /dev/null, not into the console log); it checks every 0.1 s (`-s`): a file
+ * that appears after tail started is polled, at its default of once a second, which delayed
+ * the guest's first line in `kubectl logs` by up to a second (bench/real-node.ts); `-n +1`
+ * prints the file from its first byte when the container restarts. The shell is there for one reason: as PID 1 of its container
  * `tail` would ignore SIGTERM, and every pod deletion would wait out the grace period; the
  * trap ends the container at once. The file name arrives as $0, not inside the script.
  */
-export const CONSOLE_SCRIPT = 'trap "exit 0" TERM; tail -n +1 -F -- "$0" 2>/dev/null & wait';
+export const CONSOLE_SCRIPT = 'trap "exit 0" TERM; tail -n +1 -F -s 0.1 -- "$0" 2>/dev/null & wait';
 
 /** The sidecar for a launcher pod running `launcherImage`. */
 export function guestConsoleContainer(launcherImage: string, dedicated = false): V1Container {
