@@ -32,7 +32,10 @@ const PRODUCTION = {
   // The subresource server (ADR 0011): its pure request checks never reach the operator.
   'subresource/auth': ['api'],
   subresource: ['api', 'subresource/auth'],
-  cli: ['api', 'operator', 'operator/render', 'launcher', 'launcher/runtime', 'launcher/qemu'],
+  // The web console: the browser app knows only the contracts; its server only the contracts and its own code.
+  'ui/app': ['api'],
+  'ui/server': ['api'],
+  cli: ['api', 'operator', 'operator/render', 'launcher', 'launcher/runtime', 'launcher/qemu', 'ui/server'],
   scripts: ['api'],
 };
 const PRODUCT = Object.keys(PRODUCTION);
