@@ -46,6 +46,7 @@ RUN groupadd --system --gid 107 qemu \
 #   qemu-system-common  qemu-storage-daemon, the NBD export of attachment pods (hotplugged PVCs)
 #   qemu-utils          qemu-img: the importer (launcher import) inspects and converts images with it
 #   xz-utils            xz: the importer decompresses .xz images while they download
+#   nbdkit              its curl plugin serves an http(s) image to qemu-img as NBD: streamed, not copied to scratch first
 #   ovmf                EFI firmware (launcher/qemu/firmware.ts: /usr/share/OVMF/*_4M.fd)
 #   busybox-static      handed to containerDisk copy containers (operator/render/volumes.ts)
 #   libstdc++6          the node binary links it
@@ -56,6 +57,7 @@ RUN apt-get update \
       qemu-system-common \
       qemu-utils \
       xz-utils \
+      nbdkit \
       ovmf \
       busybox-static \
       libstdc++6 \

@@ -182,12 +182,12 @@ describe('Dockerfile', () => {
     }, 60_000);
 
     it('installs the Debian package of every program, firmware file and library the launcher uses', () => {
-      expect(needs.map((n) => n.what)).toEqual(expect.arrayContaining(['program qemu-system-x86_64', 'program qemu-storage-daemon', 'program qemu-img', 'program xz', 'program cp']));
+      expect(needs.map((n) => n.what)).toEqual(expect.arrayContaining(['program qemu-system-x86_64', 'program qemu-storage-daemon', 'program qemu-img', 'program xz', 'program nbdkit', 'program cp']));
       expect(unmet(needs, new Set(aptInstalls(stage(dockerfile, 'launcher'))), base)).toEqual([]);
     });
 
     it('notices a package taken out of the launcher stage', () => {
-      for (const pkg of ['ovmf', 'busybox-static', 'qemu-system-common', 'qemu-utils', 'xz-utils', 'libstdc++6']) {
+      for (const pkg of ['ovmf', 'busybox-static', 'qemu-system-common', 'qemu-utils', 'xz-utils', 'nbdkit', 'libstdc++6']) {
         const without = parseDockerfile(text.replace(new RegExp(`^\\s+${pkg.replace(/\+/g, '\\+')} \\\\\\n`, 'm'), ''));
         expect(unmet(needs, new Set(aptInstalls(stage(without, 'launcher'))), base).join('\n')).toContain(`apt-get install ${pkg}`);
       }

@@ -15,6 +15,8 @@ export const PROGRAMS = {
   qemuImg: 'qemu-img',
   /** Decompresses .xz images while they download (`launcher import`). */
   xz: 'xz',
+  /** Serves an http(s) image as a read-only NBD export that qemu-img converts from, so it is not copied to scratch first (`launcher import`). */
+  nbdkit: 'nbdkit',
 } as const;
 
 /** The name of one program in {@link PROGRAMS}. */

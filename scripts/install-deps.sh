@@ -58,7 +58,7 @@ install_tools() {
 }
 
 # qemu-system-x86/qemu-utils: the hypervisor and qemu-img; xz-utils: the importer's .xz
-# decompression; ovmf: EFI firmware; xorriso: the
+# decompression; nbdkit: the importer streams http images through its curl plugin; ovmf: EFI firmware; xorriso: the
 # cloud-init ISO; tmux drives `kubevmm play` in a real terminal in tests; the rest builds
 # the test guest (test/fixtures/guest/build.sh; gcc and libc6-dev build its static disk
 # benchmark); python3-venv holds hadolint. mmdebstrap (with gpg for its signed-by check) builds
@@ -68,7 +68,7 @@ install_tools() {
 # whose test logs in with openssh-client and reads its disk with dumpe2fs. The real node of the
 # end-to-end tier (test/cluster/node.sh) runs runc, the CNI plugins, and kube-proxy's iptables
 # and conntrack.
-PACKAGES=(qemu-system-x86 qemu-utils xz-utils ovmf xorriso busybox-static cpio dosfstools mtools syslinux syslinux-common tmux gcc libc6-dev python3-venv mmdebstrap gpg skopeo fdisk e2fsprogs openssh-client runc containernetworking-plugins iptables conntrack)
+PACKAGES=(qemu-system-x86 qemu-utils xz-utils nbdkit ovmf xorriso busybox-static cpio dosfstools mtools syslinux syslinux-common tmux gcc libc6-dev python3-venv mmdebstrap gpg skopeo fdisk e2fsprogs openssh-client runc containernetworking-plugins iptables conntrack)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -69,6 +69,13 @@ export interface PodMemory {
   usage: number;
   workingSet: number;
   rss: number;
+  /**
+   * What the pod's processes hold: anonymous memory plus the file pages they map (binaries,
+   * libraries). Unlike the working set it leaves out unmapped page cache (the disk image's data
+   * QEMU read, which the kernel reclaims at the limit) and keeps mapped pages the kernel happens
+   * to list as inactive (node's and QEMU's code, which a pod at its limit would refault).
+   */
+  held: number;
   oomKills: number;
   /** Guest RAM QEMU holds resident (see guestResident). */
   guestResident: number;
@@ -82,7 +89,7 @@ export async function podMemory(uid: string, guestBytes: number): Promise<PodMem
   const stat = Object.fromEntries((await readFile(`${base}/memory.stat`, 'utf8')).trim().split('\n').map((l) => l.split(' ') as [string, string]).map(([k, v]) => [k, Number(v)]));
   const usage = Number(await readFile(`${base}/memory.usage_in_bytes`, 'utf8'));
   const oom = /oom_kill (\d+)/.exec(await readFile(`${base}/memory.oom_control`, 'utf8'));
-  return { usage, workingSet: usage - (stat.total_inactive_file ?? 0), rss: stat.total_rss ?? 0, oomKills: Number(oom?.[1] ?? 0), guestResident: await guestResident(base, guestBytes) };
+  return { usage, workingSet: usage - (stat.total_inactive_file ?? 0), rss: stat.total_rss ?? 0, held: (stat.total_rss ?? 0) + (stat.total_mapped_file ?? 0), oomKills: Number(oom?.[1] ?? 0), guestResident: await guestResident(base, guestBytes) };
 }
 
 /** Every process in a cgroup (v1) directory and the ones below it. */

@@ -25,6 +25,14 @@ export interface WriteImageOptions {
   onProgress?: (percent: number) => void;
   /** Conversion is over; syncing and comparing start. */
   onVerify?: () => void;
+  /**
+   * Compare the written target with the source (default true). A source streamed over the
+   * network would be read a second time: there the checksum of the bytes served and
+   * qemu-img's own success stand for it.
+   */
+  compare?: boolean;
+  /** Last check before a Filesystem target takes its final name (a checksum taken beside the conversion). */
+  beforeCommit?: () => Promise<void>;
   qemuImg?: string;
 }
 
@@ -84,12 +92,17 @@ export async function syncPath(path: string): Promise<void> {
   }
 }
 
+/** A Filesystem target must hold exactly the image's virtual size. */
+async function checkSize(options: WriteImageOptions): Promise<void> {
+  const { target, verdict } = options;
+  if (target.mode !== 'Filesystem') return;
+  const { size } = await stat(temporaryName(target.path));
+  if (size !== verdict.virtualSizeBytes) throw new ImportError({ reason: 'ImportFailed', message: `the written disk.img holds ${size} bytes, not the image's ${verdict.virtualSizeBytes}` });
+}
+
 async function verifyWritten(options: WriteImageOptions, qemuImg: string): Promise<void> {
   const { target, verdict } = options;
-  if (target.mode === 'Filesystem') {
-    const { size } = await stat(temporaryName(target.path));
-    if (size !== verdict.virtualSizeBytes) throw new ImportError({ reason: 'ImportFailed', message: `the written disk.img holds ${size} bytes, not the image's ${verdict.virtualSizeBytes}` });
-  }
+  await checkSize(options);
   try {
     await exec(qemuImg, ['compare', '-q', '-f', verdict.qemuFormat, options.source, targetSpec(target, verdict.virtualSizeBytes)], { maxBuffer: 1024 * 1024 });
   } catch (err) {
@@ -109,7 +122,9 @@ export async function writeImage(options: WriteImageOptions): Promise<void> {
     await runConvert(qemuImg, convertArgs({ source: options.source, format: options.verdict.qemuFormat, output, block: target.mode === 'Block' }), options.onProgress);
     options.onVerify?.();
     await syncPath(output);
-    await verifyWritten(options, qemuImg);
+    if (options.compare === false) await checkSize(options);
+    else await verifyWritten(options, qemuImg);
+    await options.beforeCommit?.();
     if (target.mode === 'Filesystem') {
       await rename(output, target.path);
       await syncPath(dirname(target.path));

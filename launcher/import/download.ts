@@ -51,8 +51,8 @@ interface Attempt {
   validator?: string;
 }
 
-/** GET `url` following redirects; resolves with the final answer (any status). */
-async function get(url: string, headers: http.OutgoingHttpHeaders, stallMs: number): Promise<http.IncomingMessage> {
+/** GET `url` following redirects; resolves with the final answer (any status) and where it came from. */
+async function get(url: string, headers: http.OutgoingHttpHeaders, stallMs: number): Promise<{ res: http.IncomingMessage; url: URL }> {
   let current = new URL(url);
   for (let hop = 0; ; hop++) {
     const client = current.protocol === 'https:' ? https : current.protocol === 'http:' ? http : undefined;
@@ -63,11 +63,38 @@ async function get(url: string, headers: http.OutgoingHttpHeaders, stallMs: numb
       req.on('error', reject);
     });
     const location = res.headers.location;
-    if (res.statusCode === undefined || res.statusCode < 300 || res.statusCode >= 400 || !location) return res;
+    if (res.statusCode === undefined || res.statusCode < 300 || res.statusCode >= 400 || !location) return { res, url: current };
     res.resume();
     if (hop >= MAX_REDIRECTS) throw new ImportError({ reason: 'HttpError', message: `${url}: more than ${MAX_REDIRECTS} redirects` });
     current = new URL(location, current);
   }
+}
+
+/** The answer to a range request for a file's first bytes. */
+export interface HeadAnswer {
+  status: number;
+  /** Where the file is after redirects. */
+  url: string;
+  /** The file's size from Content-Range (206 only). */
+  total?: number;
+  /** Up to the bytes asked for. */
+  head: Buffer;
+}
+
+/** Ask for the first `bytes` bytes of `url` with a range request (one try, no retries). */
+export async function fetchHead(url: string, bytes: number, stallMs: number): Promise<HeadAnswer> {
+  const { res, url: final } = await get(url, { 'user-agent': 'kubevmm-importer', 'accept-encoding': 'identity', range: `bytes=0-${bytes - 1}` }, stallMs);
+  const chunks: Buffer[] = [];
+  let got = 0;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    got += chunk.length;
+    // A server that ignored the range sends the whole file: stop reading after the head.
+    if (got >= bytes) break;
+  }
+  res.destroy();
+  const range = res.statusCode === 206 ? parseContentRange(res.headers['content-range']) : undefined;
+  return { status: res.statusCode ?? 0, url: final.href, ...(range?.total === undefined || range.start !== 0 ? {} : { total: range.total }), head: Buffer.concat(chunks).subarray(0, bytes) };
 }
 
 function requestHeaders(attempt: Attempt): http.OutgoingHttpHeaders {
@@ -122,7 +149,7 @@ interface AttemptContext extends Omit<DownloadOptions, 'hash'> {
 /** One GET; resolves when the whole file went through, throws on any failure. */
 async function attemptOnce(ctx: AttemptContext): Promise<void> {
   const { attempt, progress } = ctx;
-  const res = await get(ctx.url, requestHeaders(attempt), ctx.stallMs ?? 60_000);
+  const { res } = await get(ctx.url, requestHeaders(attempt), ctx.stallMs ?? 60_000);
   const failure = statusFailure(res.statusCode ?? 0, ctx.url);
   if (failure) {
     res.resume();

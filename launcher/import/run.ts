@@ -1,5 +1,6 @@
-// One import from start to end: the API (progress, uploads), the source made local, an OVA's
-// first disk taken out, qemu-img's verdict, and the conversion onto the target. Resolves with
+// One import from start to end: the API (progress, uploads), an http image streamed straight
+// onto the target when it can be (stream.ts), else the source made local, an OVA's first disk
+// taken out, qemu-img's verdict, and the conversion onto the target. Resolves with
 // the importer result only when the target was written, synced and compared with the image.
 
 import { readFile, rm, stat } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import { ImportProgress } from './progress.js';
 import { startImporterServer, type ImporterServer, type ImporterServerOptions } from './server.js';
 import { isTar } from './sniff.js';
 import { localSource, SCRATCH, type LocalSourceOptions } from './source.js';
+import { NBD_SOCKET, probeStreamable, streamImage, StreamFailed } from './stream.js';
 import { fileCompression, unpackFile } from './unpack.js';
 import { UploadReceiver } from './upload.js';
 
@@ -34,6 +36,9 @@ export interface RunImportOptions {
   progress?: ImportProgress;
   qemuImg?: string;
   xz?: string;
+  nbdkit?: string;
+  /** false: never stream an http source, always download it first (tests of the download path). */
+  stream?: boolean;
   download?: LocalSourceOptions['download'];
   log?: (line: string) => void;
 }
@@ -68,8 +73,51 @@ async function diskFile(path: string, options: RunImportOptions): Promise<string
   return unpacked;
 }
 
+/** A full disk while writing is the claim's size, whichever way the image came. */
+function noSpace(err: unknown): unknown {
+  if (!/No space left on device/i.test((err as Error).message)) return err;
+  return new ImportError({ reason: 'ClaimTooSmall', message: `the claim filled up while the image was written (${(err as Error).message}); give spec.storage.size more room` });
+}
+
+/**
+ * An http source onto a Filesystem target, streamed (stream.ts) when the server and the image
+ * allow it; undefined when they do not, or when streaming failed short of a verdict (logged):
+ * the download path follows.
+ */
+async function streamed(options: RunImportOptions, progress: ImportProgress, target: ConvertTarget, capacityBytes: number): Promise<ImporterResult | undefined> {
+  const { source } = options.task;
+  if (source.kind !== 'http' || target.mode !== 'Filesystem' || options.stream === false) return undefined;
+  const remote = await probeStreamable(source.url, options.download?.stallMs);
+  if (!remote) return undefined;
+  try {
+    const { verdict, checksumVerified } = await streamImage({
+      source: remote,
+      ...(source.sha256 ? { sha256: source.sha256 } : {}),
+      scratchDir: options.scratchDir,
+      capacityBytes,
+      progress,
+      write: (uri, verdict, hooks) =>
+        writeImage({ source: uri, verdict, target, compare: false, beforeCommit: hooks.commit, onProgress: hooks.onProgress, ...(options.qemuImg ? { qemuImg: options.qemuImg } : {}) }).catch((err: unknown) => {
+          throw noSpace(err);
+        }),
+      ...(options.nbdkit ? { nbdkit: options.nbdkit } : {}),
+      ...(options.qemuImg ? { qemuImg: options.qemuImg } : {}),
+      ...(options.download ? { download: options.download } : {}),
+      ...(options.log ? { log: options.log } : {}),
+    });
+    return { format: verdict.format, virtualSizeBytes: verdict.virtualSizeBytes, checksumVerified };
+  } catch (err) {
+    if (!(err instanceof StreamFailed)) throw err;
+    options.log?.(`streaming the image failed (${err.message}); downloading it first instead`);
+    progress.restartReading();
+    return undefined;
+  }
+}
+
 async function importInto(options: RunImportOptions, progress: ImportProgress, upload: UploadReceiver | undefined): Promise<ImporterResult> {
   const { target, capacityBytes } = await targetOf(options);
+  const direct = await streamed(options, progress, target, capacityBytes);
+  if (direct) return direct;
   const local = await localSource({ ...options, source: options.task.source, progress, ...(upload ? { upload } : {}) });
   const file = local.blockDevice ? local.path : await diskFile(local.path, options);
   const head = await readHead(file);
@@ -82,8 +130,7 @@ async function importInto(options: RunImportOptions, progress: ImportProgress, u
   try {
     await writeImage({ source: file, verdict, target, onProgress: (p) => progress.converting(p), onVerify: () => progress.verifying(), ...(options.qemuImg ? { qemuImg: options.qemuImg } : {}) });
   } catch (err) {
-    if (/No space left on device/i.test((err as Error).message)) throw new ImportError({ reason: 'ClaimTooSmall', message: `the claim filled up while the image was written (${(err as Error).message}); give spec.storage.size more room` });
-    throw err;
+    throw noSpace(err);
   }
   return { format: verdict.format, virtualSizeBytes: verdict.virtualSizeBytes, checksumVerified: local.checksumVerified };
 }
@@ -105,7 +152,7 @@ export async function runImport(options: RunImportOptions): Promise<ImporterResu
     throw failure;
   } finally {
     await Promise.all(Object.values(SCRATCH).map((name) => rm(join(options.scratchDir, name), { force: true })));
-    await Promise.all([`${SCRATCH.ovaDisk}.unpacked`, `${SCRATCH.upload}.length`].map((name) => rm(join(options.scratchDir, name), { force: true })));
+    await Promise.all([`${SCRATCH.ovaDisk}.unpacked`, `${SCRATCH.upload}.length`, NBD_SOCKET, `${NBD_SOCKET}.pid`].map((name) => rm(join(options.scratchDir, name), { force: true })));
     await server?.close();
   }
 }
