@@ -75,7 +75,7 @@ describe('helm/kubevmm', () => {
     expect(secretRule?.resourceNames).toEqual(['kubevmm-launcher-ca', 'kubevmm-webhook-tls', 'kubevmm-subresources-serving', 'kubevmm-subresources-client', 'kubevmm-ui-serving']);
     const env = envOf(operatorDeployment(objects));
     expect(env.KUBEVMM_LAUNCHER_CA_SECRET).toBe('kubevmm-launcher-ca');
-    expect([env.KUBEVMM_SUBRESOURCES_SERVING_SECRET, env.KUBEVMM_SUBRESOURCES_CLIENT_SECRET]).toEqual(['kubevmm-subresources-serving', 'kubevmm-subresources-client', 'kubevmm-ui-serving']);
+    expect([env.KUBEVMM_SUBRESOURCES_SERVING_SECRET, env.KUBEVMM_SUBRESOURCES_CLIENT_SECRET, env.KUBEVMM_UI_SERVING_SECRET]).toEqual(['kubevmm-subresources-serving', 'kubevmm-subresources-client', 'kubevmm-ui-serving']);
   });
 
   it('launcherNetworkPolicy: off by default; on, it grants the NetworkPolicy writes and hands the operator its peers', async () => {
