@@ -5,31 +5,9 @@
 import { Command } from 'commander';
 import { uiSettings, withUiOptions } from '../../operator/ui-credentials.js';
 import { pick, template, type Manifest } from './helpers/helm.js';
-
-interface Container {
-  name: string;
-  image: string;
-  command?: string[];
-  args?: string[];
-  env?: { name: string; value?: string }[];
-  ports?: { name: string; containerPort: number }[];
-  readinessProbe?: { httpGet: { path: string; port: string; scheme: string } };
-  securityContext?: Record<string, unknown>;
-  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
-}
-interface PodSpec {
-  serviceAccountName: string;
-  automountServiceAccountToken?: boolean;
-  securityContext?: Record<string, unknown>;
-  containers: Container[];
-  volumes: { name: string; secret?: { secretName: string; items?: { key: string; path: string }[] }; configMap?: { name: string; items?: { key: string; path: string }[] }; hostPath?: unknown; projected?: unknown }[];
-  hostNetwork?: boolean;
-}
+import { operatorEnv, pod } from './helpers/pods.js';
 
 const UI = 'kubevmm-ui';
-const pod = (d: Manifest) => (d.spec as { template: { spec: PodSpec } }).template.spec;
-const operatorEnv = (objects: Manifest[]) =>
-  Object.fromEntries((pod(pick(objects, 'Deployment', 'kubevmm')).containers[0]?.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
 
 /** The operator's UI settings as its flags parse the chart's environment. */
 function settingsFrom(objects: Manifest[]) {

@@ -7,9 +7,10 @@
  * call carries only the signed-in user's.
  */
 import { pathToFileURL } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { pino } from 'pino';
-import { readPemFiles, watchPemFiles } from '../../api/pem-files.js';
+import { portValue, secondsValue } from '../../api/flag-values.js';
+import { readPemFiles, servingPairPaths, watchPemFiles, watchServingPair } from '../../api/pem-files.js';
 import { startUiServer } from './server.js';
 import { caUpstream, inClusterUrl } from './upstream.js';
 
@@ -37,18 +38,6 @@ export const DEFAULTS = {
   appDir: '/app/ui',
 } as const;
 
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is an integer 0-65535 (0: any free port)');
-  return n;
-}
-
-function seconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('a positive number of seconds');
-  return n;
-}
-
 /** The OIDC settings the app signs in with, when both the issuer and the client are given. */
 export function oidcOf(flags: Pick<UiServerFlags, 'oidcIssuerUrl' | 'oidcClientId' | 'oidcScopes'>): { issuerUrl: string; clientId: string; scopes: string[] } | undefined {
   if (!flags.oidcIssuerUrl && !flags.oidcClientId) return undefined;
@@ -59,7 +48,7 @@ export function oidcOf(flags: Pick<UiServerFlags, 'oidcIssuerUrl' | 'oidcClientI
 async function run(flags: UiServerFlags): Promise<void> {
   const log = pino({ base: { component: 'kubevmm-ui' }, timestamp: pino.stdTimeFunctions.isoTime });
   const pollMs = flags.certPollSeconds * 1000;
-  const serving = { paths: { cert: flags.tlsCert, key: flags.tlsKey }, pair: { cert: 'cert', key: 'key' } as const, what: '--tls-cert/--tls-key' };
+  const serving = servingPairPaths(flags.tlsCert, flags.tlsKey);
   const servingFiles = await readPemFiles(serving);
   const trust = { paths: { ca: flags.caFile }, what: '--ca-file' };
   let ca = (await readPemFiles(trust)).ca;
@@ -77,16 +66,7 @@ async function run(flags: UiServerFlags): Promise<void> {
     log,
   });
   const stops = [
-    watchPemFiles({
-      ...serving,
-      current: servingFiles,
-      pollMs,
-      onChange: (next) => {
-        server.setTls(next);
-        log.info({ file: flags.tlsCert }, 'serving certificate reloaded');
-      },
-      onError: (err) => log.warn({ err: String(err) }, 'serving certificate files changed but cannot be used yet; serving the previous one'),
-    }),
+    watchServingPair({ files: serving, current: servingFiles, pollMs, setTls: (next) => server.setTls(next), log }),
     watchPemFiles({
       ...trust,
       current: { ca },
@@ -113,7 +93,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const collect = (value: string, previous: string[]) => [...previous, value];
   const program = new Command('kubevmm-ui')
     .description('serve the kubevmm web console in the cluster: the app, and a relay to the API server that carries only the signed-in user’s credentials')
-    .option('--port <n>', 'HTTPS port', port, DEFAULTS.port)
+    .option('--port <n>', 'HTTPS port', portValue, DEFAULTS.port)
     .option('--bind-address <ip>', 'address to listen on', '0.0.0.0')
     .option('--tls-cert <file>', 'serving certificate (PEM), reloaded when it changes', DEFAULTS.tlsCert)
     .option('--tls-key <file>', 'its key (PEM)', DEFAULTS.tlsKey)
@@ -123,7 +103,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option('--oidc-issuer-url <url>', "the identity provider the API server trusts (the app signs in with it)")
     .option('--oidc-client-id <id>', 'the OIDC client of the web console')
     .option('--oidc-scope <scope>', 'an extra OIDC scope beyond openid (repeatable)', collect, [])
-    .option('--cert-poll-seconds <n>', 'look at the certificate files this often besides watching them', seconds, 60)
+    .option('--cert-poll-seconds <n>', 'look at the certificate files this often besides watching them', secondsValue, 60)
     .action(async (opts: UiServerFlags & { oidcScope: string[] }) => run({ ...opts, oidcScopes: opts.oidcScope }));
   await program.parseAsync([...argv]);
 }
