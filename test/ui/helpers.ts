@@ -140,8 +140,10 @@ export function upgrade(origin: string, path: string, headers: Record<string, st
   });
 }
 
-/** The API server's count of open WATCH requests on `resource`, from its /metrics (admin's client certificate). */
+/** The API server's count of open namespaced WATCH requests on `resource`, from its /metrics (admin's client certificate). */
 export function openWatches(metrics: string, resource: string): number {
-  const line = metrics.split('\n').find((l) => l.startsWith('apiserver_longrunning_requests{') && l.includes(`resource="${resource}"`) && l.includes('verb="WATCH"'));
-  return line ? Number(line.split(' ').pop()) : 0;
+  return metrics
+    .split('\n')
+    .filter((l) => l.startsWith('apiserver_longrunning_requests{') && l.includes(`resource="${resource}"`) && l.includes('verb="WATCH"') && l.includes('scope="namespace"'))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
 }
