@@ -117,3 +117,32 @@ export function watchPemFiles<K extends string>(opts: PemWatchOptions<K>): () =>
     for (const watcher of watchers) watcher.close();
   };
 }
+
+/** Where a server's serving pair is (`--tls-cert`, `--tls-key`), as a checked pair. */
+export function servingPairPaths(cert: string, key: string): PemReadOptions<'cert' | 'key'> {
+  return { paths: { cert, key }, pair: { cert: 'cert', key: 'key' }, what: '--tls-cert/--tls-key' };
+}
+
+/** Options of {@link watchServingPair}. */
+export interface ServingPairWatch {
+  files: PemReadOptions<'cert' | 'key'>;
+  current: PemFileContents<'cert' | 'key'>;
+  pollMs: number;
+  /** Puts a renewed pair in force (https.Server#setSecureContext). */
+  setTls: (pair: PemFileContents<'cert' | 'key'>) => void;
+  log: { info(fields: object, message: string): void; warn(fields: object, message: string): void };
+}
+
+/** Reloads a server's serving pair when the kubelet renews its Secret; logs both outcomes. Returns the stop. */
+export function watchServingPair(opts: ServingPairWatch): () => void {
+  return watchPemFiles({
+    ...opts.files,
+    current: opts.current,
+    pollMs: opts.pollMs,
+    onChange: (next) => {
+      opts.setTls(next);
+      opts.log.info({ file: opts.files.paths.cert }, 'serving certificate reloaded');
+    },
+    onError: (err) => opts.log.warn({ err: String(err) }, 'serving certificate files changed but cannot be used yet; serving the previous one'),
+  });
+}

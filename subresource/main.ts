@@ -8,9 +8,10 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { pino } from 'pino';
-import { readPemFiles, watchPemFiles, type PemFileContents } from '../api/pem-files.js';
+import { countValue, portValue, secondsValue } from '../api/flag-values.js';
+import { readPemFiles, servingPairPaths, watchPemFiles, watchServingPair, type PemFileContents } from '../api/pem-files.js';
 import { ClusterClient } from './kube.js';
 import { LauncherDialer, type LauncherTls } from './launcher-dial.js';
 import { RequestHeaderSource } from './requestheader-source.js';
@@ -40,24 +41,6 @@ export const DEFAULTS = {
   launcherClientDir: '/var/run/kubevmm/launcher-client',
 } as const;
 
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is an integer 0-65535 (0: any free port)');
-  return n;
-}
-
-function count(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number of at least 1');
-  return n;
-}
-
-function seconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('a positive number of seconds');
-  return n;
-}
-
 /** The API server's credentials: the kubeconfig given, or the pod's ServiceAccount. */
 export function loadKubeConfig(file: string | undefined): KubeConfig {
   const kc = new KubeConfig();
@@ -84,7 +67,7 @@ async function run(flags: SubresourceFlags): Promise<void> {
   const cluster = new ClusterClient(kc);
   const pollMs = flags.certPollSeconds * 1000;
 
-  const serving = { paths: { cert: flags.tlsCert, key: flags.tlsKey }, pair: { cert: 'cert', key: 'key' } as const, what: '--tls-cert/--tls-key' };
+  const serving = servingPairPaths(flags.tlsCert, flags.tlsKey);
   const servingFiles = await readPemFiles(serving);
 
   // The launcher client certificate may appear after the start (the operator writes its
@@ -115,16 +98,7 @@ async function run(flags: SubresourceFlags): Promise<void> {
       notReady: () => [requestHeader.notReady()].filter((p): p is string => p !== undefined),
     },
   });
-  const stopServing = watchPemFiles({
-    ...serving,
-    current: servingFiles,
-    pollMs,
-    onChange: (next) => {
-      server.setTls(next);
-      log.info({ file: flags.tlsCert }, 'serving certificate reloaded');
-    },
-    onError: (err) => log.warn({ err: String(err) }, 'serving certificate files changed but cannot be used yet; serving the previous one'),
-  });
+  const stopServing = watchServingPair({ files: serving, current: servingFiles, pollMs, setTls: (next) => server.setTls(next), log });
   const stopClient = watchPemFiles({
     ...client,
     current: clientFiles,
@@ -154,15 +128,15 @@ async function run(flags: SubresourceFlags): Promise<void> {
 export async function main(argv: readonly string[]): Promise<void> {
   const program = new Command('kubevmm-subresources')
     .description('serve virtualmachines/console, /vnc, /portforward, /metrics and virtualmachineimages/upload (subresources.kubevmm.io) behind the API server aggregator')
-    .option('--port <n>', 'HTTPS port (0: any free port)', port, DEFAULTS.port)
+    .option('--port <n>', 'HTTPS port (0: any free port)', portValue, DEFAULTS.port)
     .option('--bind-address <ip>', 'address to listen on', '0.0.0.0')
     .option('--tls-cert <file>', 'serving certificate (PEM), reloaded when it changes', DEFAULTS.tlsCert)
     .option('--tls-key <file>', 'its private key (PEM)', DEFAULTS.tlsKey)
     .option('--launcher-client-dir <dir>', 'tls.crt, tls.key (client certificate from the launcher CA) and ca.crt (the launcher CA), reloaded when they change', DEFAULTS.launcherClientDir)
     .option('--kubeconfig <file>', "credentials for the API server (default: the pod's ServiceAccount)")
-    .option('--cert-poll-seconds <n>', 'how often the certificate files are read again besides watching them', seconds, 60)
-    .option('--max-streams <n>', 'streams (console, vnc, portforward) this replica keeps open at once; more are answered 503', count, STREAM_LIMIT_DEFAULTS.maxStreams)
-    .option('--max-streams-per-user <n>', 'streams one user may keep open through this replica; more are answered 503', count, STREAM_LIMIT_DEFAULTS.maxStreamsPerUser)
+    .option('--cert-poll-seconds <n>', 'how often the certificate files are read again besides watching them', secondsValue, 60)
+    .option('--max-streams <n>', 'streams (console, vnc, portforward) this replica keeps open at once; more are answered 503', countValue, STREAM_LIMIT_DEFAULTS.maxStreams)
+    .option('--max-streams-per-user <n>', 'streams one user may keep open through this replica; more are answered 503', countValue, STREAM_LIMIT_DEFAULTS.maxStreamsPerUser)
     .action(async (opts: SubresourceFlags) => run(opts));
   await program.parseAsync([...argv]);
 }

@@ -147,6 +147,7 @@ describe('helm install on the local control plane', () => {
     expect(can('get', `secret/${RELEASE}-webhook-tls`, '-n', SYSTEM_NS)).toBe('yes');
     expect(can('get', `secret/${RELEASE}-subresources-serving`, '-n', SYSTEM_NS)).toBe('yes');
     expect(can('get', `secret/${RELEASE}-subresources-client`, '-n', SYSTEM_NS)).toBe('yes');
+    expect(can('get', `secret/${RELEASE}-ui-serving`, '-n', SYSTEM_NS)).toBe('yes');
     expect(can('get', 'secret/anything-else', '-n', SYSTEM_NS)).toBe('no');
     expect(can('get', 'secret/web-launcher-credentials', '-n', VM_NS)).toBe('no');
     expect(can('watch', 'secrets', '-A')).toBe('no');
@@ -210,6 +211,10 @@ describe('helm install on the local control plane', () => {
     expect(client.verify(new X509Certificate(secretText(`${RELEASE}-launcher-ca`, 'ca.crt')).publicKey)).toBe(true);
     expect(secretText(`${RELEASE}-subresources-client`, 'ca.crt')).toBe(secretText(`${RELEASE}-launcher-ca`, 'ca.crt'));
     expect(new X509Certificate(secretText(`${RELEASE}-subresources-serving`, 'tls.crt')).checkHost(`${RELEASE}-subresources.${SYSTEM_NS}.svc`)).toBeTruthy();
+    // The web console's serving certificate (ADR 0018): kept the same way, in a Secret of its own.
+    await waitFor('the web console serving Secret', () => getJson(['secret', '-n', SYSTEM_NS, `${RELEASE}-ui-serving`]), 60_000);
+    expect(new X509Certificate(secretText(`${RELEASE}-ui-serving`, 'tls.crt')).checkHost(`${RELEASE}-ui.${SYSTEM_NS}.svc`)).toBeTruthy();
+    expect(new X509Certificate(secretText(`${RELEASE}-ui-serving`, 'ca.crt')).subject).toContain('CN=kubevmm-ui-ca');
     kubectl(['delete', 'vm', '-n', VM_NS, 'web', '--wait=false']);
     await waitFor('the VM and its pod to be gone', () => !getJson(['vm', '-n', VM_NS, 'web']) && !getJson(['pod', '-n', VM_NS, 'web-launcher']), 60_000);
     // RBAC denials read "is forbidden: User ... cannot"; other 403s (a namespace being deleted) are not ours.

@@ -6,37 +6,10 @@
 import { Command } from 'commander';
 import { subresourceSettings, withSubresourceOptions } from '../../operator/subresource-options.js';
 import { pick, template, type Manifest } from './helpers/helm.js';
+import { operatorEnv, pod } from './helpers/pods.js';
 import { grantedLines, roleLines, ruleStrings } from './helpers/rbac.js';
 
-interface Probe {
-  httpGet: { path: string; port: string; scheme: string };
-}
-interface Container {
-  name: string;
-  image: string;
-  command?: string[];
-  args?: string[];
-  env?: { name: string; value?: string }[];
-  ports?: { name: string; containerPort: number }[];
-  readinessProbe?: Probe;
-  livenessProbe?: Probe;
-  securityContext?: Record<string, unknown>;
-  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
-}
-interface PodSpec {
-  serviceAccountName: string;
-  automountServiceAccountToken?: boolean;
-  securityContext?: Record<string, unknown>;
-  containers: Container[];
-  volumes: { name: string; secret?: { secretName: string; items?: { key: string; path: string }[] }; hostPath?: unknown }[];
-  hostNetwork?: boolean;
-  hostPID?: boolean;
-}
-
 const SERVER = 'kubevmm-subresources';
-const pod = (d: Manifest) => (d.spec as { template: { spec: PodSpec } }).template.spec;
-const operatorEnv = (objects: Manifest[]) =>
-  Object.fromEntries((pod(pick(objects, 'Deployment', 'kubevmm')).containers[0]?.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
 
 describe('helm/kubevmm: the subresource server', () => {
   let objects: Manifest[];
