@@ -23,7 +23,9 @@ COPY operator/ operator/
 COPY deviceplugin/ deviceplugin/
 COPY launcher/ launcher/
 COPY subresource/ subresource/
-COPY scripts/bundle.ts scripts/
+# ui/app: the web console's browser bundle (dist/ui), served by the UI server's image.
+COPY ui/app/ ui/app/
+COPY scripts/bundle.ts scripts/bundle-ui.ts scripts/
 RUN npm run bundle
 
 # --- operator: the operator (default), the device plugin (command node /app/deviceplugin.mjs) and

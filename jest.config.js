@@ -17,7 +17,7 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{api,operator,launcher,subresource,cli,bench,deviceplugin,scripts,harness}/**/*.test.ts'],
+      testMatch: ['<rootDir>/{api,operator,launcher,subresource,cli,bench,deviceplugin,scripts,harness,ui}/**/*.test.ts'],
     },
     {
       ...common,
