@@ -7,6 +7,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { isQuantity } from '../../api/quantity.js';
 import { addImageVerbs, type ImageImportRequest, type ImageUploadRequest } from './image-args.js';
+import { addUiVerb, type UiRequest } from './ui-args.js';
 
 /** Where and how: the flags every cluster verb takes. */
 export interface ClusterFlags {
@@ -36,6 +37,7 @@ export type VerbRequest = ClusterFlags &
     | CreateVmRequest
     | ImageImportRequest
     | ImageUploadRequest
+    | UiRequest
   );
 
 /** Where `create vm` takes its root disk from: exactly one of the three flags. */
@@ -136,6 +138,7 @@ export function addClusterVerbs(program: Command, run: (request: VerbRequest) =>
     .action((name: string, disk: string, f: Flags) => run({ verb: 'removevolume', name, disk, ...cluster(f), ...waiting(f) }));
   addCreateVm(program, run);
   addImageVerbs(program, run, { flags: withCluster, read: cluster });
+  addUiVerb(program, run, { flags: withCluster, read: cluster });
   return program;
 }
 

@@ -36,6 +36,7 @@ const RUNNERS: { [V in ClusterVerb]: () => Promise<Runner<V>> } = {
   ssh: async () => (await import('./forward.js')).runSsh,
   'port-forward': async () => (await import('./forward.js')).runPortForward,
   'image-upload': async () => (await import('./image.js')).runImageUpload,
+  ui: async () => (await import('./ui.js')).runUi,
 };
 
 /** The kubeconfig, context and namespace the request names, as kubectl would pick them. */

@@ -1,0 +1,114 @@
+/**
+ * The web console's request routing: in local mode every request passes the session gate
+ * first (session.ts); then `GET /config.json` answers the app's configuration, `/k8s/...` is
+ * relayed to the API server (relay.ts), and everything else is a static file (static.ts).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { UI_PATHS, uiConfig, type UiConfig } from '../../api/contract/ui.js';
+import { securityHeaders, type UiMode } from './headers.js';
+import type { UiLog } from './log.js';
+import { apiPathOf, splitTarget } from './paths.js';
+import { rawAnswer, relayHttp, relayUpgrade, statusBody } from './relay.js';
+import { localGate, sessionCookie, type GateDecision } from './session.js';
+import { plainAnswer, serveStatic } from './static.js';
+import type { Upstream } from './upstream.js';
+
+/** What the handlers need. */
+export interface UiHandlerOptions {
+  mode: UiMode;
+  /** The app's files, as a real path. */
+  staticDir: string;
+  config: UiConfig;
+  upstream: Upstream;
+  tls: boolean;
+  log: UiLog;
+  /** Local mode: the session token and the Host values answered. */
+  session?: { token: string; hosts: ReadonlySet<string> };
+}
+
+/** The request and upgrade listeners of an HTTP(S) server. */
+export interface UiHandlers {
+  request(req: IncomingMessage, res: ServerResponse): void;
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
+/** The page a request without the session gets: where to go instead. */
+export function noSessionPage(why: string): string {
+  const text = why.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>kubevmm: no session</title></head>\n<body><h1>No session</h1><p>${text}.</p><p>Open the address <code>kubevmm ui</code> printed in its terminal (it carries this session's token), or start <code>kubevmm ui</code> again.</p></body></html>\n`;
+}
+
+function refuse(req: IncomingMessage, res: ServerResponse, decision: Extract<GateDecision, { action: 'refuse' }>, tls: boolean): void {
+  const api = apiPathOf(req.url ?? '/') !== undefined;
+  const body = api ? statusBody(decision.status, decision.status === 401 ? 'Unauthorized' : 'Forbidden', decision.why) : noSessionPage(decision.why);
+  res.writeHead(decision.status, {
+    ...securityHeaders(api ? 'api' : 'app', tls),
+    'content-type': api ? 'application/json' : 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+/** Builds the handlers; throws when the configuration is not a valid `uiConfig`. */
+export function uiHandlers(opts: UiHandlerOptions): UiHandlers {
+  const configJson = JSON.stringify(uiConfig.parse(opts.config));
+  const relay = { upstream: opts.upstream, mode: opts.mode, tls: opts.tls, log: opts.log };
+  const gate = (req: IncomingMessage, upgrade: boolean): GateDecision =>
+    opts.session ? localGate({ method: req.method ?? 'GET', target: req.url ?? '/', headers: req.headers, upgrade }, opts.session) : { action: 'pass' };
+
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const decision = gate(req, false);
+    if (decision.action === 'refuse') return refuse(req, res, decision, opts.tls);
+    if (decision.action === 'set-cookie') {
+      res.writeHead(303, { ...securityHeaders('app', opts.tls), 'set-cookie': sessionCookie(opts.session!.token), location: decision.location, 'cache-control': 'no-store', 'content-length': 0 });
+      return void res.end();
+    }
+    const target = req.url ?? '/';
+    const api = apiPathOf(target);
+    if (api && !api.ok) {
+      const body = statusBody(400, 'BadRequest', api.reason);
+      res.writeHead(400, { ...securityHeaders('api', opts.tls), 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      return void res.end(body);
+    }
+    if (api) return relayHttp(req, res, api.path, relay);
+    if (splitTarget(target).path === UI_PATHS.config) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return plainAnswer(res, 405, 'only GET is served here\n', opts.tls);
+      res.writeHead(200, { ...securityHeaders('app', opts.tls), 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(configJson) });
+      return void res.end(req.method === 'HEAD' ? undefined : configJson);
+    }
+    return serveStatic(req, res, { root: opts.staticDir, tls: opts.tls });
+  };
+
+  const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
+    const decision = gate(req, true);
+    const tls = opts.tls;
+    if (decision.action !== 'pass') {
+      const status = decision.action === 'refuse' ? decision.status : 401;
+      const why = decision.action === 'refuse' ? decision.why : 'a WebSocket cannot carry the session parameter';
+      const reason = status === 401 ? 'Unauthorized' : 'Forbidden';
+      return rawAnswer(socket, { status, statusText: reason, headers: { ...securityHeaders('api', tls), 'content-type': 'application/json' }, body: statusBody(status, reason, why) });
+    }
+    const api = apiPathOf(req.url ?? '/');
+    if (!api) return rawAnswer(socket, { status: 404, statusText: 'Not Found', headers: securityHeaders('app', tls), body: 'only /k8s/... takes WebSocket upgrades\n' });
+    if (!api.ok) return rawAnswer(socket, { status: 400, statusText: 'Bad Request', headers: { ...securityHeaders('api', tls), 'content-type': 'application/json' }, body: statusBody(400, 'BadRequest', api.reason) });
+    return relayUpgrade({ req, socket, head }, api.path, relay);
+  };
+
+  return {
+    request: (req, res) => {
+      route(req, res).catch((err: unknown) => {
+        opts.log.warn({ err: String(err) }, 'request failed');
+        if (!res.headersSent) plainAnswer(res, 500, 'internal error\n', opts.tls);
+        else res.destroy();
+      });
+    },
+    upgrade: (req, socket, head) => {
+      upgrade(req, socket, head).catch((err: unknown) => {
+        opts.log.warn({ err: String(err) }, 'upgrade failed');
+        socket.destroy();
+      });
+    },
+  };
+}
