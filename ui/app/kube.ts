@@ -3,9 +3,12 @@
  * ApiError with the API's message, and list+watch that keeps a map current (resuming from the
  * last resourceVersion, listing again on 410 Gone) until it is stopped.
  */
-import { apiErrorOf } from './model/status.js';
+import { ApiError, apiErrorOf } from './model/status.js';
 import { applyWatchEvent, LineSplitter, type KubeObject, type WatchEvent } from './model/watch-events.js';
 import type { Session } from './session.js';
+
+/** Answers a list is not retried after: unauthenticated, forbidden, not served. */
+const FINAL_CODES = new Set([401, 403, 404]);
 
 /** Options of one call. */
 export interface CallOptions {
@@ -31,7 +34,7 @@ export class Kube {
   /**
    * Lists `path` then watches it, calling `onChange` with the current items after each batch
    * of changes, until `signal` aborts. Errors other than an abort go to `onError` and the
-   * loop lists again after a pause.
+   * loop lists again after a pause (not after 401, 403 or 404: asking again changes nothing).
    */
   async listWatch<T extends KubeObject>(path: string, opts: { signal: AbortSignal; onChange: (items: Map<string, T>) => void; onError: (err: unknown) => void }): Promise<void> {
     const join = path.includes('?') ? '&' : '?';
@@ -50,6 +53,8 @@ export class Kube {
       } catch (err) {
         if (opts.signal.aborted) return;
         opts.onError(err);
+        // Refused or not served: asking again changes nothing until the user does something.
+        if (err instanceof ApiError && FINAL_CODES.has(err.code)) return;
         await new Promise((r) => setTimeout(r, 2000));
       }
     }

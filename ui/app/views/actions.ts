@@ -82,23 +82,24 @@ export function ResizeForm(props: { kube: Kube; vm: VirtualMachine; patch: Acces
   </form>`;
 }
 
-/** Attach a PVC as a hotpluggable disk. */
+/**
+ * Attach a PVC as a hotpluggable disk. The claim is typed, with the namespace's claims as
+ * suggestions when the user may list them (kubevmm-vm-user alone may not).
+ */
 export function AttachForm(props: { kube: Kube; vm: VirtualMachine; patch: Access | undefined; claims: string[] }) {
   const [claim, setClaim] = useState('');
   const [message, setMessage] = useState<{ text: string; error: boolean } | undefined>();
   const submit = (e: Event) => {
     e.preventDefault();
     Promise.resolve()
-      .then(() => sendEdit(props.kube, props.vm, addVolumeEdit(props.vm, { claim })))
-      .then(() => setMessage({ text: `attaching ${claim}`, error: false }))
+      .then(() => sendEdit(props.kube, props.vm, addVolumeEdit(props.vm, { claim: claim.trim() })))
+      .then(() => setMessage({ text: `attaching ${claim.trim()}`, error: false }))
       .catch((err: unknown) => setMessage({ text: `attach refused: ${errorText(err)}`, error: true }));
   };
   return html`<form class="inline-form" onSubmit=${submit} data-testid="attach-form">
-    <label>Claim <select value=${claim} data-testid="attach-claim" onChange=${(e: Event) => setClaim((e.target as HTMLSelectElement).value)}>
-      <option value="">choose a PVC…</option>
-      ${props.claims.map((c) => html`<option value=${c} key=${c}>${c}</option>`)}
-    </select></label>
-    <button type="submit" disabled=${!props.patch?.allowed || !claim} data-testid="attach-submit">Attach disk</button>
+    <label>PVC to attach <input list="attach-claims" value=${claim} data-testid="attach-claim" placeholder="claim name" onInput=${(e: Event) => setClaim((e.target as HTMLInputElement).value)} /></label>
+    <datalist id="attach-claims">${props.claims.map((c) => html`<option value=${c} key=${c}></option>`)}</datalist>
+    <button type="submit" disabled=${!props.patch?.allowed || !claim.trim()} data-testid="attach-submit">Attach disk</button>
     ${message ? html`<span class=${message.error ? 'error' : 'note'} role="status" data-testid="attach-message">${message.text}</span>` : null}
   </form>`;
 }
