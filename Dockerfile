@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # kubevmm's two images (docs/images.md):
-#   docker build --target operator -t kubevmm/operator .   the operator, the device plugin and the
-#                                                           subresource server
+#   docker build --target operator -t kubevmm/operator .   the operator, the device plugin, the
+#                                                           subresource server and the web console
 #   docker build --target launcher -t kubevmm/launcher .   QEMU and the launcher, one pod per VM
 # The base images are build arguments so that a registry mirror can stand in for Docker Hub:
 #   --build-arg NODE_IMAGE=mirror.example/node:20-bookworm-slim
@@ -23,16 +23,18 @@ COPY operator/ operator/
 COPY deviceplugin/ deviceplugin/
 COPY launcher/ launcher/
 COPY subresource/ subresource/
-# ui/app: the web console's browser bundle (dist/ui), served by the UI server's image.
-COPY ui/app/ ui/app/
+# ui/: the web console's server (dist/ui-server.mjs) and its browser app (dist/ui/, scripts/bundle-ui.ts).
+COPY ui/ ui/
 COPY scripts/bundle.ts scripts/bundle-ui.ts scripts/
 RUN npm run bundle
 
-# --- operator: the operator (default), the device plugin (command node /app/deviceplugin.mjs) and
-# the subresource server (command node /app/subresources.mjs): one Node image, three bundles ---
+# --- operator: the operator (default), the device plugin (command node /app/deviceplugin.mjs),
+# the subresource server (command node /app/subresources.mjs) and the web console's server
+# (command node /app/ui-server.mjs, serving the app's files from /app/ui): one Node image ---
 FROM ${NODE_IMAGE} AS operator
 WORKDIR /app
-COPY --from=build /src/dist/operator.mjs /src/dist/operator.mjs.map /src/dist/deviceplugin.mjs /src/dist/deviceplugin.mjs.map /src/dist/subresources.mjs /src/dist/subresources.mjs.map /app/
+COPY --from=build /src/dist/operator.mjs /src/dist/operator.mjs.map /src/dist/deviceplugin.mjs /src/dist/deviceplugin.mjs.map /src/dist/subresources.mjs /src/dist/subresources.mjs.map /src/dist/ui-server.mjs /src/dist/ui-server.mjs.map /app/
+COPY --from=build /src/dist/ui/ /app/ui/
 # Nobody's UID; the chart runs the device plugin DaemonSet as root, the kubelet's socket needs it.
 USER 65532:65532
 ENTRYPOINT ["node", "/app/operator.mjs"]

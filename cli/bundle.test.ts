@@ -120,11 +120,11 @@ describe('the kubevmm CLI bundle', () => {
     expect(validateLoads.some((i) => i.startsWith('api/validate.ts'))).toBe(true);
     expect(validateLoads.filter((i) => /^(launcher|operator\/render)\/|@kubernetes\/client-node/.test(i))).toEqual([]);
     expect(Object.keys(meta.inputs).some((i) => i.startsWith('launcher/runtime/'))).toBe(true); // play has it, in its own chunk
-    // The cluster verbs: only their parsing (args.ts and image-args.ts, commander alone) is in the
+    // The cluster verbs: only their parsing (args.ts, image-args.ts, ui-args.ts: commander alone) is in the
     // entry; validate loads none of their modules; the client comes with the runners, and
     // `create vm` and `image import` without --apply do without it.
     const cluster = (inputs: string[]) => inputs.filter((i) => i.startsWith('cli/cluster/') || i.includes('@kubernetes/client-node'));
-    expect(cluster(atStart).sort()).toEqual(['cli/cluster/args.ts', 'cli/cluster/image-args.ts']);
+    expect(cluster(atStart).sort()).toEqual(['cli/cluster/args.ts', 'cli/cluster/image-args.ts', 'cli/cluster/ui-args.ts']);
     expect(cluster(validateLoads)).toEqual([]);
     const loads = (source: string) => [...staticInputs(meta, chunkOf(source) ?? '')];
     expect(loads('cli/cluster/lifecycle.ts').some((i) => i.includes('@kubernetes/client-node'))).toBe(true);

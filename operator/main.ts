@@ -40,6 +40,7 @@ import { webhookSettings, withWebhookOptions } from './webhook/options.js';
 import { CertificateKube } from './kube/certificate-api.js';
 import { runSubresourceCredentials } from './subresource-credentials.js';
 import { subresourceSettings, withSubresourceOptions } from './subresource-options.js';
+import { runUiCredentials, uiSettings, withUiOptions } from './ui-credentials.js';
 import { runWebhook } from './webhook/start.js';
 
 /** Operator process settings beyond the shared operator config. */
@@ -152,6 +153,7 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
   if (!isQuantity(flags.defaultImageSize) || !(parseQuantity(flags.defaultImageSize) >= 2 ** 20)) throw new Error(`--default-image-size ${flags.defaultImageSize}: must be a quantity of at least 1Mi, such as 10Gi`);
   const networkPolicy = flags.launcherNetworkPolicy ? parseLauncherNetworkPolicy(flags.launcherNetworkPolicy) : undefined;
   const subresources = subresourceSettings(opts);
+  const ui = uiSettings(opts);
   const kc = new KubeConfig();
   kc.loadFromDefault();
   useKeepAlive(kc);
@@ -239,9 +241,13 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
     resyncAll();
     setInterval(resyncAll, flags.resyncSeconds * 1000).unref();
     // The subresource server's certificates and the APIService's caBundle: the leader's writes.
+    const observe = (verb: string, resource: string, code: number, seconds: number) => metrics.observeApiRequest(verb, resource, code, seconds);
     if (subresources) {
-      const observe = (verb: string, resource: string, code: number, seconds: number) => metrics.observeApiRequest(verb, resource, code, seconds);
       runSubresourceCredentials({ settings: subresources, api: new CertificateKube(kc, observe), namespace: flags.leaseNamespace, authority, log });
+    }
+    // The web console's serving certificate: the leader's write too.
+    if (ui) {
+      runUiCredentials({ settings: ui, api: new CertificateKube(kc, observe), namespace: flags.leaseNamespace, log });
     }
   };
   if (!flags.leaderElect) return lead();
@@ -265,12 +271,12 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
 
 /** Parses the command line and runs the operator until it is stopped. */
 export async function main(argv: readonly string[]): Promise<void> {
-  const program = withSubresourceOptions(withWebhookOptions(withConfigOptions(new Command('kubevmm-operator').description('reconcile VirtualMachines into launcher pods'))))
+  const program = withUiOptions(withSubresourceOptions(withWebhookOptions(withConfigOptions(new Command('kubevmm-operator').description('reconcile VirtualMachines into launcher pods')))))
     .option('--workers <n>', 'concurrent reconciles', Number, 4)
     .option('--resync-seconds <n>', 'look at every VM this often', Number, 300)
     .option('--crash-loop-base-seconds <n>', 'first delay before restarting a failed VM', Number, 10)
     .option('--starting-hold-seconds <n>', 'a launcher Ready within this long after its creation is reported Running without a Starting status first (0: always report Starting)', Number, 5)
-    .option('--lease-namespace <ns>', "the operator's namespace: the leader-election Lease, the launcher CA and the certificate Secrets (webhook, subresource server)", process.env.POD_NAMESPACE ?? 'default')
+    .option('--lease-namespace <ns>', "the operator's namespace: the leader-election Lease, the launcher CA and the certificate Secrets (webhook, subresource server, web console)", process.env.POD_NAMESPACE ?? 'default')
     .addOption(new Option('--launcher-network-policy <json>', 'write NetworkPolicies for launcher and attachment pods in VM namespaces: {"controlFrom": [peers], "guestFrom": [peers]}').env('KUBEVMM_LAUNCHER_NETWORK_POLICY'))
     .addOption(new Option('--launcher-ca-secret <name>', "Secret in the operator's namespace holding the launcher CA (created when absent)").env('KUBEVMM_LAUNCHER_CA_SECRET').default('kubevmm-launcher-ca'))
     .option('--lease-name <name>', 'name of the leader-election Lease', 'kubevmm-operator')

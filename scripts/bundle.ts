@@ -30,7 +30,11 @@ export const ENTRIES: readonly BundleEntry[] = [
   { name: 'deviceplugin', source: 'deviceplugin/main.ts' },
   { name: 'launcher', source: 'launcher/main.ts' },
   { name: 'subresources', source: 'subresource/main.ts' },
+  { name: 'ui-server', source: 'ui/server/main.ts' },
 ];
+
+/** The web console's app (ui/app) goes into `<outdir>/ui/`: `kubevmm ui` serves dist/ui, the image /app/ui. */
+export const UI_APP_DIR = 'ui';
 
 /** The repository root (this file lives in scripts/). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -3,8 +3,8 @@
 // resolves them, file digests, source hashes), so a cached image is found in about a second.
 
 import { execFile } from 'node:child_process';
-import { stat } from 'node:fs/promises';
-import { posix } from 'node:path';
+import { readdir, stat } from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { resolvePackages } from './apt.js';
 import { fileDigest, keyOf } from './cache.js';
@@ -74,6 +74,23 @@ function owner(chown: string | undefined): { uid: number; gid: number } {
   return { uid: Number(m[1]), gid: Number(m[2] ?? m[1]) };
 }
 
+/** The files under `rel` of `root` (itself when it is a file), relative to `root`, sorted. */
+export async function walkFiles(root: string, rel: string): Promise<string[]> {
+  const s = await stat(join(root, rel));
+  if (!s.isDirectory()) return [rel];
+  const names = (await readdir(join(root, rel))).sort();
+  return (await Promise.all(names.map((n) => walkFiles(root, posix.join(rel, n))))).flat();
+}
+
+/** The entries one COPY source makes: a file at its destination, or a directory's files under the destination (its contents, as Docker copies a directory). */
+async function sourceEntries(s: { src: string; dest: string; resolved: ResolvedSource }, layer: CopyLayer, mode: number | undefined): Promise<{ path: string; source: string; mode: number }[]> {
+  const path = await s.resolved.path();
+  if (!(await stat(path)).isDirectory()) return [{ path: s.dest, source: path, mode: mode ?? (await stat(path)).mode & 0o7777 }];
+  const into = posix.resolve(layer.workdir, layer.copy.dest);
+  const files = await walkFiles(path, '.');
+  return Promise.all(files.map(async (f) => ({ path: posix.join(into, f), source: join(path, f), mode: mode ?? (await stat(join(path, f))).mode & 0o7777 })));
+}
+
 /** One layer per COPY/ADD: parents, WORKDIRs and the files, owned and moded as Docker would. */
 export async function copyLayer(layer: CopyLayer, resolve: SourceResolver): Promise<LayerPlan> {
   const sources = await Promise.all(layer.copy.sources.map(async (src) => ({ src, dest: copyDestination(layer.copy, src, layer.workdir), resolved: await resolve(layer, src) })));
@@ -86,9 +103,7 @@ export async function copyLayer(layer: CopyLayer, resolve: SourceResolver): Prom
     produce: async function* () {
       const files: TarEntry[] = [];
       for (const s of sources) {
-        const path = await s.resolved.path();
-        const mode = chmod ?? (await stat(path)).mode & 0o7777;
-        files.push({ type: 'file', path: rel(s.dest), source: path, mode, ...ids });
+        for (const e of await sourceEntries(s, layer, chmod)) files.push({ type: 'file', path: rel(e.path), source: e.source, mode: e.mode, ...ids });
       }
       const dirs = layer.workdirs.map(rel);
       const parents = parentDirs([...files.map((f) => f.path), ...dirs.map((d) => `${d}/.`)]);

@@ -3,12 +3,12 @@
 // and this machine's node binary), so the two ways of building cannot drift apart.
 
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, readdir, stat } from 'node:fs/promises';
-import { join, posix } from 'node:path';
-import { bundle, ENTRIES, REPO_ROOT } from '../bundle.js';
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { bundle, ENTRIES, REPO_ROOT, UI_APP_DIR } from '../bundle.js';
 import { debianBase, nodeBase, probeNode, type NodeBinary } from './bases.js';
 import { aptInstalls, copies, dockerignore, parseDockerfile, stage, type Dockerfile } from './dockerfile.js';
-import { copyLayer, rootfsLayer, type ImagePlan, type ResolvedSource, type SourceResolver } from './plan.js';
+import { copyLayer, rootfsLayer, walkFiles, type ImagePlan, type ResolvedSource, type SourceResolver } from './plan.js';
 import { planStage, type Base } from './stage.js';
 
 /** The project's image repositories live under this made-up registry: nothing is ever pulled from it. */
@@ -43,13 +43,6 @@ export function projectBases(ctx: Pick<ProjectContext, 'dockerfile' | 'node'>): 
   return { NODE_IMAGE: nodeBase(NODE_IMAGE, ctx.node), DEBIAN_IMAGE: debianBase(DEBIAN_IMAGE) };
 }
 
-async function walk(root: string, rel: string): Promise<string[]> {
-  const s = await stat(join(root, rel));
-  if (!s.isDirectory()) return [rel];
-  const names = (await readdir(join(root, rel))).sort();
-  return (await Promise.all(names.map((n) => walk(root, posix.join(rel, n))))).flat();
-}
-
 /**
  * A hash of what the build stage copies from the checkout (its COPY sources less .dockerignore's
  * exclusions): the bundles' inputs, which cli/dockerfile.test.ts checks it covers.
@@ -57,14 +50,22 @@ async function walk(root: string, rel: string): Promise<string[]> {
 export async function buildContextHash(ctx: Pick<ProjectContext, 'repo' | 'dockerfile'>): Promise<string> {
   const ignored = dockerignore(await readFile(join(ctx.repo, '.dockerignore'), 'utf8').catch(() => ''));
   const sources = copies(stage(ctx.dockerfile, 'build')).filter((c) => !c.from).flatMap((c) => c.sources);
-  const files = [...new Set((await Promise.all(sources.map((s) => walk(ctx.repo, s.replace(/\/$/, ''))))).flat())].filter((f) => !ignored(f)).sort();
+  const files = [...new Set((await Promise.all(sources.map((s) => walkFiles(ctx.repo, s.replace(/\/$/, ''))))).flat())].filter((f) => !ignored(f)).sort();
   const hash = createHash('sha256');
   for (const file of files) hash.update(`${file}\0`).update(await readFile(join(ctx.repo, file))).update('\0');
   return hash.digest('hex').slice(0, 16);
 }
 
+/** The app's directory in a bundle run's output; an error naming the build when it is not there. */
+async function appDir(bundled: string): Promise<string> {
+  const dir = join(bundled, UI_APP_DIR);
+  const ok = await stat(join(dir, 'index.html')).then((s) => s.isFile(), () => false);
+  if (!ok) throw new Error(`the web console's app is not in the bundles (${dir}/index.html is missing): scripts/bundle.ts builds it into <outdir>/${UI_APP_DIR}`);
+  return dir;
+}
+
 /**
- * COPY --from=build stands for this checkout's bundles (`/src/dist/<name>.mjs[.map]`, built by
+ * COPY --from=build stands for this checkout's bundles (`/src/dist/<name>.mjs[.map]` and the app's `/src/dist/ui/`, built by
  * scripts/bundle.ts once per run) and this machine's node (`/usr/local/bin/node`).
  */
 function buildStageResolver(ctx: ProjectContext, sourceHash: string): SourceResolver {
@@ -80,6 +81,8 @@ function buildStageResolver(ctx: ProjectContext, sourceHash: string): SourceReso
     if (source === '/usr/local/bin/node') return { key: ctx.node.digest, path: async () => ctx.node.path };
     const m = /^\/src\/dist\/([\w-]+\.mjs(?:\.map)?)$/.exec(source);
     if (m) return { key: `${sourceHash}:${m[1]}`, path: async () => join(await bundles(), m[1]!) };
+    // The web console's app, built by scripts/bundle.ts beside the .mjs bundles.
+    if (source.replace(/\/$/, '') === `/src/dist/${UI_APP_DIR}`) return { key: `${sourceHash}:${UI_APP_DIR}/`, path: async () => appDir(await bundles()) };
     throw new Error(`${layer.instruction}: no stand-in for the build stage's ${source} (scripts/images/project.ts knows /src/dist/*.mjs and /usr/local/bin/node)`);
   };
 }

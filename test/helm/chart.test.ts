@@ -72,10 +72,10 @@ describe('helm/kubevmm', () => {
     expect(secrets).toEqual(['create core/secrets cluster', 'get core/secrets own-namespace', 'update core/secrets cluster']);
     const role = pick(objects, 'Role');
     const secretRule = (role.rules as { resources: string[]; resourceNames?: string[] }[]).find((r) => r.resources.includes('secrets'));
-    expect(secretRule?.resourceNames).toEqual(['kubevmm-launcher-ca', 'kubevmm-webhook-tls', 'kubevmm-subresources-serving', 'kubevmm-subresources-client']);
+    expect(secretRule?.resourceNames).toEqual(['kubevmm-launcher-ca', 'kubevmm-webhook-tls', 'kubevmm-subresources-serving', 'kubevmm-subresources-client', 'kubevmm-ui-serving']);
     const env = envOf(operatorDeployment(objects));
     expect(env.KUBEVMM_LAUNCHER_CA_SECRET).toBe('kubevmm-launcher-ca');
-    expect([env.KUBEVMM_SUBRESOURCES_SERVING_SECRET, env.KUBEVMM_SUBRESOURCES_CLIENT_SECRET]).toEqual(['kubevmm-subresources-serving', 'kubevmm-subresources-client']);
+    expect([env.KUBEVMM_SUBRESOURCES_SERVING_SECRET, env.KUBEVMM_SUBRESOURCES_CLIENT_SECRET, env.KUBEVMM_UI_SERVING_SECRET]).toEqual(['kubevmm-subresources-serving', 'kubevmm-subresources-client', 'kubevmm-ui-serving']);
   });
 
   it('launcherNetworkPolicy: off by default; on, it grants the NetworkPolicy writes and hands the operator its peers', async () => {

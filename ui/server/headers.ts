@@ -6,12 +6,12 @@
  * subprotocol), so only the kubeconfig's reach the API server; in `cluster` mode they pass as is.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { BEARER_PROTOCOL_PREFIX } from '../../api/contract/subresource.js';
+
+export { BEARER_PROTOCOL_PREFIX };
 
 /** How the server runs (api/contract/ui.ts `uiConfig.mode`). */
 export type UiMode = 'local' | 'cluster';
-
-/** The subprotocol prefix through which a browser's WebSocket carries a bearer token (the API server consumes it). */
-export const BEARER_PROTOCOL_PREFIX = 'base64url.bearer.authorization.k8s.io.';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 

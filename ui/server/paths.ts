@@ -35,7 +35,7 @@ export function safeSegments(path: string): string[] | Refused {
     } catch {
       return { ok: false, reason: 'the path has a malformed percent-encoding' };
     }
-    if (decoded === '' && i === raw.length - 1 && i > 0) continue; // one trailing slash
+    if (decoded === '' && i === raw.length - 1) continue; // one trailing slash, or the root
     if (decoded === '' || decoded === '.' || decoded === '..') return { ok: false, reason: 'the path has an empty, "." or ".." segment' };
     if (/[\\/\0]/.test(decoded)) return { ok: false, reason: 'the path has an encoded slash, a backslash or NUL' };
     segments.push(decoded);

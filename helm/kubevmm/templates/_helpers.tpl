@@ -73,6 +73,24 @@ app.kubernetes.io/component: subresources
 {{- printf "%s-client" (include "kubevmm.subresourcesName" .) -}}
 {{- end -}}
 
+{{- define "kubevmm.uiName" -}}
+{{- printf "%s-ui" (include "kubevmm.fullname" .) -}}
+{{- end -}}
+
+{{- define "kubevmm.uiSelectorLabels" -}}
+{{ include "kubevmm.selectorLabels" . }}
+app.kubernetes.io/component: ui
+{{- end -}}
+
+{{- define "kubevmm.uiServiceAccountName" -}}
+{{- default (include "kubevmm.uiName" .) .Values.ui.serviceAccount.name -}}
+{{- end -}}
+
+{{/* Written by the operator: the web console's serving certificate and its CA. */}}
+{{- define "kubevmm.uiServingSecret" -}}
+{{- printf "%s-serving" (include "kubevmm.uiName" .) -}}
+{{- end -}}
+
 {{/* The APIService's name is its version and group; one installation per cluster can own it. */}}
 {{- define "kubevmm.subresourcesApiService" -}}
 v1alpha1.subresources.kubevmm.io
@@ -109,7 +127,7 @@ than them renders with the old chart's values, which lack them: say so and how t
 instead of a nil pointer. Included by every template that reads them.
 */}}
 {{- define "kubevmm.requireValues" -}}
-{{- range $key := list "subresources" "userRoles" }}
+{{- range $key := list "subresources" "userRoles" "ui" }}
 {{- if not (hasKey $.Values $key) }}
 {{- fail (printf "values have no %q: `helm upgrade --reuse-values` from an older release reuses that release's values, which predate it. Upgrade with --reset-then-reuse-values (Helm 3.14+: the new chart's defaults, then your own values), or pass -f with your values (docs/upgrades.md)" $key) }}
 {{- end }}
