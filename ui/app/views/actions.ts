@@ -25,9 +25,9 @@ export async function sendEdit(kube: Kube, vm: VirtualMachine, edit: Edit): Prom
 export function ActionButton(props: { label: string; testid: string; access: Access | undefined; onClick: () => void; busy?: boolean; danger?: boolean }) {
   const denied = props.access && !props.access.allowed ? props.access.reason : undefined;
   const disabled = !props.access || Boolean(denied) || props.busy;
-  const reasonId = `${props.testid}-reason`;
+  // The reason is shown once under the toolbar (#actions-reason) and named by every button it disables.
   return html`<span class="action">
-    <button type="button" class=${props.danger ? 'danger' : ''} data-testid=${props.testid} disabled=${disabled} aria-describedby=${denied ? reasonId : undefined} title=${denied ?? ''} onClick=${props.onClick}>${props.label}</button>
+    <button type="button" class=${props.danger ? 'danger' : ''} data-testid=${props.testid} disabled=${disabled} aria-describedby=${denied ? 'actions-reason' : undefined} title=${denied ?? ''} onClick=${props.onClick}>${props.label}</button>
   </span>`;
 }
 
@@ -48,6 +48,7 @@ export function Actions(props: { kube: Kube; vm: VirtualMachine; patch: Access |
   const now = () => new Date();
   const halted = vm.spec.runStrategy === 'Halted';
   const denied = props.patch && !props.patch.allowed ? props.patch.reason : undefined;
+  const delDenied = props.del && !props.del.allowed ? props.del.reason : undefined;
   return html`<div class="actions" role="toolbar" aria-label="VM actions" data-testid="actions">
     <${ActionButton} label="Start" testid="action-start" access=${props.patch} busy=${busy} onClick=${() => run('start', () => startEdit(vm, now()))} />
     <${ActionButton} label="Stop" testid="action-stop" access=${props.patch} busy=${busy || halted} onClick=${() => run('stop', () => stopEdit(vm))} />
@@ -56,7 +57,7 @@ export function Actions(props: { kube: Kube; vm: VirtualMachine; patch: Access |
       ? html`<${ActionButton} label="Resume" testid="action-resume" access=${props.patch} busy=${busy} onClick=${() => run('resume', () => pauseEdit(vm, false))} />`
       : html`<${ActionButton} label="Pause" testid="action-pause" access=${props.patch} busy=${busy || halted} onClick=${() => run('pause', () => pauseEdit(vm, true))} />`}
     <${DeleteButton} kube=${kube} vm=${vm} access=${props.del} />
-    ${denied ? html`<p class="reason" id="action-start-reason" data-testid="actions-reason">${denied}</p>` : null}
+    ${denied || delDenied ? html`<p class="reason" id="actions-reason" data-testid="actions-reason">${[denied, delDenied].filter(Boolean).join('; ')}</p>` : null}
     ${message ? html`<p class=${message.error ? 'error' : 'note'} role=${message.error ? 'alert' : 'status'} data-testid="action-message">${message.text}</p>` : null}
   </div>`;
 }

@@ -67,6 +67,8 @@ export function Inventory(props: { kube: Kube; namespace: string }) {
   const scroller = useRef<HTMLDivElement>(null);
   const now = useNow();
   const rows = useMemo(() => visibleRows((live.items ?? []).map(rowOf), filter, sort), [live.items, filter, sort]);
+  // The selection stays on the list when a filter shortens it.
+  const current = Math.max(0, Math.min(selected, rows.length - 1));
   const { first, last } = rowWindow({ scrollTop: view.scrollTop, viewportHeight: view.height, rowHeight: ROW_HEIGHT, count: rows.length });
 
   useEffect(() => {
@@ -81,8 +83,8 @@ export function Inventory(props: { kube: Kube; namespace: string }) {
 
   const open = (row: VmRow | undefined) => row && (location.hash = routeHash({ page: 'vm', namespace: props.namespace, name: row.name, tab: 'summary' }));
   const onKey = (e: KeyboardEvent) => {
-    if (e.key === 'Enter') return open(rows[selected]);
-    const to = moveSelection(e.key, selected, rows.length, Math.max(1, Math.floor(view.height / ROW_HEIGHT) - 1));
+    if (e.key === 'Enter') return open(rows[current]);
+    const to = moveSelection(e.key, current, rows.length, Math.max(1, Math.floor(view.height / ROW_HEIGHT) - 1));
     if (to === undefined) return undefined;
     e.preventDefault();
     setSelected(to);
@@ -91,7 +93,7 @@ export function Inventory(props: { kube: Kube; namespace: string }) {
     return undefined;
   };
   const create = access.create;
-  const active = rows[Math.min(selected, rows.length - 1)];
+  const active = rows[current];
 
   return html`<section class="inventory" aria-labelledby="inventory-title" data-testid="inventory">
     <div class="toolbar">
@@ -108,7 +110,7 @@ export function Inventory(props: { kube: Kube; namespace: string }) {
       <div class="grid-body" ref=${scroller} tabindex="0" data-testid="vm-grid" aria-activedescendant=${active ? `vmrow-${active.name}` : undefined}
           onScroll=${(e: Event) => setView({ scrollTop: (e.target as HTMLElement).scrollTop, height: (e.target as HTMLElement).clientHeight })} onKeyDown=${onKey}>
         <div class="grid-spacer" style=${{ height: `${rows.length * ROW_HEIGHT}px` }}>
-          ${rows.slice(first, last).map((row, i) => html`<${Row} key=${row.name} row=${row} index=${first + i} now=${now} selected=${first + i === selected}
+          ${rows.slice(first, last).map((row, i) => html`<${Row} key=${row.name} row=${row} index=${first + i} now=${now} selected=${first + i === current}
               href=${routeHash({ page: 'vm', namespace: props.namespace, name: row.name, tab: 'summary' })} onSelect=${() => setSelected(first + i)} />`)}
         </div>
         ${live.items && rows.length === 0 ? html`<p class="empty">${live.items.length ? 'No VM matches the filter.' : 'No virtual machines in this namespace.'}</p>` : null}
