@@ -53,11 +53,12 @@ async function show(config: UiConfig, error?: string): Promise<void> {
     }
   }
   const onSignOut = config.mode === 'cluster' ? () => (session.signOut(), void show(config)) : undefined;
-  render(null, root);
   render(html`<${App} kube=${kube} user=${user} defaultNamespace=${config.namespace} onSignOut=${onSignOut} />`, root);
 }
 
 async function main(): Promise<void> {
+  // Preact renders next to what it did not create: the page's "loading…" goes first.
+  root.replaceChildren();
   const res = await fetch(UI_PATHS.config.slice(1), { credentials: 'same-origin' });
   if (!res.ok) throw new Error(`the server answered ${res.status} for ${UI_PATHS.config}: open the address \`kubevmm ui\` printed (with its session token)`);
   const config = uiConfig.parse(await res.json());

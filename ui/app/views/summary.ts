@@ -10,6 +10,7 @@ import type { Access } from '../model/access.js';
 import { rowOf } from '../model/inventory.js';
 import { claimsPath, vmEventsPath } from '../model/paths.js';
 import { AttachForm, DetachButton, ResizeForm } from './actions.js';
+import { errorText } from './errors.js';
 import { useLiveList } from './hooks.js';
 import { StatusBadge } from './inventory.js';
 
@@ -90,7 +91,8 @@ function Events(props: { kube: Kube; vm: VirtualMachine }) {
   const events = [...(live.items ?? [])].sort((a, b) => eventTime(b).localeCompare(eventTime(a))).slice(0, 50);
   return html`<section aria-labelledby="events-title"><h2 id="events-title">Events</h2>
     <ol class="timeline" data-testid="events">${events.map((e) => html`<li key=${e.metadata.name} class=${e.type === 'Warning' ? 'warn' : ''}><time>${eventTime(e)}</time> <strong>${e.reason}</strong>${e.count && e.count > 1 ? ` ×${e.count}` : ''}: ${e.message}</li>`)}</ol>
-    ${live.items && !events.length ? html`<p class="empty">No events.</p>` : null}</section>`;
+    ${live.items && !events.length ? html`<p class="empty">No events.</p>` : null}
+    ${live.error && !live.items ? html`<p class="reason" data-testid="events-error">Events unavailable: ${errorText(live.error)}</p>` : null}</section>`;
 }
 
 /** The summary tab. */
