@@ -143,7 +143,7 @@ describe('actions and the wizard (a kubevmm-vm-user)', () => {
     await screenshot(t.page, 'wizard-review');
     await t.page.getByTestId('wizard-apply').click();
     await step(t, 'VM page after create', () => t.page.getByTestId('vm-page').waitFor());
-    const vm = getJson<{ spec: { disks: { name: string }[] } }>(['-n', NS, 'get', 'virtualmachine', 'from-wizard', '-o', 'json']);
+    const vm = getJson<{ spec: { disks: { name: string }[] } }>(['-n', NS, 'virtualmachine', 'from-wizard']);
     expect(vm?.spec.disks.map((d) => d.name)).toEqual(['boot', 'cloudinit']);
     await t.page.getByTestId('back').click();
     await step(t, 'wizard VM in inventory', () => row(t, 'from-wizard').waitFor());
@@ -165,14 +165,14 @@ describe('actions and the wizard (a kubevmm-vm-user)', () => {
     await step(t, 'summary', () => t.page.getByTestId('fact-guest-os').filter({ hasText: 'Debian GNU/Linux' }).waitFor());
     await step(t, 'stop enabled', () => t.page.locator('[data-testid="action-stop"]:enabled').waitFor());
     await t.page.getByTestId('action-stop').click();
-    await waitFor('runStrategy Halted', () => getJson<{ spec: { runStrategy?: string } }>(['-n', NS, 'get', 'virtualmachine', 'alpha', '-o', 'json'])?.spec.runStrategy === 'Halted');
+    await waitFor('runStrategy Halted', () => getJson<{ spec: { runStrategy?: string } }>(['-n', NS, 'virtualmachine', 'alpha'])?.spec.runStrategy === 'Halted');
     writeVmStatus(NS, 'alpha', { printableStatus: 'Stopped' });
     await step(t, 'Stopped shown', () => t.page.getByTestId('fact-power-state').filter({ hasText: 'Stopped' }).waitFor({ timeout: 15_000 }));
     await t.page.getByTestId('action-start').click();
-    await waitFor('runStrategy Always', () => getJson<{ spec: { runStrategy?: string } }>(['-n', NS, 'get', 'virtualmachine', 'alpha', '-o', 'json'])?.spec.runStrategy === 'Always');
+    await waitFor('runStrategy Always', () => getJson<{ spec: { runStrategy?: string } }>(['-n', NS, 'virtualmachine', 'alpha'])?.spec.runStrategy === 'Always');
     await t.page.getByTestId('resize-cpus').fill('4');
     await t.page.getByTestId('resize-submit').click();
-    await waitFor('4 cores', () => getJson<{ spec: { cpu?: { cores?: number } } }>(['-n', NS, 'get', 'virtualmachine', 'alpha', '-o', 'json'])?.spec.cpu?.cores === 4);
+    await waitFor('4 cores', () => getJson<{ spec: { cpu?: { cores?: number } } }>(['-n', NS, 'virtualmachine', 'alpha'])?.spec.cpu?.cores === 4);
     writeVmStatus(NS, 'alpha', { printableStatus: 'Running', conditions: [{ type: 'RestartRequired', status: 'True', reason: 'SpecChanged', message: 'cpu changes at the next restart', lastTransitionTime: new Date().toISOString() }] });
     await step(t, 'RestartRequired', () => t.page.getByTestId('restart-required').filter({ hasText: 'next restart' }).waitFor({ timeout: 15_000 }));
     await screenshot(t.page, 'vm-summary');
