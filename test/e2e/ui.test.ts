@@ -84,15 +84,24 @@ describe('a kubevmm-vm-user in the web console', () => {
   it("shows the guest's boot on the serial tab and echoes a typed command", async () => {
     const { page } = editor;
     await tab(editor, 'console');
+    // The terminal's text as xterm.js's DOM renderer shows it (rows of spans), polled from here.
     const text = () => page.getByTestId('console-terminal').locator('.xterm-rows').innerText();
-    await step(editor, 'boot output', () => page.getByTestId('console-terminal').getByText('Press Enter for a shell.').first().waitFor({ timeout: BOOT_MS }));
+    const onTerminal = (what: string, needle: string, ms: number) =>
+      step(editor, what, async () => {
+        const until = Date.now() + ms;
+        while (!(await text()).includes(needle)) {
+          if (Date.now() > until) throw new Error(`no "${needle}" on the terminal after ${ms} ms; it shows:\n${await text()}`);
+          await page.waitForTimeout(500);
+        }
+      });
+    await step(editor, 'console connected', () => page.getByTestId('console-state').filter({ hasText: 'connected' }).waitFor({ timeout: 60_000 }));
+    await onTerminal('boot output', 'Press Enter for a shell.', BOOT_MS);
     await page.getByTestId('console-terminal').click();
     await page.keyboard.press('Enter');
-    await step(editor, 'shell prompt', () => page.getByTestId('console-terminal').getByText('kubevmm-guest#').first().waitFor({ timeout: 30_000 }));
+    await onTerminal('shell prompt', 'kubevmm-guest#', 30_000);
     await page.keyboard.type('echo typed-$((6*7))');
     await page.keyboard.press('Enter');
-    await step(editor, 'echo', () => page.getByTestId('console-terminal').getByText('typed-42', { exact: true }).first().waitFor({ timeout: 30_000 }));
-    expect(await text()).toContain('typed-42');
+    await onTerminal('echo', 'typed-42', 30_000);
     await screenshot(page, 'e2e-serial');
   });
 
