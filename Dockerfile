@@ -23,8 +23,9 @@ COPY operator/ operator/
 COPY deviceplugin/ deviceplugin/
 COPY launcher/ launcher/
 COPY subresource/ subresource/
+# ui/: the web console's server (dist/ui-server.mjs) and its browser app (dist/ui/, scripts/bundle-ui.ts).
 COPY ui/ ui/
-COPY scripts/bundle.ts scripts/
+COPY scripts/bundle.ts scripts/bundle-ui.ts scripts/
 RUN npm run bundle
 
 # --- operator: the operator (default), the device plugin (command node /app/deviceplugin.mjs),

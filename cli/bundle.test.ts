@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { build, type Metafile } from 'esbuild';
-import { CLI_DIR, ENTRIES, REPO_ROOT, bundle, bundleCli, cliBuildOptions, parseArgs, selectEntries } from '../scripts/bundle.js';
+import { CLI_DIR, ENTRIES, REPO_ROOT, UI_DIR, bundle, bundleCli, cliBuildOptions, parseArgs, selectEntries } from '../scripts/bundle.js';
 
 const exec = promisify(execFile);
 
@@ -164,5 +164,12 @@ describe('bundle arguments', () => {
     expect(parseArgs(['--cli'])).toMatchObject({ cli: true, outDir: CLI_DIR });
     expect(() => parseArgs(['--cli', 'operator'])).toThrow(/--cli builds the kubevmm command alone/);
     expect(() => parseArgs(['--outdir'])).toThrow(/--outdir needs a directory/);
+  });
+
+  it('builds the web console with --ui, and alongside the images on a plain `npm run bundle`', () => {
+    expect(parseArgs(['--ui'])).toMatchObject({ ui: true, outDir: UI_DIR, withUi: false });
+    expect(parseArgs([])).toMatchObject({ withUi: true });
+    expect(parseArgs(['operator'])).toMatchObject({ withUi: false });
+    expect(() => parseArgs(['--ui', 'operator'])).toThrow(/--ui builds the web console alone/);
   });
 });

@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
+import { uiBuildOptions } from '../scripts/bundle-ui.js';
 import { resolveVm } from '../api/resolve.js';
 import { DEFAULT_CONFIG } from '../api/schema/config.js';
 import { OVMF_CODE, OVMF_VARS_TEMPLATE } from '../launcher/qemu/firmware.js';
@@ -158,9 +159,14 @@ describe('Dockerfile', () => {
   it('copies into the build stage every source file the bundles are made of, and .dockerignore keeps them', async () => {
     const ignored = dockerignore(await readFile(join(REPO_ROOT, '.dockerignore'), 'utf8'));
     const sources = copies(stage(dockerfile, 'build')).flatMap((c) => c.sources);
-    const inputs = new Set<string>(['package.json', 'package-lock.json', 'scripts/bundle.ts']);
-    const results = await Promise.all(ENTRIES.map((e) => build({ ...buildOptions(e, '/nonexistent', REPO_ROOT), write: false, metafile: true, logLevel: 'error' })));
-    for (const input of results.flatMap((r) => Object.keys(r.metafile.inputs))) if (!input.startsWith('node_modules/')) inputs.add(input);
+    const inputs = new Set<string>(['package.json', 'package-lock.json', 'scripts/bundle.ts', 'scripts/bundle-ui.ts']);
+    const results = await Promise.all([
+      ...ENTRIES.map((e) => build({ ...buildOptions(e, '/nonexistent', REPO_ROOT), write: false, metafile: true, logLevel: 'error' })),
+      // The web console's browser bundle (dist/ui), which `npm run bundle` also builds.
+      build({ ...uiBuildOptions('/nonexistent', REPO_ROOT), write: false, metafile: true, logLevel: 'error' }),
+    ]);
+    // node_modules may be a symlink to another tree (a git worktree sharing one install): its files show as ../x/node_modules/...
+    for (const input of results.flatMap((r) => Object.keys(r.metafile.inputs))) if (!input.startsWith('node_modules/') && !input.includes('/node_modules/')) inputs.add(input);
     const missing = [...inputs].filter((f) => !sources.some((s) => s === f || (s.endsWith('/') && f.startsWith(s))));
     expect(missing).toEqual([]);
     expect([...inputs].filter(ignored)).toEqual([]);

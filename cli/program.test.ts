@@ -1,6 +1,6 @@
 import { CommanderError } from 'commander';
 import { ClusterError } from './cluster/api-errors.js';
-import { EditRefused } from './cluster/patches.js';
+import { EditRefused } from '../api/vm-edits.js';
 import { EXIT, VerbError } from './exit.js';
 import { exitCodeOf, PLUGIN_NAME, programNameOf } from './program.js';
 

@@ -6,11 +6,14 @@
 //
 //   tsx scripts/bundle.ts [--outdir DIR] [NAME...]    (default: every entry, into dist/)
 //   tsx scripts/bundle.ts --cli [--outdir DIR]        (default: dist/cli; `npm ci` runs it)
+//   tsx scripts/bundle.ts --ui [--outdir DIR]         (default: dist/ui, the web console; scripts/bundle-ui.ts)
+// With no names and no flag, `npm run bundle` builds the images' entries and the web console.
 
 import { access, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type BuildOptions } from 'esbuild';
+import { bundleUi } from './bundle-ui.js';
 
 /** One bundle: `<outdir>/<name>.mjs` built from `source` (relative to the repository). */
 export interface BundleEntry {
@@ -73,6 +76,9 @@ export function buildOptions(entry: BundleEntry, outDir: string, root: string): 
 /** The kubevmm CLI's entry; its bundle is dist/cli/kubevmm.mjs plus the chunks its verbs load. */
 export const CLI_ENTRY: BundleEntry = { name: 'kubevmm', source: 'cli/main.ts' };
 
+/** Where the web console's server serves the app from. */
+export const UI_DIR = join(REPO_ROOT, 'dist', 'ui');
+
 /** Where bin/kubevmm.js looks for the CLI bundle. */
 export const CLI_DIR = join(REPO_ROOT, 'dist', 'cli');
 
@@ -128,33 +134,41 @@ export async function bundle(options: BundleOptions): Promise<string[]> {
   return entries.map((entry) => join(outDir, `${entry.name}.mjs`));
 }
 
-/** `[--cli] [--outdir DIR] [NAME...]` into bundle options. */
-export function parseArgs(argv: readonly string[]): BundleOptions & { cli: boolean } {
+/** `[--cli | --ui] [--outdir DIR] [NAME...]` into bundle options. */
+export function parseArgs(argv: readonly string[]): BundleOptions & { cli: boolean; ui: boolean; withUi: boolean } {
   const names: string[] = [];
+  const flags = new Set<string>();
   let outDir: string | undefined;
-  let cli = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--outdir') {
-      const value = argv[++i];
-      if (!value) throw new Error('--outdir needs a directory');
-      outDir = value;
-    } else if (arg === '--cli') {
-      cli = true;
+      outDir = argv[++i];
+      if (!outDir) throw new Error('--outdir needs a directory');
+    } else if (arg === '--cli' || arg === '--ui') {
+      flags.add(arg);
     } else if (arg.startsWith('-')) {
-      throw new Error(`unknown option ${arg}; usage: bundle [--outdir DIR] [NAME...] | bundle --cli [--outdir DIR]`);
+      throw new Error(`unknown option ${arg}; usage: bundle [--outdir DIR] [NAME...] | bundle --cli [--outdir DIR] | bundle --ui [--outdir DIR]`);
     } else {
       names.push(arg);
     }
   }
-  if (cli && names.length) throw new Error('--cli builds the kubevmm command alone; leave out the names');
-  return { outDir: outDir ?? (cli ? CLI_DIR : join(REPO_ROOT, 'dist')), entries: selectEntries(names), cli };
+  return resolveArgs({ names, cli: flags.has('--cli'), ui: flags.has('--ui'), outDir });
+}
+
+function resolveArgs(a: { names: string[]; cli: boolean; ui: boolean; outDir: string | undefined }): BundleOptions & { cli: boolean; ui: boolean; withUi: boolean } {
+  if (a.cli && a.names.length) throw new Error('--cli builds the kubevmm command alone; leave out the names');
+  if (a.ui && (a.cli || a.names.length)) throw new Error('--ui builds the web console alone; leave out --cli and the names');
+  // A plain `npm run bundle` (no names, no --outdir) also builds the web console into dist/ui.
+  const withUi = !a.cli && !a.ui && a.names.length === 0 && a.outDir === undefined;
+  const outDir = a.outDir ?? (a.cli ? CLI_DIR : a.ui ? UI_DIR : join(REPO_ROOT, 'dist'));
+  return { outDir, entries: selectEntries(a.names), cli: a.cli, ui: a.ui, withUi };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   try {
     const args = parseArgs(process.argv.slice(2));
-    const files = args.cli ? [await bundleCli({ outDir: args.outDir })] : await bundle(args);
+    const files = args.cli ? [await bundleCli({ outDir: args.outDir })] : args.ui ? [await bundleUi({ outDir: args.outDir, root: REPO_ROOT })] : await bundle(args);
+    if (args.withUi) files.push(await bundleUi({ outDir: UI_DIR, root: REPO_ROOT }));
     for (const file of files) process.stdout.write(`${file}\n`);
   } catch (err) {
     process.stderr.write(`bundle: ${err instanceof Error ? err.message : String(err)}\n`);

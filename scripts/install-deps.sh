@@ -67,8 +67,9 @@ install_tools() {
 # mmdebstrap, fdisk and e2fsprogs also build the Debian test guest (test/fixtures/debian-guest),
 # whose test logs in with openssh-client and reads its disk with dumpe2fs. The real node of the
 # end-to-end tier (test/cluster/node.sh) runs runc, the CNI plugins, and kube-proxy's iptables
-# and conntrack.
-PACKAGES=(qemu-system-x86 qemu-utils xz-utils nbdkit ovmf xorriso busybox-static cpio dosfstools mtools syslinux syslinux-common tmux gcc libc6-dev python3-venv mmdebstrap gpg skopeo fdisk e2fsprogs openssh-client runc containernetworking-plugins iptables conntrack)
+# and conntrack. chromium is the browser the web console's tests and bench drive through
+# playwright-core (an npm devDependency, pinned in package-lock.json; it downloads no browser).
+PACKAGES=(qemu-system-x86 qemu-utils xz-utils nbdkit ovmf xorriso busybox-static cpio dosfstools mtools syslinux syslinux-common tmux gcc libc6-dev python3-venv mmdebstrap gpg skopeo fdisk e2fsprogs openssh-client runc containernetworking-plugins iptables conntrack chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -2,7 +2,7 @@ import { EXIT, VerbError } from '../exit.js';
 import { ClusterError } from './api-errors.js';
 import { runEditFlow, type VmEditor } from './edit-flow.js';
 import { lifecycleEdit, type LifecycleRequest } from './lifecycle.js';
-import { EditRefused, type VmPatch } from './patches.js';
+import { EditRefused, type VmPatch } from '../../api/vm-edits.js';
 import type { VmObject } from './vm-api.js';
 import { volumeEdit } from './volumes.js';
 import type { WatchHandlers } from './wait.js';

@@ -8,7 +8,7 @@
 import { EXIT, VerbError } from '../exit.js';
 import { ClusterError } from './api-errors.js';
 import type { WaitFlags } from './args.js';
-import type { Edit, Goal, VmPatch } from './patches.js';
+import type { Edit, Goal, VmPatch } from '../../api/vm-edits.js';
 import { printable, ProgressLine, type Output } from './progress.js';
 import type { VmObject } from './vm-api.js';
 import { waitForGoal, type VmFeed } from './wait.js';

@@ -7,7 +7,7 @@ import type { VerbRequest } from './args.js';
 import type { ClusterContext } from './context.js';
 import { runEditFlow } from './edit-flow.js';
 import { processOutput, type Output } from './progress.js';
-import { pauseEdit, restartEdit, startEdit, stopEdit, type Edit } from './patches.js';
+import { pauseEdit, restartEdit, startEdit, stopEdit, type Edit } from '../../api/vm-edits.js';
 import { VmClient, type VmObject } from './vm-api.js';
 
 /** The parsed lifecycle verbs. */

@@ -8,7 +8,7 @@ import { CustomObjectsApi, PatchStrategy, setHeaderOptions, Watch } from '@kuber
 import { API_VERSION } from '../../api/schema/common.js';
 import { ClusterError, explainFailure, httpStatusOf, type FailedCall } from './api-errors.js';
 import type { ClusterContext } from './context.js';
-import type { VmPatch, VmView } from './patches.js';
+import type { VmPatch, VmView } from '../../api/vm-edits.js';
 import type { VmFeed, WatchHandlers } from './wait.js';
 
 const GROUP = 'kubevmm.io';

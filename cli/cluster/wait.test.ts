@@ -1,5 +1,5 @@
 import { ClusterError } from './api-errors.js';
-import type { Goal } from './patches.js';
+import type { Goal } from '../../api/vm-edits.js';
 import { judge, waitForGoal, type VmFeed, type WatchHandlers } from './wait.js';
 
 type Vm = Parameters<typeof judge>[0];

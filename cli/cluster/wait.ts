@@ -7,7 +7,7 @@
  * VM comes from a {@link VmFeed} (vm-api.ts's VmClient; a test's own in unit tests).
  */
 import { ClusterError } from './api-errors.js';
-import { progressOf, type Goal, type Progress, type VmView } from './patches.js';
+import { progressOf, type Goal, type Progress, type VmView } from '../../api/vm-edits.js';
 
 /** Watch callbacks: each event, and the end of the watch (with the failure, if it failed). */
 export interface WatchHandlers {

@@ -1,6 +1,6 @@
 /**
  * What each declarative verb changes in a VirtualMachine (design decision 2: every action is
- * a spec edit; the CLI is sugar), and the state it then waits for. Pure: the VM as read, the
+ * a spec edit; the CLI and the web console are sugar over these builders), and the state it then waits for. Pure: the VM as read, the
  * verb and the time in; a patch and a goal out, or a refusal that names the fix.
  *
  * start/stop/restart/pause/unpause are merge patches of scalar fields. addvolume and
@@ -8,7 +8,7 @@
  * resourceVersion read: a concurrent edit makes the API server refuse (409) instead of one
  * edit silently replacing the other.
  */
-import type { RunStrategy } from '../../api/schema/vm.js';
+import type { RunStrategy } from './schema/vm.js';
 
 /** The fields of a VM the verbs read. */
 export interface VmView {
@@ -129,6 +129,28 @@ export function removeVolumeEdit(vm: VmView, disk: string): Edit {
     { op: 'remove', path: `/spec/disks/${index}` },
   ];
   return { patch: guarded(vm, ops), goal: { kind: 'disk-gone', disk } };
+}
+
+/** Options of a resize: the vCPU count and/or the guest memory (a quantity such as 4Gi). */
+export interface ResizeOptions {
+  cpus?: number;
+  memory?: string;
+}
+
+/**
+ * resize: vCPUs as one socket of `cpus` cores, one thread each (so the count is what was
+ * asked whatever the class's topology), and/or `spec.memory.guest`. A running VM takes the new
+ * size at its next restart; the operator says so with the RestartRequired condition.
+ */
+export function resizeEdit(vm: VmView, options: ResizeOptions): Edit {
+  const spec: Record<string, unknown> = {};
+  if (options.cpus !== undefined) {
+    if (!Number.isInteger(options.cpus) || options.cpus < 1 || options.cpus > 512) throw new EditRefused(`vCPUs must be a whole number from 1 to 512, not ${options.cpus}`);
+    spec.cpu = { sockets: 1, cores: options.cpus, threads: 1 };
+  }
+  if (options.memory !== undefined) spec.memory = { guest: options.memory };
+  if (!Object.keys(spec).length) throw new EditRefused(`nothing to change on VM ${vm.metadata.name}: give vCPUs or memory`);
+  return { patch: merge(spec), goal: { kind: 'status', printableStatus: vm.status?.printableStatus ?? 'Running' } };
 }
 
 /** Where the VM is on the way to `goal`: reached, still going (with a line to show), or failed. */

@@ -1,4 +1,4 @@
-import { addVolumeEdit, EditRefused, pauseEdit, progressOf, removeVolumeEdit, restartEdit, startEdit, stopEdit, type VmView } from './patches.js';
+import { addVolumeEdit, EditRefused, pauseEdit, progressOf, removeVolumeEdit, resizeEdit, restartEdit, startEdit, stopEdit, type VmView } from './vm-edits.js';
 
 const now = new Date('2026-12-01T10:00:00.000Z');
 const vm = (spec: VmView['spec'] = {}, status?: VmView['status']): VmView => ({ metadata: { name: 'web-1', resourceVersion: '42' }, spec, ...(status ? { status } : {}) });
@@ -93,5 +93,16 @@ describe('removevolume', () => {
     const goal = { kind: 'disk-gone', disk: 'data' } as const;
     expect(progressOf(vm({}, { disks: [{ name: 'data', phase: 'Detaching' }] }), goal)).toEqual({ state: 'waiting', line: 'web-1: disk data Detaching' });
     expect(progressOf(vm({}, { disks: [] }), goal)).toEqual({ state: 'reached', line: 'web-1: disk data removed' });
+  });
+});
+
+describe('resize', () => {
+  it('sets the vCPUs as one socket of that many cores, and the guest memory', () => {
+    expect(resizeEdit(vm({}), { cpus: 4, memory: '8Gi' }).patch).toEqual({ type: 'merge', body: { spec: { cpu: { sockets: 1, cores: 4, threads: 1 }, memory: { guest: '8Gi' } } } });
+  });
+  it('refuses a vCPU count that is not a whole number from 1 to 512, and an empty change', () => {
+    expect(() => resizeEdit(vm({}), { cpus: 0 })).toThrow('from 1 to 512, not 0');
+    expect(() => resizeEdit(vm({}), { cpus: 2.5 })).toThrow(EditRefused);
+    expect(() => resizeEdit(vm({}), {})).toThrow('give vCPUs or memory');
   });
 });
