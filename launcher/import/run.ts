@@ -35,6 +35,8 @@ export interface RunImportOptions {
   qemuImg?: string;
   xz?: string;
   download?: LocalSourceOptions['download'];
+  /** A `claim` source: the importer's client certificate and the CA its source pod's certificate chains to. */
+  claimTls?: LocalSourceOptions['claimTls'];
   log?: (line: string) => void;
 }
 
