@@ -58,17 +58,24 @@ function rangeHeader(req: http.IncomingMessage, now: Served): string | undefined
   return req.headers.range;
 }
 
-async function serve(options: ClaimServerOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+/** Why this caller may not have this call (401/403), or undefined. */
+function refusal(options: ClaimServerOptions, req: http.IncomingMessage): { status: number; reason: string; message: string } | undefined {
   const path = new URL(req.url ?? '/', 'https://source').pathname;
   const method = req.method ?? 'GET';
   const socket = req.socket as TLSSocket;
   const refused = refuseClient(socket);
-  if (refused) return sendJson(res, refused.status, { reason: refused.reason, message: refused.message });
+  if (refused) return refused;
   const client = clientName(socket);
-  if (!sourceClientMay(options.imageUid, client, method, path)) {
-    options.log?.(`refused ${method} ${path} by ${client}`);
-    return sendJson(res, 403, { reason: 'ClientNotAllowed', message: `client ${client} may not call ${method} ${path} on this source: only the importer of image ${options.imageUid} may read it (GET or HEAD /disk)` });
-  }
+  if (sourceClientMay(options.imageUid, client, method, path)) return undefined;
+  options.log?.(`refused ${method} ${path} by ${client}`);
+  return { status: 403, reason: 'ClientNotAllowed', message: `client ${client} may not call ${method} ${path} on this source: only the importer of image ${options.imageUid} may read it (GET or HEAD /disk)` };
+}
+
+async function serve(options: ClaimServerOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const refused = refusal(options, req);
+  if (refused) return sendJson(res, refused.status, { reason: refused.reason, message: refused.message });
+  const method = req.method ?? 'GET';
+  const client = clientName(req.socket as TLSSocket);
   const now = await served(options.path);
   if (!now) return sendJson(res, 404, { reason: 'NotFound', message: `the claim holds no disk to serve (${options.path} is missing or neither a file nor a block device)` });
   const common = { 'accept-ranges': 'bytes', 'cache-control': 'no-store', ...(now.etag ? { etag: now.etag } : {}) };
