@@ -27,8 +27,8 @@ export function parseRange(header: string | undefined, size: number): RangeAnswe
   }
   if (parts[1] === '') return suffix(Number(parts[2]), size);
   const start = Number(parts[1]);
+  if (parts[2] !== '' && Number(parts[2]) < start) return { kind: 'invalid', message: `Range bytes=${spec} ends before it starts` };
   const end = parts[2] === '' ? size - 1 : Number(parts[2]);
-  if (end < start) return { kind: 'invalid', message: `Range bytes=${spec} ends before it starts` };
   if (start >= size) return { kind: 'unsatisfiable', message: `Range bytes=${spec} starts at or past the end (${size} bytes)` };
   return { kind: 'partial', start, end: Math.min(end, size - 1) };
 }

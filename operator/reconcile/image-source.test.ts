@@ -135,7 +135,7 @@ describe('planImage, a pvc source in another namespace', () => {
   });
 
   it('on deletion, deletes the source pod and keeps the finalizer until it is gone', () => {
-    const deleting = image({ deletionTimestamp: NOW });
+    const deleting = image({ deletionTimestamp: NOW.toISOString() });
     const first = plan({ image: deleting, pod: importer('Running'), source: { pod: RUNNING, stale: [] } });
     expect(first.actions).toEqual([
       { kind: 'deleteImporter', name: 'debian-importer' },
