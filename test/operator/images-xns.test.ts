@@ -102,6 +102,13 @@ describe('an image copying a claim of another namespace', () => {
     const credentials = getJson<Json>(['secret', '-n', TEAM, 'debian-importer-credentials']);
     expect(Object.keys(credentials?.data ?? {})).toEqual(expect.arrayContaining(['client.crt', 'client.key']));
 
+    // The source pod goes away under a running importer: both start over, the new importer at the new source pod.
+    await waitFor('importer running', () => pod(TEAM, 'debian-importer')?.status?.phase === 'Running');
+    kubectl(['delete', 'pod', '-n', GOLDEN, `kubevmm-source-${uid}`, '--wait=false']);
+    const again = await waitFor('a new importer', () => pod(TEAM, 'debian-importer')?.metadata.uid !== created.metadata.uid && pod(TEAM, 'debian-importer'));
+    const replaced = await waitFor('a new source pod running', () => sourceOf(uid)?.metadata.uid !== source.metadata.uid && sourceOf(uid)?.status?.podIP && sourceOf(uid));
+    expect(importTask.parse(JSON.parse(again.metadata.annotations['kubevmm.io/import'])).source).toMatchObject({ url: `https://${replaced.status.podIP}:9502/disk` });
+
     importer.status.set('debian', { phase: 'Downloading', bytesRead: 300, bytesTotal: 1000, percent: 24, checksumVerified: false, retries: 0 });
     await waitFor('Importing 24%', () => image('debian')?.status?.progress === '24%');
     endImporter('debian-importer', 0, JSON.stringify({ format: 'raw', virtualSizeBytes: 2 ** 29, checksumVerified: false }));
