@@ -275,11 +275,11 @@ function program(setExit: (code: number) => void): Command {
     .action(async (flags: ExportFlags) => setExit(await exportCommand(flags, (line) => void process.stderr.write(`kubevmm export: ${line}\n`))));
   cli
     .command('import')
-    .description('importer pod: import a disk image (http, upload or file) onto the target claim, serving progress and uploads over mutual TLS')
+    .description('importer pod: import a disk image (http, upload, file, or a claim of another namespace from its source pod) onto the target claim, serving progress and uploads over mutual TLS')
     .option('--task <file>', 'the import task (JSON, the kubevmm.io/import annotation)', IMPORT_DEFAULTS.task)
     .option('--port <port>', 'port of the importer API (HTTPS, mutual TLS)', IMPORT_DEFAULTS.port)
     .option('--host <host>', 'address of the importer API (default: all)')
-    .option('--credentials <dir>', 'directory holding tls.crt, tls.key and ca.crt', IMPORT_DEFAULTS.credentials)
+    .option('--credentials <dir>', 'directory holding tls.crt, tls.key and ca.crt (and client.crt, client.key for a claim source)', IMPORT_DEFAULTS.credentials)
     .option('--scratch <dir>', 'room for downloads, uploads and decompressed files', IMPORT_DEFAULTS.scratch)
     .option('--target-dir <dir>', 'Filesystem target: where disk.img goes', IMPORT_DEFAULTS.targetDir)
     .option('--target-device <path>', 'Block target: the device', IMPORT_DEFAULTS.targetDevice)

@@ -7,16 +7,15 @@
 
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import https from 'node:https';
 import type http from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { TLSSocket } from 'node:tls';
 import { sourceClientMay } from '../../api/contract/claim-source.js';
-import { listenTlsOnly, type ListeningFront } from '../control/plain-http.js';
-import { clientName, loadTls, refuseClient, type ControlTlsFiles } from '../control/tls.js';
+import type { ListeningFront } from '../control/plain-http.js';
+import { clientName, refuseClient, type ControlTlsFiles } from '../control/tls.js';
 import { parseRange } from './byte-range.js';
 import { blockDeviceBytes } from './run.js';
-import { IDLE_TIMEOUT_MS } from './server.js';
+import { listenMutualTls, sendJson } from './server.js';
 
 /** Options of {@link startClaimServer}. */
 export interface ClaimServerOptions {
@@ -45,10 +44,6 @@ async function served(path: string): Promise<Served | undefined> {
   if (info.isBlockDevice()) return { size: (await blockDeviceBytes(path)) ?? 0 };
   if (!info.isFile()) return undefined;
   return { size: info.size, etag: `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}-${info.ino.toString(16)}"` };
-}
-
-function sendJson(res: http.ServerResponse, status: number, body: { reason: string; message: string }, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers }).end(`${JSON.stringify(body)}\n`);
 }
 
 /** A Range is honoured only when If-Range (if sent) names what is served now; otherwise the whole file goes. */
@@ -92,15 +87,6 @@ async function serve(options: ClaimServerOptions, req: http.IncomingMessage, res
 }
 
 /** Start serving; resolves once listening. */
-export async function startClaimServer(options: ClaimServerOptions): Promise<ClaimServer> {
-  const { context } = await loadTls(options.tls);
-  const tls = https.createServer({ ...context, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' });
-  tls.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    serve(options, req, res).catch((err: unknown) => {
-      if (!res.headersSent) sendJson(res, 500, { reason: 'InternalError', message: String(err) });
-      else res.destroy();
-    });
-  });
-  tls.setTimeout(IDLE_TIMEOUT_MS);
-  return listenTlsOnly(tls, options.port, options.host);
+export function startClaimServer(options: ClaimServerOptions): Promise<ClaimServer> {
+  return listenMutualTls(options, (req, res) => serve(options, req, res));
 }
