@@ -1,7 +1,9 @@
 /**
  * Carries out an image plan: the claim, the importer's credentials and pod, the deletion of a
- * finished or outdated importer; then status (guarded by resourceVersion) and Events. A write
- * the API server refuses is said in status and an Event, then retried with backoff.
+ * finished or outdated importer; for a copy from another namespace, the source pod there and
+ * its Secret, their deletion and the image's finalizer; then status (guarded by
+ * resourceVersion) and Events. A write the API server refuses is said in status and an Event,
+ * then retried with backoff.
  */
 import type { ImageStatus, VirtualMachineImage } from '../../api/schema/image.js';
 import { setCondition } from '../reconcile/conditions.js';
@@ -65,7 +67,6 @@ async function run(deps: ImageExecutorDeps, image: VirtualMachineImage, action: 
       return void (await deps.api.patchImageFinalizers(image, (image.metadata.finalizers ?? []).filter((f) => f !== SOURCE_FINALIZER)));
   }
 }
-
 
 /** Status and Event after a refused write: the import cannot go on until the server takes it. */
 function refused(status: ImageStatus, r: Refusal, now: Date): { status: ImageStatus; event: VmEvent } {
