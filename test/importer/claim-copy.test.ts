@@ -44,7 +44,8 @@ async function startSource(disk: string, mode: 'Filesystem' | 'Block' = 'Filesys
   await writeFile(join(dir, 'task.json'), JSON.stringify({ imageUid: UID, mode }));
   await writeSourceCredentials(authority, { name: 'debian', namespace: 'team-b', uid: UID }, join(dir, 'credentials'));
   const args = ['tsx', 'launcher/main.ts', 'serve-source', '--task', join(dir, 'task.json'), '--port', '0', '--host', '127.0.0.1', '--credentials', join(dir, 'credentials'), '--claim-dir', join(dir, 'claim'), '--claim-device', join(dir, 'claim', 'disk.img')];
-  const child = spawn('npx', args, { cwd: process.cwd(), stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its own process group: npx, tsx and node all go with one signal at the end.
+  const child = spawn('npx', args, { cwd: process.cwd(), stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   sources.push(child);
   let log = '';
   child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
@@ -121,7 +122,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const child of sources) child.kill('SIGTERM');
+  for (const child of sources) if (child.pid && child.exitCode === null) process.kill(-child.pid, 'SIGTERM');
   if (work) await rm(work, { recursive: true, force: true });
 });
 

@@ -28,12 +28,12 @@ const sourceOf = (uid: string) => pod(GOLDEN, `kubevmm-source-${uid}`);
 const condition = (obj: Json | undefined, type: string) => (obj?.status?.conditions ?? []).find((c: Json) => c.type === type);
 
 /** A PersistentVolume for the claim `ns/name`, so pods using it can be scheduled. */
-function volumeFor(ns: string, name: string): void {
+function volumeFor(ns: string, name: string, volumeMode: 'Filesystem' | 'Block' = 'Filesystem'): void {
   const pv = {
     apiVersion: 'v1',
     kind: 'PersistentVolume',
     metadata: { name: `${ns}-${name}` },
-    spec: { capacity: { storage: '2Gi' }, accessModes: ['ReadWriteOnce'], storageClassName: '', hostPath: { path: `/tmp/${ns}/${name}` }, claimRef: { namespace: ns, name } },
+    spec: { capacity: { storage: '2Gi' }, volumeMode, accessModes: ['ReadWriteOnce'], storageClassName: '', hostPath: { path: `/tmp/${ns}/${name}` }, claimRef: { namespace: ns, name } },
   };
   kubectl(['apply', '-f', '-'], { input: JSON.stringify(pv) });
   pvs.push(pv.metadata.name);
@@ -63,7 +63,7 @@ beforeAll(async () => {
   importer = await startImporterStandin();
   createNamespace(GOLDEN);
   createNamespace(TEAM);
-  volumeFor(GOLDEN, 'debian-golden');
+  volumeFor(GOLDEN, 'debian-golden', 'Block');
   const claim = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'debian-golden', namespace: GOLDEN }, spec: { accessModes: ['ReadWriteOnce'], volumeMode: 'Block', storageClassName: '', resources: { requests: { storage: '2Gi' } } } };
   kubectl(['apply', '-f', '-'], { input: JSON.stringify(claim) });
 }, CONTROL_PLANE_TIMEOUT_MS);
