@@ -6,7 +6,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CREDENTIAL_KEYS } from '../api/layout.js';
 import { createCa, issueCertificate } from '../operator/pki/certs.js';
-import { LAUNCHER_CA_LIFETIME_MS, issueClientTls, issueLauncherCredentials, type ClientTls, type LauncherAuthority, type VmIdentity } from '../operator/pki/launcher.js';
+import { IMPORTER_CLIENT_KEYS } from '../api/contract/claim-source.js';
+import { LAUNCHER_CA_LIFETIME_MS, issueClientTls, issueImporterClient, issueLauncherCredentials, issueSourceCredentials, type ClientTls, type LauncherAuthority, type VmIdentity } from '../operator/pki/launcher.js';
 
 export type { ClientTls, LauncherAuthority };
 
@@ -42,6 +43,20 @@ export async function writeLauncherCredentials(authority: LauncherAuthority, vm:
     clientCaFile: join(dir, CREDENTIAL_KEYS.clientCa),
     pskFile: join(dir, CREDENTIAL_KEYS.psk),
   };
+}
+
+/** A source pod's credentials (ADR 0019) for `image`, written into `dir` as its Secret volume lays them out. */
+export async function writeSourceCredentials(authority: LauncherAuthority, image: VmIdentity, dir: string): Promise<Omit<CredentialFiles, 'pskFile'>> {
+  await mkdir(dir, { recursive: true });
+  const data = await issueSourceCredentials(authority, image, new Date());
+  await Promise.all(Object.entries(data).map(([key, value]) => writeFile(join(dir, key), value, { mode: 0o600 })));
+  return { dir, certFile: join(dir, CREDENTIAL_KEYS.cert), keyFile: join(dir, CREDENTIAL_KEYS.key), clientCaFile: join(dir, CREDENTIAL_KEYS.clientCa) };
+}
+
+/** The client certificate of the importer of image `imageUid` towards its source pod, as PEM. */
+export async function importerClientTls(authority: LauncherAuthority, imageUid: string): Promise<{ cert: string; key: string; ca: string }> {
+  const data = await issueImporterClient(authority, imageUid, new Date());
+  return { cert: data[IMPORTER_CLIENT_KEYS.cert]!, key: data[IMPORTER_CLIENT_KEYS.key]!, ca: authority.ca.certPem };
 }
 
 /** A client certificate from `authority`, as the operator presents it. */

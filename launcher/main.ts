@@ -1,6 +1,7 @@
 // The launcher: `launcher run` starts and supervises one VM (in a launcher pod, or for
 // `kubevmm play`), serves the control API and exits with the VM; `launcher console` attaches
 // a terminal to the VM's serial console; `launcher import` is the importer pod's process
+// and `launcher serve-source` the source pod's, for a copy between namespaces
 // (launcher/import). `startLauncher` / `runLauncher` are the same thing
 // as a library, for the CLI's play command.
 
@@ -15,6 +16,7 @@ import { startControlServer, type ControlServer, type ControlTlsFiles } from './
 import { controlSources } from './control-sources.js';
 import { exportCommand, type ExportFlags } from './export/index.js';
 import { IMPORT_DEFAULTS, importCommand, type ImportFlags } from './import/index.js';
+import { SERVE_SOURCE_DEFAULTS, serveSourceCommand, type ServeSourceFlags } from './import/serve-source.js';
 import { PROGRAMS } from './programs.js';
 import { RUNTIME_FILES } from './qemu/index.js';
 import type { AcceleratorChoice } from './runtime/accel.js';
@@ -273,11 +275,11 @@ function program(setExit: (code: number) => void): Command {
     .action(async (flags: ExportFlags) => setExit(await exportCommand(flags, (line) => void process.stderr.write(`kubevmm export: ${line}\n`))));
   cli
     .command('import')
-    .description('importer pod: import a disk image (http, upload or file) onto the target claim, serving progress and uploads over mutual TLS')
+    .description('importer pod: import a disk image (http, upload, file, or a claim of another namespace from its source pod) onto the target claim, serving progress and uploads over mutual TLS')
     .option('--task <file>', 'the import task (JSON, the kubevmm.io/import annotation)', IMPORT_DEFAULTS.task)
     .option('--port <port>', 'port of the importer API (HTTPS, mutual TLS)', IMPORT_DEFAULTS.port)
     .option('--host <host>', 'address of the importer API (default: all)')
-    .option('--credentials <dir>', 'directory holding tls.crt, tls.key and ca.crt', IMPORT_DEFAULTS.credentials)
+    .option('--credentials <dir>', 'directory holding tls.crt, tls.key and ca.crt (and client.crt, client.key for a claim source)', IMPORT_DEFAULTS.credentials)
     .option('--scratch <dir>', 'room for downloads, uploads and decompressed files', IMPORT_DEFAULTS.scratch)
     .option('--target-dir <dir>', 'Filesystem target: where disk.img goes', IMPORT_DEFAULTS.targetDir)
     .option('--target-device <path>', 'Block target: the device', IMPORT_DEFAULTS.targetDevice)
@@ -285,6 +287,16 @@ function program(setExit: (code: number) => void): Command {
     .option('--qemu-img <binary>', 'qemu-img binary')
     .option('--xz <binary>', 'xz binary')
     .action(async (flags: ImportFlags) => setExit(await importCommand(flags, (line) => void process.stderr.write(`kubevmm import: ${line}\n`))));
+  cli
+    .command('serve-source')
+    .description('source pod: serve a claim\'s disk (GET with Range, HEAD) over mutual TLS to the importer of one image, for a copy into another namespace')
+    .option('--task <file>', 'the source task (JSON, the kubevmm.io/source annotation)', SERVE_SOURCE_DEFAULTS.task)
+    .option('--port <port>', 'port of the HTTPS server', SERVE_SOURCE_DEFAULTS.port)
+    .option('--host <host>', 'address to listen on (default: all)')
+    .option('--credentials <dir>', 'directory holding tls.crt, tls.key and ca.crt', SERVE_SOURCE_DEFAULTS.credentials)
+    .option('--claim-dir <dir>', 'Filesystem claim: where its disk.img is', SERVE_SOURCE_DEFAULTS.claimDir)
+    .option('--claim-device <path>', 'Block claim: the device', SERVE_SOURCE_DEFAULTS.claimDevice)
+    .action(async (flags: ServeSourceFlags) => setExit(await serveSourceCommand(flags, (line) => void process.stderr.write(`kubevmm serve-source: ${line}\n`))));
   cli
     .command('console')
     .description('attach this terminal to the VM serial console (Ctrl-] detaches)')

@@ -10,7 +10,7 @@ import type { Store } from './controller.js';
 import type { ClusterApi } from './kube/client.js';
 import { executeImagePlan, type ImageExecutorDeps } from './kube/image-executor.js';
 import type { LauncherClient } from './kube/launcher-client.js';
-import { observeImage } from './image-observe.js';
+import { isSourcePodOf, observeImage } from './image-observe.js';
 import type { PodExpectations } from './pod-expectations.js';
 import type { HandlerResult } from './queue.js';
 import { importerState } from './reconcile/importer-state.js';
@@ -23,6 +23,8 @@ export interface ImageControllerDeps extends ImageExecutorDeps {
   images: Store<VirtualMachineImage>;
   /** Importer pods (labelled kubevmm.io/image). */
   pods: Store<V1Pod>;
+  /** Source pods of cross-namespace copies, all namespaces (labelled kubevmm.io/source-for-uid). */
+  sourcePods?: Store<V1Pod>;
   /** A client on the importer port (IMPORTER_PORT), presenting the operator's certificate. */
   importers: Pick<LauncherClient, 'importerStatus'>;
   settings: ImageSettings;
@@ -37,7 +39,7 @@ function splitKey(key: string): [string, string] {
 
 /**
  * The image is gone: its importer pod goes now (owner references would take it too, but
- * later), so a deleted image never keeps an import running.
+ * later), so a deleted image never keeps an import running; so do its source pods.
  */
 async function forgetImage(deps: ImageControllerDeps, key: string, namespace: string, name: string): Promise<HandlerResult> {
   deps.expectations?.seen(key);
@@ -47,7 +49,17 @@ async function forgetImage(deps: ImageControllerDeps, key: string, namespace: st
     deps.log('image deleted: deleting its importer pod', { image: key });
     await deps.api.deletePod(namespace, importerPodName(name));
   }
+  await forgetSourcePods(deps, key, namespace, name);
   return {};
+}
+
+/** No owner reference reaches a source pod in another namespace: an image gone while the operator was away (or without its finalizer) leaves it to this. */
+async function forgetSourcePods(deps: ImageControllerDeps, key: string, namespace: string, name: string): Promise<void> {
+  const orphans = (deps.sourcePods?.list() ?? []).filter((p) => isSourcePodOf(p, namespace, name) && !p.metadata?.deletionTimestamp);
+  for (const { metadata } of orphans) {
+    deps.log('image gone: deleting its source pod', { image: key, pod: `${metadata?.namespace}/${metadata?.name}` });
+    await deps.api.deletePod(metadata?.namespace ?? 'default', metadata?.name ?? '');
+  }
 }
 
 /** Reconciles one image; the image work queue's handler. */
@@ -57,7 +69,7 @@ export async function reconcileImage(deps: ImageControllerDeps, key: string): Pr
   if (!image) return forgetImage(deps, key, namespace, name);
   const cached = deps.pods.get(namespace, importerPodName(name));
   if (cached) deps.expectations?.seen(key);
-  const observed = await observeImage({ api: deps.api, images: deps.images, pods: deps.pods, importers: deps.importers, log: deps.log }, image, deps.now());
+  const observed = await observeImage({ api: deps.api, images: deps.images, pods: deps.pods, importers: deps.importers, ...(deps.sourcePods ? { sourcePods: deps.sourcePods } : {}), log: deps.log }, image, deps.now());
   const plan = planImage(observed, deps.settings);
   const creates = plan.actions.some((a) => a.kind === 'createImporter');
   // An importer this operator just created is on its way to the cache: never a second one.

@@ -17,6 +17,8 @@ import type { ClaimFacts, ImageObserved } from './reconcile/image-plan.js';
 import { controlledBy } from './reconcile/importer-state.js';
 import { CREATED_FOR_ANNOTATION, POPULATED_ANNOTATION } from './render/image-claims.js';
 import { copyPodName, importerPodName } from './render/importer.js';
+import { crossNamespaceClaim, type SourceObserved } from './reconcile/image-source.js';
+import { SOURCE_IMAGE_LABEL, SOURCE_NAMESPACE_LABEL, SOURCE_UID_LABEL, sourcePodName } from './render/source-pod.js';
 
 /** Read access to a cache. */
 interface Cache<T> {
@@ -79,7 +81,37 @@ async function importerProgress(src: ImporterSources, pod: V1Pod | undefined, ui
 }
 
 /** Image sources plus the importer client (and a log for answers that cannot be used). */
-export type ImporterSources = ImageSources & { importers: Pick<LauncherClient, 'importerStatus'>; log?: (msg: string, fields?: Record<string, unknown>) => void };
+export type ImporterSources = ImageSources & {
+  importers: Pick<LauncherClient, 'importerStatus'>;
+  /** Source pods of cross-namespace copies, in every namespace (labelled kubevmm.io/source-for-uid). */
+  sourcePods?: Cache<V1Pod> & { list(): V1Pod[] };
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+};
+
+/**
+ * The image's source pod (by name, in the source claim's namespace, labelled with the image's
+ * UID) and the stale ones: labelled for this image's namespace and name, but of another UID
+ * (an image deleted and made again) or in another namespace (a changed source).
+ */
+export function observeSourcePods(pods: Cache<V1Pod> & { list(): V1Pod[] }, image: VirtualMachineImage): SourceObserved {
+  const ns = image.metadata.namespace ?? 'default';
+  const uid = image.metadata.uid ?? '';
+  const remote = crossNamespaceClaim(image);
+  const found = remote ? pods.get(remote.namespace, sourcePodName(uid)) : undefined;
+  const pod = found?.metadata?.labels?.[SOURCE_UID_LABEL] === uid ? found : undefined;
+  const stale = pods
+    .list()
+    .filter((p) => p !== pod && !p.metadata?.deletionTimestamp && isSourcePodOf(p, ns, image.metadata.name))
+    .map((p) => ({ namespace: p.metadata?.namespace ?? 'default', name: p.metadata?.name ?? '' }));
+  return { ...(pod ? { pod } : {}), stale };
+}
+
+/** A pod kubevmm made as a source pod (its name from the UID it is labelled with) for the image `namespace/name`. */
+export function isSourcePodOf(pod: V1Pod, namespace: string, name: string): boolean {
+  const labels = pod.metadata?.labels ?? {};
+  const uid = labels[SOURCE_UID_LABEL];
+  return !!uid && pod.metadata?.name === sourcePodName(uid) && labels[SOURCE_NAMESPACE_LABEL] === namespace && labels[SOURCE_IMAGE_LABEL] === name;
+}
 
 /** Everything planImage needs about `image`; `importer` answers GET /status of a running importer. */
 export async function observeImage(src: ImporterSources, image: VirtualMachineImage, now: Date): Promise<ImageObserved> {
@@ -88,8 +120,9 @@ export async function observeImage(src: ImporterSources, image: VirtualMachineIm
   const pvc = await src.api.getPvc(ns, imageClaimName(image.metadata.name));
   const { pod, foreign } = ownedPod(src.pods.get(ns, importerPodName(image.metadata.name)), owner);
   const source = image.spec.source.pvc;
-  const sourcePvc = source && (source.namespace ?? ns) === ns ? await src.api.getPvc(ns, source.name) : undefined;
+  const sourcePvc = source ? await src.api.getPvc(source.namespace ?? ns, source.name) : undefined;
   const importer = await importerProgress(src, pod, image.metadata.uid);
+  const sourcePods = src.sourcePods ? observeSourcePods(src.sourcePods, image) : undefined;
   return {
     image,
     now,
@@ -97,6 +130,7 @@ export async function observeImage(src: ImporterSources, image: VirtualMachineIm
     ...(pod ? { pod } : {}),
     ...(foreign ? { foreignPod: foreign } : {}),
     ...(importer ? { importer } : {}),
+    ...(sourcePods ? { source: sourcePods } : {}),
     // A source claim is only read, never written: whoever made it, it is a source.
     ...(sourcePvc ? { sourceClaim: { ...claimFacts(sourcePvc, owner), owned: false } } : {}),
   };

@@ -14,6 +14,7 @@ import { makeTimedClient } from './kube/timeout.js';
 import type { OperatorMetrics } from './metrics.js';
 import { WorkQueue, type Lane } from './queue.js';
 import { IMAGE_LABEL } from './render/importer.js';
+import { SOURCE_IMAGE_LABEL, SOURCE_NAMESPACE_LABEL, SOURCE_UID_LABEL } from './render/source-pod.js';
 
 /** The image informers; `onImage` is how they ask for a reconcile. */
 export function imageInformers(kc: KubeConfig, onImage: (ns: string | undefined, name: string, lane: Lane) => void, opts: { log: pino.Logger; metrics: OperatorMetrics }) {
@@ -46,7 +47,21 @@ export function imageInformers(kc: KubeConfig, onImage: (ns: string | undefined,
     onError,
     onRestart: restarts('importer-pods'),
   });
-  return { images: images as unknown as Informer<VirtualMachineImage>, importers };
+  // Source pods of cross-namespace copies (ADR 0019): an event reconciles the image their labels name.
+  const sources = createInformer<V1Pod>({
+    kc,
+    path: '/api/v1/pods',
+    labelSelector: SOURCE_UID_LABEL,
+    list: () => core.listPodForAllNamespaces({ labelSelector: SOURCE_UID_LABEL }),
+    transform: slimPod,
+    onEvent: (_t, pod) => {
+      const labels = pod.metadata?.labels ?? {};
+      if (labels[SOURCE_IMAGE_LABEL] && labels[SOURCE_NAMESPACE_LABEL]) onImage(labels[SOURCE_NAMESPACE_LABEL], labels[SOURCE_IMAGE_LABEL], 'high');
+    },
+    onError,
+    onRestart: restarts('image-source-pods'),
+  });
+  return { images: images as unknown as Informer<VirtualMachineImage>, importers, sources };
 }
 
 /** The leader's image queue: every image now, again every `resyncSeconds`. */
@@ -58,7 +73,15 @@ export function runImageQueue(deps: ImageControllerDeps, opts: { workers: number
     handler: (key) => reconcileImage(deps, key),
     onError: (key: string, err: unknown, retryInMs: number) => opts.log.warn({ image: key, err: String(err), retryInMs }, 'image reconcile failed'),
   });
-  const all = () => deps.images.list().forEach((i) => queue.add(`${i.metadata.namespace ?? 'default'}/${i.metadata.name}`, 'normal'));
+  const all = () => {
+    deps.images.list().forEach((i) => queue.add(`${i.metadata.namespace ?? 'default'}/${i.metadata.name}`, 'normal'));
+    // A source pod whose image is gone (deleted while no operator ran) gets its image's key: the reconcile deletes it.
+    for (const pod of deps.sourcePods?.list() ?? []) {
+      const labels = pod.metadata?.labels ?? {};
+      const image = deps.images.get(labels[SOURCE_NAMESPACE_LABEL], labels[SOURCE_IMAGE_LABEL] ?? '');
+      if (labels[SOURCE_NAMESPACE_LABEL] && labels[SOURCE_IMAGE_LABEL] && image?.metadata.uid !== labels[SOURCE_UID_LABEL]) queue.add(`${labels[SOURCE_NAMESPACE_LABEL]}/${labels[SOURCE_IMAGE_LABEL]}`, 'normal');
+    }
+  };
   all();
   setInterval(all, opts.resyncSeconds * 1000).unref();
   return queue;

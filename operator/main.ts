@@ -172,7 +172,7 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
   const imageCaches = imageInformers(kc, (ns, name, lane) => imageQueue?.add(vmKey(ns, name), lane), { log, metrics });
   vmList = () => caches.vms.list();
   const api = new ClusterApi(kc, (verb, resource, code, seconds) => metrics.observeApiRequest(verb, resource, code, seconds));
-  const synced = () => caches.vms.synced && caches.classes.synced && caches.pods.synced && imageCaches.images.synced && imageCaches.importers.synced;
+  const synced = () => caches.vms.synced && caches.classes.synced && caches.pods.synced && imageCaches.images.synced && imageCaches.importers.synced && imageCaches.sources.synced;
   // Every replica serves the webhook from its caches; the certificate Secret lives in the operator's namespace.
   const webhook = runWebhook({
     settings: webhookSettings(opts),
@@ -188,7 +188,7 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
   const identity = new ClientIdentity(authority, CONTROL_CLIENTS.operator);
   const healthy = () =>
     livenessProblems({
-      informers: { virtualmachines: caches.vms, virtualmachineclasses: caches.classes, pods: caches.pods, virtualmachineimages: imageCaches.images, 'importer-pods': imageCaches.importers },
+      informers: { virtualmachines: caches.vms, virtualmachineclasses: caches.classes, pods: caches.pods, virtualmachineimages: imageCaches.images, 'importer-pods': imageCaches.importers, 'image-source-pods': imageCaches.sources },
       ...(queue ? { queueStalledMs: queue.stalledMs() } : {}),
       queueStallLimitMs: flags.queueStallSeconds * 1000,
       now: Date.now(),
@@ -196,12 +196,13 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
   const health = await startHealthServer({ port: flags.healthPort, metrics, ready: () => synced() && webhook.serving(), healthy });
   log.info({ url: health.url }, 'serving /healthz, /readyz and /metrics');
   const credentials = new LauncherCredentials(api, authority);
+  const networkPolicies = networkPolicy ? new LauncherNetworkPolicies(api, networkPolicy) : undefined;
   const deps: ControllerDeps = {
     api,
     launcher: new LauncherClient({ timeoutMs: 1000, quietMs: 30_000, tls: () => identity.current() }),
     credentials,
     images: imageCaches.images,
-    ...(networkPolicy ? { networkPolicies: new LauncherNetworkPolicies(api, networkPolicy) } : {}),
+    ...(networkPolicies ? { networkPolicies } : {}),
     quotaRetryMs: 10_000,
     now: () => new Date(),
     // The API server validated these against the CRD schema; reconcile validates them again.
@@ -219,12 +220,14 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
     now: () => new Date(),
     images: imageCaches.images,
     pods: imageCaches.importers,
+    sourcePods: imageCaches.sources,
+    ...(networkPolicies ? { networkPolicies } : {}),
     importers: new LauncherClient({ timeoutMs: 1000, quietMs: 30_000, port: IMPORTER_PORT, tls: () => identity.current() }),
     expectations: new PodExpectations(),
     settings: { launcherImage: config.launcherImage, pollMs: 2_000, defaultSizeBytes: parseQuantity(flags.defaultImageSize) },
     log: (msg, fields) => log.info(fields ?? {}, msg),
   };
-  await Promise.all([caches.vms.start(), caches.classes.start(), caches.pods.start(), imageCaches.images.start(), imageCaches.importers.start()]);
+  await Promise.all([caches.vms.start(), caches.classes.start(), caches.pods.start(), imageCaches.images.start(), imageCaches.importers.start(), imageCaches.sources.start()]);
   log.info({ config }, 'caches synced');
   const lead = () => {
     log.info({ identity: flags.identity }, 'leading: reconciling');

@@ -15,6 +15,7 @@
  *   retried inside the importer with backoff and never end the pod.
  */
 import { z } from 'zod';
+import { SOURCE_URL_PATTERN } from './claim-source.js';
 import { CONTROL_CLIENTS } from './control.js';
 
 /** Annotation on the importer pod carrying the `importTask` JSON. */
@@ -43,11 +44,18 @@ export const IMPORTER_LAYOUT = {
   credentialsDir: `${IMPORT_DIR}/credentials`,
 } as const;
 
-/** Where the importer reads from. `file`: a path inside the pod (a registry image's disk, a source claim's disk.img or device). */
+/**
+ * Where the importer reads from. `file`: a path inside the pod (a registry image's disk, a
+ * source claim's disk.img or device). `claim`: a claim of another namespace, served by its
+ * source pod at `url` (api/contract/claim-source.ts): pulled like an http source, over mutual
+ * TLS, the server checked for `serverName`; `mode` Block means its bytes are taken as a raw
+ * disk whatever they hold, as a Block claim mounted in the pod would be.
+ */
 export const importSourceSpec = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('http'), url: z.string().min(1).max(2048), sha256: z.string().regex(/^[0-9a-f]{64}$/).optional() }),
   z.strictObject({ kind: z.literal('upload') }),
   z.strictObject({ kind: z.literal('file'), path: z.string().regex(/^(\/[A-Za-z0-9_][A-Za-z0-9._-]*)+\/?$/) }),
+  z.strictObject({ kind: z.literal('claim'), url: z.string().regex(SOURCE_URL_PATTERN), serverName: z.string().regex(/^[0-9a-f-]{8,64}\.source\.kubevmm\.invalid$/), mode: z.enum(['Filesystem', 'Block']) }),
 ]);
 
 /** What the importer is asked to do. */
@@ -128,7 +136,7 @@ export const UPLOAD_PATH = '/upload';
 export const UPLOAD_ANSWER_CODES = { head: 200, put: 204, offsetMismatch: 409 } as const;
 
 /** Failure reasons the importer reports (status condition reasons on the image). */
-export const IMPORT_FAILURES = ['NotFound', 'HttpError', 'ChecksumMismatch', 'NotADiskImage', 'ClaimTooSmall', 'UnsupportedFormat', 'UploadIncomplete', 'ImportFailed'] as const;
+export const IMPORT_FAILURES = ['NotFound', 'HttpError', 'ChecksumMismatch', 'NotADiskImage', 'ClaimTooSmall', 'UnsupportedFormat', 'ImportFailed'] as const;
 
 export type ImportTask = z.infer<typeof importTask>;
 export type ImportSourceSpec = z.infer<typeof importSourceSpec>;

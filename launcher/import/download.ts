@@ -29,7 +29,21 @@ export interface DownloadOptions {
   backoff?: BackoffPolicy;
   /** A connection that delivers nothing for this long is dropped and retried. Default 60 s. */
   stallMs?: number;
+  /**
+   * Mutual TLS towards a source pod (api/contract/claim-source.ts): the CA its certificate must
+   * chain to, the name it must carry, and the client certificate to present. Omitted: a public
+   * server, verified against the public CAs.
+   */
+  tls?: DownloadTls;
   log?: (line: string) => void;
+}
+
+/** TLS settings of a download from a source pod (PEM text). */
+export interface DownloadTls {
+  ca: string;
+  servername: string;
+  cert: string;
+  key: string;
 }
 
 /** What was downloaded. */
@@ -52,18 +66,19 @@ interface Attempt {
 }
 
 /** GET `url` following redirects; resolves with the final answer (any status) and where it came from. */
-async function get(url: string, headers: http.OutgoingHttpHeaders, stallMs: number): Promise<{ res: http.IncomingMessage; url: URL }> {
+async function get(url: string, headers: http.OutgoingHttpHeaders, stallMs: number, tls: DownloadTls | undefined): Promise<{ res: http.IncomingMessage; url: URL }> {
   let current = new URL(url);
   for (let hop = 0; ; hop++) {
     const client = current.protocol === 'https:' ? https : current.protocol === 'http:' ? http : undefined;
     if (!client) throw new ImportError({ reason: 'HttpError', message: `${url} redirects to ${current.href}, which is not http(s)` });
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      const req = client.get(current, { headers, agent: false }, resolve);
+      const req = client.get(current, { headers, agent: false, ...(tls && client === https ? { ...tls, rejectUnauthorized: true } : {}) }, resolve);
       req.setTimeout(stallMs, () => req.destroy(Object.assign(new Error(`no data for ${stallMs / 1000} s (stalled)`), { code: 'ETIMEDOUT' })));
       req.on('error', reject);
     });
     const location = res.headers.location;
-    if (res.statusCode === undefined || res.statusCode < 300 || res.statusCode >= 400 || !location) return { res, url: current };
+    // A source pod never redirects: with its TLS settings, a redirect is an answer like any other (refused).
+    if (tls || res.statusCode === undefined || res.statusCode < 300 || res.statusCode >= 400 || !location) return { res, url: current };
     res.resume();
     if (hop >= MAX_REDIRECTS) throw new ImportError({ reason: 'HttpError', message: `${url}: more than ${MAX_REDIRECTS} redirects` });
     current = new URL(location, current);
@@ -83,7 +98,7 @@ export interface HeadAnswer {
 
 /** Ask for the first `bytes` bytes of `url` with a range request (one try, no retries). */
 export async function fetchHead(url: string, bytes: number, stallMs: number): Promise<HeadAnswer> {
-  const { res, url: final } = await get(url, { 'user-agent': 'kubevmm-importer', 'accept-encoding': 'identity', range: `bytes=0-${bytes - 1}` }, stallMs);
+  const { res, url: final } = await get(url, { 'user-agent': 'kubevmm-importer', 'accept-encoding': 'identity', range: `bytes=0-${bytes - 1}` }, stallMs, undefined);
   const chunks: Buffer[] = [];
   let got = 0;
   for await (const chunk of res as AsyncIterable<Buffer>) {
@@ -149,7 +164,7 @@ interface AttemptContext extends Omit<DownloadOptions, 'hash'> {
 /** One GET; resolves when the whole file went through, throws on any failure. */
 async function attemptOnce(ctx: AttemptContext): Promise<void> {
   const { attempt, progress } = ctx;
-  const { res } = await get(ctx.url, requestHeaders(attempt), ctx.stallMs ?? 60_000);
+  const { res } = await get(ctx.url, requestHeaders(attempt), ctx.stallMs ?? 60_000, ctx.tls);
   const failure = statusFailure(res.statusCode ?? 0, ctx.url);
   if (failure) {
     res.resume();

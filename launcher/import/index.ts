@@ -5,6 +5,7 @@
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { CREDENTIAL_KEYS } from '../../api/layout.js';
+import { IMPORTER_CLIENT_KEYS } from '../../api/contract/claim-source.js';
 import { describeIssues } from '../../api/contract/control.js';
 import { IMPORTER_LAYOUT, IMPORTER_PORT, importTask, type ImporterResult, type ImportTask } from '../../api/contract/importer.js';
 import { asImportError, failureLine, ImportError } from './errors.js';
@@ -52,12 +53,24 @@ export async function readImportTask(path: string): Promise<ImportTask> {
   return parsed.data;
 }
 
+/** The importer's client certificate for its source pod, and the CA that pod's certificate chains to. */
+async function claimTls(dir: string): Promise<NonNullable<RunImportOptions['claimTls']>> {
+  const read = (key: string) =>
+    readFile(`${dir}/${key}`, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw new ImportError({ reason: 'ImportFailed', message: `the credentials of a claim copy lack ${key} (${err.code ?? err.message}); the operator writes it with the importer's Secret` });
+    });
+  const [cert, key, ca] = await Promise.all([read(IMPORTER_CLIENT_KEYS.cert), read(IMPORTER_CLIENT_KEYS.key), read(CREDENTIAL_KEYS.clientCa)]);
+  return { cert, key, ca };
+}
+
 async function optionsFromFlags(flags: ImportFlags, log: (line: string) => void): Promise<RunImportOptions> {
   const port = Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ImportError({ reason: 'ImportFailed', message: `--port ${flags.port}: not a port number` });
   const dir = flags.credentials.replace(/\/$/, '');
+  const task = await readImportTask(flags.task);
   return {
-    task: await readImportTask(flags.task),
+    task,
+    ...(task.source.kind === 'claim' ? { claimTls: await claimTls(dir) } : {}),
     scratchDir: flags.scratch,
     targetDir: flags.targetDir,
     targetDevice: flags.targetDevice,

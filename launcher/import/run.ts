@@ -40,6 +40,8 @@ export interface RunImportOptions {
   /** false: never stream an http source, always download it first (tests of the download path). */
   stream?: boolean;
   download?: LocalSourceOptions['download'];
+  /** A `claim` source: the importer's client certificate and the CA its source pod's certificate chains to. */
+  claimTls?: LocalSourceOptions['claimTls'];
   log?: (line: string) => void;
 }
 

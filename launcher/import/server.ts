@@ -29,7 +29,8 @@ export interface ImporterServerOptions {
 /** A listening importer API. */
 export type ImporterServer = ListeningFront;
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+/** A JSON answer (a refusal, the status), never cached. */
+export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers }).end(`${JSON.stringify(body)}\n`);
 }
 
@@ -58,17 +59,26 @@ async function serve(options: ImporterServerOptions, req: http.IncomingMessage, 
   sendUpload(res, answer, false);
 }
 
-/** Start serving; resolves once listening. */
-export async function startImporterServer(options: ImporterServerOptions): Promise<ImporterServer> {
+/**
+ * An HTTPS server asking every client for a certificate (the handler judges it), TLS only on
+ * its port, answering a handler's failure with 500; resolves once listening. The importer's
+ * API and a source pod's server.
+ */
+export async function listenMutualTls(options: { port: number; host?: string; tls: ControlTlsFiles }, handle: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>): Promise<ListeningFront> {
   const { context } = await loadTls(options.tls);
   const tls = https.createServer({ ...context, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2', requestTimeout: 0 });
   tls.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    serve(options, req, res).catch((err: unknown) => {
+    handle(req, res).catch((err: unknown) => {
       if (!res.headersSent) sendJson(res, 500, { reason: 'InternalError', message: String(err) });
       else res.destroy();
     });
   });
-  // A client gone without a word (a cut network) must not hold the one PUT slot for ever.
+  // A client gone without a word (a cut network) must not hold a connection (or the one PUT slot) for ever.
   tls.setTimeout(IDLE_TIMEOUT_MS);
   return listenTlsOnly(tls, options.port, options.host);
+}
+
+/** Start serving; resolves once listening. */
+export function startImporterServer(options: ImporterServerOptions): Promise<ImporterServer> {
+  return listenMutualTls(options, (req, res) => serve(options, req, res));
 }

@@ -6,7 +6,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { ImportSourceSpec } from '../../api/contract/importer.js';
-import { download, SourceChanged, type Downloaded, type DownloadOptions } from './download.js';
+import { download, SourceChanged, type Downloaded, type DownloadOptions, type DownloadTls } from './download.js';
 import { ImportError } from './errors.js';
 import type { ImportProgress } from './progress.js';
 import type { UploadReceiver } from './upload.js';
@@ -17,7 +17,7 @@ export interface LocalSource {
   path: string;
   /** True when the SHA-256 given in the task matched. */
   checksumVerified: boolean;
-  /** A block device (a Block source claim): its content is copied whatever it is. */
+  /** A Block source claim (a device here, or pulled from its source pod): its content is copied as a raw disk whatever it is. */
   blockDevice: boolean;
 }
 
@@ -28,6 +28,8 @@ export interface LocalSourceOptions extends UnpackOptions {
   progress: ImportProgress;
   /** Present for an upload source. */
   upload?: UploadReceiver;
+  /** A `claim` source: the TLS towards its source pod (the importer's client certificate, the launcher CA). */
+  claimTls?: Omit<DownloadTls, 'servername'>;
   /** Download settings (tests shorten the backoff). */
   download?: Pick<DownloadOptions, 'backoff' | 'stallMs' | 'maxFailuresWithoutProgress'>;
   log?: (line: string) => void;
@@ -39,12 +41,19 @@ export const SCRATCH = { download: 'source.img', upload: 'upload.img', unpacked:
 /** How often a file that changed on the server mid-download is fetched again from the start. */
 const MAX_SOURCE_CHANGES = 3;
 
-async function fromHttp(options: LocalSourceOptions, spec: Extract<ImportSourceSpec, { kind: 'http' }>): Promise<LocalSource> {
+/** What to download: an http source, or a source pod's claim (with its TLS). */
+interface Fetch {
+  url: string;
+  sha256?: string;
+  tls?: DownloadTls;
+}
+
+async function fromHttp(options: LocalSourceOptions, spec: Fetch): Promise<LocalSource> {
   const dest = join(options.scratchDir, SCRATCH.download);
   for (let changes = 0; ; changes++) {
     const sink = new PassThrough({ highWaterMark: 1024 * 1024 });
     const unpacked = unpackStream(sink, dest, options);
-    const fetched = download({ ...options.download, url: spec.url, sink, progress: options.progress, hash: spec.sha256 !== undefined, ...(options.log ? { log: options.log } : {}) }).catch((err: unknown) => {
+    const fetched = download({ ...options.download, url: spec.url, sink, progress: options.progress, hash: spec.sha256 !== undefined, ...(spec.tls ? { tls: spec.tls } : {}), ...(options.log ? { log: options.log } : {}) }).catch((err: unknown) => {
       sink.destroy();
       throw err;
     });
@@ -96,10 +105,26 @@ async function plainLocal(path: string, options: LocalSourceOptions, blockDevice
   return { path: dest, checksumVerified: false, blockDevice: false };
 }
 
+/**
+ * A claim of another namespace, pulled from its source pod. Its refusals are told in terms of
+ * the copy, not of a public URL; a Block claim's bytes are a raw disk whatever they hold.
+ */
+async function fromClaim(options: LocalSourceOptions, spec: Extract<ImportSourceSpec, { kind: 'claim' }>): Promise<LocalSource> {
+  if (!options.claimTls) throw new ImportError({ reason: 'ImportFailed', message: 'a claim source needs the importer\'s client certificate (client.crt, client.key) in its credentials' });
+  try {
+    const local = await fromHttp(options, { url: spec.url, tls: { ...options.claimTls, servername: spec.serverName } });
+    return { ...local, blockDevice: spec.mode === 'Block' };
+  } catch (err) {
+    if (!(err instanceof ImportError) || !/^HttpError|NotFound$/.test(err.reason)) throw err;
+    throw new ImportError({ reason: err.reason, message: `copying the source claim from its source pod failed: ${err.message}`, cause: err });
+  }
+}
+
 /** The source as a local plain file. */
 export async function localSource(options: LocalSourceOptions): Promise<LocalSource> {
   const { source, progress } = options;
   if (source.kind === 'http') return fromHttp(options, source);
+  if (source.kind === 'claim') return fromClaim(options, source);
   if (source.kind === 'upload') {
     if (!options.upload) throw new ImportError({ reason: 'ImportFailed', message: 'an upload import needs the importer API to receive it' });
     options.log?.('waiting for the upload (kubevmm image upload)');

@@ -46,7 +46,8 @@ describe('slimPod', () => {
 
   it('drops managedFields, the volumes and the resolved-VM annotation, keeps the annotations the planner reads, labels, owner and launcher image', () => {
     const whole = launcherPod({ phase: 'Running' });
-    const read = { [STARTED_AT_ANNOTATION]: '2026-11-26T10:00:00Z', [BOOT_DISKS_ANNOTATION]: 'root,cloudinit', 'kubevmm.io/restart-requested-at': '2026-11-26T09:00:00Z' };
+    // kubevmm.io/import: a cross-namespace importer's task is checked against its source pod.
+    const read = { [STARTED_AT_ANNOTATION]: '2026-11-26T10:00:00Z', [BOOT_DISKS_ANNOTATION]: 'root,cloudinit', 'kubevmm.io/restart-requested-at': '2026-11-26T09:00:00Z', 'kubevmm.io/import': '{"source":{"kind":"claim"}}' };
     whole.metadata!.annotations = { ...whole.metadata!.annotations, ...read };
     const slim = slimPod(whole);
     const { managedFields: _managed, annotations: _annotations, ...identity } = whole.metadata ?? {};

@@ -11,10 +11,15 @@
 import type { KubernetesObject, V1ContainerStatus, V1ObjectMeta, V1Pod, V1PodCondition } from '@kubernetes/client-node';
 import { BOOT_DISKS_ANNOTATION, SPEC_HASH_ANNOTATION, STARTED_AT_ANNOTATION } from '../../api/layout.js';
 import { RESTART_ANNOTATION } from '../reconcile/lifecycle.js';
+import { IMPORT_ANNOTATION } from '../../api/contract/importer.js';
 import { GENERATION_ANNOTATION } from '../render/importer.js';
 
-/** The pod annotations the operator reads (the resolved VM's is dropped: it is the renderer's output). */
-const KEPT_POD_ANNOTATIONS = [SPEC_HASH_ANNOTATION, STARTED_AT_ANNOTATION, RESTART_ANNOTATION, BOOT_DISKS_ANNOTATION, GENERATION_ANNOTATION];
+/**
+ * The pod annotations the operator reads (the resolved VM's is dropped: it is the renderer's
+ * output). An importer's task is kept: a cross-namespace importer is checked against the
+ * source pod its task points at.
+ */
+const KEPT_POD_ANNOTATIONS = [SPEC_HASH_ANNOTATION, STARTED_AT_ANNOTATION, RESTART_ANNOTATION, BOOT_DISKS_ANNOTATION, GENERATION_ANNOTATION, IMPORT_ANNOTATION];
 
 /** Annotations nothing in the operator reads and that repeat the object (kubectl's client-side apply). */
 const DROPPED_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration'];

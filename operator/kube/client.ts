@@ -66,6 +66,9 @@ export const OPERATOR_API_CALLS: readonly ApiCall[] = [
   // populated by patch, and a StorageClass read to decide clone or copy.
   { verb: 'list', group: GROUP, resource: IMAGES },
   { verb: 'watch', group: GROUP, resource: IMAGES },
+  // The finalizer of an image copying a claim of another namespace: its source pod there has no
+  // owner reference (they cannot cross namespaces), so the image waits for the operator to delete it.
+  { verb: 'patch', group: GROUP, resource: IMAGES },
   { verb: 'patch', group: GROUP, resource: `${IMAGES}/status` },
   { verb: 'create', group: '', resource: 'persistentvolumeclaims' },
   { verb: 'patch', group: '', resource: 'persistentvolumeclaims' },
@@ -275,6 +278,15 @@ export class ClusterApi {
     } catch (err) {
       if (statusCode(err) !== 404) throw err;
     }
+  }
+
+  /** Sets an image's finalizers (kubevmm.io/source-cleanup of a cross-namespace copy), guarded by resourceVersion. */
+  patchImageFinalizers(image: VirtualMachineImage, finalizers: string[]): Promise<VirtualMachineImage> {
+    const { namespace = 'default', name, resourceVersion } = image.metadata;
+    const body = { metadata: { finalizers, ...(resourceVersion ? { resourceVersion } : {}) } };
+    return this.call('patch', IMAGES, () =>
+      this.custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, plural: IMAGES, namespace, name, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
+    ) as Promise<VirtualMachineImage>;
   }
 
   /** Sets the VM's finalizers, guarded by resourceVersion so a concurrent change is not lost. */

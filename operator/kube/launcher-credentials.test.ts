@@ -100,4 +100,29 @@ describe('loadLauncherAuthority', () => {
     const api = { getSecret: async () => ({ data: { 'ca.crt': Buffer.from('junk').toString('base64') } }), createSecret: async () => 'exists' as const };
     await expect(loadLauncherAuthority({ api, namespace: 'kubevmm-system', name: 'ca' })).rejects.toThrow(/Secret kubevmm-system\/ca lacks ca\.crt, ca\.key, derive\.key; delete it to have a new CA made/);
   });
+
+  it('writes a source pod its Secret in the claim’s namespace, owned by the pod, once per pod; the importer of a copy gets its client certificate', async () => {
+    const image = { apiVersion: 'kubevmm.io/v1alpha1' as const, kind: 'VirtualMachineImage' as const, metadata: { name: 'debian', namespace: 'team-b', uid: 'img-uid' }, spec: { source: { pvc: { name: 'golden', namespace: 'shared' } } } };
+    const api = store();
+    const creds = new LauncherCredentials(api, authority);
+    const pod = { name: 'kubevmm-source-img-uid', namespace: 'shared', uid: 'pod-uid' };
+    await creds.ensureSource(image, pod, { 'kubevmm.io/source-for-uid': 'img-uid' });
+    await creds.ensureSource(image, pod, { 'kubevmm.io/source-for-uid': 'img-uid' }); // asked again while the pod waits
+    expect(api.writes.length).toBe(1);
+    const secret = api.writes[0]!.secret;
+    expect(secret.metadata).toMatchObject({ name: 'kubevmm-source-img-uid-credentials', namespace: 'shared', ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: pod.name, uid: 'pod-uid', controller: true }] });
+    expect(Object.keys(secret.data ?? {}).sort()).toEqual(['ca.crt', 'tls.crt', 'tls.key']);
+    const served = new X509Certificate(data(secret, 'tls.crt'));
+    expect(served.subjectAltName).toBe('DNS:img-uid.source.kubevmm.invalid');
+    expect(served.checkIssued(new X509Certificate(authority.ca.certPem))).toBe(true);
+
+    await creds.ensureImporter(image, { claimCopy: true });
+    const importer = api.writes[1]!.secret;
+    expect(importer.metadata?.name).toBe('debian-importer-credentials');
+    const client = new X509Certificate(data(importer, 'client.crt'));
+    expect(client.subject).toContain('CN=kubevmm-importer img-uid');
+    expect(client.keyUsage).toContain('1.3.6.1.5.5.7.3.2');
+    await creds.ensureImporter({ ...image, metadata: { ...image.metadata, name: 'plain' } });
+    expect(api.writes[2]!.secret.data?.['client.crt']).toBeUndefined();
+  });
 });

@@ -10,7 +10,7 @@ import type { VmEvent } from '../reconcile/types.js';
 import { apiBody, apiMessage, statusCode } from './client.js';
 
 /** The objects the operator writes for a VM, as condition reasons name them. */
-export type WrittenKind = 'LauncherPod' | 'CredentialsSecret' | 'AttachmentPod' | 'HotplugService' | 'DiskClaim' | 'CopyPod' | 'ImageClaim' | 'ImporterPod' | 'ImporterSecret';
+export type WrittenKind = 'LauncherPod' | 'CredentialsSecret' | 'AttachmentPod' | 'HotplugService' | 'DiskClaim' | 'CopyPod' | 'ImageClaim' | 'ImporterPod' | 'ImporterSecret' | 'SourcePod' | 'SourceSecret';
 
 /** A write that failed, tagged with the object it was for (so the message can name it). */
 export class WriteError extends Error {

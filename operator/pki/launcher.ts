@@ -6,6 +6,7 @@
  * under the same name) never needs the old ones back.
  */
 import { createHmac } from 'node:crypto';
+import { IMPORTER_CLIENT_KEYS, importerClientName, sourceServerName } from '../../api/contract/claim-source.js';
 import { CREDENTIAL_KEYS, LAUNCHER_SHARED_NAME, NBD_EXPORT, launcherServerName } from '../../api/layout.js';
 import { certFacts, issueCertificate, type PemPair } from './certs.js';
 
@@ -51,6 +52,25 @@ export async function issueLauncherCredentials(authority: LauncherAuthority, vm:
     [CREDENTIAL_KEYS.clientCa]: authority.ca.certPem,
     [CREDENTIAL_KEYS.psk]: nbdPsk(authority.deriveKey, vm.uid),
   };
+}
+
+/** An import's lifetime at most: a source pod's certificate and its importer's client certificate. */
+export const COPY_CERT_LIFETIME_MS = 7 * 24 * 3600_000;
+
+/**
+ * The data of a source pod's Secret (ADR 0019): a serving certificate for
+ * `sourceServerName(image UID)` and the CA whose client certificates it checks (it serves only
+ * the one whose common name is `importerClientName(image UID)`).
+ */
+export async function issueSourceCredentials(authority: LauncherAuthority, image: VmIdentity, now: Date): Promise<Record<string, string>> {
+  const serving = await issueCertificate(authority.ca, { subject: `CN=source ${image.namespace}/${image.name},O=kubevmm`, sans: [sourceServerName(image.uid)], usage: 'server', lifetimeMs: COPY_CERT_LIFETIME_MS, now });
+  return { [CREDENTIAL_KEYS.cert]: serving.certPem, [CREDENTIAL_KEYS.key]: serving.keyPem, [CREDENTIAL_KEYS.clientCa]: authority.ca.certPem };
+}
+
+/** The importer's client certificate towards its source pod (IMPORTER_CLIENT_KEYS of its Secret). */
+export async function issueImporterClient(authority: LauncherAuthority, imageUid: string, now: Date): Promise<Record<string, string>> {
+  const pair = await issueCertificate(authority.ca, { subject: `CN=${importerClientName(imageUid)},O=kubevmm`, sans: [], usage: 'client', lifetimeMs: COPY_CERT_LIFETIME_MS, now });
+  return { [IMPORTER_CLIENT_KEYS.cert]: pair.certPem, [IMPORTER_CLIENT_KEYS.key]: pair.keyPem };
 }
 
 /** A client's TLS material for reaching launchers: its certificate and key, and the CA to verify them by. */

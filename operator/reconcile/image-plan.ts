@@ -13,6 +13,7 @@ import { imageClaimName, type ImagePhase, type ImageStatus, type VirtualMachineI
 import { renderImageClaim, usableBytes, type VolumeMode } from '../render/image-claims.js';
 import { setCondition } from './conditions.js';
 import { importerState, podGeneration, type ImporterState } from './importer-state.js';
+import { crossNamespaceClaim, finalizerAction, sourceCleanup, sourceLost, sourceStep, SOURCE_FINALIZER, type SourceObserved } from './image-source.js';
 import type { VmEvent } from './types.js';
 
 /** A claim as image planning sees it. */
@@ -36,8 +37,10 @@ export interface ImageObserved {
   foreignPod?: string;
   /** The importer's `GET /status`, when it answered. */
   importer?: ImporterStatus;
-  /** A `pvc` source claim in the image's namespace, when it exists. */
+  /** The `pvc` source claim (in whichever namespace it is), when it exists. */
   sourceClaim?: ClaimFacts;
+  /** Source pods, when the `pvc` source is (or was) in another namespace (reconcile/image-source.ts). */
+  source?: SourceObserved;
   now: Date;
 }
 
@@ -53,8 +56,13 @@ export interface ImageSettings {
 /** One change to make for an image. */
 export type ImageAction =
   | { kind: 'createClaim'; claim: V1PersistentVolumeClaim }
-  | { kind: 'createImporter'; pod: V1Pod }
-  | { kind: 'deleteImporter'; name: string };
+  | { kind: 'createImporter'; pod: V1Pod; claimCopy?: boolean }
+  | { kind: 'deleteImporter'; name: string }
+  | { kind: 'createSource'; pod: V1Pod }
+  | { kind: 'ensureSourceCredentials'; pod: { namespace: string; name: string; uid: string } }
+  | { kind: 'deleteSource'; namespace: string; name: string }
+  | { kind: 'addFinalizer' }
+  | { kind: 'removeFinalizer' };
 
 /** What reconcile decided for an image. */
 export interface ImagePlan {
@@ -105,15 +113,16 @@ function claimToCreate(d: Draft): V1PersistentVolumeClaim {
   });
 }
 
-function taskSource(image: VirtualMachineImage, sourceClaim: ClaimFacts | undefined): ImportSourceSpec {
+function taskSource(image: VirtualMachineImage, sourceClaim: ClaimFacts | undefined, remote: ImportSourceSpec | undefined): ImportSourceSpec {
   const { http, registry } = image.spec.source;
+  if (remote) return remote;
   if (http) return { kind: 'http', url: http.url, ...(http.sha256 ? { sha256: http.sha256 } : {}) };
   if (registry) return { kind: 'file', path: REGISTRY_COPY_PATH };
   if (sourceClaim) return { kind: 'file', path: sourceFilePath(sourceClaim.mode) };
   return { kind: 'upload' };
 }
 
-function importerToCreate(d: Draft, claim: ClaimFacts): V1Pod {
+function importerToCreate(d: Draft, claim: ClaimFacts, remote?: ImportSourceSpec): V1Pod {
   const { image, sourceClaim } = d.obs;
   const name = image.metadata.name;
   const { pvc, registry } = image.spec.source;
@@ -123,9 +132,9 @@ function importerToCreate(d: Draft, claim: ClaimFacts): V1Pod {
     owner: { kind: 'VirtualMachineImage', name, uid: image.metadata.uid ?? '', generation: image.metadata.generation ?? 0 },
     labels: { [IMAGE_LABEL]: name },
     launcherImage: d.settings.launcherImage,
-    task: { source: taskSource(image, sourceClaim), target: { mode: claim.mode, capacityBytes: Math.max(1, usableBytes(claim.sizeBytes, claim.mode)) } },
+    task: { source: taskSource(image, sourceClaim, remote), target: { mode: claim.mode, capacityBytes: Math.max(1, usableBytes(claim.sizeBytes, claim.mode)) } },
     target: { claimName: imageClaimName(name), mode: claim.mode },
-    ...(pvc && sourceClaim ? { source: { claimName: pvc.name, mode: sourceClaim.mode } } : {}),
+    ...(pvc && sourceClaim && !remote ? { source: { claimName: pvc.name, mode: sourceClaim.mode } } : {}),
     ...(registry ? { registry: { image: registry.image, path: registry.path ?? '/disk' } } : {}),
     scratchBytes: claim.sizeBytes,
     credentialsSecret: importerSecretName(name),
@@ -140,11 +149,16 @@ function blocked(d: Draft): { reason: string; message: string } | undefined {
     return { reason: 'ClaimConflict', message: `PersistentVolumeClaim ${claimName} exists and kubevmm did not create it for this image; kubevmm never adopts a claim: delete or rename it, or give the image another name` };
   }
   if (foreignPod) return { reason: 'ImporterPodConflict', message: foreignPod };
-  const pvc = image.spec.source.pvc;
-  if (pvc?.namespace && pvc.namespace !== ns(image)) {
-    return { reason: 'CrossNamespaceCopy', message: `source.pvc is in namespace ${pvc.namespace}: a pod can mount claims of its own namespace only, so kubevmm cannot copy it yet; copy it into ${ns(image)} or import it from its namespace` };
-  }
   return undefined;
+}
+
+/** A cross-namespace importer whose source pod is gone or moved would retry an address that no longer serves it: both start over. */
+function restartWithSource(d: Draft, pod: string): boolean {
+  const lost = crossNamespaceClaim(d.obs.image) ? sourceLost(d.obs.pod, d.obs.source?.pod) : undefined;
+  if (!lost) return false;
+  d.actions.push({ kind: 'deleteImporter', name: pod });
+  setPhase(d, 'Pending', { reason: 'SourceRestarted', message: `${lost}: the importer ${pod} is restarted with the source pod` });
+  return true;
 }
 
 /** Status and actions while the importer pod exists and runs for this generation. */
@@ -158,6 +172,7 @@ function planRunning(d: Draft, state: ImporterState): void {
   }
   const seen = d.obs.importer;
   poll(d);
+  if (restartWithSource(d, pod)) return;
   if (!seen) return setPhase(d, 'Importing', { reason: 'Importing', message: `importer pod ${pod} runs` });
   d.status.progress = `${Math.floor(seen.percent)}%`;
   if (seen.format) d.status.format = seen.format;
@@ -189,21 +204,32 @@ function planImport(d: Draft): void {
   }
   if (image.spec.source.pvc && !sourceClaim) {
     poll(d);
-    return setPhase(d, 'Pending', { reason: 'SourceClaimNotFound', message: `PersistentVolumeClaim ${image.spec.source.pvc.name} not found in namespace ${ns(image)}; create it` });
+    return setPhase(d, 'Pending', { reason: 'SourceClaimNotFound', message: `PersistentVolumeClaim ${image.spec.source.pvc.name} not found in namespace ${image.spec.source.pvc.namespace ?? ns(image)}; create it` });
   }
   if (!claim) {
     d.actions.push({ kind: 'createClaim', claim: claimToCreate(d) });
     d.status.progress = '0%';
     return setPhase(d, 'Pending', { reason: 'CreatingClaim', message: `creating PersistentVolumeClaim ${imageClaimName(image.metadata.name)}` });
   }
-  if (state.phase === 'none') {
-    d.actions.push({ kind: 'createImporter', pod: importerToCreate(d, claim) });
-    d.status.importerPod = importerPodName(image.metadata.name);
-    d.status.progress = '0%';
-    return setPhase(d, 'Pending', { reason: 'ImporterStarting', message: `starting importer pod ${importerPodName(image.metadata.name)}` });
-  }
+  if (state.phase === 'none') return planStart(d, claim);
   if (state.phase === 'succeeded' || state.phase === 'failed') return planEnded(d, state, generation);
   planRunning(d, state);
+}
+
+/** No importer yet: start it, after its source pod when the source claim is in another namespace. */
+function planStart(d: Draft, claim: ClaimFacts): void {
+  const { image, sourceClaim } = d.obs;
+  const remote = crossNamespaceClaim(image);
+  const step = remote && sourceClaim ? sourceStep({ image, ref: remote, claim: sourceClaim, pod: d.obs.source?.pod, launcherImage: d.settings.launcherImage }) : undefined;
+  if (step && !step.ready) {
+    poll(d);
+    d.actions.push(...step.actions);
+    return setPhase(d, 'Pending', { reason: step.reason, message: step.message });
+  }
+  d.actions.push({ kind: 'createImporter', pod: importerToCreate(d, claim, step?.source), ...(step ? { claimCopy: true } : {}) });
+  d.status.importerPod = importerPodName(image.metadata.name);
+  d.status.progress = '0%';
+  setPhase(d, 'Pending', { reason: 'ImporterStarting', message: `starting importer pod ${importerPodName(image.metadata.name)}` });
 }
 
 function finished(status: ImageStatus | undefined, generation: number): boolean {
@@ -222,25 +248,44 @@ function imageEvents(before: ImageStatus | undefined, after: ImageStatus): VmEve
   return [{ type: 'Normal', reason: after.phase === 'Ready' ? 'Imported' : `Image${after.phase ?? ''}`, message: ready?.message ?? '' }];
 }
 
+/** The image is being deleted: its importer now (owner references would, later), its source pod (nothing else will). */
+function planDeleting(d: Draft, source: SourceObserved): void {
+  const { obs } = d;
+  if (obs.pod && !obs.pod.metadata?.deletionTimestamp) d.actions.push({ kind: 'deleteImporter', name: importerPodName(obs.image.metadata.name) });
+  d.actions.push(...sourceCleanup({ ...(source.pod ? { pod: source.pod } : {}), stale: [] }));
+  // Looked at again until the source pod is gone and the finalizer can go.
+  if (obs.image.metadata.finalizers?.includes(SOURCE_FINALIZER)) poll(d);
+}
+
+/** The verdict is in status: the pods that gave it go, and nothing starts again. */
+function planFinished(d: Draft, source: SourceObserved): void {
+  const { obs } = d;
+  if (obs.pod && importerState(obs.pod).phase !== 'deleting') d.actions.push({ kind: 'deleteImporter', name: importerPodName(obs.image.metadata.name) });
+  d.actions.push(...sourceCleanup({ ...(source.pod ? { pod: source.pod } : {}), stale: [] }));
+  delete d.status.importerPod;
+}
+
 /** Decides one reconcile of `obs.image`. */
 export function planImage(obs: ImageObserved, settings: ImageSettings): ImagePlan {
   const { image } = obs;
-  const generation = image.metadata.generation ?? 0;
   const d: Draft = { obs, settings, status: { ...image.status, claimName: imageClaimName(image.metadata.name) }, actions: [] };
+  const source = obs.source ?? { stale: [] };
+  const finalizer = finalizerAction(image, source);
+  if (finalizer?.kind === 'addFinalizer') d.actions.push(finalizer);
+  // Source pods of another UID or namespace (a recreated image, a changed source) go at once.
+  d.actions.push(...sourceCleanup({ stale: source.stale }));
   const problem = image.metadata.deletionTimestamp ? undefined : blocked(d);
   if (image.metadata.deletionTimestamp) {
-    // Owner references remove the pod and the claim too; deleting the pod now stops the import at once.
-    if (obs.pod && !obs.pod.metadata?.deletionTimestamp) d.actions.push({ kind: 'deleteImporter', name: importerPodName(image.metadata.name) });
+    planDeleting(d, source);
   } else if (problem) {
     // Not a verdict on this spec: looked at again, and the import goes on once the conflict is gone.
     poll(d);
     setPhase(d, 'Failed', problem, true);
-  } else if (finished(image.status, generation)) {
-    // The verdict is in status: the pod that gave it goes, and nothing starts again.
-    if (obs.pod && importerState(obs.pod).phase !== 'deleting') d.actions.push({ kind: 'deleteImporter', name: importerPodName(image.metadata.name) });
-    delete d.status.importerPod;
+  } else if (finished(image.status, image.metadata.generation ?? 0)) {
+    planFinished(d, source);
   } else {
     planImport(d);
   }
+  if (finalizer?.kind === 'removeFinalizer') d.actions.push(finalizer);
   return { actions: d.actions, status: d.status, events: imageEvents(image.status, d.status), ...(d.requeueAfterMs !== undefined ? { requeueAfterMs: d.requeueAfterMs } : {}) };
 }

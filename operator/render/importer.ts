@@ -6,6 +6,7 @@
  * serve their progress over mutual TLS with credentials issued for their owner's UID. Pure.
  */
 import type { V1Container, V1OwnerReference, V1Pod, V1Volume, V1VolumeDevice, V1VolumeMount } from '@kubernetes/client-node';
+import { IMPORTER_CLIENT_KEYS } from '../../api/contract/claim-source.js';
 import { IMPORT_ANNOTATION, IMPORTER_ARGS, IMPORTER_LAYOUT, IMPORTER_PORT, type ImportTask } from '../../api/contract/importer.js';
 import { CREDENTIAL_KEYS, LAYOUT } from '../../api/layout.js';
 import { formatBytes } from '../../api/quantity.js';
@@ -21,6 +22,9 @@ export const COPY_DISK_LABEL = 'kubevmm.io/copy-disk';
  * replaced, and a finished one is never started again for the same spec.
  */
 export const GENERATION_ANNOTATION = 'kubevmm.io/generation';
+
+/** The `app.kubernetes.io/name` of importer and copy pods (their NetworkPolicy selects it). */
+export const IMPORTER_APP_NAME = 'kubevmm-importer';
 
 /** The importer pod of an image: deterministic, so a restarted operator finds it instead of making a second. */
 export function importerPodName(image: string): string {
@@ -115,9 +119,10 @@ function registryInit(input: ImporterPodInput, registry: RegistryCopy): V1Contai
   ];
 }
 
-/** The credentials files the importer serves with (the Secret's NBD key is left out). */
-function credentialsVolume(secretName: string): V1Volume {
-  const items = [CREDENTIAL_KEYS.cert, CREDENTIAL_KEYS.key, CREDENTIAL_KEYS.clientCa].map((key) => ({ key, path: key }));
+/** The credentials files the importer serves with (the Secret's NBD key is left out), and its client certificate when it pulls from a source pod. */
+function credentialsVolume(secretName: string, claimCopy: boolean): V1Volume {
+  const keys = [CREDENTIAL_KEYS.cert, CREDENTIAL_KEYS.key, CREDENTIAL_KEYS.clientCa, ...(claimCopy ? [IMPORTER_CLIENT_KEYS.cert, IMPORTER_CLIENT_KEYS.key] : [])];
+  const items = keys.map((key) => ({ key, path: key }));
   return { name: 'credentials', secret: { secretName, items, defaultMode: 0o400 } };
 }
 
@@ -132,7 +137,7 @@ export function renderImporterPod(input: ImporterPodInput): V1Pod {
     metadata: {
       name: input.name,
       namespace: input.namespace,
-      labels: { ...input.labels, 'app.kubernetes.io/name': 'kubevmm-importer', 'app.kubernetes.io/managed-by': 'kubevmm' },
+      labels: { ...input.labels, 'app.kubernetes.io/name': IMPORTER_APP_NAME, 'app.kubernetes.io/managed-by': 'kubevmm' },
       annotations: { [IMPORT_ANNOTATION]: JSON.stringify(input.task), [GENERATION_ANNOTATION]: String(input.owner.generation) },
       ownerReferences: ownerReferences(input.owner),
     },
@@ -168,7 +173,7 @@ export function renderImporterPod(input: ImporterPodInput): V1Pod {
       ],
       volumes: [
         { name: 'podinfo', downwardAPI: { items: [{ path: 'task.json', fieldRef: { fieldPath: `metadata.annotations['${IMPORT_ANNOTATION}']` } }] } },
-        credentialsVolume(input.credentialsSecret),
+        credentialsVolume(input.credentialsSecret, input.task.source.kind === 'claim'),
         { name: 'scratch', emptyDir: { sizeLimit: formatBytes(input.scratchBytes) } },
         { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
         ...(input.registry ? [{ name: 'tools', emptyDir: { sizeLimit: '8Mi' } }] : []),

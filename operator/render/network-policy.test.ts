@@ -1,4 +1,4 @@
-import { parseLauncherNetworkPolicy, renderLauncherNetworkPolicies } from './network-policy.js';
+import { parseLauncherNetworkPolicy, renderImageNetworkPolicies, renderLauncherNetworkPolicies } from './network-policy.js';
 
 const operator = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kubevmm-system' } }, podSelector: { matchLabels: { 'app.kubernetes.io/component': 'operator' } } };
 
@@ -27,5 +27,16 @@ describe('launcher NetworkPolicies', () => {
     expect(() => parseLauncherNetworkPolicy('{')).toThrow(/KUBEVMM_LAUNCHER_NETWORK_POLICY\) is not JSON/);
     expect(() => parseLauncherNetworkPolicy('{"controlFrom": []}')).toThrow(/controlFrom: name at least the operator pods/);
     expect(() => parseLauncherNetworkPolicy('{"controlFrom": [{}], "guestfrom": []}')).toThrow(/guestfrom/);
+  });
+
+  it('lets importer pods take their API only from importerFrom, and source pods theirs only from importer pods of any namespace', () => {
+    const relay = { namespaceSelector: operator.namespaceSelector, podSelector: { matchLabels: { 'app.kubernetes.io/component': 'subresources' } } };
+    const [importers, sources] = renderImageNetworkPolicies('shared', { controlFrom: [operator, { ipBlock: { cidr: '10.9.0.0/16' } }], guestFrom: [], importerFrom: [operator, relay] });
+    expect(importers).toMatchObject({ metadata: { name: 'kubevmm-importers', namespace: 'shared' }, spec: { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'kubevmm-importer' } }, policyTypes: ['Ingress'] } });
+    expect(importers?.spec.ingress).toEqual([{ from: [operator, relay], ports: [{ protocol: 'TCP', port: 9501 }] }]);
+    expect(sources).toMatchObject({ metadata: { name: 'kubevmm-image-sources', namespace: 'shared' }, spec: { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'kubevmm-image-source' } } } });
+    expect(sources?.spec.ingress).toEqual([{ from: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'app.kubernetes.io/managed-by': 'kubevmm', 'app.kubernetes.io/name': 'kubevmm-importer' } } }], ports: [{ protocol: 'TCP', port: 9502 }] }]);
+    // a setting written before importerFrom existed: the control port's peers
+    expect(renderImageNetworkPolicies('shared', { controlFrom: [operator], guestFrom: [] })[0]?.spec.ingress[0]?.from).toEqual([operator]);
   });
 });

@@ -8,7 +8,11 @@
 import type { V1LabelSelector, V1NetworkPolicyPort } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { describeIssues } from '../../api/contract/control.js';
+import { SOURCE_PORT } from '../../api/contract/claim-source.js';
+import { IMPORTER_PORT } from '../../api/contract/importer.js';
 import { CONTROL_PORT, NBD_EXPORT } from '../../api/layout.js';
+import { IMPORTER_APP_NAME } from './importer.js';
+import { SOURCE_APP_NAME } from './source-pod.js';
 
 /** A NetworkPolicyPeer as the chart writes it; Kubernetes checks the rest. */
 const peer = z.looseObject({
@@ -23,6 +27,8 @@ export const launcherNetworkPolicySettings = z.strictObject({
   controlFrom: z.array(peer).min(1, 'name at least the operator pods, or nothing reaches the launchers'),
   /** Who may reach the guests' ports; empty: anyone, as without a policy. */
   guestFrom: z.array(peer).default([]),
+  /** Who may reach importer pods' API (9501): the operator (progress) and the subresource server (uploads). Default: controlFrom. */
+  importerFrom: z.array(peer).min(1, 'name at least the operator pods, or no import is seen').optional(),
 });
 
 export type LauncherNetworkPolicySettings = z.infer<typeof launcherNetworkPolicySettings>;
@@ -46,7 +52,7 @@ export interface NetworkPolicyManifest {
 }
 
 /** Names of the two policies kubevmm keeps in each namespace with VMs. */
-export const NETWORK_POLICY_NAMES = { launchers: 'kubevmm-launchers', attachments: 'kubevmm-attachments' } as const;
+export const NETWORK_POLICY_NAMES = { launchers: 'kubevmm-launchers', attachments: 'kubevmm-attachments', importers: 'kubevmm-importers', sources: 'kubevmm-image-sources' } as const;
 
 const MANAGED = { 'app.kubernetes.io/managed-by': 'kubevmm' };
 
@@ -86,6 +92,31 @@ export function renderLauncherNetworkPolicies(namespace: string, settings: Launc
         policyTypes: ['Ingress'],
         ingress: [{ from: [{ podSelector: { matchLabels: { ...MANAGED, 'app.kubernetes.io/name': 'kubevmm-launcher' } } }], ports: [{ protocol: 'TCP', port: NBD_EXPORT.port }] }],
       },
+    },
+  ];
+}
+
+/**
+ * The two policies for image pods in `namespace` (written where an importer or a source pod
+ * starts): importer pods take their API port only from `importerFrom` (the operator, the
+ * subresource server); source pods (ADR 0019) take theirs only from importer pods, of any
+ * namespace, since the importer of a cross-namespace copy runs in the image's. No other port.
+ */
+export function renderImageNetworkPolicies(namespace: string, settings: LauncherNetworkPolicySettings): NetworkPolicyManifest[] {
+  const meta = (name: string) => ({ name, namespace, labels: MANAGED });
+  const app = (name: string) => ({ matchLabels: { ...MANAGED, 'app.kubernetes.io/name': name } });
+  return [
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: meta(NETWORK_POLICY_NAMES.importers),
+      spec: { podSelector: app(IMPORTER_APP_NAME), policyTypes: ['Ingress'], ingress: [{ from: settings.importerFrom ?? settings.controlFrom, ports: [{ protocol: 'TCP', port: IMPORTER_PORT }] }] },
+    },
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: meta(NETWORK_POLICY_NAMES.sources),
+      spec: { podSelector: app(SOURCE_APP_NAME), policyTypes: ['Ingress'], ingress: [{ from: [{ namespaceSelector: {}, podSelector: app(IMPORTER_APP_NAME) }], ports: [{ protocol: 'TCP', port: SOURCE_PORT }] }] },
     },
   ];
 }

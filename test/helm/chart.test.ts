@@ -93,6 +93,18 @@ describe('helm/kubevmm', () => {
     expect(server.template.metadata.labels).toMatchObject(pods('subresources').matchLabels);
     const withoutServer = parseLauncherNetworkPolicy(envOf(operatorDeployment(await template({ 'launcherNetworkPolicy.enabled': true, 'subresources.enabled': false }))).KUBEVMM_LAUNCHER_NETWORK_POLICY!);
     expect(withoutServer.controlFrom).toEqual([{ namespaceSelector: home, podSelector: pods('operator') }]);
+    // Importer pods: the operator and the subresource server only, never controlFrom's scrapers.
+    expect(settings.importerFrom).toEqual([{ namespaceSelector: home, podSelector: pods('operator') }, { namespaceSelector: home, podSelector: pods('subresources') }]);
+    expect(withoutServer.importerFrom).toEqual([{ namespaceSelector: home, podSelector: pods('operator') }]);
+  });
+
+  it('networkPolicy: the operator reaches importer pods’ API (9501) as well as launchers’ control port, and nothing else of theirs', async () => {
+    const policy = pick(await template(), 'NetworkPolicy', 'kubevmm-operator').spec as { egress: { to?: unknown[]; ports: { port: number }[] }[] };
+    const podRules = policy.egress.filter((e) => e.to).map((e) => [e.ports.map((p) => p.port), e.to]);
+    expect(podRules).toEqual([
+      [[9500], [{ namespaceSelector: {}, podSelector: { matchExpressions: [{ key: 'kubevmm.io/vm', operator: 'Exists' }] } }]],
+      [[9501], [{ namespaceSelector: {}, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'kubevmm-importer' } } }]],
+    ]);
   });
 
   it('with cert-manager, the operator may no longer touch its webhook configuration', async () => {

@@ -88,12 +88,14 @@ describe('helm/kubevmm: the subresource server', () => {
     ]);
   });
 
-  it('keeps to DNS, the API server and the launchers’ control port when networkPolicy is on', () => {
+  it('keeps to DNS, the API server, the launchers’ control port and the importers’ API when networkPolicy is on', () => {
     const policy = pick(objects, 'NetworkPolicy', SERVER).spec as { podSelector: { matchLabels: Record<string, string> }; ingress: unknown[]; egress: { to?: unknown[]; ports: { port: number | string }[] }[] };
     expect(policy.podSelector.matchLabels['app.kubernetes.io/component']).toBe('subresources');
     expect(policy.ingress).toEqual([{ ports: [{ port: 'https', protocol: 'TCP' }] }]);
-    expect(policy.egress.map((e) => e.ports.map((p) => p.port))).toEqual([[53, 53], [443, 6443], [9500]]);
+    expect(policy.egress.map((e) => e.ports.map((p) => p.port))).toEqual([[53, 53], [443, 6443], [9500], [9501]]);
     expect(policy.egress[2]?.to).toEqual([{ namespaceSelector: {}, podSelector: { matchExpressions: [{ key: 'kubevmm.io/vm', operator: 'Exists' }] } }]);
+    // uploads are relayed to importer pods, whose NetworkPolicy takes them from this server
+    expect(policy.egress[3]?.to).toEqual([{ namespaceSelector: {}, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'kubevmm-importer' } } }]);
   });
 
   it('names the fix when values predate it (helm upgrade --reuse-values from an older release renders without them)', async () => {

@@ -12,8 +12,9 @@ import { stringify } from 'yaml';
 import { DEFAULT_CONFIG } from '../../api/schema/config.js';
 import type { VirtualMachine } from '../../api/schema/vm.js';
 import { renderAttachmentPod, renderHotplugService } from '../../operator/render/attachment.js';
-import { renderLauncherNetworkPolicies } from '../../operator/render/network-policy.js';
+import { renderImageNetworkPolicies, renderLauncherNetworkPolicies } from '../../operator/render/network-policy.js';
 import { renderImporterPod } from '../../operator/render/importer.js';
+import { renderSourcePod } from '../../operator/render/source-pod.js';
 import { renderLauncherPod } from '../../operator/render/pod.js';
 import { template } from '../helm/helpers/helm.js';
 
@@ -59,14 +60,17 @@ function operatorObjects(): object[] {
       task: { source: { kind: 'file', path: '/var/run/kubevmm/import/source/disk.img' }, target: { mode: 'Filesystem', capacityBytes: 2 ** 30 } },
       target: { claimName: 'web-root', mode: 'Filesystem' }, source: { claimName: 'os-image', mode: 'Filesystem' }, scratchBytes: 2 ** 30, credentialsSecret: 'web-launcher-credentials',
     }),
+    // A source pod serving a Block claim of namespace golden to an image of namespace team (ADR 0019).
+    renderSourcePod({ image: { name: 'os', namespace: 'team', uid: '6f1c2e0a-1b2c-4d3e-8f40-516273849abc', generation: 1 }, claim: { name: 'os-golden', namespace: 'golden', mode: 'Block' }, launcherImage: config.launcherImage }),
     ...renderLauncherNetworkPolicies('team', { controlFrom: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kubevmm-system' } } }], guestFrom: [] }),
+    ...renderImageNetworkPolicies('team', { controlFrom: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kubevmm-system' } } }], guestFrom: [] }),
   ];
 }
 
 /** The part of kubevmm a checkov resource id (`Kind.namespace.name`) belongs to. */
 function component(resource: string): string {
   const [kind = '', , name = ''] = resource.split('.');
-  if (kind === 'Pod') return /-hotplug-/.test(name) ? 'attachment pod' : /-importer$|-copy-/.test(name) ? 'importer pod' : 'launcher pod';
+  if (kind === 'Pod') return /-hotplug-/.test(name) ? 'attachment pod' : /-importer$|-copy-/.test(name) ? 'importer pod' : /^kubevmm-source-/.test(name) ? 'source pod' : 'launcher pod';
   if (kind === 'DaemonSet') return 'device plugin';
   if (kind === 'Deployment') return /-subresources$/.test(name) ? 'subresource server' : 'operator';
   if (kind === 'ClusterRole' || kind === 'Role') return /-subresources$/.test(name) ? 'subresource server RBAC' : /^kubevmm-vm-/.test(name) ? 'user roles' : 'operator RBAC';
