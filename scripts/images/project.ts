@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bundle, ENTRIES, REPO_ROOT, UI_APP_DIR } from '../bundle.js';
+import { bundleUi } from '../bundle-ui.js';
 import { debianBase, nodeBase, probeNode, type NodeBinary } from './bases.js';
 import { aptInstalls, copies, dockerignore, parseDockerfile, stage, type Dockerfile } from './dockerfile.js';
 import { copyLayer, rootfsLayer, walkFiles, type ImagePlan, type ResolvedSource, type SourceResolver } from './plan.js';
@@ -72,8 +73,9 @@ function buildStageResolver(ctx: ProjectContext, sourceHash: string): SourceReso
   const bundles = () =>
     (ctx.bundled ??= (async () => {
       const out = await mkdtemp(join(ctx.workDir, 'bundle-'));
-      ctx.log(`bundling ${ENTRIES.map((e) => e.name).join(', ')} (scripts/bundle.ts)`);
+      ctx.log(`bundling ${ENTRIES.map((e) => e.name).join(', ')} and the web console (scripts/bundle.ts, bundle-ui.ts)`);
       await bundle({ outDir: out, root: ctx.repo });
+      await bundleUi({ outDir: join(out, UI_APP_DIR), root: ctx.repo });
       return out;
     })());
   return async (layer, source): Promise<ResolvedSource> => {
