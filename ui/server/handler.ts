@@ -54,6 +54,8 @@ function refuse(req: IncomingMessage, res: ServerResponse, decision: Extract<Gat
 /** Builds the handlers; throws when the configuration is not a valid `uiConfig`. */
 export function uiHandlers(opts: UiHandlerOptions): UiHandlers {
   const configJson = JSON.stringify(uiConfig.parse(opts.config));
+  // The sign-in with an identity provider fetches its discovery document and token endpoint.
+  const oidcOrigins = opts.config.oidc ? [new URL(opts.config.oidc.issuerUrl).origin] : [];
   const relay = { upstream: opts.upstream, mode: opts.mode, tls: opts.tls, log: opts.log };
   const gate = (req: IncomingMessage, upgrade: boolean): GateDecision =>
     opts.session ? localGate({ method: req.method ?? 'GET', target: req.url ?? '/', headers: req.headers, upgrade }, opts.session) : { action: 'pass' };
@@ -78,7 +80,7 @@ export function uiHandlers(opts: UiHandlerOptions): UiHandlers {
       res.writeHead(200, { ...securityHeaders('app', opts.tls), 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(configJson) });
       return void res.end(req.method === 'HEAD' ? undefined : configJson);
     }
-    return serveStatic(req, res, { root: opts.staticDir, tls: opts.tls });
+    return serveStatic(req, res, { root: opts.staticDir, tls: opts.tls, connect: oidcOrigins });
   };
 
   const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {

@@ -1,4 +1,4 @@
-import { APP_CSP, BEARER_PROTOCOL_PREFIX, downstreamHeaders, securityHeaders, upstreamHeaders } from './headers.js';
+import { APP_CSP, appCsp, BEARER_PROTOCOL_PREFIX, downstreamHeaders, securityHeaders, upstreamHeaders } from './headers.js';
 
 const bearer = `${BEARER_PROTOCOL_PREFIX}dG9rZW4`;
 
@@ -62,5 +62,14 @@ describe('securityHeaders', () => {
     const h = securityHeaders('api', true);
     expect(h['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'; sandbox");
     expect(h['strict-transport-security']).toMatch(/max-age=\d+/);
+  });
+});
+
+describe('appCsp', () => {
+  it("lets the app fetch from the OIDC issuer's origin and nowhere else", () => {
+    const csp = appCsp(['https://idp.example.com']);
+    expect(csp).toContain("connect-src 'self' https://idp.example.com;");
+    expect(csp).toContain("script-src 'self';");
+    expect(appCsp([])).toContain("connect-src 'self';");
   });
 });

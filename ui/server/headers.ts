@@ -94,17 +94,25 @@ export function downstreamHeaders(headers: IncomingHttpHeaders): OutgoingHttpHea
  * images also from data: and blob: URLs (noVNC's cursor, screenshots); never framed. Inline
  * *styles* are allowed: xterm.js and noVNC set them at run time, and a style cannot run code.
  */
-export const APP_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+export const APP_CSP = appCsp([]);
+
+/**
+ * The app's policy with more origins it may connect to: the OIDC issuer's, whose discovery
+ * document and token endpoint the sign-in fetches (pure).
+ */
+export function appCsp(connect: readonly string[]): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    ["connect-src 'self'", ...connect].join(' '),
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
 
 /**
  * The policy of relayed API answers: a response that is HTML (a service's `proxy` subresource
@@ -113,10 +121,10 @@ export const APP_CSP = [
  */
 export const API_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox";
 
-/** Headers every answer carries, with the policy for its kind. */
-export function securityHeaders(kind: 'app' | 'api', tls: boolean): Record<string, string> {
+/** Headers every answer carries, with the policy for its kind (`connect`: more origins the app may fetch from). */
+export function securityHeaders(kind: 'app' | 'api', tls: boolean, connect: readonly string[] = []): Record<string, string> {
   return {
-    'content-security-policy': kind === 'app' ? APP_CSP : API_CSP,
+    'content-security-policy': kind === 'app' ? appCsp(connect) : API_CSP,
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
     'x-frame-options': 'DENY',

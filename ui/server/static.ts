@@ -16,6 +16,8 @@ import { INDEX_FILE, isClientRoute, isInside, splitTarget, staticTargetOf } from
 export interface StaticOptions {
   root: string;
   tls: boolean;
+  /** Origins the app may connect to beyond its own (the OIDC issuer's). */
+  connect?: readonly string[];
 }
 
 /** The Cache-Control of a served file. */
@@ -56,7 +58,7 @@ export async function serveStatic(req: IncomingMessage, res: ServerResponse, opt
   if (routed) found = await regularFile(opts.root, join(opts.root, INDEX_FILE));
   if (!found) return plainAnswer(res, 404, routed ? `the app is not here: ${INDEX_FILE} is missing\n` : 'not found\n', opts.tls);
   res.writeHead(200, {
-    ...securityHeaders('app', opts.tls),
+    ...securityHeaders('app', opts.tls, opts.connect ?? []),
     'content-type': contentTypeOf(found.path),
     'content-length': found.size,
     'cache-control': cacheControlOf(found.path),
