@@ -143,9 +143,6 @@ export async function streamImage(options: StreamImageOptions): Promise<{ verdic
   const nbd = await startNbdkit(source.url, options.scratchDir, options.nbdkit ?? PROGRAMS.nbdkit).catch((err: Error) => {
     throw new StreamFailed(err.message, { cause: err });
   });
-  // Started now so it runs beside the conversion; its failure is only looked at when it matters.
-  const hashing = options.sha256 === undefined ? undefined : hashRemote(options);
-  hashing?.catch(() => undefined);
   try {
     // qemu-img failing to read over NBD may be the network as much as the file: not a verdict.
     const info = await imageInfo(nbd.uri, options.qemuImg).catch((err: Error) => {
@@ -154,6 +151,9 @@ export async function streamImage(options: StreamImageOptions): Promise<{ verdic
     const verdict = judgeImage(info, { file: nbd.uri, head: source.head, capacityBytes: options.capacityBytes });
     progress.detected(verdict.format, verdict.virtualSizeBytes);
     progress.reading(source.totalBytes);
+    // Started once the image is judged, so it runs beside the conversion; its failure is only looked at when it matters.
+    const hashing = options.sha256 === undefined ? undefined : hashRemote(options);
+    hashing?.catch(() => undefined);
     let shown = 0;
     const onBytes = (percent: number) => {
       const now = Math.floor((percent / 100) * source.totalBytes);

@@ -7,7 +7,7 @@ import { useControlPlaneWithCrds, CONTROL_PLANE_TIMEOUT_MS, type ControlPlane } 
 import { createNamespace, getJson, waitFor } from '../operator/helpers/operator-process.js';
 import { cspViolations, launchChromium, openPage, screenshot, step, VIEWPORT, type TestPage } from './helpers/browser.js';
 import { startConsole, type ConsoleServer } from './helpers/console-server.js';
-import { applyUserRoles, applyVm, serviceAccountUser, writeVmStatus } from './helpers/users.js';
+import { applyUserRoles, applyVm, deleteUserRoles, serviceAccountUser, USER_ROLES, writeVmStatus } from './helpers/users.js';
 import { runningStatus, testVm } from './helpers/vm.js';
 
 const NS = `ui-${Date.now().toString(36)}`;
@@ -22,8 +22,8 @@ beforeAll(async () => {
   cp = await useControlPlaneWithCrds();
   createNamespace(NS);
   await applyUserRoles();
-  editorToken = serviceAccountUser({ namespace: NS, name: 'editor', role: 'kubevmm-vm-user' });
-  viewerToken = serviceAccountUser({ namespace: NS, name: 'viewer', role: 'kubevmm-vm-viewer' });
+  editorToken = serviceAccountUser({ namespace: NS, name: 'editor', role: USER_ROLES.user });
+  viewerToken = serviceAccountUser({ namespace: NS, name: 'viewer', role: USER_ROLES.viewer });
   applyVm(testVm(NS, 'alpha'));
   writeVmStatus(NS, 'alpha', runningStatus('kwok-node-0', '10.244.0.11'));
   console_ = await startConsole(cp.kc, NS);
@@ -35,6 +35,7 @@ afterAll(async () => {
   await browser?.close();
   await console_?.close();
   await cp?.kubectl('delete', 'namespace', NS, '--wait=false').catch(() => undefined);
+  if (cp) deleteUserRoles();
   await cp?.release();
 });
 

@@ -10,10 +10,26 @@ function kubectlOk(args: string[], input?: string): string {
   return r.stdout;
 }
 
-/** Applies the chart's kubevmm-vm-viewer and kubevmm-vm-user ClusterRoles. */
+/** The chart's user roles as these tests apply them: under a name of their own, without the aggregation labels. */
+export const USER_ROLES = { viewer: 'ui-test-kubevmm-vm-viewer', user: 'ui-test-kubevmm-vm-user' } as const;
+
+/**
+ * Applies the rules of the chart's kubevmm-vm-viewer and kubevmm-vm-user ClusterRoles under the
+ * names in USER_ROLES. Not under the chart's names: the control plane is shared, and a later
+ * `helm install` there refuses a ClusterRole of that name it does not own; not with their
+ * aggregation labels, which would add these rules to every view and edit binding in it.
+ */
 export async function applyUserRoles(): Promise<void> {
   const objects = await template();
-  for (const name of ['kubevmm-vm-viewer', 'kubevmm-vm-user']) kubectlOk(['apply', '-f', '-'], JSON.stringify(pick(objects, 'ClusterRole', name)));
+  for (const [name, as] of [['kubevmm-vm-viewer', USER_ROLES.viewer], ['kubevmm-vm-user', USER_ROLES.user]] as const) {
+    const role = pick(objects, 'ClusterRole', name) as { metadata: Record<string, unknown> };
+    kubectlOk(['apply', '-f', '-'], JSON.stringify({ ...role, metadata: { name: as } }));
+  }
+}
+
+/** Removes what applyUserRoles applied. */
+export function deleteUserRoles(): void {
+  kubectl(['delete', 'clusterrole', USER_ROLES.viewer, USER_ROLES.user, '--ignore-not-found']);
 }
 
 /** A ServiceAccount bound to `role` in `namespace`; returns a token for it. */
