@@ -34,6 +34,9 @@ afterAll(async () => {
   for (const p of pages) await p.context.close().catch(() => undefined);
   await browser?.close();
   await console_?.close();
+  // The VMs go first, waited for: the control plane is shared, and an operator started by a later
+  // suite would otherwise take up VMs of a namespace still terminating (and count their writes).
+  await cp?.kubectl('-n', NS, 'delete', 'virtualmachines', '--all', '--wait=true', '--timeout=60s').catch(() => undefined);
   await cp?.kubectl('delete', 'namespace', NS, '--wait=false').catch(() => undefined);
   if (cp) deleteUserRoles();
   await cp?.release();
