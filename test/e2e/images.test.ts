@@ -207,7 +207,8 @@ it('gives two VMs from one image disks of their own', async () => {
   const marker = (n: number) => `[ "$(dd if=/dev/vda bs=512 skip=$(( $(cat /sys/block/vda/size) - 8 )) count=1 2>/dev/null | head -c 14)" = KUBEVMM-MARK-A ] && echo SEEN-$((${n}+1)) || echo UNSEEN-$((${n}+1))`;
   apply(vmManifest(ns.name, 'twin-a', { disks: [{ name: 'root', image: { name: 'guest-qcow2' } }] }));
   apply(vmManifest(ns.name, 'twin-b', { disks: [{ name: 'root', image: { name: 'guest-qcow2' } }] }));
-  await Promise.all(['twin-a', 'twin-b'].map((vm) => waitForConsole(ns.name, vm, /KUBEVMM-GUEST booted/, IMPORT_MS)));
+  // Typing starts once the guest offers its shell: what is typed while its init still runs can be lost.
+  await Promise.all(['twin-a', 'twin-b'].map((vm) => waitForConsole(ns.name, vm, /Press Enter for a shell/, IMPORT_MS)));
   await runInGuest(ns.name, 'twin-a', 'printf KUBEVMM-MARK-A | dd of=/dev/vda bs=512 seek=$(( $(cat /sys/block/vda/size) - 8 )) conv=notrunc,fsync 2>/dev/null');
   await runInGuest(ns.name, 'twin-a', marker(100));
   await waitForConsole(ns.name, 'twin-a', /SEEN-101/);
