@@ -10,6 +10,7 @@
  *
  *   npm run bench:image-vm -- [--rounds N]      (default 5; needs `npm run e2e:up`)
  */
+import { spawn } from 'node:child_process';
 import { createNamespace, e2eImageRef, e2eScript, useE2eCluster } from '../harness/e2e-cluster.js';
 import { buildGuest } from '../harness/guest.js';
 import { machineLine } from './lib/env.js';
@@ -79,6 +80,27 @@ async function copyRound(i: number, launcher: string): Promise<number> {
 
 const s = (ms: number) => (ms / 1000).toFixed(2);
 
+/**
+ * `--trace`: every change of the namespace's VMs, claims and pods, stamped in ms from when the
+ * trace began (kubectl watches; the lines go to stderr), to take the image VM's time apart.
+ */
+function trace(): () => void {
+  const t0 = Date.now();
+  const views: Record<string, string> = {
+    virtualmachines: '{.status.printableStatus}{"\\n"}',
+    persistentvolumeclaims: '{.status.phase}{"\\n"}',
+    pods: '{.status.phase} {range .status.containerStatuses[*]}{.name}={.state}{end}{"\\n"}',
+  };
+  const children = Object.entries(views).map(([kind, template]) => {
+    const child = spawn('kubectl', ['-n', NS, 'get', kind, '--watch', '--output-watch-events', '-o', `jsonpath={.type} ${kind} {.object.metadata.name} ${template.replace(/\.(metadata|status)/g, '.object.$1')}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child.stdout.setEncoding('utf8').on('data', (text: string) => {
+      for (const line of text.split('\n').filter(Boolean)) console.error(`${s(Date.now() - t0).padStart(8)} ${line}`);
+    });
+    return child;
+  });
+  return () => children.forEach((child) => child.kill());
+}
+
 function report(rounds: { image: number; pvc: number; copy: number }[]): string {
   const p50 = (k: 'image' | 'pvc' | 'copy') => percentile(rounds.map((r) => r[k]), 50);
   const p95 = (k: 'image' | 'pvc' | 'copy') => percentile(rounds.map((r) => r[k]), 95);
@@ -115,6 +137,7 @@ async function main(): Promise<void> {
     await vmRound('warm-pvc', { persistentVolumeClaim: { claimName: 'base' } });
     await copyRound(0, launcher);
     const rounds: { image: number; pvc: number; copy: number }[] = [];
+    const stopTrace = process.argv.includes('--trace') ? trace() : undefined;
     for (let i = 1; i <= n; i++) {
       const image = await vmRound(`image-${i}`, { image: { name: IMAGE } });
       const pvc = await vmRound(`pvc-${i}`, { persistentVolumeClaim: { claimName: 'base' } });
@@ -122,6 +145,7 @@ async function main(): Promise<void> {
       rounds.push({ image, pvc, copy });
       console.error(`round ${i}/${n}: image VM ${s(image)} s, PVC VM ${s(pvc)} s, copy ${s(copy)} s`);
     }
+    stopTrace?.();
     console.log(`\n${report(rounds)}\n`);
   } finally {
     kubectl(['delete', 'namespace', NS, '--wait=false']);

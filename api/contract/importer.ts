@@ -66,6 +66,12 @@ export const importTask = z.strictObject({
     /** Usable bytes of the target claim; an image whose virtual size exceeds it fails ClaimTooSmall. */
     capacityBytes: z.number().int().positive(),
   }),
+  /**
+   * Compare the written target with the source after the conversion (default true). false for
+   * a VM disk copied from a Ready image: the image was compared when it was imported, and the
+   * copy is on the VM's way to Running, where a second read of the whole disk would delay it.
+   */
+  compare: z.boolean().optional(),
 });
 
 /** The importer's progress, from `GET /status`. */

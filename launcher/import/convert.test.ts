@@ -2,11 +2,15 @@ import { convertArgs, targetSpec, temporaryName } from './convert.js';
 
 describe('convertArgs', () => {
   it('converts to raw, sparse, with the probed format fixed, into the temporary file', () => {
-    expect(convertArgs({ source: '/s/source.img', format: 'qcow2', output: temporaryName('/t/disk.img'), block: false })).toEqual(['convert', '-p', '-f', 'qcow2', '-O', 'raw', '-S', '4k', '-W', '-m', '8', '/s/source.img', '/t/disk.img.importing']);
+    expect(convertArgs({ source: '/s/source.img', format: 'qcow2', output: temporaryName('/t/disk.img'), block: false, direct: false })).toEqual(['convert', '-p', '-f', 'qcow2', '-O', 'raw', '-S', '4k', '-W', '-m', '8', '/s/source.img', '/t/disk.img.importing']);
+  });
+
+  it('bypasses the page cache on a target that takes direct I/O', () => {
+    expect(convertArgs({ source: '/s', format: 'raw', output: '/t/disk.img.importing', block: false, direct: true }).slice(-4)).toEqual(['-t', 'none', '/s', '/t/disk.img.importing']);
   });
 
   it('writes onto an existing device without creating it', () => {
-    expect(convertArgs({ source: '/s', format: 'raw', output: '/dev/kubevmm/target', block: true }).slice(-3)).toEqual(['-n', '/s', '/dev/kubevmm/target']);
+    expect(convertArgs({ source: '/s', format: 'raw', output: '/dev/kubevmm/target', block: true, direct: false }).slice(-3)).toEqual(['-n', '/s', '/dev/kubevmm/target']);
   });
 });
 

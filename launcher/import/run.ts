@@ -130,7 +130,7 @@ async function importInto(options: RunImportOptions, progress: ImportProgress, u
   options.log?.(`${verdict.format} image of ${verdict.virtualSizeBytes} bytes; writing it to the ${target.mode === 'Block' ? 'device' : 'claim'}`);
   progress.converting();
   try {
-    await writeImage({ source: file, verdict, target, onProgress: (p) => progress.converting(p), onVerify: () => progress.verifying(), ...(options.qemuImg ? { qemuImg: options.qemuImg } : {}) });
+    await writeImage({ source: file, verdict, target, compare: options.task.compare !== false, onProgress: (p) => progress.converting(p), onVerify: () => progress.verifying(), ...(options.qemuImg ? { qemuImg: options.qemuImg } : {}) });
   } catch (err) {
     throw noSpace(err);
   }

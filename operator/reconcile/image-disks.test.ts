@@ -94,7 +94,7 @@ describe('planImageDisks', () => {
     const pod = action.pod;
     expect(pod.metadata).toMatchObject({ name: 'web-copy-root', labels: expect.objectContaining({ 'kubevmm.io/vm': 'web', 'kubevmm.io/copy-disk': 'root' }) });
     expect(pod.metadata?.labels?.['kubevmm.io/disk']).toBeUndefined(); // that label marks attachment pods
-    expect(JSON.parse(pod.metadata?.annotations?.[IMPORT_ANNOTATION] ?? '{}')).toEqual({ source: { kind: 'file', path: '/var/run/kubevmm/import/source/disk.img' }, target: { mode: 'Filesystem', capacityBytes: Math.floor(4 * GI * 0.945) } });
+    expect(JSON.parse(pod.metadata?.annotations?.[IMPORT_ANNOTATION] ?? '{}')).toEqual({ source: { kind: 'file', path: '/var/run/kubevmm/import/source/disk.img' }, target: { mode: 'Filesystem', capacityBytes: Math.floor(4 * GI * 0.945) }, compare: false });
     expect(pod.spec?.volumes).toEqual(expect.arrayContaining([
       { name: 'source', persistentVolumeClaim: { claimName: 'debian-image', readOnly: true } },
       { name: 'target', persistentVolumeClaim: { claimName: 'web-root', readOnly: false } },

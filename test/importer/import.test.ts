@@ -119,6 +119,22 @@ describe('formats', () => {
     expect((await run).format).toBe('qcow2');
     expect(await sameBytes(join(targetDir, 'disk.img'), images.raw)).toBe(true);
   });
+
+  it('a VM disk copy (compare: false) writes the same bytes without reading them back; an import compares', async () => {
+    // qemu-img behind a wrapper that notes each subcommand it is run with.
+    const log = join(work, 'qemu-img.log');
+    const wrapper = join(work, 'qemu-img-noting');
+    await writeFile(wrapper, `#!/bin/sh\necho "$1" >> '${log}'\nexec qemu-img "$@"\n`, { mode: 0o755 });
+    const commands = async (t: ImportTask) => {
+      await rm(log, { force: true });
+      const { run, targetDir } = await importOf(t, { qemuImg: wrapper });
+      await run;
+      expect(await sameBytes(join(targetDir, 'disk.img'), images.raw)).toBe(true);
+      return (await readFile(log, 'utf8')).split('\n').filter(Boolean);
+    };
+    expect(await commands({ ...task({ kind: 'file', path: images.qcow2 }), compare: false })).toEqual(['info', 'convert']);
+    expect(await commands(task({ kind: 'file', path: images.qcow2 }))).toEqual(['info', 'convert', 'compare']);
+  });
 });
 
 describe('failures end with the contract reason and leave no disk.img', () => {
