@@ -75,7 +75,7 @@ async function startServer(dir: string, kind: 'nginx' | 'busybox'): Promise<{ ur
   await chmod(dir, 0o755);
   const [program, args, hint] =
     kind === 'nginx'
-      ? ['nginx', await nginxArgs(dir, port), 'apt-get install nginx-light (or nginx)']
+      ? ['nginx', await nginxArgs(dir, port), 'apt-get install nginx']
       : ['busybox', ['httpd', '-f', '-p', `127.0.0.1:${port}`, '-h', dir], 'apt-get install busybox-static'];
   const child = spawn(program, args, { stdio: 'ignore' });
   child.on('error', (err) => {

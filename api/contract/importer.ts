@@ -68,7 +68,7 @@ export const importTask = z.strictObject({
   }),
   /**
    * Compare the written target with the source after the conversion (default true). false for
-   * a VM disk copied from a Ready image: the image was compared when it was imported, and the
+   * a VM disk copied from a Ready image: the image was checked when it was imported, and the
    * copy is on the VM's way to Running, where a second read of the whole disk would delay it.
    */
   compare: z.boolean().optional(),

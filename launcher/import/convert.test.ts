@@ -1,4 +1,7 @@
-import { convertArgs, targetSpec, temporaryName } from './convert.js';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { convertArgs, directWritable, targetSpec, temporaryName } from './convert.js';
 
 describe('convertArgs', () => {
   it('converts to raw, sparse, with the probed format fixed, into the temporary file', () => {
@@ -18,5 +21,18 @@ describe('targetSpec', () => {
   it('cuts the target to the virtual size, so a larger device compares equal', () => {
     expect(JSON.parse(targetSpec({ mode: 'Block', device: '/dev/kubevmm/target' }, 4096).slice(5))).toEqual({ driver: 'raw', size: 4096, file: { driver: 'host_device', filename: '/dev/kubevmm/target' } });
     expect(JSON.parse(targetSpec({ mode: 'Filesystem', path: '/t/disk.img' }, 512).slice(5))).toEqual({ driver: 'raw', size: 512, file: { driver: 'file', filename: '/t/disk.img.importing' } });
+  });
+});
+
+describe('directWritable', () => {
+  it('creates the output empty where the file system takes O_DIRECT, and a missing directory is an error, not the page cache', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kubevmm-direct-'));
+    try {
+      expect(await directWritable(join(dir, 'disk.img.importing'), false)).toBe(true);
+      expect((await stat(join(dir, 'disk.img.importing'))).size).toBe(0);
+      await expect(directWritable(join(dir, 'missing', 'disk.img.importing'), false)).rejects.toThrow(/ENOENT/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -89,7 +89,7 @@ function copyPod(c: DiskContext, source: ClaimFacts, target: ClaimFacts): V1Pod 
     owner: { kind: 'VirtualMachine', name, uid: vm.metadata.uid ?? '', generation: vm.metadata.generation ?? 0 },
     labels: { [VM_LABEL]: name, [COPY_DISK_LABEL]: obs.disk },
     launcherImage: c.launcherImage,
-    // The image was compared when imported; a second full read here would only delay the VM.
+    // The image was checked when imported; a second full read here would only delay the VM.
     task: { source: { kind: 'file', path: sourceFilePath(source.mode) }, target: { mode: target.mode, capacityBytes: Math.max(1, usableBytes(target.sizeBytes, target.mode)) }, compare: false },
     target: { claimName: vmImageDiskClaim(name, obs.disk), mode: target.mode },
     source: { claimName: imageClaimName(c.spec.name), mode: source.mode },
