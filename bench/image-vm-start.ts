@@ -85,15 +85,15 @@ async function copyRound(i: number, launcher: string): Promise<number> {
 const s = (ms: number) => (ms / 1000).toFixed(2);
 
 /**
- * `--trace`: every change of the namespace's VMs, claims and pods, stamped in seconds from the
+ * `--trace`: every change of the namespace's VMs and claims, stamped in seconds from the
  * creation of the VM or pod being measured (kubectl watches; the lines go to stderr), to take
- * the image VM's time apart.
+ * the image VM's time apart. The claim of a VM's image disk is marked populated when its copy
+ * pod succeeded, so the claims show the copy's end.
  */
 function trace(): () => void {
   const views: Record<string, string> = {
     virtualmachines: '{.status.printableStatus}{"\\n"}',
     persistentvolumeclaims: '{.status.phase}{"\\n"}',
-    pods: '{.status.phase} {range .status.containerStatuses[*]}{.name}={.state}{end}{"\\n"}',
   };
   const children = Object.entries(views).map(([kind, template]) => {
     const child = spawn('kubectl', ['-n', NS, 'get', kind, '--watch', '--output-watch-events', '-o', `jsonpath={.type} ${kind} {.object.metadata.name} ${template.replace(/\.(metadata|status)/g, '.object.$1')}`], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -1,7 +1,9 @@
 // Writing the image: `qemu-img convert` to raw, sparse (zero runs of 4 KiB and more are not
-// written), onto the target, with direct I/O where the target allows it; then fsync, and `qemu-img compare` of the written target with the
-// source, so that a success means the bytes the guest will read are the image's. A Filesystem
-// target is written under a temporary name and renamed to disk.img only after all that.
+// written), onto the target, with direct I/O where the target allows it; then fsync, and
+// `qemu-img compare` of the written target with the source, so that a success means the bytes
+// the guest will read are the image's (skipped where the caller says the source was already
+// checked). A Filesystem target is written under a temporary name and renamed to disk.img only
+// after all that.
 
 import { execFile, spawn } from 'node:child_process';
 import { constants } from 'node:fs';
