@@ -115,7 +115,7 @@ async function fromClaim(options: LocalSourceOptions, spec: Extract<ImportSource
     const local = await fromHttp(options, { url: spec.url, tls: { ...options.claimTls, servername: spec.serverName } });
     return { ...local, blockDevice: spec.mode === 'Block' };
   } catch (err) {
-    if (!(err instanceof ImportError) || !/^HttpError|NotFound$/.test(err.reason)) throw err;
+    if (!(err instanceof ImportError) || (err.reason !== 'HttpError' && err.reason !== 'NotFound')) throw err;
     throw new ImportError({ reason: err.reason, message: `copying the source claim from its source pod failed: ${err.message}`, cause: err });
   }
 }

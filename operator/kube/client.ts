@@ -282,20 +282,21 @@ export class ClusterApi {
 
   /** Sets an image's finalizers (kubevmm.io/source-cleanup of a cross-namespace copy), guarded by resourceVersion. */
   patchImageFinalizers(image: VirtualMachineImage, finalizers: string[]): Promise<VirtualMachineImage> {
-    const { namespace = 'default', name, resourceVersion } = image.metadata;
-    const body = { metadata: { finalizers, ...(resourceVersion ? { resourceVersion } : {}) } };
-    return this.call('patch', IMAGES, () =>
-      this.custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, plural: IMAGES, namespace, name, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
-    ) as Promise<VirtualMachineImage>;
+    return this.patchFinalizers(IMAGES, image.metadata, finalizers) as Promise<VirtualMachineImage>;
   }
 
   /** Sets the VM's finalizers, guarded by resourceVersion so a concurrent change is not lost. */
   patchVmFinalizers(vm: VirtualMachine, finalizers: string[]): Promise<VirtualMachine> {
-    const { namespace = 'default', name, resourceVersion } = vm.metadata;
+    return this.patchFinalizers(VMS, vm.metadata, finalizers) as Promise<VirtualMachine>;
+  }
+
+  /** A merge patch of one object's finalizers, failing with 409 when it changed since `metadata.resourceVersion`. */
+  private patchFinalizers(plural: string, metadata: { namespace?: string; name: string; resourceVersion?: string }, finalizers: string[]): Promise<unknown> {
+    const { namespace = 'default', name, resourceVersion } = metadata;
     const body = { metadata: { finalizers, ...(resourceVersion ? { resourceVersion } : {}) } };
-    return this.call('patch', VMS, () =>
-      this.custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, plural: VMS, namespace, name, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
-    ) as Promise<VirtualMachine>;
+    return this.call('patch', plural, () =>
+      this.custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, plural, namespace, name, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
+    );
   }
 
   /**

@@ -45,7 +45,7 @@ export class LauncherCredentials {
    * within the renewal window (a restarting VM reuses it; a new operator process writes once).
    */
   async ensure(vm: VirtualMachine): Promise<void> {
-    const uid = requireUid(vm);
+    const uid = requireUid(vm, 'VirtualMachine');
     const at = this.written.get(uid);
     if (at !== undefined && !renewalDue(new Date(at + LAUNCHER_CERT_LIFETIME_MS), LAUNCHER_CERT_LIFETIME_MS, this.now())) return;
     await this.write(vm);
@@ -58,7 +58,7 @@ export class LauncherCredentials {
   async renewIfDue(vm: VirtualMachine, servedNotAfter: Date): Promise<boolean> {
     const now = this.now();
     if (!renewalDue(servedNotAfter, LAUNCHER_CERT_LIFETIME_MS, now)) return false;
-    const at = this.written.get(requireUid(vm));
+    const at = this.written.get(requireUid(vm, 'VirtualMachine'));
     if (at !== undefined && now.getTime() - at < RENEWAL_SETTLE_MS) return false;
     await this.write(vm);
     return true;
@@ -76,7 +76,7 @@ export class LauncherCredentials {
    * every importer pod (one per spec generation): an import is short, so no renewal.
    */
   async ensureImporter(image: VirtualMachineImage, opts: { claimCopy?: boolean } = {}): Promise<void> {
-    const uid = imageUid(image);
+    const uid = requireUid(image, 'VirtualMachineImage');
     const name = image.metadata.name;
     // A copy from another namespace: also the client certificate its source pod asks for.
     const extra = opts.claimCopy ? await issueImporterClient(this.authority, uid, this.now()) : {};
@@ -91,7 +91,7 @@ export class LauncherCredentials {
   async ensureSource(image: VirtualMachineImage, pod: { name: string; namespace: string; uid: string }, labels: Record<string, string>): Promise<void> {
     // Asked again while the pod waits (an operator stopped between the pod and its Secret): written once per process.
     if (this.sources.has(pod.uid)) return;
-    const uid = imageUid(image);
+    const uid = requireUid(image, 'VirtualMachineImage');
     const data = await issueSourceCredentials(this.authority, { name: image.metadata.name, namespace: image.metadata.namespace ?? 'default', uid }, this.now());
     const owner = { apiVersion: 'v1', kind: 'Pod', name: pod.name, uid: pod.uid, controller: true, blockOwnerDeletion: true };
     await this.put(tlsSecret({ name: sourceSecretName(uid), namespace: pod.namespace, labels, owner }, data));
@@ -99,7 +99,7 @@ export class LauncherCredentials {
   }
 
   private async write(vm: VirtualMachine): Promise<void> {
-    const uid = requireUid(vm);
+    const uid = requireUid(vm, 'VirtualMachine');
     const name = vm.metadata.name;
     await this.writeFor({ kind: 'VirtualMachine', name, uid, namespace: vm.metadata.namespace ?? 'default', secretName: credentialsSecretName(name), labels: { [VM_LABEL]: name } });
     this.written.set(uid, this.now().getTime());
@@ -127,14 +127,9 @@ function tlsSecret(meta: { name: string; namespace: string; labels: Record<strin
   };
 }
 
-function imageUid(image: VirtualMachineImage): string {
-  const uid = image.metadata.uid;
-  if (!uid) throw new Error(`VirtualMachineImage ${image.metadata.name} has no uid yet: its credentials name it`);
-  return uid;
-}
-
-function requireUid(vm: VirtualMachine): string {
-  const uid = vm.metadata.uid;
-  if (!uid) throw new Error(`VirtualMachine ${vm.metadata.name} has no uid yet: its credentials name it`);
+/** The object's UID, which its credentials name; an object the API server has not stored yet has none. */
+function requireUid(object: VirtualMachine | VirtualMachineImage, kind: 'VirtualMachine' | 'VirtualMachineImage'): string {
+  const uid = object.metadata.uid;
+  if (!uid) throw new Error(`${kind} ${object.metadata.name} has no uid yet: its credentials name it`);
   return uid;
 }
