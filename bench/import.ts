@@ -10,11 +10,12 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ImportProgress, runImport } from '../launcher/import/index.js';
+import { freePort } from '../launcher/runtime/ports.js';
 import { machineLine } from './lib/env.js';
 import { formatSummary, formatTable, intFlag, summarize } from './lib/stats.js';
 
@@ -35,17 +36,6 @@ async function makeQcow2(dir: string, mib: number): Promise<string> {
   await exec('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, qcow2]);
   await rm(raw);
   return qcow2;
-}
-
-/** A free loopback port. */
-function freePort(): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-    probe.on('error', reject);
-  });
 }
 
 /** nginx serving `dir` on `port`, as a mirror does: keep-alive, sendfile, ranges; its files stay in `dir`. */
