@@ -15,7 +15,7 @@ import { claimConflicts } from './reconcile/claims.js';
 import { planReconcile } from './reconcile/plan.js';
 import { foreignPodMessage, ownedByVm } from './reconcile/ownership.js';
 import { launcherStarting } from './reconcile/pod-state.js';
-import type { LauncherStatus, Observed, ReconcileSettings } from './reconcile/types.js';
+import type { Action, LauncherStatus, Observed, ReconcileSettings } from './reconcile/types.js';
 import { launcherPodName } from './render/pod.js';
 import type { PvcInfo } from './render/volumes.js';
 import type { ClusterApi } from './kube/client.js';
@@ -24,7 +24,7 @@ import type { HandlerResult } from './queue.js';
 import { observeHotplug, pvcInfo } from './hotplug-observe.js';
 import { observeImageDisks } from './image-observe.js';
 import type { LauncherReach } from './launcher-reach.js';
-import type { PodExpectations } from './pod-expectations.js';
+import type { Expectations } from './expectations.js';
 
 /** Read access to a cache of objects (an informer's store). */
 export interface Store<T> {
@@ -45,7 +45,9 @@ export interface ControllerDeps extends ExecutorDeps {
   /** VirtualMachineImages (image disks); optional in tests without images. */
   images?: Store<VirtualMachineImage>;
   /** Launcher pods created but not in the cache yet; optional in tests. */
-  expectations?: PodExpectations;
+  expectations?: Expectations;
+  /** VMs whose finalizer the operator added but the VM cache does not show yet; optional in tests. */
+  finalizers?: Expectations;
 }
 
 const NO_IMAGES: Store<VirtualMachineImage> = { get: () => undefined, list: () => [] };
@@ -156,7 +158,18 @@ async function observe(deps: ControllerDeps, vm: VirtualMachine, found: V1Pod | 
 function forgetVm(deps: ControllerDeps, key: string): HandlerResult {
   deps.reach?.forget(key);
   deps.expectations?.seen(key);
+  deps.finalizers?.seen(key);
   return {};
+}
+
+/** The writes of a plan that the caches echo back: a new launcher pod, the VM's finalizer. */
+function ownWrites(actions: readonly Action[]): { creates: boolean; finalizes: boolean } {
+  return { creates: actions.some((a) => a.kind === 'createPod'), finalizes: actions.some((a) => a.kind === 'addFinalizer') };
+}
+
+/** True while a write this plan would repeat is still on its way to the caches. */
+function awaitingCache(deps: ControllerDeps, key: string, writes: { creates: boolean; finalizes: boolean }): boolean {
+  return Boolean((writes.creates && deps.expectations?.pending(key)) || (writes.finalizes && deps.finalizers?.pending(key)));
 }
 
 /** Plans and carries out one reconcile of a valid (or deleted) VM and its launcher pod. */
@@ -165,13 +178,16 @@ async function reconcileVm(deps: ControllerDeps, key: string, vm: VirtualMachine
   if (pod) deps.expectations?.seen(key);
   const observed = await observe(deps, vm, pod, vm.spec.className ? classes.get(vm.spec.className) : undefined);
   const plan = planReconcile(observed, deps.settings);
-  const creates = plan.actions.some((a) => a.kind === 'createPod');
-  // The pod this operator just created is on its way to the cache: wait for it, do not create it twice.
-  if (creates && deps.expectations?.pending(key)) return { requeueAfterMs: 1000, lane: 'high' };
+  const { creates, finalizes } = ownWrites(plan.actions);
+  if (!finalizes) deps.finalizers?.seen(key);
+  // What this operator just wrote is on its way to the caches: wait for it, do not write it
+  // twice (a second pod, or a finalizer patch at the old resourceVersion: a 409 and a retry).
+  if (awaitingCache(deps, key, { creates, finalizes })) return { requeueAfterMs: 1000, lane: 'high' };
   if (plan.actions.length) deps.log('reconcile', { vm: key, actions: plan.actions.map((a) => a.kind), status: plan.status.printableStatus });
   // Only an owned pod is acted on (its IP, its deletion): observe left a foreign one out.
   const result = await executePlan(deps, { vm, ...(observed.pod ? { pod: observed.pod } : {}) }, plan);
-  if (creates) deps.expectations?.expectPod(key);
+  if (creates) deps.expectations?.expect(key);
+  if (finalizes) deps.finalizers?.expect(key);
   return withLauncherRetry(deps, observed, result);
 }
 

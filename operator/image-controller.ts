@@ -11,7 +11,7 @@ import type { ClusterApi } from './kube/client.js';
 import { executeImagePlan, type ImageExecutorDeps } from './kube/image-executor.js';
 import type { LauncherClient } from './kube/launcher-client.js';
 import { isSourcePodOf, observeImage } from './image-observe.js';
-import type { PodExpectations } from './pod-expectations.js';
+import type { Expectations } from './expectations.js';
 import type { HandlerResult } from './queue.js';
 import { importerState } from './reconcile/importer-state.js';
 import { planImage, type ImageSettings } from './reconcile/image-plan.js';
@@ -28,7 +28,7 @@ export interface ImageControllerDeps extends ImageExecutorDeps {
   /** A client on the importer port (IMPORTER_PORT), presenting the operator's certificate. */
   importers: Pick<LauncherClient, 'importerStatus'>;
   settings: ImageSettings;
-  expectations?: PodExpectations;
+  expectations?: Expectations;
   log: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -76,6 +76,6 @@ export async function reconcileImage(deps: ImageControllerDeps, key: string): Pr
   if (creates && deps.expectations?.pending(key)) return { requeueAfterMs: 1000, lane: 'high' };
   if (plan.actions.length) deps.log('reconcile image', { image: key, actions: plan.actions.map((a) => a.kind), phase: plan.status.phase });
   const result = await executeImagePlan(deps, image, plan);
-  if (creates) deps.expectations?.expectPod(key);
+  if (creates) deps.expectations?.expect(key);
   return result;
 }

@@ -27,7 +27,7 @@ import { LauncherClient } from './kube/launcher-client.js';
 import { LauncherCredentials } from './kube/launcher-credentials.js';
 import { LauncherNetworkPolicies } from './kube/network-policy.js';
 import { LauncherReach } from './launcher-reach.js';
-import { PodExpectations } from './pod-expectations.js';
+import { Expectations } from './expectations.js';
 import { parseLauncherNetworkPolicy } from './render/network-policy.js';
 import { ClientIdentity } from './pki/launcher.js';
 import { runLeaderElection } from './kube/leader.js';
@@ -210,7 +210,8 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
     classes: caches.classes as unknown as Informer<VirtualMachineClass>,
     pods: caches.pods,
     reach,
-    expectations: new PodExpectations(),
+    expectations: new Expectations(),
+    finalizers: new Expectations(),
     settings: { config, crashLoopBaseMs: flags.crashLoopBaseSeconds * 1000, crashLoopMaxMs: 300_000, pollMs: 5_000, startingHoldMs: flags.startingHoldSeconds * 1000 },
     log: (msg, fields) => log.info(fields ?? {}, msg),
   };
@@ -223,7 +224,7 @@ async function run(flags: RunFlags, opts: Record<string, unknown>): Promise<void
     sourcePods: imageCaches.sources,
     ...(networkPolicies ? { networkPolicies } : {}),
     importers: new LauncherClient({ timeoutMs: 1000, quietMs: 30_000, port: IMPORTER_PORT, tls: () => identity.current() }),
-    expectations: new PodExpectations(),
+    expectations: new Expectations(),
     settings: { launcherImage: config.launcherImage, pollMs: 2_000, defaultSizeBytes: parseQuantity(flags.defaultImageSize) },
     log: (msg, fields) => log.info(fields ?? {}, msg),
   };
