@@ -10,9 +10,10 @@
  *   upgrades for the `console`/`vnc` subresources) is relayed to the API server unchanged but
  *   for credentials: in `cluster` mode the browser's own `Authorization: Bearer` header (or, on a
  *   WebSocket, the `base64url.bearer.authorization.k8s.io.<token>` subprotocol) is passed on;
- *   in `local` mode any browser credential is dropped and the kubeconfig's are applied, and
- *   only a browser holding the session (cookie UI_SESSION_COOKIE, set from the `session` query
- *   parameter of the printed address) is served at all.
+ *   in `local` mode the browser's bearer token must be the local session's (the `session`
+ *   query parameter of the printed address, which the app keeps in the tab's sessionStorage)
+ *   and is then dropped for the kubeconfig's credentials. The configuration needs the session
+ *   too in local mode; the app's static files do not.
  */
 import { z } from 'zod';
 
@@ -22,10 +23,7 @@ export const UI_PATHS = {
   api: '/k8s',
 } as const;
 
-/** Cookie holding the local session; HttpOnly, SameSite=Strict, never readable by the page. */
-export const UI_SESSION_COOKIE = 'kubevmm-ui-session';
-
-/** Query parameter of the printed address carrying the session token once. */
+/** Query parameter of the printed address carrying the local session token (the app moves it to sessionStorage and out of the address). */
 export const UI_SESSION_PARAM = 'session';
 
 /** OpenID Connect settings, when the cluster's API server trusts an identity provider. */

@@ -1,6 +1,6 @@
 // The web console in Chromium against the local control plane (issue 14): ui/server in
 // cluster mode relays to the API server with the browser's own token, so every right seen
-// here is the signed-in ServiceAccount's. The operator does not run: VM statuses are written
+// here is the signed-in ServiceAccount's; one suite serves it in local mode, as `kubevmm ui`. The operator does not run: VM statuses are written
 // by the test as the operator would. Screenshots: test-artifacts/ui/.
 import type { Browser } from 'playwright-core';
 import { useControlPlaneWithCrds, CONTROL_PLANE_TIMEOUT_MS, type ControlPlane } from '../operator/helpers/control-plane.js';
@@ -73,6 +73,32 @@ describe('signing in (cluster mode)', () => {
     await t.page.getByTestId('signout').click();
     await t.page.getByTestId('signin').waitFor();
     expect(await t.page.evaluate(() => sessionStorage.length)).toBe(0);
+  });
+});
+
+describe('local mode (kubevmm ui)', () => {
+  it('opens from the printed address, takes the token out of it, keeps no cookie, and lets in no tab without the token', async () => {
+    const local = await startConsole(cp.kc, NS, 'local');
+    try {
+      const t = await openPage(browser);
+      pages.push(t);
+      await t.page.goto(local.url);
+      await step(t, 'local inventory', () => row(t, 'alpha').getByText('Running').waitFor());
+      expect(await t.page.getByTestId('user').innerText()).toBe('admin');
+      expect(t.page.url()).not.toContain('session=');
+      expect(await t.context.cookies()).toEqual([]);
+      await t.page.reload();
+      await step(t, 'after a reload', () => row(t, 'alpha').waitFor());
+      // Another tab of another browser profile (another local user's page could be one) on the bare address.
+      const other = await openPage(browser);
+      pages.push(other);
+      await other.page.goto(local.server.origin);
+      await step(other, 'no session', () => other.page.getByText(/401.*kubevmm ui/).waitFor());
+      expect(await other.page.getByTestId('inventory').count()).toBe(0);
+      expect(cspViolations(t.errors)).toEqual([]);
+    } finally {
+      await local.close();
+    }
   });
 });
 

@@ -7,7 +7,7 @@ import { render } from 'preact';
 import { uiConfig, UI_PATHS, type UiConfig } from '../../api/contract/ui.js';
 import { Kube } from './kube.js';
 import { finishOidc } from './oidc-flow.js';
-import { Session } from './session.js';
+import { adoptLocalSession, localSessionHeaders, Session } from './session.js';
 import { App } from './views/app.js';
 import { errorText } from './views/errors.js';
 import { SignIn } from './views/signin.js';
@@ -59,7 +59,8 @@ async function show(config: UiConfig, error?: string): Promise<void> {
 async function main(): Promise<void> {
   // Preact renders next to what it did not create: the page's "loading…" goes first.
   root.replaceChildren();
-  const res = await fetch(UI_PATHS.config.slice(1), { credentials: 'same-origin' });
+  adoptLocalSession();
+  const res = await fetch(UI_PATHS.config.slice(1), { headers: localSessionHeaders(), credentials: 'same-origin' });
   if (!res.ok) throw new Error(`the server answered ${res.status} for ${UI_PATHS.config}: open the address \`kubevmm ui\` printed (with its session token)`);
   const config = uiConfig.parse(await res.json());
   if (config.mode === 'cluster' && config.oidc) {

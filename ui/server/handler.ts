@@ -1,7 +1,8 @@
 /**
  * The web console's request routing: in local mode every request passes the session gate
- * first (session.ts); then `GET /config.json` answers the app's configuration, `/k8s/...` is
- * relayed to the API server (relay.ts), and everything else is a static file (static.ts).
+ * first (session.ts: the Host always, the session token for the API and the configuration);
+ * then `GET /config.json` answers the app's configuration, `/k8s/...` is relayed to the API
+ * server (relay.ts), and everything else is a static file (static.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -10,7 +11,7 @@ import { securityHeaders, type UiMode } from './headers.js';
 import type { UiLog } from './log.js';
 import { apiPathOf, splitTarget } from './paths.js';
 import { rawAnswer, relayHttp, relayUpgrade, statusBody } from './relay.js';
-import { localGate, sessionCookie, type GateDecision } from './session.js';
+import { localGate, type GateDecision } from './session.js';
 import { plainAnswer, serveStatic } from './static.js';
 import type { Upstream } from './upstream.js';
 
@@ -33,18 +34,17 @@ export interface UiHandlers {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
 
-/** The page a request without the session gets: where to go instead. */
-export function noSessionPage(why: string): string {
-  const text = why.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  return `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>kubevmm: no session</title></head>\n<body><h1>No session</h1><p>${text}.</p><p>Open the address <code>kubevmm ui</code> printed in its terminal (it carries this session's token), or start <code>kubevmm ui</code> again.</p></body></html>\n`;
+/** The API and the app's configuration: what only the local session may have, answered as JSON. */
+function guardedPath(target: string): boolean {
+  return apiPathOf(target) !== undefined || splitTarget(target).path === UI_PATHS.config;
 }
 
 function refuse(req: IncomingMessage, res: ServerResponse, decision: Extract<GateDecision, { action: 'refuse' }>, tls: boolean): void {
-  const api = apiPathOf(req.url ?? '/') !== undefined;
-  const body = api ? statusBody(decision.status, decision.status === 401 ? 'Unauthorized' : 'Forbidden', decision.why) : noSessionPage(decision.why);
+  const api = guardedPath(req.url ?? '/');
+  const body = api ? statusBody(decision.status, decision.status === 401 ? 'Unauthorized' : 'Forbidden', decision.why) : `${decision.why}\n`;
   res.writeHead(decision.status, {
     ...securityHeaders(api ? 'api' : 'app', tls),
-    'content-type': api ? 'application/json' : 'text/html; charset=utf-8',
+    'content-type': api ? 'application/json' : 'text/plain; charset=utf-8',
     'cache-control': 'no-store',
     'content-length': Buffer.byteLength(body),
   });
@@ -58,15 +58,11 @@ export function uiHandlers(opts: UiHandlerOptions): UiHandlers {
   const oidcOrigins = opts.config.oidc ? [new URL(opts.config.oidc.issuerUrl).origin] : [];
   const relay = { upstream: opts.upstream, mode: opts.mode, tls: opts.tls, log: opts.log };
   const gate = (req: IncomingMessage, upgrade: boolean): GateDecision =>
-    opts.session ? localGate({ method: req.method ?? 'GET', target: req.url ?? '/', headers: req.headers, upgrade }, opts.session) : { action: 'pass' };
+    opts.session ? localGate({ method: req.method ?? 'GET', headers: req.headers, upgrade, guarded: guardedPath(req.url ?? '/') }, opts.session) : { action: 'pass' };
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const decision = gate(req, false);
     if (decision.action === 'refuse') return refuse(req, res, decision, opts.tls);
-    if (decision.action === 'set-cookie') {
-      res.writeHead(303, { ...securityHeaders('app', opts.tls), 'set-cookie': sessionCookie(opts.session!.token), location: decision.location, 'cache-control': 'no-store', 'content-length': 0 });
-      return void res.end();
-    }
     const target = req.url ?? '/';
     const api = apiPathOf(target);
     if (api && !api.ok) {
@@ -86,11 +82,9 @@ export function uiHandlers(opts: UiHandlerOptions): UiHandlers {
   const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const decision = gate(req, true);
     const tls = opts.tls;
-    if (decision.action !== 'pass') {
-      const status = decision.action === 'refuse' ? decision.status : 401;
-      const why = decision.action === 'refuse' ? decision.why : 'a WebSocket cannot carry the session parameter';
-      const reason = status === 401 ? 'Unauthorized' : 'Forbidden';
-      return rawAnswer(socket, { status, statusText: reason, headers: { ...securityHeaders('api', tls), 'content-type': 'application/json' }, body: statusBody(status, reason, why) });
+    if (decision.action === 'refuse') {
+      const reason = decision.status === 401 ? 'Unauthorized' : 'Forbidden';
+      return rawAnswer(socket, { status: decision.status, statusText: reason, headers: { ...securityHeaders('api', tls), 'content-type': 'application/json' }, body: statusBody(decision.status, reason, decision.why) });
     }
     const api = apiPathOf(req.url ?? '/');
     if (!api) return rawAnswer(socket, { status: 404, statusText: 'Not Found', headers: securityHeaders('app', tls), body: 'only /k8s/... takes WebSocket upgrades\n' });

@@ -1,9 +1,10 @@
 /**
  * Which headers cross the relay. Hop-by-hop headers (RFC 9110 §7.6.1, and any the `Connection`
- * header names) belong to one connection and are never passed on. The browser's cookies (the
- * local session) never reach the API server, nor the API's `Set-Cookie` the browser. In
- * `local` mode every credential of the browser is dropped (Authorization, the bearer
- * subprotocol), so only the kubeconfig's reach the API server; in `cluster` mode they pass as is.
+ * header names) belong to one connection and are never passed on. The browser's cookies (any
+ * other page's on this host) never reach the API server, nor the API's `Set-Cookie` the
+ * browser. In `local` mode every credential of the browser is dropped (Authorization and the
+ * bearer subprotocol, which carry the local session token), so only the kubeconfig's reach the
+ * API server; in `cluster` mode they pass as is.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { BEARER_PROTOCOL_PREFIX } from '../../api/contract/subresource.js';
@@ -15,7 +16,7 @@ export type UiMode = 'local' | 'cluster';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
-/** Never sent to the API server: our session cookie, and identity headers only a front proxy may set. */
+/** Never sent to the API server: the browser's cookies, and identity headers only a front proxy may set. */
 function droppedUpstream(name: string, mode: UiMode): boolean {
   if (name === 'host' || name === 'cookie') return true;
   if (name.startsWith('x-remote-')) return true; // the aggregation layer's identity headers

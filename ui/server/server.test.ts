@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket, { WebSocketServer } from 'ws';
 import { BEARER_PROTOCOL_PREFIX } from './headers.js';
+import { browserProtocols } from '../../api/contract/subresource.js';
 import { startUiServer, type UiServer } from './server.js';
 import type { Upstream } from './upstream.js';
 
@@ -67,7 +68,7 @@ describe('startUiServer', () => {
   let dir: string;
   let local: UiServer;
   let cluster: UiServer;
-  let cookie: string;
+  let session: string;
   let host: string;
   let applied = 0;
 
@@ -87,8 +88,7 @@ describe('startUiServer', () => {
     const upstream: Upstream = { url: api.url, prepare: async () => ({}) };
     cluster = await startUiServer({ mode: 'cluster', staticDir: dir, upstream, namespace: 'web', version: 't' });
     host = new URL(local.origin).host;
-    const answer = await get(local.origin, `/?session=${local.sessionToken}`, { host });
-    cookie = (answer.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
+    session = `Bearer ${local.sessionToken}`;
   });
   afterAll(async () => {
     await Promise.all([local.close(), cluster.close()]);
@@ -96,9 +96,9 @@ describe('startUiServer', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('local mode: the kubeconfig’s credentials, fresh per request, replace the page’s; the cookie never reaches the API', async () => {
-    const first = await get(local.origin, '/k8s/api/v1/pods?limit=1', { host, cookie, authorization: 'Bearer from-the-page' });
-    const second = await get(local.origin, '/k8s/api/v1/pods', { host, cookie });
+  it('local mode: the kubeconfig’s credentials, fresh per request, replace the page’s session token; no cookie reaches the API', async () => {
+    const first = await get(local.origin, '/k8s/api/v1/pods?limit=1', { host, authorization: session, cookie: 'x=1' });
+    const second = await get(local.origin, '/k8s/api/v1/pods', { host, authorization: session });
     expect([first.status, second.status]).toEqual([200, 200]);
     const [a, b] = api.seen.slice(-2);
     expect(a).toMatchObject({ url: '/api/v1/pods?limit=1', headers: { host: api.url.host } });
@@ -147,8 +147,8 @@ describe('startUiServer', () => {
     await once(ws, 'close');
   });
 
-  it('local mode: a WebSocket loses the page’s bearer subprotocol and carries the kubeconfig’s credentials', async () => {
-    const ws = new WebSocket(`ws://${host}/k8s/x/vnc`, ['v1.stream.kubevmm.io', `${BEARER_PROTOCOL_PREFIX}cGFnZQ`], { headers: { cookie }, origin: local.origin });
+  it('local mode: a WebSocket loses the page’s bearer subprotocol (its session token) and carries the kubeconfig’s credentials', async () => {
+    const ws = new WebSocket(`ws://${host}/k8s/x/vnc`, browserProtocols(local.sessionToken!), { origin: local.origin });
     await once(ws, 'open');
     expect(api.seen.at(-1)?.headers['sec-websocket-protocol']).toBe('v1.stream.kubevmm.io');
     expect(api.seen.at(-1)?.headers.authorization).toBe(`Bearer kubeconfig-${applied}`);

@@ -1,13 +1,21 @@
 /**
- * The local session of `kubevmm ui` (ADR 0018): a random 32-byte token printed once in the
- * address, traded on first use for an HttpOnly SameSite=Strict cookie. Whoever lacks it (another
- * local user, any web page) gets nothing; a foreign `Host` (DNS rebinding) and a foreign
- * `Origin` on a state-changing request or a WebSocket (CSRF, cross-site WebSocket hijacking)
- * are refused even with it. Tokens are compared in constant time.
+ * The local session of `kubevmm ui` (ADR 0018, amendment 1): a random 32-byte token printed once
+ * in the address. The app takes it from there into the tab's sessionStorage (scoped to this
+ * origin, port included) and sends it on every call as `Authorization: Bearer <token>`, or on a
+ * WebSocket as the bearer subprotocol; the server checks it and then drops it for the
+ * kubeconfig's credentials. Never a cookie: browsers scope cookies by host, not port, and would
+ * hand one to another local user's page on another port of 127.0.0.1.
+ *
+ * Without it the API and the app's configuration answer 401; the app's own files are served to
+ * anyone (they are the published bundle, and a page cannot send a header when it loads them).
+ * A foreign `Host` (DNS rebinding) and a foreign `Origin` on a state-changing request or a
+ * WebSocket (CSRF, cross-site WebSocket hijacking) are refused even with the token. Tokens are
+ * compared in constant time.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { UI_SESSION_COOKIE, UI_SESSION_PARAM } from '../../api/contract/ui.js';
+import { BEARER_PROTOCOL_PREFIX } from '../../api/contract/subresource.js';
+import { offeredProtocols } from './headers.js';
 
 /** A new session token: 32 random bytes, base64url (43 characters). */
 export function newSessionToken(): string {
@@ -21,20 +29,6 @@ export function sameToken(given: string | undefined, token: string): boolean {
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(token).digest();
   return timingSafeEqual(a, b);
-}
-
-/** The value of the named cookie in a Cookie header, if any. */
-export function cookieValue(headers: IncomingHttpHeaders, name: string): string | undefined {
-  for (const part of (headers.cookie ?? '').split(';')) {
-    const at = part.indexOf('=');
-    if (at > 0 && part.slice(0, at).trim() === name) return part.slice(at + 1).trim();
-  }
-  return undefined;
-}
-
-/** The `Set-Cookie` header carrying the session: never readable by the page, never sent cross-site. */
-export function sessionCookie(token: string): string {
-  return `${UI_SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`;
 }
 
 /** The `Host` values a local server answers to: its address and `localhost`, with its port. */
@@ -51,7 +45,7 @@ export function hostAllowed(headers: IncomingHttpHeaders, hosts: ReadonlySet<str
 /**
  * Whether the request's Origin, when it sends one, is ours (`http://` + an allowed host). A
  * browser sends Origin on every cross-origin write and WebSocket; a request without one comes
- * from no page (curl) and still needs the cookie.
+ * from no page (curl) and still needs the session token.
  */
 export function originAllowed(headers: IncomingHttpHeaders, hosts: ReadonlySet<string>): boolean {
   const origin = headers.origin;
@@ -60,45 +54,36 @@ export function originAllowed(headers: IncomingHttpHeaders, hosts: ReadonlySet<s
   return match !== null && hosts.has(match[1]!);
 }
 
-/** The target without the session parameter (where the session URL redirects to once the cookie is set). */
-export function withoutSessionParam(target: string): string {
-  const url = new URL(target, 'http://x');
-  url.searchParams.delete(UI_SESSION_PARAM);
-  return `${url.pathname}${url.search}`;
-}
-
-/** The session parameter of a request target, if it has one. */
-export function sessionParam(target: string): string | undefined {
-  const at = target.indexOf('?');
-  if (at < 0) return undefined;
-  return new URLSearchParams(target.slice(at + 1)).get(UI_SESSION_PARAM) ?? undefined;
-}
-
 /** What the local gate decides for one request. */
-export type GateDecision =
-  | { action: 'pass' }
-  | { action: 'set-cookie'; location: string }
-  | { action: 'refuse'; status: 401 | 403; why: string };
+export type GateDecision = { action: 'pass' } | { action: 'refuse'; status: 401 | 403; why: string };
 
 /** The local gate's inputs. */
 export interface GateRequest {
   method: string;
-  target: string;
   headers: IncomingHttpHeaders;
   upgrade: boolean;
+  /** The API or the app's configuration: what only the session may have. */
+  guarded: boolean;
 }
 
-/** The local mode's checks, in order: Host, the session (parameter or cookie), Origin of writes and upgrades. */
+/**
+ * The session token a request carries: `Authorization: Bearer <token>`, or on a WebSocket
+ * upgrade the bearer subprotocol (base64url of the token), which is all a browser can set there.
+ */
+export function presentedToken(headers: IncomingHttpHeaders, upgrade: boolean): string | undefined {
+  const bearer = /^Bearer ([A-Za-z0-9_-]+)$/.exec(headers.authorization ?? '');
+  if (bearer) return bearer[1];
+  if (!upgrade) return undefined;
+  const offered = offeredProtocols(headers).find((p) => p.startsWith(BEARER_PROTOCOL_PREFIX));
+  return offered === undefined ? undefined : Buffer.from(offered.slice(BEARER_PROTOCOL_PREFIX.length), 'base64url').toString('utf8');
+}
+
+/** The local mode's checks, in order: Host, the session token (API, configuration, WebSockets), Origin of writes and upgrades. */
 export function localGate(req: GateRequest, session: { token: string; hosts: ReadonlySet<string> }): GateDecision {
   if (!hostAllowed(req.headers, session.hosts)) {
     return { action: 'refuse', status: 403, why: `this server answers only as ${[...session.hosts].join(' or ')}` };
   }
-  const param = sessionParam(req.target);
-  if (param !== undefined && !req.upgrade && req.method === 'GET') {
-    if (sameToken(param, session.token)) return { action: 'set-cookie', location: withoutSessionParam(req.target) };
-    return { action: 'refuse', status: 401, why: 'the session token in the address is not this server’s' };
-  }
-  if (!sameToken(cookieValue(req.headers, UI_SESSION_COOKIE), session.token)) {
+  if ((req.guarded || req.upgrade) && !sameToken(presentedToken(req.headers, req.upgrade), session.token)) {
     return { action: 'refuse', status: 401, why: 'no session: open the address `kubevmm ui` printed' };
   }
   const writes = req.upgrade || !['GET', 'HEAD'].includes(req.method);

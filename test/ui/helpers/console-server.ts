@@ -1,6 +1,7 @@
-// The web console as the chart serves it, for browser tests: the app bundled from this tree
-// into a temporary directory and ui/server in cluster mode (the browser's own bearer token,
-// no credentials of its own), relaying to the local control plane's API server.
+// The web console for browser tests: the app bundled from this tree into a temporary directory
+// and ui/server relaying to the local control plane's API server, in cluster mode as the chart
+// serves it (the browser's own bearer token, no credentials of its own) or in local mode as
+// `kubevmm ui` serves it (the session token of the printed address, the kubeconfig's rights).
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,12 +26,17 @@ async function clusterCa(kc: KubeConfig): Promise<string> {
   throw new Error('the kubeconfig names no CA for its cluster');
 }
 
-/** Bundles the app and serves it in cluster mode, opening on `namespace`. */
-export async function startConsole(kc: KubeConfig, namespace: string): Promise<ConsoleServer> {
+/** Bundles the app and serves it in cluster mode (or `local`, with `kc`'s credentials), opening on `namespace`. */
+export async function startConsole(kc: KubeConfig, namespace: string, mode: 'cluster' | 'local' = 'cluster'): Promise<ConsoleServer> {
   const dir = await mkdtemp(join(tmpdir(), 'kubevmm-ui-'));
   await bundleUi({ outDir: dir, root: REPO_ROOT });
-  const ca = await clusterCa(kc);
-  const server = await startUiServer({ mode: 'cluster', staticDir: dir, upstream: caUpstream(new URL(kc.getCurrentCluster()!.server), () => ca), namespace, version: 'test' });
+  let server: UiServer;
+  if (mode === 'local') {
+    server = await startUiServer({ mode, staticDir: dir, kubeConfig: kc, namespace, user: 'admin', version: 'test' });
+  } else {
+    const ca = await clusterCa(kc);
+    server = await startUiServer({ mode, staticDir: dir, upstream: caUpstream(new URL(kc.getCurrentCluster()!.server), () => ca), namespace, version: 'test' });
+  }
   return {
     server,
     url: server.url,
