@@ -15,6 +15,7 @@
  *   retried inside the importer with backoff and never end the pod.
  */
 import { z } from 'zod';
+import { IMAGE_URL_PATTERN, MAX_URL_LENGTH } from '../schema/image.js';
 import { SOURCE_URL_PATTERN } from './claim-source.js';
 import { CONTROL_CLIENTS } from './control.js';
 
@@ -52,7 +53,7 @@ export const IMPORTER_LAYOUT = {
  * disk whatever they hold, as a Block claim mounted in the pod would be.
  */
 export const importSourceSpec = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('http'), url: z.string().min(1).max(2048), sha256: z.string().regex(/^[0-9a-f]{64}$/).optional() }),
+  z.strictObject({ kind: z.literal('http'), url: z.string().max(MAX_URL_LENGTH).regex(new RegExp(IMAGE_URL_PATTERN)), sha256: z.string().regex(/^[0-9a-f]{64}$/).optional() }),
   z.strictObject({ kind: z.literal('upload') }),
   z.strictObject({ kind: z.literal('file'), path: z.string().regex(/^(\/[A-Za-z0-9_][A-Za-z0-9._-]*)+\/?$/) }),
   z.strictObject({ kind: z.literal('claim'), url: z.string().regex(SOURCE_URL_PATTERN), serverName: z.string().regex(/^[0-9a-f-]{8,64}\.source\.kubevmm\.invalid$/), mode: z.enum(['Filesystem', 'Block']) }),
