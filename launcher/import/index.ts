@@ -6,10 +6,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { CREDENTIAL_KEYS } from '../../api/layout.js';
 import { IMPORTER_CLIENT_KEYS } from '../../api/contract/claim-source.js';
-import { describeIssues } from '../../api/contract/control.js';
 import { IMPORTER_LAYOUT, IMPORTER_PORT, importTask, type ImporterResult, type ImportTask } from '../../api/contract/importer.js';
 import { asImportError, failureLine, ImportError } from './errors.js';
 import { runImport, type RunImportOptions } from './run.js';
+import { portFlag, readTaskFile } from './task-file.js';
 
 export { ImportError, failureLine } from './errors.js';
 export { ImportProgress } from './progress.js';
@@ -40,17 +40,12 @@ export const IMPORT_DEFAULTS = {
   targetDevice: IMPORTER_LAYOUT.targetDevice,
 } as const;
 
+/** An ImportError of the command itself (its task, its flags): not the image's fault. */
+const importFailed = (message: string) => new ImportError({ reason: 'ImportFailed', message });
+
 /** The task file (the annotation through the downward API), held to the contract. */
-export async function readImportTask(path: string): Promise<ImportTask> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(path, 'utf8'));
-  } catch (err) {
-    throw new ImportError({ reason: 'ImportFailed', message: `cannot read the import task ${path}: ${(err as Error).message}` });
-  }
-  const parsed = importTask.safeParse(raw);
-  if (!parsed.success) throw new ImportError({ reason: 'ImportFailed', message: `${path} is not an import task as the operator writes it (kubevmm.io/import): ${describeIssues(parsed.error, 'task')}` });
-  return parsed.data;
+export function readImportTask(path: string): Promise<ImportTask> {
+  return readTaskFile(path, importTask, { name: 'import task', annotation: 'kubevmm.io/import' }, importFailed);
 }
 
 /** The importer's client certificate for its source pod, and the CA that pod's certificate chains to. */
@@ -64,8 +59,7 @@ async function claimTls(dir: string): Promise<NonNullable<RunImportOptions['clai
 }
 
 async function optionsFromFlags(flags: ImportFlags, log: (line: string) => void): Promise<RunImportOptions> {
-  const port = Number(flags.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ImportError({ reason: 'ImportFailed', message: `--port ${flags.port}: not a port number` });
+  const port = portFlag(flags.port, importFailed);
   const dir = flags.credentials.replace(/\/$/, '');
   const task = await readImportTask(flags.task);
   return {

@@ -2,12 +2,11 @@
 // Reads its task (the kubevmm.io/source annotation through the downward API), serves the
 // claim's disk to the image's importer until the pod is deleted, and stops on SIGTERM.
 
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SOURCE_LAYOUT, SOURCE_PORT, sourceTask, type SourceTask } from '../../api/contract/claim-source.js';
-import { describeIssues } from '../../api/contract/control.js';
 import { CREDENTIAL_KEYS, LAYOUT } from '../../api/layout.js';
 import { startClaimServer, type ClaimServer } from './claim-server.js';
+import { portFlag, readTaskFile } from './task-file.js';
 
 /** Flags of `launcher serve-source`; every one defaults to the pod layout. */
 export interface ServeSourceFlags {
@@ -28,23 +27,16 @@ export const SERVE_SOURCE_DEFAULTS = {
   claimDevice: SOURCE_LAYOUT.claimDevice,
 } as const;
 
+const failed = (message: string, cause?: unknown) => new Error(message, cause === undefined ? undefined : { cause });
+
 /** The task file, held to the contract; throws naming the file and what is wrong. */
-export async function readSourceTask(path: string): Promise<SourceTask> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`cannot read the source task ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  const parsed = sourceTask.safeParse(raw);
-  if (!parsed.success) throw new Error(`${path} is not a source task as the operator writes it (kubevmm.io/source): ${describeIssues(parsed.error, 'task')}`);
-  return parsed.data;
+export function readSourceTask(path: string): Promise<SourceTask> {
+  return readTaskFile(path, sourceTask, { name: 'source task', annotation: 'kubevmm.io/source' }, failed);
 }
 
 /** Starts serving as the flags say; resolves with the listening server. */
 export async function serveSource(flags: ServeSourceFlags, log: (line: string) => void): Promise<ClaimServer> {
-  const port = Number(flags.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${flags.port}: not a port number`);
+  const port = portFlag(flags.port, failed);
   const task = await readSourceTask(flags.task);
   const dir = flags.credentials.replace(/\/$/, '');
   const path = task.mode === 'Block' ? flags.claimDevice : join(flags.claimDir, LAYOUT.diskImage);
