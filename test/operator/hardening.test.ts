@@ -46,6 +46,9 @@ beforeAll(async () => {
 }, CONTROL_PLANE_TIMEOUT_MS);
 
 afterEach(async () => {
+  // The VMs go while this operator still runs to take their finalizers off: the control plane is
+  // shared, and the next suite's operator would otherwise do it (and count the writes as its own).
+  for (const ns of namespaces) kubectl(['delete', 'virtualmachines', '--all', '-n', ns, '--wait=true', '--timeout=60s'], { allowFail: true });
   await operator?.stop();
   operator = undefined;
   for (const clean of cleanups.splice(0)) await clean();

@@ -112,6 +112,9 @@ describe('reconciling', () => {
     operator = startOperator([...OPERATOR_ARGS, '--starting-hold-seconds', '10']);
     // Writes before the first VM (the launcher CA Secret, once per installation) are not the start's.
     await waitFor('the health URL', () => /"url":"/.test(operator!.logs()));
+    // VMs another suite left in a namespace being deleted get their finalizer removed by this
+    // operator first: those writes are not the start's.
+    await waitFor('no VM left terminating', () => !getJson<{ items: { metadata: { deletionTimestamp?: string } }[] }>(['virtualmachines', '-A'])?.items.some((v) => v.metadata.deletionTimestamp));
     const before = writesWithoutEvents(await scrape(operator)).total;
     kubectl(['apply', '-f', '-'], { input: vmYaml(ns, 'web', SMALL) });
     const created = await waitFor('launcher pod', () => pod(ns, 'web'));
