@@ -178,16 +178,16 @@ async function reconcileVm(deps: ControllerDeps, key: string, vm: VirtualMachine
   if (pod) deps.expectations?.seen(key);
   const observed = await observe(deps, vm, pod, vm.spec.className ? classes.get(vm.spec.className) : undefined);
   const plan = planReconcile(observed, deps.settings);
-  const { creates, finalizes } = ownWrites(plan.actions);
-  if (!finalizes) deps.finalizers?.seen(key);
+  const writes = ownWrites(plan.actions);
+  if (!writes.finalizes) deps.finalizers?.seen(key);
   // What this operator just wrote is on its way to the caches: wait for it, do not write it
   // twice (a second pod, or a finalizer patch at the old resourceVersion: a 409 and a retry).
-  if (awaitingCache(deps, key, { creates, finalizes })) return { requeueAfterMs: 1000, lane: 'high' };
+  if (awaitingCache(deps, key, writes)) return { requeueAfterMs: 1000, lane: 'high' };
   if (plan.actions.length) deps.log('reconcile', { vm: key, actions: plan.actions.map((a) => a.kind), status: plan.status.printableStatus });
   // Only an owned pod is acted on (its IP, its deletion): observe left a foreign one out.
   const result = await executePlan(deps, { vm, ...(observed.pod ? { pod: observed.pod } : {}) }, plan);
-  if (creates) deps.expectations?.expect(key);
-  if (finalizes) deps.finalizers?.expect(key);
+  if (writes.creates) deps.expectations?.expect(key);
+  if (writes.finalizes) deps.finalizers?.expect(key);
   return withLauncherRetry(deps, observed, result);
 }
 
