@@ -14,6 +14,8 @@ let cp: ControlPlane;
 let operator: OperatorProcess | undefined;
 const RUN = Date.now().toString(36).slice(-5);
 const namespaces: string[] = [];
+/** The namespaces of the running test, whose VMs go before its operator stops. */
+const testNamespaces: string[] = [];
 const cleanups: (() => void | Promise<void>)[] = [];
 const OPERATOR_ARGS = ['--no-leader-elect', '--accelerator', 'tcg', '--crash-loop-base-seconds', '1', '--resync-seconds', '30', '--health-port', '0', '--webhook-port', '0'];
 
@@ -21,6 +23,7 @@ function namespace(name: string): string {
   const ns = `${name}-${RUN}`;
   createNamespace(ns);
   namespaces.push(ns);
+  testNamespaces.push(ns);
   return ns;
 }
 
@@ -48,7 +51,7 @@ beforeAll(async () => {
 afterEach(async () => {
   // The VMs go while this operator still runs to take their finalizers off: the control plane is
   // shared, and the next suite's operator would otherwise do it (and count the writes as its own).
-  for (const ns of namespaces) kubectl(['delete', 'virtualmachines', '--all', '-n', ns, '--wait=true', '--timeout=60s'], { allowFail: true });
+  for (const ns of testNamespaces.splice(0)) kubectl(['delete', 'virtualmachines', '--all', '-n', ns, '--wait=true', '--timeout=60s'], { allowFail: true });
   await operator?.stop();
   operator = undefined;
   for (const clean of cleanups.splice(0)) await clean();
