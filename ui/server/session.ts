@@ -1,5 +1,5 @@
 /**
- * The local session of `kubevmm ui` (ADR 0018, amendment 1): a random 32-byte token printed once
+ * The local session of `kubevmm ui` (ADR 0018, amended 2026-12-06): a random 32-byte token printed once
  * in the address. The app takes it from there into the tab's sessionStorage (scoped to this
  * origin, port included) and sends it on every call as `Authorization: Bearer <token>`, or on a
  * WebSocket as the bearer subprotocol; the server checks it and then drops it for the
