@@ -1,7 +1,7 @@
 // Faults on the real node: QEMU killed inside the pod, the launcher pod deleted, the operator
 // pod deleted, the kubelet restarted. A VM ends only when its runStrategy says so.
 import { E2E_UP_TIMEOUT_MS, getJson, guestDiskRoot, kubectl, restartKubelet, testNamespace, useE2eCluster, waitFor } from './helpers/cluster.js';
-import { apply, condition, getVm, launcherPod, patchSpec, vmManifest, waitForVm } from './helpers/vm.js';
+import { apply, condition, getVm, launcherPod, patchSpec, vmManifest, waitForVm, type VmObject } from './helpers/vm.js';
 
 let ns: { name: string; drop: () => void };
 
@@ -23,14 +23,28 @@ function killQemu(vm: string): void {
 
 const podUid = (vm: string) => launcherPod(ns.name, vm)?.metadata?.uid as string | undefined;
 
+/**
+ * The VM Running again in a run of its own: a start after `before`'s, in a launcher pod other
+ * than `oldPod`. The run is told by status.startedAt, read with the status itself; a pod
+ * read next to it is another moment (the old pod can vanish between two reads).
+ */
+async function runningAgain(vm: string, before: VmObject, oldPod: string | undefined): Promise<VmObject> {
+  const again = await waitForVm(ns.name, vm, 'Running', { extra: (v) => !!v.status?.startedAt && v.status.startedAt !== before.status?.startedAt });
+  const pod = podUid(vm);
+  expect(pod).toBeDefined();
+  expect(pod).not.toBe(oldPod);
+  return again;
+}
+
 describe('faults on the real node', () => {
   it('QEMU killed: runStrategy Always starts the VM again, Once ends it with the reason', async () => {
     await Promise.all([bootVm('always'), bootVm('once', { runStrategy: 'Once' })]);
+    const first = getVm(ns.name, 'always')!;
     const alwaysPod = podUid('always');
     killQemu('always');
     killQemu('once');
 
-    const again = await waitForVm(ns.name, 'always', 'Running', { extra: () => !!podUid('always') && podUid('always') !== alwaysPod });
+    const again = await runningAgain('always', first, alwaysPod);
     expect(again.status?.restartCount).toBeGreaterThanOrEqual(1);
     expect(again.status?.lastFailure).toMatchObject({ reason: 'QemuKilled' });
 
@@ -43,9 +57,10 @@ describe('faults on the real node', () => {
   });
 
   it('the launcher pod deleted: a new one runs the VM', async () => {
-    const before = podUid('always');
+    const before = getVm(ns.name, 'always')!;
+    const pod = podUid('always');
     kubectl(['-n', ns.name, 'delete', 'pod', 'always-launcher', '--wait=false']);
-    await waitForVm(ns.name, 'always', 'Running', { extra: () => !!podUid('always') && podUid('always') !== before });
+    await runningAgain('always', before, pod);
   });
 
   it('the operator pod deleted: running VMs are untouched and the new operator takes over', async () => {
