@@ -344,8 +344,12 @@ describe('planReconcile: endings', () => {
   it('restarts a failed launcher under Always with crash-loop backoff, counting each failure once', () => {
     const v = vm({}, { startedAt: at(-30), restartCount: 0 });
     const plan = planReconcile(observe(v, { pod: pod(v, failed()) }), settings);
-    expect(plan.actions).toEqual([{ kind: 'deletePod', reason: 'restart' }]);
+    // the failure is written first; the failed pod stays until the VM's status holds it
+    expect(plan.actions).toEqual([]);
     expect(plan.status).toMatchObject({ printableStatus: 'CrashLoopBackOff', restartCount: 1, lastFailure: { reason: 'QemuKilled', message: 'qemu exited on signal SIGKILL', at: now.toISOString() } });
+    const recorded = planReconcile(observe(vm({}, plan.status), { pod: pod(v, failed()) }), settings);
+    expect(recorded.actions).toEqual([{ kind: 'deletePod', reason: 'restart' }]);
+    expect(recorded.status).toEqual(plan.status);
     // the pod is gone now: wait out the backoff, then start again
     const waiting = vm({}, plan.status);
     const next = planReconcile(observe(waiting), settings);
@@ -370,9 +374,25 @@ describe('planReconcile: endings', () => {
   ] as const)('%s after the launcher %s -> %j, %s', (runStrategy, end, actions, status) => {
     const v = vm({ runStrategy }, { startedAt: at(-30) });
     const p = pod(v, end === 'failed' ? failed() : { phase: 'Succeeded' });
-    const plan = planReconcile(observe(v, { pod: p }), settings);
+    const first = planReconcile(observe(v, { pod: p }), settings);
+    // a failure is in the VM's status before its pod goes
+    const plan = end === 'failed' ? planReconcile(observe(vm({ runStrategy }, first.status), { pod: p }), settings) : first;
+    if (end === 'failed') expect(first.actions).toEqual([]);
     expect(plan.actions.map((a) => a.kind)).toEqual(actions);
     expect(plan.status.printableStatus).toBe(status);
+  });
+
+  it('a failed launcher whose failure the VM does not show yet stays, whatever status the VM had before', () => {
+    // a status write lost to a conflict: the VM still shows the run as Running
+    const v = vm({}, { startedAt: at(-30), printableStatus: 'Running', restartCount: 2, consecutiveFailures: 1, lastFailure: { reason: 'QemuKilled', message: 'older', at: at(-40) } });
+    const again = planReconcile(observe(v, { pod: pod(v, failed()) }), settings);
+    expect(again.actions).toEqual([]);
+    expect(again.status).toMatchObject({ restartCount: 3, consecutiveFailures: 2, lastFailure: { at: now.toISOString() } });
+    // a pod stamped with a later start than the VM shows is a run of its own: not counted yet
+    const stamped = pod(v, failed());
+    stamped.metadata = { ...stamped.metadata, annotations: { ...stamped.metadata?.annotations, 'kubevmm.io/started-at': at(-20) } };
+    const recordedEarlier = vm({}, { ...v.status, lastFailure: { reason: 'QemuKilled', message: 'older', at: at(-25) } });
+    expect(planReconcile(observe(recordedEarlier, { pod: stamped }), settings).actions).toEqual([]);
   });
 
   it('resets the backoff after a healthy run of 10 minutes, as the kubelet does', () => {

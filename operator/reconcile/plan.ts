@@ -136,6 +136,7 @@ function withRestartHonoured(d: Draft, pod: V1Pod): V1Pod {
   return { ...pod, metadata: { ...pod.metadata, annotations: { ...pod.metadata?.annotations, [RESTART_ANNOTATION]: at } } };
 }
 
+/** Counts the run that just failed in status, once. */
 function recordFailure(d: Draft, end: Extract<PodState, { phase: 'failed' }>): void {
   if (failureCounted(d)) return;
   const restarts = restartsAfter('failed', d.obs.vm.spec.runStrategy ?? 'Always');
@@ -146,12 +147,21 @@ function recordFailure(d: Draft, end: Extract<PodState, { phase: 'failed' }>): v
   d.status.lastFailure = { reason: end.reason, message: end.message, at: d.obs.now.toISOString() };
 }
 
+/**
+ * A launcher that ended: its failure is counted, then its pod is deleted when the VM starts
+ * again or is Halted. The failed pod is the only record of the failure until status holds it,
+ * so it is deleted only once the VM as observed counts the failure: a status write lost to a
+ * conflict after the delete would start the VM again with no failure counted and no backoff.
+ */
 function planEnded(d: Draft, end: Extract<PodState, { phase: 'succeeded' | 'failed' }>): void {
   const strategy = d.obs.vm.spec.runStrategy ?? 'Always';
+  // Before recordFailure, the draft's status is the observed one (with this run's start).
+  const counted = end.phase === 'succeeded' || failureCounted(d);
   if (end.phase === 'failed') recordFailure(d, end);
   const again = strategy !== 'Halted' && (restartsAfter(end.phase, strategy) || restartRequested(d.obs.vm, d.status, d.obs.pod));
-  if (again || strategy === 'Halted') d.actions.push({ kind: 'deletePod', reason: again ? 'restart' : 'halted' });
-  if (again) requeue(d, 0);
+  // Uncounted: this plan's status write brings the next reconcile (or a conflict's retry).
+  if (counted && (again || strategy === 'Halted')) d.actions.push({ kind: 'deletePod', reason: again ? 'restart' : 'halted' });
+  if (counted && again) requeue(d, 0);
   if (end.phase === 'failed') return setPrintable(d, again ? 'CrashLoopBackOff' : 'Stopped', { reason: end.reason, message: end.message });
   setPrintable(d, 'Stopped');
 }
