@@ -271,12 +271,18 @@ export class ClusterApi {
     );
   }
 
-  /** Deletes a pod with its own grace period; a pod already gone is fine. */
-  async deletePod(namespace: string, name: string): Promise<void> {
+  /**
+   * Deletes a pod with its own grace period; a pod already gone is fine. With `uid`, only that
+   * pod: a decision made on a cache that lags must not delete the newer pod now of its name.
+   */
+  async deletePod(namespace: string, name: string, uid?: string): Promise<void> {
+    const body = uid ? { body: { preconditions: { uid } } } : {};
     try {
-      await this.call('delete', 'pods', () => this.core.deleteNamespacedPod({ namespace, name }));
+      await this.call('delete', 'pods', () => this.core.deleteNamespacedPod({ namespace, name, ...body }));
     } catch (err) {
-      if (statusCode(err) !== 404) throw err;
+      const code = statusCode(err);
+      // 409 with a uid: the name now belongs to a newer pod, which this delete was not about.
+      if (code !== 404 && !(uid && code === 409)) throw err;
     }
   }
 

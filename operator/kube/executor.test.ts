@@ -16,6 +16,7 @@ function recordingApi(opts: { quota?: boolean; terminating?: boolean } = {}) {
       if (opts.quota) throw new ApiException(403, 'Forbidden', { message: 'pods "x" is forbidden: exceeded quota: q, requested: memory=2Gi' }, {});
       return p;
     },
+    deletePod: async (ns: string, name: string, uid?: string) => void calls.push(`delete pod ${ns}/${name} ${uid ?? 'any'}`),
     patchVmFinalizers: async (vm: VirtualMachine) => (calls.push('patch finalizers'), vm),
     patchVmStatus: async (vm: VirtualMachine, status: Record<string, unknown>) => (calls.push(`patch status ${String(status.printableStatus)}`), vm),
     createEvent: async (e: { reason?: string }) => {
@@ -60,6 +61,13 @@ describe('executePlan', () => {
     const result = await executePlan(deps(api), { vm }, starting);
     expect(calls).toEqual(['patch finalizers', 'create secret', 'apply pod', 'patch status ErrorQuotaExceeded', 'event ErrorQuotaExceeded']);
     expect(result).toEqual({ requeueAfterMs: 10_000 });
+  });
+
+  it('deletes the launcher pod it planned from, not a newer one that took its name since', async () => {
+    const { calls, api } = recordingApi();
+    const plan: Plan = { actions: [{ kind: 'deletePod', reason: 'restart' }], status: {}, events: [] };
+    await executePlan(deps(api), { vm, pod: { metadata: { name: 'web-launcher', namespace: 'a', uid: 'pod-1' } } }, plan);
+    expect(calls).toEqual(['delete pod a/web-launcher pod-1']);
   });
 
   it('lets an Event go when its namespace is being deleted, rather than failing the reconcile to retry it', async () => {

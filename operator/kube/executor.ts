@@ -62,6 +62,11 @@ async function launcherAction(deps: ExecutorDeps, vm: VirtualMachine, pod: V1Pod
   await (action.kind === 'pause' ? deps.launcher.pause(target) : deps.launcher.resume(target));
 }
 
+/** The launcher pod the plan saw, not whichever pod has its name by now. */
+function deleteLauncher(deps: ExecutorDeps, vm: VirtualMachine, pod: V1Pod | undefined): Promise<void> {
+  return deps.api.deletePod(vm.metadata.namespace ?? 'default', launcherPodName(vm.metadata.name), pod?.metadata?.uid);
+}
+
 /** The headless Service first (idempotent), then the attachment pod. */
 async function createAttachment(deps: ExecutorDeps, action: Extract<Action, { kind: 'createAttachment' }>): Promise<void> {
   const disk = action.pod.metadata?.labels?.[DISK_LABEL];
@@ -98,7 +103,7 @@ async function run(deps: ExecutorDeps, ctx: { vm: VirtualMachine; pod?: V1Pod },
       await createPod(deps, vm, action.pod);
       return vm;
     case 'deletePod':
-      await deps.api.deletePod(ns, launcherPodName(vm.metadata.name));
+      await deleteLauncher(deps, vm, ctx.pod);
       return vm;
     case 'createAttachment':
       await createAttachment(deps, action);
