@@ -393,6 +393,9 @@ describe('planReconcile: endings', () => {
     stamped.metadata = { ...stamped.metadata, annotations: { ...stamped.metadata?.annotations, 'kubevmm.io/started-at': at(-20) } };
     const recordedEarlier = vm({}, { ...v.status, lastFailure: { reason: 'QemuKilled', message: 'older', at: at(-25) } });
     expect(planReconcile(observe(recordedEarlier, { pod: stamped }), settings).actions).toEqual([]);
+    // a run whose start nothing records cannot be matched to its record: not kept forever
+    const unknown = vm({}, {});
+    expect(planReconcile(observe(unknown, { pod: pod(unknown, failed()) }), settings).actions).toEqual([{ kind: 'deletePod', reason: 'restart' }]);
   });
 
   it('resets the backoff after a healthy run of 10 minutes, as the kubelet does', () => {

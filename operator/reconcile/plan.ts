@@ -155,8 +155,10 @@ function recordFailure(d: Draft, end: Extract<PodState, { phase: 'failed' }>): v
  */
 function planEnded(d: Draft, end: Extract<PodState, { phase: 'succeeded' | 'failed' }>): void {
   const strategy = d.obs.vm.spec.runStrategy ?? 'Always';
-  // Before recordFailure, the draft's status is the observed one (with this run's start).
-  const counted = end.phase === 'succeeded' || failureCounted(d);
+  // Before recordFailure, the draft's status is the observed one (with this run's start). A
+  // run with no known start (status lost, a pod from before the start stamp) cannot be matched
+  // to its record: its pod goes at once rather than never.
+  const counted = end.phase === 'succeeded' || !d.status.startedAt || failureCounted(d);
   if (end.phase === 'failed') recordFailure(d, end);
   const again = strategy !== 'Halted' && (restartsAfter(end.phase, strategy) || restartRequested(d.obs.vm, d.status, d.obs.pod));
   // Uncounted: this plan's status write brings the next reconcile (or a conflict's retry).
