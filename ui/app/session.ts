@@ -24,10 +24,14 @@ export function adoptLocalSession(): void {
   history.replaceState(history.state, '', `${url.pathname}${url.search}${url.hash}`);
 }
 
+/** `extra` with `Authorization: Bearer <token>` when there is a token. */
+function bearerHeaders(token: string | null, extra: Record<string, string> = {}): Record<string, string> {
+  return token ? { ...extra, authorization: `Bearer ${token}` } : extra;
+}
+
 /** Headers that prove the local session before the mode is known (the configuration's request). */
 export function localSessionHeaders(): Record<string, string> {
-  const token = sessionStorage.getItem(LOCAL_SESSION_KEY);
-  return token ? { authorization: `Bearer ${token}` } : {};
+  return bearerHeaders(sessionStorage.getItem(LOCAL_SESSION_KEY));
 }
 
 /** The signed-in state of the tab. */
@@ -53,8 +57,7 @@ export class Session {
 
   /** Headers of every API call. */
   headers(extra: Record<string, string> = {}): Record<string, string> {
-    const token = this.token;
-    return token ? { ...extra, authorization: `Bearer ${token}` } : extra;
+    return bearerHeaders(this.token, extra);
   }
 
   /** The subprotocols of a stream WebSocket. */
