@@ -136,15 +136,23 @@ function withRestartHonoured(d: Draft, pod: V1Pod): V1Pod {
   return { ...pod, metadata: { ...pod.metadata, annotations: { ...pod.metadata?.annotations, [RESTART_ANNOTATION]: at } } };
 }
 
-/** Counts the run that just failed in status, once. */
-function recordFailure(d: Draft, end: Extract<PodState, { phase: 'failed' }>): void {
-  if (failureCounted(d)) return;
+/**
+ * Counts the run that just failed in status, unless the observed status counts it already, and
+ * says whether its pod may go now. The pod waits while its failure is uncounted: this plan's
+ * status write brings the next reconcile (or a conflict's retry). A run with no known start
+ * (status lost, a pod from before the start stamp) cannot be matched to its record: its pod goes
+ * at once rather than never.
+ */
+function recordFailure(d: Draft, end: Extract<PodState, { phase: 'failed' }>): boolean {
+  // The draft's status is the observed one here (with this run's start).
+  if (failureCounted(d)) return true;
   const restarts = restartsAfter('failed', d.obs.vm.spec.runStrategy ?? 'Always');
   // A run that lasted HEALTHY_RUN_MS ends the crash loop: the backoff starts over.
   const healthy = runLengthMs(d.obs.pod, d.status, d.obs.now) >= HEALTHY_RUN_MS;
   if (restarts) d.status.consecutiveFailures = healthy ? 1 : failuresInARow(d.status) + 1;
   d.status.restartCount = (d.status.restartCount ?? 0) + (restarts ? 1 : 0);
   d.status.lastFailure = { reason: end.reason, message: end.message, at: d.obs.now.toISOString() };
+  return !d.status.startedAt;
 }
 
 /**
@@ -155,15 +163,12 @@ function recordFailure(d: Draft, end: Extract<PodState, { phase: 'failed' }>): v
  */
 function planEnded(d: Draft, end: Extract<PodState, { phase: 'succeeded' | 'failed' }>): void {
   const strategy = d.obs.vm.spec.runStrategy ?? 'Always';
-  // Before recordFailure, the draft's status is the observed one (with this run's start). A
-  // run with no known start (status lost, a pod from before the start stamp) cannot be matched
-  // to its record: its pod goes at once rather than never.
-  const counted = end.phase === 'succeeded' || !d.status.startedAt || failureCounted(d);
-  if (end.phase === 'failed') recordFailure(d, end);
+  const podMayGo = end.phase === 'succeeded' || recordFailure(d, end);
   const again = strategy !== 'Halted' && (restartsAfter(end.phase, strategy) || restartRequested(d.obs.vm, d.status, d.obs.pod));
-  // Uncounted: this plan's status write brings the next reconcile (or a conflict's retry).
-  if (counted && (again || strategy === 'Halted')) d.actions.push({ kind: 'deletePod', reason: again ? 'restart' : 'halted' });
-  if (counted && again) requeue(d, 0);
+  if (podMayGo && (again || strategy === 'Halted')) {
+    d.actions.push({ kind: 'deletePod', reason: again ? 'restart' : 'halted' });
+    if (again) requeue(d, 0);
+  }
   if (end.phase === 'failed') return setPrintable(d, again ? 'CrashLoopBackOff' : 'Stopped', { reason: end.reason, message: end.message });
   setPrintable(d, 'Stopped');
 }
